@@ -1,0 +1,165 @@
+package metadata
+
+import (
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// SubscriptionGroupConfig is a consumer group's configuration (RocketMQ SubscriptionGroupConfig).
+type SubscriptionGroupConfig struct {
+	GroupName                      string `json:"groupName"`
+	ConsumeEnable                  bool   `json:"consumeEnable"`
+	ConsumeFromMinEnable           bool   `json:"consumeFromMinEnable"`
+	ConsumeBroadcastEnable         bool   `json:"consumeBroadcastEnable"`
+	RetryQueueNums                 int32  `json:"retryQueueNums"`
+	RetryMaxTimes                  int32  `json:"retryMaxTimes"`
+	BrokerID                       int64  `json:"brokerId"`
+	WhichBrokerWhenConsumeSlowly   int64  `json:"whichBrokerWhenConsumeSlowly"`
+	NotifyConsumerIdsChangedEnable bool   `json:"notifyConsumerIdsChangedEnable"`
+}
+
+// DefaultGroupConfig is the configuration an auto-created group gets.
+func DefaultGroupConfig(group string) SubscriptionGroupConfig {
+	return SubscriptionGroupConfig{
+		GroupName: group, ConsumeEnable: true, ConsumeFromMinEnable: true, ConsumeBroadcastEnable: true,
+		RetryQueueNums: 1, RetryMaxTimes: 16, BrokerID: 0, WhichBrokerWhenConsumeSlowly: 1,
+		NotifyConsumerIdsChangedEnable: true,
+	}
+}
+
+// GroupTable is the serialized form of all groups (RocketMQ SubscriptionGroupWrapper).
+type GroupTable struct {
+	DataVersion            DataVersion                        `json:"dataVersion"`
+	SubscriptionGroupTable map[string]SubscriptionGroupConfig `json:"subscriptionGroupTable"`
+}
+
+// Groups is the subscription group table, persisted to config/subscriptionGroup.json.
+type Groups struct {
+	path string
+	now  func() time.Time
+
+	mu      sync.RWMutex
+	version DataVersion
+	table   map[string]SubscriptionGroupConfig
+}
+
+// LoadGroups reads config/subscriptionGroup.json under root.
+func LoadGroups(root string, now func() time.Time) (*Groups, error) {
+	if now == nil {
+		now = time.Now
+	}
+	g := &Groups{path: filepath.Join(root, "config", "subscriptionGroup.json"), now: now, table: map[string]SubscriptionGroupConfig{}}
+	var w GroupTable
+	if _, err := readJSON(g.path, &w); err != nil {
+		return nil, err
+	}
+	if w.SubscriptionGroupTable != nil {
+		g.table = w.SubscriptionGroupTable
+	}
+	g.version = w.DataVersion
+	return g, nil
+}
+
+// Get returns a group's config.
+func (g *Groups) Get(group string) (SubscriptionGroupConfig, bool) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	c, ok := g.table[group]
+	return c, ok
+}
+
+// GetOrCreate returns the group's config, creating the default one when autoCreate is set.
+func (g *Groups) GetOrCreate(group string, autoCreate bool) (SubscriptionGroupConfig, bool, error) {
+	if c, ok := g.Get(group); ok {
+		return c, true, nil
+	}
+	if !autoCreate {
+		return SubscriptionGroupConfig{}, false, nil
+	}
+	c := DefaultGroupConfig(group)
+	g.mu.Lock()
+	if old, ok := g.table[group]; ok {
+		g.mu.Unlock()
+		return old, true, nil
+	}
+	g.table[group] = c
+	g.bumpLocked()
+	w := g.snapshotLocked()
+	g.mu.Unlock()
+	return c, true, writeJSONAtomic(g.path, w)
+}
+
+// Put creates or replaces a group and persists the table.
+func (g *Groups) Put(c SubscriptionGroupConfig) error {
+	g.mu.Lock()
+	g.table[c.GroupName] = c
+	g.bumpLocked()
+	w := g.snapshotLocked()
+	g.mu.Unlock()
+	return writeJSONAtomic(g.path, w)
+}
+
+// Delete removes a group; it reports whether it existed.
+func (g *Groups) Delete(group string) (bool, error) {
+	g.mu.Lock()
+	if _, ok := g.table[group]; !ok {
+		g.mu.Unlock()
+		return false, nil
+	}
+	delete(g.table, group)
+	g.bumpLocked()
+	w := g.snapshotLocked()
+	g.mu.Unlock()
+	return true, writeJSONAtomic(g.path, w)
+}
+
+// Replace installs a whole table (a slave adopting its master's groups) when its version differs.
+func (g *Groups) Replace(w GroupTable) (bool, error) {
+	g.mu.Lock()
+	if w.DataVersion == g.version {
+		g.mu.Unlock()
+		return false, nil
+	}
+	g.table = map[string]SubscriptionGroupConfig{}
+	for k, v := range w.SubscriptionGroupTable {
+		g.table[k] = v
+	}
+	g.version = w.DataVersion
+	s := g.snapshotLocked()
+	g.mu.Unlock()
+	return true, writeJSONAtomic(g.path, s)
+}
+
+// Snapshot returns a copy of the table with its version.
+func (g *Groups) Snapshot() GroupTable {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.snapshotLocked()
+}
+
+// Names returns the sorted group names.
+func (g *Groups) Names() []string {
+	g.mu.RLock()
+	names := make([]string, 0, len(g.table))
+	for k := range g.table {
+		names = append(names, k)
+	}
+	g.mu.RUnlock()
+	sort.Strings(names)
+	return names
+}
+
+func (g *Groups) bumpLocked() {
+	g.version.Counter++
+	g.version.Timestamp = g.now().UnixMilli()
+}
+
+func (g *Groups) snapshotLocked() GroupTable {
+	m := make(map[string]SubscriptionGroupConfig, len(g.table))
+	for k, v := range g.table {
+		m[k] = v
+	}
+	return GroupTable{DataVersion: g.version, SubscriptionGroupTable: m}
+}

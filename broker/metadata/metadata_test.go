@@ -1,0 +1,148 @@
+package metadata
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func fixedNow() time.Time { return time.UnixMilli(1700000000000) }
+
+func TestMetadataTopicsPersistAndReload(t *testing.T) {
+	dir := t.TempDir()
+	tp, err := LoadTopics(dir, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.Put(TopicConfig{TopicName: "T1", ReadQueueNums: 4, WriteQueueNums: 4, Perm: 6}); err != nil {
+		t.Fatal(err)
+	}
+	c, created, err := tp.PutIfAbsent(TopicConfig{TopicName: "T1", ReadQueueNums: 8, WriteQueueNums: 8, Perm: 6})
+	if err != nil || created || c.ReadQueueNums != 4 {
+		t.Fatalf("PutIfAbsent on existing topic: %+v created=%v err=%v", c, created, err)
+	}
+	if _, created, _ := tp.PutIfAbsent(TopicConfig{TopicName: "T2", ReadQueueNums: 2, WriteQueueNums: 2, Perm: 6}); !created {
+		t.Fatal("T2 not created")
+	}
+	if v := tp.Version(); v.Counter != 2 || v.Timestamp != 1700000000000 {
+		t.Fatalf("version = %+v, want counter 2", v)
+	}
+	again, err := LoadTopics(dir, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := again.Get("T1")
+	if !ok || got.ReadQueueNums != 4 || got.TopicFilterType != "SINGLE_TAG" {
+		t.Fatalf("reloaded T1 = %+v ok=%v", got, ok)
+	}
+	if again.Version() != tp.Version() {
+		t.Fatalf("reloaded version %+v != %+v", again.Version(), tp.Version())
+	}
+	if ok, _ := again.Delete("T2"); !ok {
+		t.Fatal("delete T2")
+	}
+	if _, ok := again.Get("T2"); ok {
+		t.Fatal("T2 still present")
+	}
+}
+
+func TestMetadataFallsBackToBackup(t *testing.T) {
+	dir := t.TempDir()
+	tp, _ := LoadTopics(dir, fixedNow)
+	_ = tp.Put(TopicConfig{TopicName: "A", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6})
+	_ = tp.Put(TopicConfig{TopicName: "B", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6})
+	// A torn main file: the loader must use the .bak copy (which holds the previous version).
+	path := filepath.Join(dir, "config", "topics.json")
+	if err := os.WriteFile(path, []byte(`{"topicConfigTa`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again, err := LoadTopics(dir, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := again.Get("A"); !ok {
+		t.Fatal("backup not used")
+	}
+}
+
+func TestMetadataValidateTopic(t *testing.T) {
+	for _, ok := range []string{"TopicTest", "%RETRY%cg1", "a|b", "x-y_z9"} {
+		if err := ValidateTopic(ok); err != nil {
+			t.Errorf("ValidateTopic(%q) = %v", ok, err)
+		}
+	}
+	long := make([]byte, 128)
+	for i := range long {
+		long[i] = 'a'
+	}
+	for _, bad := range []string{"", "a b", "t.x", "主题", string(long)} {
+		if err := ValidateTopic(bad); !errors.Is(err, ErrInvalidTopic) {
+			t.Errorf("ValidateTopic(%q) = %v, want ErrInvalidTopic", bad, err)
+		}
+	}
+}
+
+func TestMetadataOffsets(t *testing.T) {
+	dir := t.TempDir()
+	o, err := LoadOffsets(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := o.Query("g", "T", 0); got != -1 {
+		t.Fatalf("empty query = %d", got)
+	}
+	o.Commit("g", "T", 0, 12)
+	o.Commit("g", "T", 3, 7)
+	o.Commit("g2", "T", 0, 1)
+	o.Commit("g", "%RETRY%g", 0, 2)
+	if err := o.Persist(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := LoadOffsets(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := again.Query("g", "T", 3); got != 7 {
+		t.Fatalf("reloaded offset = %d, want 7", got)
+	}
+	if got := again.TopicsOfGroup("g"); len(got) != 2 || got[0] != "%RETRY%g" || got[1] != "T" {
+		t.Fatalf("TopicsOfGroup = %v", got)
+	}
+	if got := again.GroupsOfTopic("T"); len(got) != 2 {
+		t.Fatalf("GroupsOfTopic = %v", got)
+	}
+	again.RemoveGroup("g")
+	if got := again.Query("g", "T", 0); got != -1 {
+		t.Fatalf("offset after RemoveGroup = %d", got)
+	}
+	if got := again.Query("g2", "T", 0); got != 1 {
+		t.Fatalf("other group's offset = %d", got)
+	}
+}
+
+func TestMetadataGroupsAndDelayOffsets(t *testing.T) {
+	dir := t.TempDir()
+	g, _ := LoadGroups(dir, fixedNow)
+	if _, ok, _ := g.GetOrCreate("cg", false); ok {
+		t.Fatal("created without autoCreate")
+	}
+	c, ok, err := g.GetOrCreate("cg", true)
+	if err != nil || !ok || c.RetryMaxTimes != 16 || c.RetryQueueNums != 1 || !c.ConsumeEnable {
+		t.Fatalf("auto-created group = %+v ok=%v err=%v", c, ok, err)
+	}
+	g2, _ := LoadGroups(dir, fixedNow)
+	if _, ok := g2.Get("cg"); !ok {
+		t.Fatal("group not persisted")
+	}
+	d, _ := LoadDelayOffsets(dir)
+	d.Set(3, 17)
+	if err := d.Persist(); err != nil {
+		t.Fatal(err)
+	}
+	d2, _ := LoadDelayOffsets(dir)
+	if d2.Get(3) != 17 || d2.Get(1) != 0 {
+		t.Fatalf("delay offsets = %+v", d2.Snapshot())
+	}
+}

@@ -1,0 +1,225 @@
+package metadata
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Permission bits of a topic or a broker (RocketMQ PermName).
+const (
+	PermPriority = 0x8
+	PermRead     = 0x4
+	PermWrite    = 0x2
+	PermInherit  = 0x1
+)
+
+// Names of the topics the broker manages itself.
+const (
+	TopicDefault       = "TBW102"
+	TopicSelfTest      = "SELF_TEST_TOPIC"
+	TopicSchedule      = "SCHEDULE_TOPIC_XXXX"
+	TopicOffsetMoved   = "OFFSET_MOVED_EVENT"
+	TopicTransHalf     = "RMQ_SYS_TRANS_HALF_TOPIC"
+	TopicTransOpHalf   = "RMQ_SYS_TRANS_OP_HALF_TOPIC"
+	TopicTransCheckMax = "TRANS_CHECK_MAX_TIME_TOPIC"
+	RetryGroupPrefix   = "%RETRY%"
+	DLQGroupPrefix     = "%DLQ%"
+)
+
+// ErrInvalidTopic is returned for a topic name that is empty, too long or has a character outside
+// [%|a-zA-Z0-9_-].
+var ErrInvalidTopic = errors.New("metadata: invalid topic name")
+
+// TopicConfig is one topic's configuration (RocketMQ TopicConfig).
+type TopicConfig struct {
+	TopicName       string `json:"topicName"`
+	ReadQueueNums   int32  `json:"readQueueNums"`
+	WriteQueueNums  int32  `json:"writeQueueNums"`
+	Perm            int32  `json:"perm"`
+	TopicFilterType string `json:"topicFilterType"`
+	TopicSysFlag    int32  `json:"topicSysFlag"`
+	Order           bool   `json:"order"`
+}
+
+// Readable reports whether consumers may read the topic.
+func (t TopicConfig) Readable() bool { return t.Perm&PermRead != 0 }
+
+// Writeable reports whether producers may write the topic.
+func (t TopicConfig) Writeable() bool { return t.Perm&PermWrite != 0 }
+
+// QueueNums is the larger of the read and write queue counts: the number of queues that exist.
+func (t TopicConfig) QueueNums() int32 { return max(t.ReadQueueNums, t.WriteQueueNums) }
+
+// TopicTable is the serialized form of all topics (RocketMQ TopicConfigSerializeWrapper).
+type TopicTable struct {
+	DataVersion      DataVersion            `json:"dataVersion"`
+	TopicConfigTable map[string]TopicConfig `json:"topicConfigTable"`
+}
+
+// ValidateTopic checks a topic name the way RocketMQ does: non-empty, at most 127 bytes, only
+// characters in [%|a-zA-Z0-9_-].
+func ValidateTopic(topic string) error {
+	if topic == "" {
+		return fmt.Errorf("%w: empty", ErrInvalidTopic)
+	}
+	if len(topic) > 127 {
+		return fmt.Errorf("%w: %q is %d bytes, the limit is 127", ErrInvalidTopic, topic, len(topic))
+	}
+	for i := 0; i < len(topic); i++ {
+		c := topic[i]
+		ok := c == '%' || c == '|' || c == '_' || c == '-' ||
+			(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+		if !ok {
+			return fmt.Errorf("%w: %q contains the character %q", ErrInvalidTopic, topic, c)
+		}
+	}
+	return nil
+}
+
+// IsSystemTopic reports whether producers are forbidden to send to topic directly.
+func IsSystemTopic(topic string) bool {
+	switch topic {
+	case TopicSchedule, TopicTransHalf, TopicTransOpHalf, TopicTransCheckMax, TopicSelfTest, TopicOffsetMoved:
+		return true
+	}
+	return false
+}
+
+// Topics is the topic table, persisted to config/topics.json.
+type Topics struct {
+	path string
+	now  func() time.Time
+
+	mu      sync.RWMutex
+	version DataVersion
+	table   map[string]TopicConfig
+}
+
+// LoadTopics reads config/topics.json under root (an absent file is an empty table).
+func LoadTopics(root string, now func() time.Time) (*Topics, error) {
+	if now == nil {
+		now = time.Now
+	}
+	t := &Topics{path: filepath.Join(root, "config", "topics.json"), now: now, table: map[string]TopicConfig{}}
+	var w TopicTable
+	if _, err := readJSON(t.path, &w); err != nil {
+		return nil, err
+	}
+	if w.TopicConfigTable != nil {
+		t.table = w.TopicConfigTable
+	}
+	t.version = w.DataVersion
+	return t, nil
+}
+
+// Get returns the topic's config.
+func (t *Topics) Get(topic string) (TopicConfig, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	c, ok := t.table[topic]
+	return c, ok
+}
+
+// Put creates or replaces a topic, bumps the data version and persists the table.
+func (t *Topics) Put(c TopicConfig) error {
+	if c.TopicFilterType == "" {
+		c.TopicFilterType = "SINGLE_TAG"
+	}
+	t.mu.Lock()
+	t.table[c.TopicName] = c
+	t.bumpLocked()
+	w := t.snapshotLocked()
+	t.mu.Unlock()
+	return writeJSONAtomic(t.path, w)
+}
+
+// PutIfAbsent creates the topic when it does not exist yet and reports whether it did.
+func (t *Topics) PutIfAbsent(c TopicConfig) (TopicConfig, bool, error) {
+	if c.TopicFilterType == "" {
+		c.TopicFilterType = "SINGLE_TAG"
+	}
+	t.mu.Lock()
+	if old, ok := t.table[c.TopicName]; ok {
+		t.mu.Unlock()
+		return old, false, nil
+	}
+	t.table[c.TopicName] = c
+	t.bumpLocked()
+	w := t.snapshotLocked()
+	t.mu.Unlock()
+	return c, true, writeJSONAtomic(t.path, w)
+}
+
+// Delete removes a topic and persists the table; it reports whether the topic existed.
+func (t *Topics) Delete(topic string) (bool, error) {
+	t.mu.Lock()
+	if _, ok := t.table[topic]; !ok {
+		t.mu.Unlock()
+		return false, nil
+	}
+	delete(t.table, topic)
+	t.bumpLocked()
+	w := t.snapshotLocked()
+	t.mu.Unlock()
+	return true, writeJSONAtomic(t.path, w)
+}
+
+// Replace installs a whole table (a slave adopting its master's topics) when its version differs.
+func (t *Topics) Replace(w TopicTable) (bool, error) {
+	t.mu.Lock()
+	if w.DataVersion == t.version {
+		t.mu.Unlock()
+		return false, nil
+	}
+	t.table = map[string]TopicConfig{}
+	for k, v := range w.TopicConfigTable {
+		t.table[k] = v
+	}
+	t.version = w.DataVersion
+	s := t.snapshotLocked()
+	t.mu.Unlock()
+	return true, writeJSONAtomic(t.path, s)
+}
+
+// Snapshot returns a copy of the whole table with its data version.
+func (t *Topics) Snapshot() TopicTable {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.snapshotLocked()
+}
+
+// Names returns the sorted topic names.
+func (t *Topics) Names() []string {
+	t.mu.RLock()
+	names := make([]string, 0, len(t.table))
+	for k := range t.table {
+		names = append(names, k)
+	}
+	t.mu.RUnlock()
+	sort.Strings(names)
+	return names
+}
+
+// Version returns the current data version.
+func (t *Topics) Version() DataVersion {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.version
+}
+
+func (t *Topics) bumpLocked() {
+	t.version.Counter++
+	t.version.Timestamp = t.now().UnixMilli()
+}
+
+func (t *Topics) snapshotLocked() TopicTable {
+	m := make(map[string]TopicConfig, len(t.table))
+	for k, v := range t.table {
+		m[k] = v
+	}
+	return TopicTable{DataVersion: t.version, TopicConfigTable: m}
+}
