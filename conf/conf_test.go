@@ -1,0 +1,105 @@
+// Package conf_test parses every shipped configuration file, so the files in conf/ cannot rot.
+package conf_test
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+	"github.com/skiffmq/skiff/internal/config"
+	"github.com/skiffmq/skiff/namesrv"
+)
+
+// decoders maps a file-name pattern (matched against the base name) to a function that strictly
+// decodes and validates the file. Every file under conf/ must match exactly one pattern.
+var decoders = []struct {
+	pattern *regexp.Regexp
+	decode  func(path string) error
+}{
+	{regexp.MustCompile(`^namesrv.*\.toml$`), func(path string) error {
+		cfg := namesrv.DefaultConfig()
+		return config.Load(path, &cfg)
+	}},
+	// Placeholder until the broker package builds: a TOML syntax check only. The broker's owner
+	// replaces it with a strict decode (broker.LoadConfig) so unknown keys fail here too.
+	{regexp.MustCompile(`^broker.*\.toml$`), func(path string) error {
+		var m map[string]any
+		_, err := toml.DecodeFile(path, &m)
+		return err
+	}},
+}
+
+// ignored lists base names that are not configuration files.
+var ignored = regexp.MustCompile(`^(conf_test\.go|README(\.md)?)$`)
+
+func TestConfigShippedFilesParse(t *testing.T) {
+	// Loading expands nothing from HOME that must exist, but keep the tests hermetic anyway.
+	t.Setenv("HOME", t.TempDir())
+	seen := 0
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != "." && (d.Name() == "testdata" || d.Name()[0] == '.') {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		name := d.Name()
+		if ignored.MatchString(name) {
+			return nil
+		}
+		var matched []int
+		for i, dec := range decoders {
+			if dec.pattern.MatchString(name) {
+				matched = append(matched, i)
+			}
+		}
+		switch len(matched) {
+		case 0:
+			t.Errorf("%s: no decoder knows this file; add its pattern to conf_test.go", path)
+		case 1:
+			seen++
+			if err := decoders[matched[0]].decode(path); err != nil {
+				t.Errorf("%s: %v", path, err)
+			}
+		default:
+			t.Errorf("%s: matches several decoders %v", path, matched)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen == 0 {
+		t.Fatal("no configuration file found")
+	}
+}
+
+func TestConfigNamesrvShippedDefaults(t *testing.T) {
+	t.Setenv("HOME", "/home/skiff-test")
+	def := namesrv.DefaultConfig()
+	got := namesrv.DefaultConfig()
+	got.ListenPort = -1
+	if err := config.Load("namesrv.toml", &got); err != nil {
+		t.Fatal(err)
+	}
+	got.KvConfigPath = filepath.Clean(os.ExpandEnv(replaceTilde(got.KvConfigPath)))
+	if got.ListenPort != def.ListenPort || got.BindAddress != def.BindAddress || got.KvConfigPath != def.KvConfigPath ||
+		got.OrderMessageEnable != def.OrderMessageEnable || got.ScanNotActiveBrokerInterval != def.ScanNotActiveBrokerInterval ||
+		got.BrokerChannelExpiredTime != def.BrokerChannelExpiredTime || got.ServerWorkerThreads != def.ServerWorkerThreads ||
+		got.LogLevel != def.LogLevel {
+		t.Fatalf("conf/namesrv.toml differs from DefaultConfig:\n file %+v\n dflt %+v", got, def)
+	}
+}
+
+func replaceTilde(p string) string {
+	if len(p) >= 2 && p[:2] == "~/" {
+		return "$HOME/" + p[2:]
+	}
+	return p
+}

@@ -1,0 +1,128 @@
+package namesrv
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/skiffmq/skiff/internal/config"
+	"github.com/skiffmq/skiff/internal/daemon"
+)
+
+// Config is the name server configuration. TOML keys are RocketMQ's NamesrvConfig and
+// NettyServerConfig field names; keys marked "Skiff" have no RocketMQ counterpart. Durations are
+// integers in milliseconds, as in RocketMQ.
+type Config struct {
+	// ListenPort is the TCP port (listenPort, default 9876). 0 picks a free port (tests).
+	ListenPort int `toml:"listenPort"`
+	// BindAddress is the address to listen on (Skiff addition; RocketMQ always binds every
+	// interface). Default "0.0.0.0".
+	BindAddress string `toml:"bindAddress"`
+	// KvConfigPath is the KV config file (kvConfigPath, default ~/namesrv/kvConfig.json). The name
+	// server's log goes to <dir of kvConfigPath>/logs/namesrv.log.
+	KvConfigPath string `toml:"kvConfigPath"`
+	// OrderMessageEnable fills orderTopicConf in routes from the KV namespace ORDER_TOPIC_CONFIG
+	// (orderMessageEnable, default false).
+	OrderMessageEnable bool `toml:"orderMessageEnable"`
+	// ScanNotActiveBrokerInterval is the period of the expiry scan in ms
+	// (scanNotActiveBrokerInterval, default 10000).
+	ScanNotActiveBrokerInterval int64 `toml:"scanNotActiveBrokerInterval"`
+	// BrokerChannelExpiredTime is how long a broker may go without registering before it is
+	// removed, in ms (Skiff addition: RocketMQ's constant BROKER_CHANNEL_EXPIRED_TIME, default
+	// 120000; tests shorten it).
+	BrokerChannelExpiredTime int64 `toml:"brokerChannelExpiredTime"`
+	// ServerWorkerThreads is the number of goroutines serving requests (serverWorkerThreads,
+	// default 8).
+	ServerWorkerThreads int `toml:"serverWorkerThreads"`
+	// LogLevel is debug, info, warn or error (Skiff addition, default "info").
+	LogLevel string `toml:"logLevel"`
+
+	// Now is the clock of the route table (tests); nil means time.Now. Not read from TOML.
+	Now func() time.Time `toml:"-"`
+}
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config {
+	return Config{
+		ListenPort:                  9876,
+		BindAddress:                 "0.0.0.0",
+		KvConfigPath:                filepath.Join(homeDir(), "namesrv", "kvConfig.json"),
+		OrderMessageEnable:          false,
+		ScanNotActiveBrokerInterval: 10000,
+		BrokerChannelExpiredTime:    120000,
+		ServerWorkerThreads:         8,
+		LogLevel:                    "info",
+	}
+}
+
+// LoadConfig reads a TOML file over the defaults (strict: unknown keys are refused) and validates
+// the result. An empty path gives the defaults.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if path == "" {
+		return cfg, cfg.Validate()
+	}
+	if err := config.Load(path, &cfg); err != nil {
+		return Config{}, err
+	}
+	cfg.KvConfigPath = expandHome(cfg.KvConfigPath)
+	return cfg, nil
+}
+
+// Validate checks every value and returns an error naming the first bad key and its value.
+func (c *Config) Validate() error {
+	if c.ListenPort < 0 || c.ListenPort > 65535 {
+		return fmt.Errorf("namesrv: listenPort = %d: must be in 0..65535", c.ListenPort)
+	}
+	if c.BindAddress == "" || strings.ContainsAny(c.BindAddress, " \t/") ||
+		strings.Contains(c.BindAddress, ":") && net.ParseIP(c.BindAddress) == nil {
+		return fmt.Errorf("namesrv: bindAddress = %q: want an IP address or host name", c.BindAddress)
+	}
+	if strings.TrimSpace(c.KvConfigPath) == "" {
+		return fmt.Errorf("namesrv: kvConfigPath = %q: must not be empty", c.KvConfigPath)
+	}
+	if c.ScanNotActiveBrokerInterval <= 0 {
+		return fmt.Errorf("namesrv: scanNotActiveBrokerInterval = %d: must be > 0 (ms)", c.ScanNotActiveBrokerInterval)
+	}
+	if c.BrokerChannelExpiredTime <= 0 {
+		return fmt.Errorf("namesrv: brokerChannelExpiredTime = %d: must be > 0 (ms)", c.BrokerChannelExpiredTime)
+	}
+	if c.ServerWorkerThreads < 1 || c.ServerWorkerThreads > 1024 {
+		return fmt.Errorf("namesrv: serverWorkerThreads = %d: must be in 1..1024", c.ServerWorkerThreads)
+	}
+	if _, err := daemon.ParseLevel(c.LogLevel); err != nil {
+		return fmt.Errorf("namesrv: logLevel = %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// ListenAddr is BindAddress:ListenPort.
+func (c *Config) ListenAddr() string {
+	return net.JoinHostPort(c.BindAddress, fmt.Sprint(c.ListenPort))
+}
+
+// LogFile is <dir of KvConfigPath>/logs/namesrv.log.
+func (c *Config) LogFile() string {
+	return filepath.Join(filepath.Dir(expandHome(c.KvConfigPath)), "logs", "namesrv.log")
+}
+
+func homeDir() string {
+	if h, err := os.UserHomeDir(); err == nil {
+		return h
+	}
+	return "."
+}
+
+// expandHome replaces a leading "~/" with the home folder.
+func expandHome(p string) string {
+	if p == "~" {
+		return homeDir()
+	}
+	if strings.HasPrefix(p, "~/") {
+		return filepath.Join(homeDir(), p[2:])
+	}
+	return p
+}
