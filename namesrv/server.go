@@ -1,0 +1,143 @@
+package namesrv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/skiffmq/skiff/namesrv/routeinfo"
+)
+
+// ErrNotStarted is returned by Start when called twice or after Shutdown.
+var ErrNotStarted = errors.New("namesrv: server already started or shut down")
+
+// poolName is the worker pool every name-server request runs on.
+const poolName = "namesrv"
+
+// listener is the part of the remoting server the lifecycle needs after Start.
+type listener interface {
+	Addr() string
+	Shutdown(ctx context.Context) error
+}
+
+// Server is one name server: the route table, the KV config, the remoting listener and the
+// housekeeping loop that expires silent brokers.
+//
+// Concurrency: the route table and the KV store lock themselves; conns is guarded by connMu;
+// runtime-changeable settings are atomics; the housekeeping goroutine is owned by the Server
+// (started in Start, stopped and waited for in Shutdown).
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	table *routeinfo.Table
+	kv    *kvStore
+	rs    listener
+
+	orderMessageEnable atomic.Bool
+	scanInterval       atomic.Int64 // ms
+	expiredTime        atomic.Int64 // ms
+
+	connMu sync.Mutex
+	conns  map[string]func() // connKey -> closes the connection that registered a broker
+
+	started  atomic.Bool
+	shutdown atomic.Bool
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// New validates cfg, loads the KV config and builds a stopped server. log may be nil (silent).
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "namesrv")
+	cfg.KvConfigPath = expandHome(cfg.KvConfigPath)
+	kv, err := openKVStore(cfg.KvConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:   cfg,
+		log:   log,
+		table: routeinfo.New(cfg.Now),
+		kv:    kv,
+		conns: make(map[string]func()),
+		stop:  make(chan struct{}),
+	}
+	s.orderMessageEnable.Store(cfg.OrderMessageEnable)
+	s.scanInterval.Store(cfg.ScanNotActiveBrokerInterval)
+	s.expiredTime.Store(cfg.BrokerChannelExpiredTime)
+	ns, keys := kv.count()
+	log.Info("kv config loaded", "path", cfg.KvConfigPath, "namespaces", ns, "keys", keys)
+	return s, nil
+}
+
+// Table returns the route table (tests and diagnostics).
+func (s *Server) Table() *routeinfo.Table { return s.table }
+
+// Addr returns the address the server listens on ("" before Start).
+func (s *Server) Addr() string {
+	if s.rs == nil {
+		return ""
+	}
+	return s.rs.Addr()
+}
+
+// Shutdown stops the expiry scan and the listener. It is idempotent; later calls return nil.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.shutdown.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(s.stop)
+	s.wg.Wait()
+	var err error
+	if s.rs != nil {
+		err = s.rs.Shutdown(ctx)
+	}
+	s.log.Info("name server stopped")
+	if err != nil {
+		return fmt.Errorf("namesrv: shutdown: %w", err)
+	}
+	return nil
+}
+
+// scanLoop expires brokers that have not registered for brokerChannelExpiredTime, every
+// scanNotActiveBrokerInterval (both re-read each round: UPDATE_NAMESRV_CONFIG may change them).
+func (s *Server) scanLoop() {
+	defer s.wg.Done()
+	for {
+		t := time.NewTimer(time.Duration(s.scanInterval.Load()) * time.Millisecond)
+		select {
+		case <-s.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		s.scanNotActive()
+	}
+}
+
+// scanNotActive runs one expiry round and closes the expired brokers' connections, as RocketMQ
+// closes their channels.
+func (s *Server) scanNotActive() {
+	expiry := time.Duration(s.expiredTime.Load()) * time.Millisecond
+	for _, rb := range s.table.ScanNotActive(expiry) {
+		s.log.Info("broker expired: no registration", "cluster", rb.ClusterName, "broker", rb.BrokerName,
+			"brokerId", rb.BrokerID, "addr", rb.BrokerAddr, "lastUpdate", rb.LastUpdate.Format(time.RFC3339Nano),
+			"expiry", expiry)
+		s.connMu.Lock()
+		closeConn := s.conns[rb.ConnKey]
+		s.connMu.Unlock()
+		if closeConn != nil {
+			closeConn()
+		}
+	}
+}
