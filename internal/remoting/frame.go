@@ -1,0 +1,169 @@
+package remoting
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+const (
+	// DefaultMaxFrameSize is the default limit on a frame's length field (16 MiB, like Java's
+	// com.rocketmq.remoting.frameMaxLength).
+	DefaultMaxFrameSize = 16 << 20
+	// MinFrameLength is the smallest valid length field: the serialization/header-length int.
+	MinFrameLength = 4
+	// PrefixSize is the number of bytes CheckPrefix needs: the length field plus the
+	// serialization/header-length int.
+	PrefixSize = 8
+	// maxHeaderLength is the largest header length the 24-bit field can carry.
+	maxHeaderLength = 1<<24 - 1
+	// minJSONHeader is the shortest JSON header ("{}").
+	minJSONHeader = 2
+	// minBinaryHeader is the fixed part of a ROCKETMQ header.
+	minBinaryHeader = 21
+)
+
+// CheckLength validates a frame's length field (the first 4 bytes of a frame) against the
+// minimum and maxFrame (DefaultMaxFrameSize when maxFrame <= 0). Servers call it as soon as 4
+// bytes have arrived, before waiting for the rest of the frame.
+func CheckLength(length int64, maxFrame int) error {
+	if maxFrame <= 0 {
+		maxFrame = DefaultMaxFrameSize
+	}
+	if length < MinFrameLength {
+		return fmt.Errorf("%w: length %d < %d", ErrFrameTooShort, length, MinFrameLength)
+	}
+	if length > int64(maxFrame) {
+		return fmt.Errorf("%w: length %d > max %d", ErrFrameTooLarge, length, maxFrame)
+	}
+	return nil
+}
+
+// CheckPrefix validates the first PrefixSize bytes of a frame (length field, serialization type
+// and header length) and returns the number of bytes that follow the length field. It lets a
+// server reject a garbage frame before buffering it.
+func CheckPrefix(prefix []byte, maxFrame int) (int, error) {
+	if len(prefix) < PrefixSize {
+		return 0, fmt.Errorf("%w: prefix of %d bytes", ErrFrameTooShort, len(prefix))
+	}
+	length := int64(int32(binary.BigEndian.Uint32(prefix)))
+	if err := CheckLength(length, maxFrame); err != nil {
+		return 0, err
+	}
+	if _, _, err := checkSerialization(binary.BigEndian.Uint32(prefix[4:]), int(length)); err != nil {
+		return 0, err
+	}
+	return int(length), nil
+}
+
+// checkSerialization splits the second int of a frame and checks it against the frame length
+// (the number of bytes after the length field).
+func checkSerialization(v uint32, length int) (byte, int, error) {
+	serType := byte(v >> 24)
+	hdrLen := int(v & 0xFFFFFF)
+	var minHdr int
+	switch serType {
+	case SerializeJSON:
+		minHdr = minJSONHeader
+	case SerializeRocketMQ:
+		minHdr = minBinaryHeader
+	default:
+		return 0, 0, fmt.Errorf("%w: %d", ErrUnknownSerializeType, serType)
+	}
+	if hdrLen > length-4 {
+		return 0, 0, fmt.Errorf("%w: header length %d > frame length %d - 4", ErrBadHeaderLength, hdrLen, length)
+	}
+	if hdrLen < minHdr {
+		return 0, 0, fmt.Errorf("%w: header length %d < %d for serialize type %d", ErrBadHeaderLength, hdrLen, minHdr, serType)
+	}
+	return serType, hdrLen, nil
+}
+
+// DecodeFrame decodes one frame without its length field: the serialization/header-length int,
+// the header and the body. The returned Body aliases frame; copy frame first if it is reused.
+func DecodeFrame(frame []byte) (*Command, error) {
+	if len(frame) < MinFrameLength {
+		return nil, fmt.Errorf("%w: %d bytes", ErrFrameTooShort, len(frame))
+	}
+	serType, hdrLen, err := checkSerialization(binary.BigEndian.Uint32(frame), len(frame))
+	if err != nil {
+		return nil, err
+	}
+	header := frame[4 : 4+hdrLen]
+	var cmd *Command
+	if serType == SerializeJSON {
+		cmd, err = decodeJSONHeader(header)
+	} else {
+		cmd, err = decodeBinaryHeader(header)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cmd.SerializeType = serType
+	if body := frame[4+hdrLen:]; len(body) > 0 {
+		cmd.Body = body
+	}
+	return cmd, nil
+}
+
+// Encode returns the whole frame, including the 4-byte length, in c.SerializeType.
+func (c *Command) Encode() ([]byte, error) {
+	return c.AppendFrame(nil)
+}
+
+// AppendFrame appends the whole frame to dst.
+func (c *Command) AppendFrame(dst []byte) ([]byte, error) {
+	if !fitsInt16(c.Code) {
+		return dst, fmt.Errorf("%w: code %d outside int16", ErrEncode, c.Code)
+	}
+	if !fitsInt16(c.Version) {
+		return dst, fmt.Errorf("%w: version %d outside int16", ErrEncode, c.Version)
+	}
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0)
+	var err error
+	switch c.SerializeType {
+	case SerializeJSON:
+		dst = c.appendJSONHeader(dst)
+	case SerializeRocketMQ:
+		dst, err = c.appendBinaryHeader(dst)
+	default:
+		err = fmt.Errorf("%w: serialize type %d", ErrEncode, c.SerializeType)
+	}
+	if err != nil {
+		return dst[:start], err
+	}
+	hdrLen := len(dst) - start - 8
+	if hdrLen > maxHeaderLength {
+		return dst[:start], fmt.Errorf("%w: header of %d bytes", ErrEncode, hdrLen)
+	}
+	dst = append(dst, c.Body...)
+	total := len(dst) - start - 4
+	if int64(total) > 1<<31-1 {
+		return dst[:start], fmt.Errorf("%w: frame of %d bytes", ErrEncode, total)
+	}
+	binary.BigEndian.PutUint32(dst[start:], uint32(total))
+	binary.BigEndian.PutUint32(dst[start+4:], uint32(c.SerializeType)<<24|uint32(hdrLen))
+	return dst, nil
+}
+
+// ReadCommand reads one whole frame from r and decodes it. maxFrame <= 0 means DefaultMaxFrameSize.
+// A bad length is reported before the rest of the frame is read.
+func ReadCommand(r io.Reader, maxFrame int) (*Command, error) {
+	var lb [4]byte
+	if _, err := io.ReadFull(r, lb[:]); err != nil {
+		return nil, err
+	}
+	length := int64(int32(binary.BigEndian.Uint32(lb[:])))
+	if err := CheckLength(length, maxFrame); err != nil {
+		return nil, err
+	}
+	frame := make([]byte, length)
+	if _, err := io.ReadFull(r, frame); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return DecodeFrame(frame)
+}

@@ -1,0 +1,141 @@
+package remoting
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"reflect"
+	"testing"
+)
+
+// checkRoundTrip re-encodes a decoded command in its own serialization and checks that decoding
+// gives the same command back.
+func checkRoundTrip(t *testing.T, c *Command) {
+	t.Helper()
+	b, err := c.Encode()
+	if err != nil {
+		if !errors.Is(err, ErrEncode) {
+			t.Fatalf("encode error not ErrEncode: %v", err)
+		}
+		if fitsInt16(c.Code) && fitsInt16(c.Version) {
+			t.Fatalf("encode failed for an encodable command %+v: %v", c, err)
+		}
+		return
+	}
+	if int(binary.BigEndian.Uint32(b)) != len(b)-4 {
+		t.Fatalf("length field %d for %d bytes", binary.BigEndian.Uint32(b), len(b))
+	}
+	d, err := DecodeFrame(b[4:])
+	if err != nil {
+		t.Fatalf("decode after encode: %v\nframe %q", err, b)
+	}
+	if !reflect.DeepEqual(c, d) {
+		t.Fatalf("round trip differs:\n got %+v\nwant %+v", d, c)
+	}
+}
+
+func addFrameSeeds(f *testing.F) {
+	for _, st := range []byte{SerializeJSON, SerializeRocketMQ} {
+		c := NewRequest(SendMessage, map[string]string{"topic": "T", "queueId": "1"}, []byte("hello"))
+		c.Remark = "r"
+		c.SerializeType = st
+		b, _ := c.Encode()
+		f.Add(b, uint(3))
+		r := NewResponse(c, PullNotFound, "OFFSET_OVERFLOW_ONE")
+		b, _ = r.Encode()
+		f.Add(b, uint(9))
+	}
+	f.Add(jsonFrame(`{"code":0,"extFields":{"offset":"0"},"flag":1,"language":"JAVA","opaque":11,"serializeTypeCurrentRPC":"JSON","version":409}`, nil), uint(0))
+	f.Add(jsonFrame(`{"code":34,"language":9,"remark":null,"extFields":null}`, []byte{1}), uint(5))
+	f.Add([]byte{0, 0, 0, 3, 0, 0, 0}, uint(1))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff}, uint(2))
+	f.Add([]byte{0, 0, 0, 8, 5, 0, 0, 2, '{', '}', 0, 0}, uint(4))
+}
+
+// FuzzRemotingFrame feeds arbitrary bytes, split in two reads at an arbitrary point, to
+// ReadCommand and checks that every accepted frame survives an encode/decode round trip.
+func FuzzRemotingFrame(f *testing.F) {
+	addFrameSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte, split uint) {
+		at := int(split % uint(len(data)+1))
+		r := io.MultiReader(bytes.NewReader(data[:at]), bytes.NewReader(data[at:]))
+		c, err := ReadCommand(r, 1<<20)
+		if err != nil {
+			return
+		}
+		if len(data) >= PrefixSize {
+			if n, err := CheckPrefix(data, 1<<20); err != nil || n != int(binary.BigEndian.Uint32(data)) {
+				t.Fatalf("CheckPrefix refused a frame ReadCommand accepted: %d %v", n, err)
+			}
+		}
+		checkRoundTrip(t, c)
+	})
+}
+
+func headerFrame(serType byte, header []byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(serType)<<24|uint32(len(header)))
+	return append(b, header...)
+}
+
+// FuzzRemotingJSONHeader decodes arbitrary JSON header bytes and checks the round trip.
+func FuzzRemotingJSONHeader(f *testing.F) {
+	for _, s := range []string{
+		`{"code":105,"language":"GO","version":317,"opaque":1,"flag":0,"remark":"","extFields":{"topic":"TopicTest"}}`,
+		`{"code":0,"extFields":{"offset":"0","n":5},"flag":1,"language":"JAVA","opaque":11,"serializeTypeCurrentRPC":"JSON","version":409}`,
+		`{"remark":null,"extFields":null,"language":12}`,
+		`{"remark":"\u00e9\ud800","extFields":{"\u2028":"\\\"","a":true}}`,
+		`{}`, `null`, `{"code":1e3}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, header []byte) {
+		if len(header) > 1<<16 {
+			return
+		}
+		c, err := DecodeFrame(headerFrame(SerializeJSON, header))
+		if err != nil {
+			return
+		}
+		if c.SerializeType != SerializeJSON || c.ExtFields == nil {
+			t.Fatalf("decoded %+v", c)
+		}
+		checkRoundTrip(t, c)
+		// The same command in binary must decode to the same values (language becomes a code).
+		c2 := *c
+		c2.SerializeType = SerializeRocketMQ
+		b, err := c2.Encode()
+		if err != nil {
+			return
+		}
+		d, err := DecodeFrame(b[4:])
+		if err != nil {
+			t.Fatalf("binary decode of a JSON-decoded command: %v", err)
+		}
+		c2.Language = LanguageName(int(LanguageCode(c.Language)))
+		if !reflect.DeepEqual(&c2, d) {
+			t.Fatalf("cross round trip:\n got %+v\nwant %+v", d, &c2)
+		}
+	})
+}
+
+// FuzzRemotingBinaryHeader decodes arbitrary ROCKETMQ header bytes and checks the round trip.
+func FuzzRemotingBinaryHeader(f *testing.F) {
+	c := NewRequest(HeartBeat, map[string]string{"a": "b", "": ""}, nil)
+	c.Remark = "x"
+	c.SerializeType = SerializeRocketMQ
+	b, _ := c.Encode()
+	f.Add(b[8:])
+	f.Add(make([]byte, 21))
+	f.Add(append(make([]byte, 17), 0, 0, 0, 3, 0, 1, 'k'))
+	f.Fuzz(func(t *testing.T, header []byte) {
+		if len(header) > 1<<16 {
+			return
+		}
+		c, err := DecodeFrame(headerFrame(SerializeRocketMQ, header))
+		if err != nil {
+			return
+		}
+		checkRoundTrip(t, c)
+	})
+}
