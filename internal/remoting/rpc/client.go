@@ -1,0 +1,490 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/skiffmq/skiff/internal/remoting"
+)
+
+// Sentinel errors; returned errors wrap them and name the address.
+var (
+	// ErrTimeout is returned when no response arrived before the context was done.
+	ErrTimeout = errors.New("rpc: timeout")
+	// ErrConnect is returned when the connection to the address could not be established.
+	ErrConnect = errors.New("rpc: connect failed")
+	// ErrConnClosed is returned when the connection closed (or a write failed) before the
+	// response arrived.
+	ErrConnClosed = errors.New("rpc: connection closed")
+	// ErrClosed is returned by calls on a Client after Close.
+	ErrClosed = errors.New("rpc: client closed")
+)
+
+// Handler answers a request the server started over the connection to addr. A nil result sends
+// no answer.
+type Handler func(addr string, req *remoting.Command) *remoting.Command
+
+// Config configures a Client. Zero values take the defaults given on each field.
+type Config struct {
+	Logger         *slog.Logger  // default: discard
+	DialTimeout    time.Duration // default 5 s
+	MaxFrameSize   int           // largest accepted frame length; default 16 MiB
+	IdleTimeout    time.Duration // read deadline per frame; default 120 s
+	WriteTimeout   time.Duration // write deadline when the context has none; default 10 s
+	DefaultTimeout time.Duration // call timeout when the context has no deadline; default 30 s
+	HandlerWorkers int           // concurrent server-initiated requests per Client; default 16
+}
+
+// Client multiplexes requests over one connection per address. It is safe for concurrent use.
+//
+// Lock order: Client.mu, then conn.mu. Client.mu guards conns, handlers and hooks.
+type Client struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	conns    map[string]*entry
+	handlers map[int32]Handler
+	hooks    []func(addr string, err error)
+	closed   bool
+
+	sem chan struct{} // bounds server-initiated request handlers
+	wg  sync.WaitGroup
+}
+
+// entry serializes dialing for one address.
+type entry struct {
+	mu   sync.Mutex // held while dialing
+	conn *conn
+}
+
+// New returns a Client; it dials nothing until the first call.
+func New(cfg Config) *Client {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.MaxFrameSize <= 0 {
+		cfg.MaxFrameSize = remoting.DefaultMaxFrameSize
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 120 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.DefaultTimeout <= 0 {
+		cfg.DefaultTimeout = 30 * time.Second
+	}
+	if cfg.HandlerWorkers <= 0 {
+		cfg.HandlerWorkers = 16
+	}
+	return &Client{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "rpc"),
+		conns:    map[string]*entry{},
+		handlers: map[int32]Handler{},
+		sem:      make(chan struct{}, cfg.HandlerWorkers),
+	}
+}
+
+// Handle registers h for requests with code that servers send to this client.
+func (c *Client) Handle(code int32, h Handler) {
+	c.mu.Lock()
+	c.handlers[code] = h
+	c.mu.Unlock()
+}
+
+// OnConnClose registers fn, called (from the connection's reader goroutine) after the connection
+// to addr has closed for any reason, with the reason.
+func (c *Client) OnConnClose(fn func(addr string, err error)) {
+	c.mu.Lock()
+	c.hooks = append(c.hooks, fn)
+	c.mu.Unlock()
+}
+
+// Invoke sends req to addr and waits for the response, until ctx is done.
+func (c *Client) Invoke(ctx context.Context, addr string, req *remoting.Command) (*remoting.Command, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.DefaultTimeout)
+		defer cancel()
+	}
+	cn, err := c.getConn(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	cl := &call{done: make(chan result, 1)}
+	if err := cn.send(ctx, req, cl); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-cl.done:
+		return r.resp, r.err
+	case <-ctx.Done():
+		if cn.remove(req.Opaque, cl) {
+			return nil, fmt.Errorf("rpc: %s code %d opaque %d: %w (%w)", addr, req.Code, req.Opaque, ErrTimeout, ctx.Err())
+		}
+		r := <-cl.done // the response won the race
+		return r.resp, r.err
+	}
+}
+
+// InvokeAsync sends req to addr and returns once it is written. cb is called exactly once, from
+// its own goroutine, with the response, or with an error when ctx is done first or the connection
+// drops. When InvokeAsync returns an error, cb is not called.
+func (c *Client) InvokeAsync(ctx context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error)) error {
+	var cancel context.CancelFunc = func() {}
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.DefaultTimeout)
+	}
+	cn, err := c.getConn(ctx, addr)
+	if err != nil {
+		cancel()
+		return err
+	}
+	cl := &call{cb: cb, cancel: cancel}
+	if err := cn.send(ctx, req, cl); err != nil {
+		cancel()
+		return err
+	}
+	opaque := req.Opaque
+	stop := context.AfterFunc(ctx, func() {
+		if cn.remove(opaque, cl) {
+			cl.finish(nil, fmt.Errorf("rpc: %s code %d opaque %d: %w (%w)", addr, req.Code, opaque, ErrTimeout, ctx.Err()))
+		}
+	})
+	cl.setStop(stop)
+	return nil
+}
+
+// InvokeOneway sets the oneway flag on req and writes it to addr; no response is expected.
+func (c *Client) InvokeOneway(ctx context.Context, addr string, req *remoting.Command) error {
+	cn, err := c.getConn(ctx, addr)
+	if err != nil {
+		return err
+	}
+	req.MarkOneway()
+	return cn.send(ctx, req, nil)
+}
+
+// CloseAddr closes the connection to addr, if any; the next call dials again.
+func (c *Client) CloseAddr(addr string) {
+	c.mu.Lock()
+	e := c.conns[addr]
+	c.mu.Unlock()
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	cn := e.conn
+	e.mu.Unlock()
+	if cn != nil {
+		cn.close(fmt.Errorf("rpc: %s: %w (closed by caller)", addr, ErrConnClosed))
+	}
+}
+
+// Close closes every connection, fails pending calls with ErrConnClosed and waits for the reader
+// and handler goroutines. Later calls return ErrClosed. Close is idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	entries := make([]*entry, 0, len(c.conns))
+	for _, e := range c.conns {
+		entries = append(entries, e)
+	}
+	c.mu.Unlock()
+	for _, e := range entries {
+		e.mu.Lock()
+		cn := e.conn
+		e.mu.Unlock()
+		if cn != nil {
+			cn.close(fmt.Errorf("rpc: %s: %w (client closed)", cn.addr, ErrConnClosed))
+		}
+	}
+	c.wg.Wait()
+	return nil
+}
+
+// getConn returns the live connection to addr, dialing it if needed.
+func (c *Client) getConn(ctx context.Context, addr string) (*conn, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("rpc: %s: %w", addr, ErrClosed)
+	}
+	e := c.conns[addr]
+	if e == nil {
+		e = &entry{}
+		c.conns[addr] = e
+	}
+	c.mu.Unlock()
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.conn != nil && !e.conn.isClosed() {
+		return e.conn, nil
+	}
+	d := net.Dialer{Timeout: c.cfg.DialTimeout}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: dial %s: %w: %w", addr, ErrConnect, err)
+	}
+	cn := &conn{client: c, addr: addr, nc: nc, pending: map[int32]*call{}, closedCh: make(chan struct{})}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		_ = nc.Close()
+		return nil, fmt.Errorf("rpc: %s: %w", addr, ErrClosed)
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	e.conn = cn
+	go cn.readLoop()
+	c.log.Debug("connected", "addr", addr)
+	return cn, nil
+}
+
+type result struct {
+	resp *remoting.Command
+	err  error
+}
+
+// call is one outstanding request: sync calls wait on done, async calls have cb.
+type call struct {
+	done   chan result
+	cb     func(*remoting.Command, error)
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	stop   func() bool
+	fired  atomic.Bool
+}
+
+func (cl *call) setStop(stop func() bool) {
+	cl.mu.Lock()
+	cl.stop = stop
+	cl.mu.Unlock()
+}
+
+// finish delivers the outcome. The caller must have removed cl from the pending table, which
+// guarantees finish runs once.
+func (cl *call) finish(resp *remoting.Command, err error) {
+	if !cl.fired.CompareAndSwap(false, true) {
+		return
+	}
+	if cl.cb == nil {
+		cl.done <- result{resp, err}
+		return
+	}
+	go func() {
+		cl.mu.Lock()
+		stop := cl.stop
+		cl.mu.Unlock()
+		if stop != nil {
+			stop()
+		}
+		cl.cancel()
+		cl.cb(resp, err)
+	}()
+}
+
+// conn is one TCP connection and its pending calls.
+type conn struct {
+	client *Client
+	addr   string
+	nc     net.Conn
+
+	writeMu sync.Mutex // one frame per Write, never interleaved
+
+	mu       sync.Mutex // guards pending, err
+	pending  map[int32]*call
+	err      error
+	closedCh chan struct{}
+}
+
+func (cn *conn) isClosed() bool {
+	select {
+	case <-cn.closedCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// send registers cl (when not nil) under req.Opaque and writes the frame.
+func (cn *conn) send(ctx context.Context, req *remoting.Command, cl *call) error {
+	frame, err := req.Encode()
+	if err != nil {
+		return fmt.Errorf("rpc: %s code %d: %w", cn.addr, req.Code, err)
+	}
+	if cl != nil {
+		cn.mu.Lock()
+		if cn.err != nil {
+			err := cn.err
+			cn.mu.Unlock()
+			return err
+		}
+		if _, dup := cn.pending[req.Opaque]; dup {
+			req.Opaque = remoting.NextOpaque()
+			cn.mu.Unlock()
+			return cn.send(ctx, req, cl)
+		}
+		cn.pending[req.Opaque] = cl
+		cn.mu.Unlock()
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(cn.client.cfg.WriteTimeout)
+	}
+	cn.writeMu.Lock()
+	_ = cn.nc.SetWriteDeadline(deadline)
+	_, err = cn.nc.Write(frame)
+	cn.writeMu.Unlock()
+	if err != nil {
+		if cl != nil {
+			cn.remove(req.Opaque, cl)
+		}
+		werr := fmt.Errorf("rpc: write to %s code %d: %w: %w", cn.addr, req.Code, ErrConnClosed, err)
+		cn.close(werr)
+		return werr
+	}
+	return nil
+}
+
+// remove deletes cl from the pending table and reports whether it was still there.
+func (cn *conn) remove(opaque int32, cl *call) bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.pending[opaque] == cl {
+		delete(cn.pending, opaque)
+		return true
+	}
+	return false
+}
+
+// close closes the socket; the reader goroutine then fails pending calls and runs the hooks.
+func (cn *conn) close(reason error) {
+	cn.mu.Lock()
+	if cn.err == nil {
+		cn.err = reason
+	}
+	cn.mu.Unlock()
+	_ = cn.nc.Close()
+}
+
+func (cn *conn) readLoop() {
+	c := cn.client
+	defer c.wg.Done()
+	var readErr error
+	for {
+		_ = cn.nc.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout))
+		cmd, err := remoting.ReadCommand(cn.nc, c.cfg.MaxFrameSize)
+		if err != nil {
+			readErr = err
+			break
+		}
+		if cmd.IsResponse() {
+			cn.mu.Lock()
+			cl := cn.pending[cmd.Opaque]
+			delete(cn.pending, cmd.Opaque)
+			cn.mu.Unlock()
+			if cl == nil {
+				c.log.Debug("response without a waiting call dropped", "addr", cn.addr, "opaque", cmd.Opaque, "code", cmd.Code)
+				continue
+			}
+			cl.finish(cmd, nil)
+			continue
+		}
+		cn.dispatch(cmd)
+	}
+	_ = cn.nc.Close()
+	cn.mu.Lock()
+	if cn.err == nil {
+		cn.err = fmt.Errorf("rpc: %s: %w: %w", cn.addr, ErrConnClosed, readErr)
+	}
+	reason := cn.err
+	pending := cn.pending
+	cn.pending = map[int32]*call{}
+	close(cn.closedCh)
+	cn.mu.Unlock()
+	for _, cl := range pending {
+		cl.finish(nil, reason)
+	}
+	lvl := slog.LevelInfo
+	if errors.Is(readErr, io.EOF) || errors.Is(readErr, net.ErrClosed) {
+		lvl = slog.LevelDebug
+	}
+	c.log.Log(context.Background(), lvl, "connection closed", "addr", cn.addr, "err", readErr)
+	c.mu.Lock()
+	hooks := append([]func(string, error){}, c.hooks...)
+	c.mu.Unlock()
+	for _, h := range hooks {
+		h(cn.addr, reason)
+	}
+}
+
+// dispatch runs the handler for a server-initiated request on a bounded goroutine.
+func (cn *conn) dispatch(req *remoting.Command) {
+	c := cn.client
+	c.mu.Lock()
+	h := c.handlers[req.Code]
+	c.mu.Unlock()
+	if h == nil {
+		if !req.IsOneway() {
+			cn.reply(req, remoting.NewResponse(req, remoting.RequestCodeNotSupported, fmt.Sprintf(" request type %d not supported", req.Code)))
+		}
+		return
+	}
+	select {
+	case c.sem <- struct{}{}:
+	default:
+		c.log.Warn("server request dropped: handlers busy", "addr", cn.addr, "code", req.Code)
+		if !req.IsOneway() {
+			cn.reply(req, remoting.NewResponse(req, remoting.SystemBusy, "client handlers busy"))
+		}
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() { <-c.sem }()
+		resp := cn.runHandler(h, req)
+		if resp != nil && !req.IsOneway() {
+			cn.reply(req, resp)
+		}
+	}()
+}
+
+func (cn *conn) runHandler(h Handler, req *remoting.Command) (resp *remoting.Command) {
+	defer func() {
+		if p := recover(); p != nil {
+			cn.client.log.Error("handler panic", "addr", cn.addr, "code", req.Code, "panic", p, "stack", string(debug.Stack()))
+			resp = remoting.NewResponse(req, remoting.SystemError, fmt.Sprintf("handler panic: %v", p))
+		}
+	}()
+	return h(cn.addr, req)
+}
+
+func (cn *conn) reply(req, resp *remoting.Command) {
+	resp.Opaque = req.Opaque
+	resp.MarkResponse()
+	ctx, cancel := context.WithTimeout(context.Background(), cn.client.cfg.WriteTimeout)
+	defer cancel()
+	if err := cn.send(ctx, resp, nil); err != nil {
+		cn.client.log.Debug("answer to server request not sent", "addr", cn.addr, "code", req.Code, "err", err)
+	}
+}
