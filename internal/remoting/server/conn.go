@@ -1,0 +1,127 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/skiffmq/skiff/internal/remoting"
+)
+
+// Conn is one client connection. Its methods are safe from any goroutine.
+type Conn struct {
+	id     uint64
+	remote string
+	gc     gnet.Conn
+	srv    *Server
+
+	lastRead atomic.Int64 // unix ns of the last read, for idle closing
+	closed   atomic.Bool
+	done     chan struct{} // closed when the connection closed
+
+	mu      sync.Mutex
+	pending map[int32]chan *remoting.Command // server-to-client requests waiting for an answer
+}
+
+// ID returns the connection's id, unique within the server.
+func (c *Conn) ID() uint64 { return c.id }
+
+// RemoteAddr returns the peer's address ("ip:port"), saved when the connection opened.
+func (c *Conn) RemoteAddr() string { return c.remote }
+
+// Closed reports whether the connection has closed.
+func (c *Conn) Closed() bool { return c.closed.Load() }
+
+// Done returns a channel closed when the connection closes.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Close closes the connection; the close hooks run afterwards.
+func (c *Conn) Close() {
+	if c.closed.Load() {
+		return
+	}
+	_ = c.gc.Close()
+}
+
+// WriteResponse writes cmd as one frame. It may be called from any goroutine; an error means the
+// client has gone and the response is dropped.
+func (c *Conn) WriteResponse(cmd *remoting.Command) error {
+	return c.write(cmd)
+}
+
+func (c *Conn) write(cmd *remoting.Command) error {
+	if c.closed.Load() {
+		return fmt.Errorf("server: write to %s: %w", c.remote, ErrConnClosed)
+	}
+	frame, err := cmd.Encode()
+	if err != nil {
+		return fmt.Errorf("server: encode for %s: %w", c.remote, err)
+	}
+	if err := c.gc.AsyncWrite(frame, nil); err != nil {
+		return fmt.Errorf("server: write to %s: %w: %w", c.remote, ErrConnClosed, err)
+	}
+	return nil
+}
+
+// Invoke sends a request to the client over this connection and waits for its answer until ctx
+// is done. The request keeps its opaque unless another Invoke on this connection uses it.
+func (c *Conn) Invoke(ctx context.Context, req *remoting.Command) (*remoting.Command, error) {
+	ch := make(chan *remoting.Command, 1)
+	c.mu.Lock()
+	if c.pending == nil {
+		c.pending = map[int32]chan *remoting.Command{}
+	}
+	for {
+		if _, dup := c.pending[req.Opaque]; !dup {
+			break
+		}
+		req.Opaque = remoting.NextOpaque()
+	}
+	opaque := req.Opaque
+	c.pending[opaque] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, opaque)
+		c.mu.Unlock()
+	}()
+	if err := c.write(req); err != nil {
+		return nil, err
+	}
+	select {
+	case resp := <-ch:
+		return resp, nil
+	case <-c.done:
+		return nil, fmt.Errorf("server: invoke %s code %d: %w", c.remote, req.Code, ErrConnClosed)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("server: invoke %s code %d opaque %d: %w (%w)", c.remote, req.Code, opaque, ErrTimeout, ctx.Err())
+	}
+}
+
+// InvokeOneway sets the oneway flag on req and writes it; the client sends no answer.
+func (c *Conn) InvokeOneway(req *remoting.Command) error {
+	req.MarkOneway()
+	return c.write(req)
+}
+
+// deliver hands a response from the client to the waiting Invoke (event loop; never blocks).
+func (c *Conn) deliver(resp *remoting.Command) {
+	c.mu.Lock()
+	ch := c.pending[resp.Opaque]
+	delete(c.pending, resp.Opaque)
+	c.mu.Unlock()
+	if ch == nil {
+		c.srv.log.Debug("response without a waiting invoke dropped", "addr", c.remote, "opaque", resp.Opaque, "code", resp.Code)
+		return
+	}
+	ch <- resp
+}
+
+func (c *Conn) markClosed() {
+	if c.closed.CompareAndSwap(false, true) {
+		close(c.done)
+	}
+}

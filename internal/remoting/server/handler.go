@@ -1,0 +1,117 @@
+package server
+
+import (
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/skiffmq/skiff/internal/remoting"
+)
+
+// handler is the gnet event handler. Every method runs on an event loop and must not block.
+type handler struct {
+	gnet.BuiltinEventEngine
+	s *Server
+}
+
+func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
+	h.s.eng = eng
+	close(h.s.booted)
+	return gnet.None
+}
+
+func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	s := h.s
+	c := &Conn{id: s.nextID.Add(1), gc: gc, srv: s, done: make(chan struct{})}
+	if ra := gc.RemoteAddr(); ra != nil {
+		c.remote = ra.String()
+	}
+	c.lastRead.Store(time.Now().UnixNano())
+	gc.SetContext(c)
+	s.mu.Lock()
+	s.conns[c.id] = c
+	s.mu.Unlock()
+	s.log.Debug("connection opened", "addr", c.remote, "conn", c.id)
+	return nil, gnet.None
+}
+
+func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
+	if c, ok := gc.Context().(*Conn); ok {
+		h.s.connClosed(c, err)
+	}
+	return gnet.None
+}
+
+// OnTraffic decodes every whole frame in the inbound buffer. Lengths are checked as soon as they
+// arrive, so a garbage length closes the connection instead of making it buffer forever.
+func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
+	s := h.s
+	c, ok := gc.Context().(*Conn)
+	if !ok {
+		return gnet.Close
+	}
+	c.lastRead.Store(time.Now().UnixNano())
+	for {
+		n := gc.InboundBuffered()
+		if n < 4 {
+			return gnet.None
+		}
+		p, err := gc.Peek(4)
+		if err != nil {
+			return gnet.None
+		}
+		length := int64(int32(binary.BigEndian.Uint32(p)))
+		if err := remoting.CheckLength(length, s.cfg.MaxFrameSize); err != nil {
+			return h.reject(c, err)
+		}
+		if n < remoting.PrefixSize {
+			return gnet.None
+		}
+		p, err = gc.Peek(remoting.PrefixSize)
+		if err != nil {
+			return gnet.None
+		}
+		if _, err := remoting.CheckPrefix(p, s.cfg.MaxFrameSize); err != nil {
+			return h.reject(c, err)
+		}
+		if n < 4+int(length) {
+			return gnet.None
+		}
+		p, err = gc.Peek(4 + int(length))
+		if err != nil {
+			return gnet.None
+		}
+		frame := make([]byte, length) // gnet's buffers are reused: the frame must be our own copy
+		copy(frame, p[4:])
+		if _, err := gc.Discard(4 + int(length)); err != nil {
+			return h.reject(c, fmt.Errorf("server: discard: %w", err))
+		}
+		cmd, err := remoting.DecodeFrame(frame)
+		if err != nil {
+			return h.reject(c, err)
+		}
+		s.dispatch(c, cmd)
+	}
+}
+
+func (h *handler) reject(c *Conn, err error) gnet.Action {
+	h.s.log.Warn("closing connection: bad frame", "addr", c.remote, "err", err)
+	return gnet.Close
+}
+
+func (h *handler) OnTick() (time.Duration, gnet.Action) {
+	h.s.closeIdle()
+	return min(h.s.cfg.IdleTimeout/4, time.Second) + time.Millisecond, gnet.None
+}
+
+// gnetLogger adapts gnet's logging interface to slog.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(format string, args ...any) { g.l.Debug(fmt.Sprintf(format, args...)) }
+func (g gnetLogger) Infof(format string, args ...any)  { g.l.Info(fmt.Sprintf(format, args...)) }
+func (g gnetLogger) Warnf(format string, args ...any)  { g.l.Warn(fmt.Sprintf(format, args...)) }
+func (g gnetLogger) Errorf(format string, args ...any) { g.l.Error(fmt.Sprintf(format, args...)) }
+func (g gnetLogger) Fatalf(format string, args ...any) { g.l.Error(fmt.Sprintf(format, args...)) }

@@ -1,0 +1,385 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/skiffmq/skiff/internal/remoting"
+)
+
+// Sentinel errors.
+var (
+	// ErrConnClosed is returned by Conn methods after the connection closed.
+	ErrConnClosed = errors.New("server: connection closed")
+	// ErrTimeout is returned by Conn.Invoke when the context is done before the client answered.
+	ErrTimeout = errors.New("server: timeout")
+	// ErrNotRunning is returned by Start after Shutdown or on a second Start.
+	ErrNotRunning = errors.New("server: not running")
+)
+
+// Handler processes one request. It returns the response, or nil when the request is answered
+// later with Conn.WriteResponse (long polling) or needs no answer. The server sets the response's
+// opaque, response flag and serialization from the request.
+type Handler func(ctx context.Context, c *Conn, req *remoting.Command) *remoting.Command
+
+// PoolConfig sizes one worker pool.
+type PoolConfig struct {
+	Workers int // goroutines; default 4
+	Queue   int // queued requests before SYSTEM_BUSY; default 4096
+}
+
+// Default pool names and sizes, used when Config names no pools.
+const (
+	PoolSend   = "send"
+	PoolPull   = "pull"
+	PoolAdmin  = "admin"
+	PoolClient = "client"
+)
+
+// DefaultPools are the pools created when Config.Pools and Config.PoolConfigs are both empty.
+// Pull has its own workers so pulls never wait behind slow disk sends.
+var DefaultPools = map[string]PoolConfig{
+	PoolSend:   {Workers: 4, Queue: 10000},
+	PoolPull:   {Workers: 8, Queue: 10000},
+	PoolAdmin:  {Workers: 2, Queue: 1000},
+	PoolClient: {Workers: 4, Queue: 5000},
+}
+
+const (
+	defaultWorkers = 4
+	defaultQueue   = 4096
+)
+
+// Config configures a Server. Zero values take the defaults given on each field.
+type Config struct {
+	Addr         string                // "host:port"; port 0 picks a free port (see Addr)
+	MaxFrameSize int                   // largest accepted frame length field; default 16 MiB
+	Logger       *slog.Logger          // default: discard
+	Pools        map[string]int        // pool name -> worker count (queue: 4096)
+	PoolConfigs  map[string]PoolConfig // pool name -> workers and queue size; wins over Pools
+	IdleTimeout  time.Duration         // close connections that send nothing for this long; default 120 s, < 0 disables
+	NumEventLoop int                   // gnet event loops; default min(GOMAXPROCS, 4)
+}
+
+// Server is the remoting server both daemons use. Handle and OnConnClose must be called before
+// Start.
+//
+// Concurrency: gnet event loops decode frames and hand them to bounded pools; handlers run on pool
+// workers. Server.mu guards conns; handlers and hooks are read-only after Start.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+
+	handlers map[int32]route
+	pools    map[string]*pool
+	hooks    []func(*Conn)
+
+	mu     sync.Mutex
+	conns  map[uint64]*Conn
+	nextID atomic.Uint64
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	eng      gnet.Engine
+	booted   chan struct{}
+	runDone  chan struct{}
+	runErr   error
+	addr     string
+	started  atomic.Bool
+	shutdown atomic.Bool
+	hookWG   sync.WaitGroup
+}
+
+type route struct {
+	h    Handler
+	pool *pool
+}
+
+// New returns a server; it binds nothing until Start.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxFrameSize <= 0 {
+		cfg.MaxFrameSize = remoting.DefaultMaxFrameSize
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 120 * time.Second
+	}
+	if cfg.NumEventLoop <= 0 {
+		cfg.NumEventLoop = min(runtime.GOMAXPROCS(0), 4)
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "remoting"),
+		handlers: map[int32]route{},
+		pools:    map[string]*pool{},
+		conns:    map[uint64]*Conn{},
+		booted:   make(chan struct{}),
+		runDone:  make(chan struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	specs := map[string]PoolConfig{}
+	for name, w := range cfg.Pools {
+		specs[name] = PoolConfig{Workers: w}
+	}
+	for name, pc := range cfg.PoolConfigs {
+		specs[name] = pc
+	}
+	if len(specs) == 0 {
+		for name, pc := range DefaultPools {
+			specs[name] = pc
+		}
+	}
+	for name, pc := range specs {
+		s.pools[name] = newPool(name, pc, s.log)
+	}
+	return s
+}
+
+// Handle routes requests with code to h, run on the named pool. A pool not named in Config is
+// created with the default sizes (4 workers, queue 4096).
+func (s *Server) Handle(code int32, poolName string, h Handler) {
+	p := s.pools[poolName]
+	if p == nil {
+		p = newPool(poolName, PoolConfig{}, s.log)
+		s.pools[poolName] = p
+	}
+	s.handlers[code] = route{h: h, pool: p}
+}
+
+// OnConnClose registers fn, called off the event loop after a connection closed.
+func (s *Server) OnConnClose(fn func(*Conn)) { s.hooks = append(s.hooks, fn) }
+
+// Start binds Config.Addr and returns once the server is listening. A port already in use is an
+// error (ReusePort is off).
+func (s *Server) Start() error {
+	if s.shutdown.Load() || !s.started.CompareAndSwap(false, true) {
+		return ErrNotRunning
+	}
+	for _, p := range s.pools {
+		p.start(s)
+	}
+	h := &handler{s: s}
+	opts := []gnet.Option{
+		gnet.WithNumEventLoop(s.cfg.NumEventLoop),
+		gnet.WithReusePort(false),
+		gnet.WithLogger(gnetLogger{s.cfg.Logger.With("component", "gnet")}),
+		gnet.WithTicker(s.cfg.IdleTimeout > 0),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+	}
+	go func() {
+		defer close(s.runDone)
+		s.runErr = gnet.Run(h, "tcp://"+s.cfg.Addr, opts...)
+	}()
+	select {
+	case <-s.booted:
+	case <-s.runDone:
+		s.stopPools(context.Background())
+		return fmt.Errorf("server: listen on %s: %w", s.cfg.Addr, s.runErr)
+	}
+	s.addr = s.cfg.Addr
+	if a, err := boundAddr(s.eng); err == nil {
+		s.addr = a
+	} else {
+		s.log.Warn("cannot read the bound address", "addr", s.cfg.Addr, "err", err)
+	}
+	s.log.Info("remoting server listening", "addr", s.addr)
+	return nil
+}
+
+// boundAddr reads the listener's real address (for port 0) from a duplicate of its descriptor.
+func boundAddr(eng gnet.Engine) (string, error) {
+	fd, err := eng.Dup()
+	if err != nil {
+		return "", err
+	}
+	defer syscall.Close(fd)
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		return "", err
+	}
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port)), nil
+	case *syscall.SockaddrInet6:
+		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port)), nil
+	}
+	return "", fmt.Errorf("server: unexpected socket address %T", sa)
+}
+
+// Addr returns the address the server listens on, with the real port when Config.Addr had port 0.
+// It is valid after Start returned nil.
+func (s *Server) Addr() string { return s.addr }
+
+// Conns returns a snapshot of the open connections.
+func (s *Server) Conns() []*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Shutdown stops accepting, closes every connection (running the close hooks), cancels the
+// handlers' context and waits for the workers, or until ctx is done. It is idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.shutdown.CompareAndSwap(false, true) {
+		return nil
+	}
+	if !s.started.Load() {
+		s.cancel()
+		return nil
+	}
+	var firstErr error
+	if err := s.eng.Stop(ctx); err != nil {
+		firstErr = fmt.Errorf("server: stop engine: %w", err)
+	}
+	select {
+	case <-s.runDone:
+	case <-ctx.Done():
+		if firstErr == nil {
+			firstErr = fmt.Errorf("server: wait for event loops: %w", ctx.Err())
+		}
+	}
+	s.cancel()
+	if err := s.stopPools(ctx); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	hooksDone := make(chan struct{})
+	go func() { s.hookWG.Wait(); close(hooksDone) }()
+	select {
+	case <-hooksDone:
+	case <-ctx.Done():
+		if firstErr == nil {
+			firstErr = fmt.Errorf("server: wait for close hooks: %w", ctx.Err())
+		}
+	}
+	s.log.Info("remoting server stopped", "addr", s.addr)
+	return firstErr
+}
+
+func (s *Server) stopPools(ctx context.Context) error {
+	for _, p := range s.pools {
+		p.close()
+	}
+	for _, p := range s.pools {
+		if err := p.wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dispatch runs on the event loop: it routes responses to waiting Invokes and queues requests.
+func (s *Server) dispatch(c *Conn, cmd *remoting.Command) {
+	if cmd.IsResponse() {
+		c.deliver(cmd)
+		return
+	}
+	r, ok := s.handlers[cmd.Code]
+	if !ok {
+		s.log.Debug("request code not supported", "addr", c.remote, "code", cmd.Code)
+		if !cmd.IsOneway() {
+			_ = c.WriteResponse(remoting.NewResponse(cmd, remoting.RequestCodeNotSupported,
+				fmt.Sprintf(" request type %d not supported", cmd.Code)))
+		}
+		return
+	}
+	if !r.pool.submit(task{conn: c, req: cmd, h: r.h}) {
+		if !cmd.IsOneway() {
+			_ = c.WriteResponse(remoting.NewResponse(cmd, remoting.SystemBusy,
+				fmt.Sprintf("[REJECTREQUEST]system busy, pool %s is full", r.pool.name)))
+		}
+	}
+}
+
+// run executes one request on a worker.
+func (s *Server) run(t task) {
+	if t.conn.Closed() {
+		return
+	}
+	resp := s.call(t)
+	if resp == nil || t.req.IsOneway() {
+		return
+	}
+	resp.Opaque = t.req.Opaque
+	resp.MarkResponse()
+	resp.SerializeType = t.req.SerializeType
+	if err := t.conn.WriteResponse(resp); err != nil {
+		s.log.Debug("response dropped", "addr", t.conn.remote, "code", t.req.Code, "opaque", t.req.Opaque, "err", err)
+	}
+}
+
+func (s *Server) call(t task) (resp *remoting.Command) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("handler panic", "addr", t.conn.remote, "code", t.req.Code, "opaque", t.req.Opaque,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			resp = remoting.NewResponse(t.req, remoting.SystemError, fmt.Sprintf("handler panic: %v", p))
+		}
+	}()
+	return t.h(s.ctx, t.conn, t.req)
+}
+
+// connClosed runs on the event loop; the hooks run on their own goroutine.
+func (s *Server) connClosed(c *Conn, err error) {
+	s.mu.Lock()
+	delete(s.conns, c.id)
+	s.mu.Unlock()
+	c.markClosed()
+	if err != nil {
+		s.log.Debug("connection closed", "addr", c.remote, "err", err)
+	}
+	if len(s.hooks) == 0 {
+		return
+	}
+	s.hookWG.Add(1)
+	go func() {
+		defer s.hookWG.Done()
+		for _, h := range s.hooks {
+			s.runHook(h, c)
+		}
+	}()
+}
+
+func (s *Server) runHook(h func(*Conn), c *Conn) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("connection close hook panic", "addr", c.remote, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	h(c)
+}
+
+// closeIdle closes connections that have read nothing for IdleTimeout.
+func (s *Server) closeIdle() {
+	limit := time.Now().Add(-s.cfg.IdleTimeout).UnixNano()
+	s.mu.Lock()
+	var idle []*Conn
+	for _, c := range s.conns {
+		if c.lastRead.Load() < limit {
+			idle = append(idle, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range idle {
+		s.log.Info("closing idle connection", "addr", c.remote, "idle", s.cfg.IdleTimeout)
+		c.Close()
+	}
+}
