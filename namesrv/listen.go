@@ -1,0 +1,73 @@
+package namesrv
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/skiffmq/skiff/internal/remoting"
+	"github.com/skiffmq/skiff/internal/remoting/server"
+)
+
+// Start binds the listener, registers the processors and starts the expiry scan.
+func (s *Server) Start() error {
+	if s.shutdown.Load() || !s.started.CompareAndSwap(false, true) {
+		return ErrNotStarted
+	}
+	rs := server.New(server.Config{
+		Addr:   s.cfg.ListenAddr(),
+		Logger: s.log,
+		Pools:  map[string]int{poolName: s.cfg.ServerWorkerThreads},
+	})
+	for _, code := range []int32{
+		codePutKVConfig, codeGetKVConfig, codeDeleteKVConfig, codeRegisterBroker, codeUnregisterBroker,
+		codeGetRouteInfoByTopic, codeGetBrokerClusterInfo, codeWipeWritePermOfBroker, codeGetAllTopicListFromNS,
+		codeDeleteTopicInNamesrv, codeGetKVListByNamespace, codeGetTopicsByCluster, codeGetSystemTopicListFromNS,
+		codeUpdateNamesrvConfig, codeGetNamesrvConfig, codeQueryDataVersion, codeAddWritePermOfBroker,
+	} {
+		rs.Handle(code, poolName, s.handle)
+	}
+	rs.OnConnClose(s.connClosed)
+	if err := rs.Start(); err != nil {
+		return fmt.Errorf("namesrv: start on %s: %w", s.cfg.ListenAddr(), err)
+	}
+	s.rs = rs
+	s.wg.Add(1)
+	go s.scanLoop()
+	s.log.Info("name server boot success", "addr", rs.Addr())
+	return nil
+}
+
+func connKey(c *server.Conn) string { return fmt.Sprint(c.ID()) }
+
+// handle adapts a remoting command to the processors and back.
+func (s *Server) handle(_ context.Context, c *server.Conn, cmd *remoting.Command) *remoting.Command {
+	key := ""
+	if c != nil {
+		key = connKey(c)
+		if cmd.Code == codeRegisterBroker {
+			s.connMu.Lock()
+			s.conns[key] = func() {
+				if !c.Closed() {
+					c.Close()
+				}
+			}
+			s.connMu.Unlock()
+		}
+	}
+	r := s.process(key, &request{Code: cmd.Code, Version: cmd.Version, ExtFields: cmd.ExtFields, Body: cmd.Body})
+	resp := remoting.NewResponse(cmd, r.Code, r.Remark)
+	resp.ExtFields = r.ExtFields
+	resp.Body = r.Body
+	return resp
+}
+
+func (s *Server) connClosed(c *server.Conn) {
+	key := connKey(c)
+	s.connMu.Lock()
+	delete(s.conns, key)
+	s.connMu.Unlock()
+	for _, rb := range s.table.ConnClosed(key) {
+		s.log.Info("broker removed: connection closed", "cluster", rb.ClusterName, "broker", rb.BrokerName,
+			"brokerId", rb.BrokerID, "addr", rb.BrokerAddr, "remote", c.RemoteAddr())
+	}
+}
