@@ -55,6 +55,13 @@ func (s *Server) handle(_ context.Context, c *server.Conn, cmd *remoting.Command
 		}
 	}
 	r := s.process(key, &request{Code: cmd.Code, Version: cmd.Version, ExtFields: cmd.ExtFields, Body: cmd.Body})
+	if cmd.Code == codeRegisterBroker && c != nil && c.Closed() {
+		// The connection closed while the registration ran: the close hook may already have
+		// looked for this connection's brokers and found none. The server marks a connection
+		// closed before it runs the hooks, so either the hook sees this registration or this
+		// check sees the close; cleaning up twice is harmless.
+		s.connClosed(c)
+	}
 	resp := remoting.NewResponse(cmd, r.Code, r.Remark)
 	resp.ExtFields = r.ExtFields
 	resp.Body = r.Body

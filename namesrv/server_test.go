@@ -168,3 +168,130 @@ func splitPort(t *testing.T, addr string) (string, int) {
 	}
 	return host, n
 }
+
+// A broker whose connection closes while its registration is being processed must not stay
+// routed until expiry: the big body makes the handler slow enough for the close hook to run
+// first in many rounds.
+func TestNamesrvServerRegisterRacingConnClose(t *testing.T) {
+	s, _ := startTestServer(t, func(c *Config) { c.ServerWorkerThreads = 4 })
+	topics := make([]string, 3000)
+	for i := range topics {
+		topics[i] = "Topic-" + strconv.Itoa(i)
+	}
+	body := registerBody(1, topics...)
+	for i := range 40 {
+		conn, err := net.DialTimeout("tcp", s.Addr(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frame, err := cmd(registerReq("broker-"+strconv.Itoa(i), "127.0.0.1:"+strconv.Itoa(20000+i), 0, body)).Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Write(frame); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.Close()
+	}
+	eventually(t, "no broker left after every connection closed", func() bool {
+		return len(s.Table().LiveBrokers()) == 0 && len(s.Table().AllTopics()) == 0
+	})
+	eventually(t, "no connection closer left", func() bool {
+		s.connMu.Lock()
+		defer s.connMu.Unlock()
+		return len(s.conns) == 0
+	})
+}
+
+// rawConn dials addr with a deadline on every read and write; the test closes it.
+func rawConn(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	return conn
+}
+
+func writeCmd(t *testing.T, conn net.Conn, c *remoting.Command) {
+	t.Helper()
+	frame, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A oneway registration (Java brokers register oneway after a topic change) is applied and never
+// answered; an unknown code is answered REQUEST_CODE_NOT_SUPPORTED; a ROCKETMQ-serialized
+// request gets a ROCKETMQ-serialized answer.
+func TestNamesrvServerOnewayUnknownAndRocketMQHeader(t *testing.T) {
+	s, _ := startTestServer(t, nil)
+	conn := rawConn(t, s.Addr())
+
+	reg := cmd(registerReq("broker-a", "127.0.0.1:10911", 0, registerBody(1, "TopicOneway")))
+	reg.MarkOneway()
+	writeCmd(t, conn, reg)
+	unknown := remoting.NewRequest(9999, nil, nil)
+	writeCmd(t, conn, unknown)
+	route := remoting.NewRequest(codeGetRouteInfoByTopic, map[string]string{"topic": "TopicOneway"}, nil)
+	route.SerializeType = remoting.SerializeRocketMQ
+
+	// The first answer on the connection must be the one to the unknown code: the oneway
+	// registration is never answered.
+	resp, err := remoting.ReadCommand(conn, remoting.DefaultMaxFrameSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Opaque != unknown.Opaque || resp.Code != remoting.RequestCodeNotSupported ||
+		resp.Remark != " request type 9999 not supported" {
+		t.Fatalf("answer %v, want REQUEST_CODE_NOT_SUPPORTED to opaque %d", resp, unknown.Opaque)
+	}
+	eventually(t, "oneway registration applied", func() bool { _, ok := s.Table().TopicRoute("TopicOneway"); return ok })
+
+	writeCmd(t, conn, route)
+	resp, err = remoting.ReadCommand(conn, remoting.DefaultMaxFrameSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Opaque != route.Opaque || !resp.IsResponse() || resp.Code != respSuccess ||
+		resp.SerializeType != remoting.SerializeRocketMQ {
+		t.Fatalf("route answer %v (serialize %d)", resp, resp.SerializeType)
+	}
+	rd, err := routeinfo.DecodeTopicRoute(resp.Body)
+	if err != nil || len(rd.BrokerDatas) != 1 || rd.BrokerDatas[0].BrokerName != "broker-a" {
+		t.Fatalf("route %+v, %v", rd, err)
+	}
+
+	// The oneway registration bound the broker to this connection: closing it removes the broker.
+	_ = conn.Close()
+	eventually(t, "broker removal after the oneway registrant closed", func() bool {
+		_, ok := s.Table().TopicRoute("TopicOneway")
+		return !ok
+	})
+}
+
+// A slave registering over TCP learns its master's addresses from the response extFields.
+func TestNamesrvServerSlaveGetsMasterOverTCP(t *testing.T) {
+	s, _ := startTestServer(t, nil)
+	master, slave := newClient(t), newClient(t)
+	mustCode(t, invoke(t, master, s.Addr(), registerReq("broker-a", "127.0.0.1:10911", 0, registerBody(1, "T"))), respSuccess)
+	resp := mustCode(t, invoke(t, slave, s.Addr(), registerReq("broker-a", "127.0.0.1:10921", 1, registerBody(1, "T"))), respSuccess)
+	if resp.ExtFields["masterAddr"] != "127.0.0.1:10911" || resp.ExtFields["haServerAddr"] == "" {
+		t.Fatalf("slave registration answer ext %v", resp.ExtFields)
+	}
+	// The master's connection closes: the slave stays, the master id leaves the route.
+	master.CloseAddr(s.Addr())
+	eventually(t, "master removal", func() bool {
+		r, ok := s.Table().TopicRoute("T")
+		if !ok || len(r.BrokerDatas) != 1 {
+			return false
+		}
+		_, hasMaster := r.BrokerDatas[0].BrokerAddrs[0]
+		return !hasMaster && r.BrokerDatas[0].BrokerAddrs[1] == "127.0.0.1:10921"
+	})
+}
