@@ -31,8 +31,9 @@ func (s *Server) Start() error {
 		return fmt.Errorf("namesrv: start on %s: %w", s.cfg.ListenAddr(), err)
 	}
 	s.rs = rs
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.scanLoop()
+	go s.kvPrintLoop()
 	s.log.Info("name server boot success", "addr", rs.Addr())
 	return nil
 }

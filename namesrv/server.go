@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,9 @@ type Server struct {
 	connMu sync.Mutex
 	conns  map[string]func() // connKey -> closes the connection that registered a broker
 
+	// kvPrintInterval is the period of the KV config dump to the log (RocketMQ: 10 min).
+	kvPrintInterval time.Duration
+
 	started  atomic.Bool
 	shutdown atomic.Bool
 	stop     chan struct{}
@@ -71,6 +75,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		kv:    kv,
 		conns: make(map[string]func()),
 		stop:  make(chan struct{}),
+
+		kvPrintInterval: 10 * time.Minute,
 	}
 	s.orderMessageEnable.Store(cfg.OrderMessageEnable)
 	s.scanInterval.Store(cfg.ScanNotActiveBrokerInterval)
@@ -122,6 +128,35 @@ func (s *Server) scanLoop() {
 		case <-t.C:
 		}
 		s.scanNotActive()
+	}
+}
+
+// kvPrintLoop logs the whole KV config every kvPrintInterval, as RocketMQ's name server does.
+func (s *Server) kvPrintLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.kvPrintInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.printKV()
+	}
+}
+
+func (s *Server) printKV() {
+	for _, ns := range s.kv.namespaces() {
+		m := s.kv.list(ns)
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			s.log.Info("kv config", "namespace", ns, "key", k, "value", m[k])
+		}
 	}
 }
 

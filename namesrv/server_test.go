@@ -2,8 +2,11 @@ package namesrv
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -293,5 +296,39 @@ func TestNamesrvServerSlaveGetsMasterOverTCP(t *testing.T) {
 		}
 		_, hasMaster := r.BrokerDatas[0].BrokerAddrs[0]
 		return !hasMaster && r.BrokerDatas[0].BrokerAddrs[1] == "127.0.0.1:10921"
+	})
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestNamesrvServerPrintsKVConfigPeriodically(t *testing.T) {
+	s, _ := newTestServer(t, nil)
+	var logs lockedBuffer
+	s.log = slog.New(slog.NewTextHandler(&logs, nil))
+	s.kvPrintInterval = 20 * time.Millisecond
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	c := newClient(t)
+	mustCode(t, invoke(t, c, s.Addr(), req(codePutKVConfig,
+		map[string]string{"namespace": NamespaceOrderTopicConfig, "key": "TopicOrder", "value": "broker-a:4"}, nil)), respSuccess)
+	eventually(t, "a kv config dump in the log", func() bool {
+		return strings.Contains(logs.String(), `msg="kv config" namespace=ORDER_TOPIC_CONFIG key=TopicOrder value=broker-a:4`)
 	})
 }
