@@ -1,0 +1,338 @@
+package message
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"net/netip"
+	"strings"
+)
+
+// Magic codes.
+const (
+	MagicCode      int32 = -626843481 // 0xDAA320A7: a V1 message record
+	BlankMagicCode int32 = -875286124 // 0xCBD43194: end-of-segment filler
+)
+
+// sysFlag bits (§3.2).
+const (
+	FlagCompressed      int32 = 0x1
+	FlagMultiTags       int32 = 0x2
+	TransactionNotType  int32 = 0x0
+	TransactionPrepared int32 = 0x4
+	TransactionCommit   int32 = 0x8
+	TransactionRollback int32 = 0xC
+	TransactionMask     int32 = 0xC
+	FlagBornHostV6      int32 = 0x10
+	FlagStoreHostV6     int32 = 0x20
+)
+
+// Reserved property names (§3.3).
+const (
+	PropertyKeys                = "KEYS"
+	PropertyTags                = "TAGS"
+	PropertyWait                = "WAIT"
+	PropertyDelayLevel          = "DELAY"
+	PropertyUniqKey             = "UNIQ_KEY"
+	PropertyRetryTopic          = "RETRY_TOPIC"
+	PropertyRealTopic           = "REAL_TOPIC"
+	PropertyRealQueueID         = "REAL_QID"
+	PropertyTransactionPrepared = "TRAN_MSG"
+	PropertyProducerGroup       = "PGROUP"
+	PropertyOriginMessageID     = "ORIGIN_MESSAGE_ID"
+	PropertyCluster             = "CLUSTER"
+	PropertyMaxReconsumeTimes   = "MAX_RECONSUME_TIMES"
+	PropertyReconsumeTime       = "RECONSUME_TIME"
+	PropertyTransactionID       = "__transactionId__"
+	PropertyCheckTimes          = "TRANSACTION_CHECK_TIMES"
+	PropertyPreparedQueueOffset = "TRAN_PREPARED_QUEUE_OFFSET"
+	PropertyShardingKey         = "SHARDING_KEY"
+	PropertyMsgRegion           = "MSG_REGION"
+	PropertyTraceSwitch         = "TRACE_ON"
+	PropertyMinOffset           = "MIN_OFFSET"
+	PropertyMaxOffset           = "MAX_OFFSET"
+)
+
+// Limits of the V1 layout.
+const (
+	MaxTopicLength      = 127
+	MaxPropertiesLength = 32767
+	// fixedSize is the record size without body, topic and properties, for IPv4 hosts.
+	fixedSize = 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + 8 + 8 + 8 + 4 + 8 + 4 + 1 + 2
+)
+
+// Sentinel errors of the decoders.
+var (
+	ErrShort     = errors.New("message: record is truncated")
+	ErrBadMagic  = errors.New("message: bad magic code")
+	ErrBadCRC    = errors.New("message: body CRC mismatch")
+	ErrBlank     = errors.New("message: end-of-segment blank")
+	ErrBadLength = errors.New("message: inconsistent lengths")
+	ErrTooLarge  = errors.New("message: field too large")
+	ErrBadMsgID  = errors.New("message: bad offset message id")
+	ErrBadBatch  = errors.New("message: bad batch body")
+	crcTable     = crc32.IEEETable
+)
+
+// Message is one stored message.
+type Message struct {
+	Topic                     string
+	QueueID                   int32
+	Flag                      int32
+	QueueOffset               int64
+	CommitLogOffset           int64 // physical offset of the record's first byte
+	SysFlag                   int32
+	BornTimestamp             int64 // ms
+	BornHost                  netip.AddrPort
+	StoreTimestamp            int64 // ms
+	StoreHost                 netip.AddrPort
+	ReconsumeTimes            int32
+	PreparedTransactionOffset int64
+	BodyCRC                   int32 // set by Decode; Encode computes it
+	Body                      []byte
+	Properties                map[string]string
+	StoreSize                 int32 // totalSize, set by Decode and EncodeTo
+}
+
+// Property returns a property value ("" when absent).
+func (m *Message) Property(k string) string { return m.Properties[k] }
+
+// SetProperty sets a property.
+func (m *Message) SetProperty(k, v string) {
+	if m.Properties == nil {
+		m.Properties = map[string]string{}
+	}
+	m.Properties[k] = v
+}
+
+// Tags returns the TAGS property.
+func (m *Message) Tags() string { return m.Properties[PropertyTags] }
+
+// Keys returns the space-separated KEYS entries (empty ones skipped).
+func (m *Message) Keys() []string { return strings.Fields(m.Properties[PropertyKeys]) }
+
+// UniqKey returns the client-generated unique key.
+func (m *Message) UniqKey() string { return m.Properties[PropertyUniqKey] }
+
+func hostLen(ap netip.AddrPort) int {
+	if ap.Addr().Is6() && !ap.Addr().Is4In6() {
+		return 20
+	}
+	return 8
+}
+
+// sizeWith returns the record size given the encoded properties.
+func (m *Message) sizeWith(props string) (int, error) {
+	if len(m.Topic) > MaxTopicLength {
+		return 0, fmt.Errorf("%w: topic %q is %d bytes, the limit is %d", ErrTooLarge, m.Topic, len(m.Topic), MaxTopicLength)
+	}
+	if len(props) > MaxPropertiesLength {
+		return 0, fmt.Errorf("%w: properties are %d bytes, the limit is %d", ErrTooLarge, len(props), MaxPropertiesLength)
+	}
+	return fixedSize - 16 + hostLen(m.BornHost) + hostLen(m.StoreHost) + len(m.Body) + len(m.Topic) + len(props), nil
+}
+
+// EncodedSize returns totalSize of the record.
+func (m *Message) EncodedSize() (int, error) { return m.sizeWith(FormatProperties(m.Properties)) }
+
+// EncodeTo writes the record into b, which must hold EncodedSize bytes, computing the body CRC
+// and the host flags. It returns the number of bytes written.
+func (m *Message) EncodeTo(b []byte) (int, error) {
+	return m.EncodeWithProperties(b, FormatProperties(m.Properties))
+}
+
+// EncodeWithProperties is EncodeTo with the properties already encoded (the store encodes them
+// once, outside its append lock).
+func (m *Message) EncodeWithProperties(b []byte, props string) (int, error) {
+	size, err := m.sizeWith(props)
+	if err != nil {
+		return 0, err
+	}
+	if len(b) < size {
+		return 0, fmt.Errorf("%w: buffer of %d bytes for a %d-byte record", ErrShort, len(b), size)
+	}
+	sys := m.SysFlag &^ (FlagBornHostV6 | FlagStoreHostV6)
+	if hostLen(m.BornHost) == 20 {
+		sys |= FlagBornHostV6
+	}
+	if hostLen(m.StoreHost) == 20 {
+		sys |= FlagStoreHostV6
+	}
+	m.SysFlag = sys
+	m.BodyCRC = int32(crc32.Checksum(m.Body, crcTable) & 0x7FFFFFFF)
+	m.StoreSize = int32(size)
+	be := binary.BigEndian
+	be.PutUint32(b[0:], uint32(size))
+	magic := MagicCode
+	be.PutUint32(b[4:], uint32(magic))
+	be.PutUint32(b[8:], uint32(m.BodyCRC))
+	be.PutUint32(b[12:], uint32(m.QueueID))
+	be.PutUint32(b[16:], uint32(m.Flag))
+	be.PutUint64(b[20:], uint64(m.QueueOffset))
+	be.PutUint64(b[28:], uint64(m.CommitLogOffset))
+	be.PutUint32(b[36:], uint32(sys))
+	be.PutUint64(b[40:], uint64(m.BornTimestamp))
+	p := 48 + putHost(b[48:], m.BornHost)
+	be.PutUint64(b[p:], uint64(m.StoreTimestamp))
+	p += 8
+	p += putHost(b[p:], m.StoreHost)
+	be.PutUint32(b[p:], uint32(m.ReconsumeTimes))
+	be.PutUint64(b[p+4:], uint64(m.PreparedTransactionOffset))
+	be.PutUint32(b[p+12:], uint32(len(m.Body)))
+	p += 16
+	p += copy(b[p:], m.Body)
+	b[p] = byte(len(m.Topic))
+	p++
+	p += copy(b[p:], m.Topic)
+	be.PutUint16(b[p:], uint16(len(props)))
+	p += 2
+	p += copy(b[p:], props)
+	return p, nil
+}
+
+func putHost(b []byte, ap netip.AddrPort) int {
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		s := a.As16()
+		copy(b, s[:])
+		binary.BigEndian.PutUint32(b[16:], uint32(ap.Port()))
+		return 20
+	}
+	s := a.As4() // the zero Addr encodes as 0.0.0.0
+	if !a.IsValid() {
+		s = [4]byte{}
+	}
+	copy(b, s[:])
+	binary.BigEndian.PutUint32(b[4:], uint32(ap.Port()))
+	return 8
+}
+
+// Encode appends the record of m to dst.
+func Encode(dst []byte, m *Message) ([]byte, error) {
+	props := FormatProperties(m.Properties)
+	size, err := m.sizeWith(props)
+	if err != nil {
+		return dst, err
+	}
+	n := len(dst)
+	dst = append(dst, make([]byte, size)...)
+	if _, err := m.EncodeWithProperties(dst[n:], props); err != nil {
+		return dst[:n], err
+	}
+	return dst, nil
+}
+
+// RecordSize reads the totalSize and magic code at the start of b. It reports ErrBlank for an
+// end-of-segment blank (size is then the blank's length), ErrBadMagic for anything else that is
+// not a record, and ErrShort when fewer than 8 bytes are given.
+func RecordSize(b []byte) (int, error) {
+	if len(b) < 8 {
+		return 0, ErrShort
+	}
+	size := int32(binary.BigEndian.Uint32(b))
+	magic := int32(binary.BigEndian.Uint32(b[4:]))
+	switch magic {
+	case MagicCode:
+		if size < fixedSize {
+			return 0, fmt.Errorf("%w: totalSize %d", ErrBadLength, size)
+		}
+		return int(size), nil
+	case BlankMagicCode:
+		return int(size), ErrBlank
+	default:
+		return 0, fmt.Errorf("%w: 0x%08X", ErrBadMagic, uint32(magic))
+	}
+}
+
+// Decode decodes the record at the start of b. With checkCRC the body CRC is verified. It never
+// panics: truncated, inconsistent or corrupt input yields an error. Body aliases b.
+func Decode(b []byte, checkCRC bool) (*Message, error) {
+	size, err := RecordSize(b)
+	if err != nil {
+		return nil, err
+	}
+	if size > len(b) {
+		return nil, fmt.Errorf("%w: totalSize %d, %d bytes available", ErrShort, size, len(b))
+	}
+	r := b[:size]
+	be := binary.BigEndian
+	m := &Message{StoreSize: int32(size)}
+	m.BodyCRC = int32(be.Uint32(r[8:]))
+	m.QueueID = int32(be.Uint32(r[12:]))
+	m.Flag = int32(be.Uint32(r[16:]))
+	m.QueueOffset = int64(be.Uint64(r[20:]))
+	m.CommitLogOffset = int64(be.Uint64(r[28:]))
+	m.SysFlag = int32(be.Uint32(r[36:]))
+	m.BornTimestamp = int64(be.Uint64(r[40:]))
+	p := 48
+	bornLen, storeLen := 8, 8
+	if m.SysFlag&FlagBornHostV6 != 0 {
+		bornLen = 20
+	}
+	if m.SysFlag&FlagStoreHostV6 != 0 {
+		storeLen = 20
+	}
+	if size < fixedSize-16+bornLen+storeLen {
+		return nil, fmt.Errorf("%w: totalSize %d too small for its hosts", ErrBadLength, size)
+	}
+	m.BornHost = readHost(r[p:], bornLen)
+	p += bornLen
+	m.StoreTimestamp = int64(be.Uint64(r[p:]))
+	p += 8
+	m.StoreHost = readHost(r[p:], storeLen)
+	p += storeLen
+	m.ReconsumeTimes = int32(be.Uint32(r[p:]))
+	m.PreparedTransactionOffset = int64(be.Uint64(r[p+4:]))
+	bodyLen := int(int32(be.Uint32(r[p+12:])))
+	p += 16
+	if bodyLen < 0 || p+bodyLen+1 > size {
+		return nil, fmt.Errorf("%w: body length %d in a %d-byte record", ErrBadLength, bodyLen, size)
+	}
+	m.Body = r[p : p+bodyLen : p+bodyLen]
+	p += bodyLen
+	topicLen := int(r[p])
+	p++
+	if p+topicLen+2 > size {
+		return nil, fmt.Errorf("%w: topic length %d in a %d-byte record", ErrBadLength, topicLen, size)
+	}
+	m.Topic = string(r[p : p+topicLen])
+	p += topicLen
+	propLen := int(be.Uint16(r[p:]))
+	p += 2
+	if p+propLen != size {
+		return nil, fmt.Errorf("%w: properties length %d leaves %d bytes of a %d-byte record", ErrBadLength, propLen, size-p-propLen, size)
+	}
+	m.Properties = ParseProperties(string(r[p : p+propLen]))
+	if checkCRC {
+		if crc := int32(crc32.Checksum(m.Body, crcTable) & 0x7FFFFFFF); crc != m.BodyCRC {
+			return nil, fmt.Errorf("%w: stored 0x%08X, computed 0x%08X at offset %d", ErrBadCRC, uint32(m.BodyCRC), uint32(crc), m.CommitLogOffset)
+		}
+	}
+	return m, nil
+}
+
+func readHost(b []byte, n int) netip.AddrPort {
+	if n == 20 {
+		var a [16]byte
+		copy(a[:], b[:16])
+		return netip.AddrPortFrom(netip.AddrFrom16(a), uint16(binary.BigEndian.Uint32(b[16:])))
+	}
+	var a [4]byte
+	copy(a[:], b[:4])
+	return netip.AddrPortFrom(netip.AddrFrom4(a), uint16(binary.BigEndian.Uint32(b[4:])))
+}
+
+// DecodeAll decodes concatenated records (pull and query bodies), without CRC checks, as clients do.
+func DecodeAll(b []byte) ([]*Message, error) {
+	var out []*Message
+	for len(b) > 0 {
+		m, err := Decode(b, false)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, m)
+		b = b[m.StoreSize:]
+	}
+	return out, nil
+}
