@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/BurntSushi/toml"
+	"github.com/skiffmq/skiff/broker"
 	"github.com/skiffmq/skiff/internal/config"
 	"github.com/skiffmq/skiff/namesrv"
 )
@@ -23,11 +23,8 @@ var decoders = []struct {
 		cfg := namesrv.DefaultConfig()
 		return config.Load(path, &cfg)
 	}},
-	// Placeholder until the broker package builds: a TOML syntax check only. The broker's owner
-	// replaces it with a strict decode (broker.LoadConfig) so unknown keys fail here too.
 	{regexp.MustCompile(`^broker.*\.toml$`), func(path string) error {
-		var m map[string]any
-		_, err := toml.DecodeFile(path, &m)
+		_, err := broker.LoadConfig(path)
 		return err
 	}},
 }

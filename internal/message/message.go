@@ -133,6 +133,9 @@ func (m *Message) sizeWith(props string) (int, error) {
 	return fixedSize - 16 + hostLen(m.BornHost) + hostLen(m.StoreHost) + len(m.Body) + len(m.Topic) + len(props), nil
 }
 
+// SizeWithProperties returns totalSize for already-encoded properties, checking the V1 limits.
+func (m *Message) SizeWithProperties(props string) (int, error) { return m.sizeWith(props) }
+
 // EncodedSize returns totalSize of the record.
 func (m *Message) EncodedSize() (int, error) { return m.sizeWith(FormatProperties(m.Properties)) }
 

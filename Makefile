@@ -1,0 +1,49 @@
+# Skiff build and test targets. `make test` is what CI runs (.ci/run).
+GO        ?= go
+BUILD_DIR ?= build
+BINARIES  := mqnamesrv mqbroker mqadmin
+PKGS      := ./...
+
+.PHONY: all build test unit itest compat fuzz bench lint ci clean
+
+all: build
+
+build:
+	@mkdir -p $(BUILD_DIR)
+	@for b in $(BINARIES); do CGO_ENABLED=0 $(GO) build -o $(BUILD_DIR)/$$b ./cmd/$$b || exit 1; done
+
+# lint: formatting, vet, and the import rules (TestImportRules in internal/lint).
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	cd compat && $(GO) vet ./...
+
+# unit: every package's tests with the race detector; process-based suites skip under -short.
+unit:
+	$(GO) test -race -shuffle=on -short -count=1 -timeout 10m $(PKGS)
+
+# itest: tests that start the real binaries as processes.
+itest:
+	$(GO) test -count=1 -timeout 10m ./itest/...
+
+# compat: the official rocketmq-client-go v2.1.2 against real Skiff processes.
+compat:
+	cd compat && $(GO) test -count=1 -timeout 10m ./...
+
+# test: everything CI runs.
+test: lint unit itest compat
+
+ci: test
+
+fuzz:
+	@for p in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$p 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$p $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime=15s $$p || exit 1; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./commitlog/
+
+clean:
+	rm -rf $(BUILD_DIR)

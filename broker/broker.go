@@ -1,0 +1,330 @@
+// Package broker is the Skiff broker: it connects the commit-log store, the remoting server, the
+// request handlers, name-server registration, long polling, the delay-level schedule and
+// housekeeping, and shuts them down in the reverse order.
+//
+// Lifecycle: New validates the configuration, locks the store folder and opens the store (running
+// recovery); Start binds the remoting port, registers with every name server and starts the loops;
+// Shutdown unregisters, answers held pulls, stops the server, persists offsets and metadata and
+// closes the store. Handlers live in one file per group of requests (send.go, pull.go,
+// offsets.go, client.go, admin.go, sendback.go); the store's statuses are mapped to response codes in
+// codes.go.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/skiffmq/skiff/broker/metadata"
+	"github.com/skiffmq/skiff/commitlog"
+	"github.com/skiffmq/skiff/internal/daemon"
+	"github.com/skiffmq/skiff/internal/remoting"
+	"github.com/skiffmq/skiff/internal/remoting/rpc"
+	"github.com/skiffmq/skiff/internal/remoting/server"
+)
+
+// Broker is one broker process's server.
+type Broker struct {
+	cfg         Config
+	log         *slog.Logger
+	now         func() time.Time
+	storeHost   netip.AddrPort
+	delayLevels []time.Duration
+
+	store        *commitlog.Store
+	topics       *metadata.Topics
+	groups       *metadata.Groups
+	offsets      *metadata.Offsets
+	delayOffsets *metadata.DelayOffsets
+	clients      *clientManager
+	hold         *holdService
+	srv          *server.Server
+	rpc          *rpc.Client
+	unlockStore  func()
+	locks        *queueLocks
+	stats        brokerStats
+
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	started    atomic.Bool
+	stopped    atomic.Bool
+	registered atomic.Bool
+	registerCh chan struct{}
+}
+
+// New validates cfg, locks the store folder and opens the store, which runs recovery.
+func New(cfg Config, log *slog.Logger) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "broker")
+	ip, err := netip.ParseAddr(cfg.BrokerIP1)
+	if err != nil {
+		return nil, fmt.Errorf("broker: brokerIP1 = %q: %w", cfg.BrokerIP1, err)
+	}
+	levels, _ := ParseDelayLevels(cfg.MessageDelayLevel)
+	unlock, err := daemon.LockDir(cfg.StorePathRootDir)
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	b := &Broker{
+		cfg: cfg, log: log, now: time.Now, delayLevels: levels,
+		storeHost:   netip.AddrPortFrom(ip.Unmap(), uint16(cfg.ListenPort)),
+		clients:     newClientManager(log),
+		locks:       newQueueLocks(),
+		unlockStore: unlock,
+		registerCh:  make(chan struct{}, 1),
+	}
+	fail := func(err error) (*Broker, error) {
+		if b.store != nil {
+			_ = b.store.Close()
+		}
+		unlock()
+		return nil, err
+	}
+	if b.topics, err = metadata.LoadTopics(cfg.StorePathRootDir, nil); err != nil {
+		return fail(err)
+	}
+	if b.groups, err = metadata.LoadGroups(cfg.StorePathRootDir, nil); err != nil {
+		return fail(err)
+	}
+	if b.offsets, err = metadata.LoadOffsets(cfg.StorePathRootDir); err != nil {
+		return fail(err)
+	}
+	if b.delayOffsets, err = metadata.LoadDelayOffsets(cfg.StorePathRootDir); err != nil {
+		return fail(err)
+	}
+	sc := cfg.StoreConfig()
+	sc.Logger = log
+	start := time.Now()
+	if b.store, err = commitlog.Open(sc); err != nil {
+		return fail(fmt.Errorf("broker: open store %s: %w", cfg.StorePathRootDir, err))
+	}
+	log.Info("store opened", "root", cfg.StorePathRootDir, "maxPhyOffset", b.store.MaxPhyOffset(), "took", time.Since(start))
+	if err := b.createSystemTopics(); err != nil {
+		return fail(err)
+	}
+	b.hold = newHoldService(b)
+	b.store.OnDispatch(b.hold.onDispatch)
+	return b, nil
+}
+
+// createSystemTopics creates the topics every RocketMQ broker has (§4.6).
+func (b *Broker) createSystemTopics() error {
+	rw := int32(metadata.PermRead | metadata.PermWrite)
+	topics := []metadata.TopicConfig{
+		{TopicName: metadata.TopicSelfTest, ReadQueueNums: 1, WriteQueueNums: 1, Perm: rw},
+		{TopicName: metadata.TopicOffsetMoved, ReadQueueNums: 1, WriteQueueNums: 1, Perm: rw},
+		{TopicName: metadata.TopicSchedule, ReadQueueNums: int32(len(b.delayLevels)), WriteQueueNums: int32(len(b.delayLevels)), Perm: rw},
+		{TopicName: metadata.TopicTransHalf, ReadQueueNums: 1, WriteQueueNums: 1, Perm: rw},
+		{TopicName: metadata.TopicTransOpHalf, ReadQueueNums: 1, WriteQueueNums: 1, Perm: rw},
+		{TopicName: b.cfg.BrokerClusterName + "_REPLY_TOPIC", ReadQueueNums: 1, WriteQueueNums: 1, Perm: rw},
+	}
+	if b.cfg.AutoCreateTopicEnable {
+		n := b.cfg.DefaultTopicQueueNums
+		topics = append(topics, metadata.TopicConfig{TopicName: metadata.TopicDefault, ReadQueueNums: n, WriteQueueNums: n, Perm: rw | metadata.PermInherit})
+	}
+	if b.cfg.ClusterTopicEnable {
+		topics = append(topics, metadata.TopicConfig{TopicName: b.cfg.BrokerClusterName, ReadQueueNums: 16, WriteQueueNums: 16, Perm: rw | metadata.PermInherit})
+	}
+	if b.cfg.BrokerTopicEnable {
+		topics = append(topics, metadata.TopicConfig{TopicName: b.cfg.BrokerName, ReadQueueNums: 1, WriteQueueNums: 1, Perm: rw | metadata.PermInherit})
+	}
+	for _, t := range topics {
+		if metadata.ValidateTopic(t.TopicName) != nil {
+			continue // a cluster or broker name that is not a valid topic name gets no topic
+		}
+		if _, _, err := b.topics.PutIfAbsent(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Start binds the remoting port, starts the background loops and registers with the name servers.
+func (b *Broker) Start() error {
+	if !b.started.CompareAndSwap(false, true) {
+		return errors.New("broker: already started")
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.rpc = rpc.New(rpc.Config{Logger: b.log})
+	b.srv = server.New(server.Config{
+		Addr:   fmt.Sprintf("%s:%d", b.cfg.BindAddress, b.cfg.ListenPort),
+		Logger: b.log,
+		PoolConfigs: map[string]server.PoolConfig{
+			poolSend:   {Workers: b.cfg.SendMessageThreadPoolNums, Queue: 10000},
+			poolPull:   {Workers: b.cfg.PullMessageThreadPoolNums, Queue: 10000},
+			poolClient: {Workers: 8, Queue: 10000},
+			poolAdmin:  {Workers: 4, Queue: 1000},
+		},
+	})
+	b.registerHandlers()
+	b.srv.OnConnClose(b.onConnClose)
+	if err := b.srv.Start(); err != nil {
+		b.cancel()
+		return fmt.Errorf("broker: listen on port %d: %w", b.cfg.ListenPort, err)
+	}
+	b.hold.start()
+	b.goLoop("register", b.registerLoop)
+	b.goLoop("persist", b.persistLoop)
+	b.goLoop("client-scan", b.clientScanLoop)
+	b.goLoop("stats", b.statsLoop)
+	if b.cfg.IsMaster() {
+		b.goLoop("schedule", b.scheduleLoop)
+	}
+	b.log.Info(fmt.Sprintf("The broker[%s, %s] boot success.", b.cfg.BrokerName, b.cfg.BrokerAddr()),
+		"cluster", b.cfg.BrokerClusterName, "role", b.cfg.BrokerRole, "flush", b.cfg.FlushDiskType,
+		"namesrv", b.cfg.NamesrvAddr)
+	return nil
+}
+
+func (b *Broker) goLoop(name string, fn func(ctx context.Context)) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		fn(b.ctx)
+	}()
+}
+
+// Addr is the remoting address clients use.
+func (b *Broker) Addr() string { return b.cfg.BrokerAddr() }
+
+// Ready reports whether the store is open and the broker has registered with at least one name
+// server.
+func (b *Broker) Ready() bool { return b.started.Load() && b.registered.Load() }
+
+// Config returns the validated configuration.
+func (b *Broker) Config() Config { return b.cfg }
+
+// Shutdown stops the broker gracefully: unregister from name servers, answer held pulls, stop the
+// remoting server, stop the loops, persist offsets and metadata, flush and close the store. It is
+// idempotent.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	if !b.stopped.CompareAndSwap(false, true) {
+		return nil
+	}
+	start := time.Now()
+	var errs []error
+	if b.started.Load() {
+		b.unregisterAll(ctx)
+		b.hold.stop()
+		if err := b.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		b.cancel()
+		b.wg.Wait()
+		_ = b.rpc.Close()
+	}
+	if err := b.offsets.Persist(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := b.delayOffsets.Persist(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := b.store.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	b.unlockStore()
+	b.log.Info("broker shut down", "took", time.Since(start))
+	return errors.Join(errs...)
+}
+
+// onConnClose treats a closed connection as the client unregistering from every group.
+func (b *Broker) onConnClose(c *server.Conn) {
+	for _, g := range b.clients.unregister(c.ID(), "", "") {
+		b.log.Info("consumer left group", "group", g, "addr", c.RemoteAddr())
+		b.notifyIDsChanged(g)
+	}
+	b.hold.dropConn(c.ID())
+}
+
+// persistLoop writes consumer and delay offsets periodically.
+func (b *Broker) persistLoop(ctx context.Context) {
+	t := time.NewTicker(ms(b.cfg.FlushConsumerOffsetInterval))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := b.offsets.Persist(); err != nil {
+				b.log.Error("persist consumer offsets failed", "err", err)
+			}
+			if err := b.delayOffsets.Persist(); err != nil {
+				b.log.Error("persist delay offsets failed", "err", err)
+			}
+		}
+	}
+}
+
+// clientScanLoop drops client connections silent for longer than clientChannelExpiredTime.
+func (b *Broker) clientScanLoop(ctx context.Context) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, c := range b.clients.expired(b.now(), ms(b.cfg.ClientChannelExpiredTime)) {
+				b.log.Info("client connection expired", "addr", c.RemoteAddr())
+				c.Close()
+				b.onConnClose(c)
+			}
+		}
+	}
+}
+
+// Request classes: each has its own bounded worker pool so that slow disk sends never delay pulls
+// or heartbeats.
+const (
+	poolSend   = "send"
+	poolPull   = "pull"
+	poolClient = "client"
+	poolAdmin  = "admin"
+)
+
+func (b *Broker) registerHandlers() {
+	h := b.srv.Handle
+	h(remoting.SendMessage, poolSend, b.handleSend)
+	h(remoting.SendMessageV2, poolSend, b.handleSend)
+	h(remoting.SendBatchMessage, poolSend, b.handleSend)
+	h(remoting.ConsumerSendMsgBack, poolSend, b.handleSendBack)
+	h(remoting.PullMessage, poolPull, b.handlePull)
+	h(remoting.QueryConsumerOffset, poolClient, b.handleQueryConsumerOffset)
+	h(remoting.UpdateConsumerOffset, poolClient, b.handleUpdateConsumerOffset)
+	h(remoting.GetMaxOffset, poolClient, b.handleGetMaxOffset)
+	h(remoting.GetMinOffset, poolClient, b.handleGetMinOffset)
+	h(remoting.SearchOffsetByTimestamp, poolClient, b.handleSearchOffsetByTimestamp)
+	h(remoting.GetEarliestMsgStoretime, poolClient, b.handleEarliestMsgStoreTime)
+	h(remoting.HeartBeat, poolClient, b.handleHeartbeat)
+	h(remoting.UnregisterClient, poolClient, b.handleUnregisterClient)
+	h(remoting.GetConsumerListByGroup, poolClient, b.handleConsumerList)
+	h(remoting.LockBatchMQ, poolClient, b.handleLockBatch)
+	h(remoting.UnlockBatchMQ, poolClient, b.handleUnlockBatch)
+	h(remoting.UpdateAndCreateTopic, poolAdmin, b.handleCreateTopic)
+	h(remoting.DeleteTopicInBroker, poolAdmin, b.handleDeleteTopic)
+	h(remoting.GetAllTopicConfig, poolAdmin, b.handleGetAllTopicConfig)
+	h(remoting.GetAllConsumerOffset, poolAdmin, b.handleGetAllConsumerOffset)
+	h(remoting.GetAllDelayOffset, poolAdmin, b.handleGetAllDelayOffset)
+	h(remoting.UpdateAndCreateSubscriptionGroup, poolAdmin, b.handleCreateGroup)
+	h(remoting.GetAllSubscriptionGroupConfig, poolAdmin, b.handleGetAllGroups)
+	h(remoting.DeleteSubscriptionGroup, poolAdmin, b.handleDeleteGroup)
+	h(remoting.GetTopicStatsInfo, poolAdmin, b.handleTopicStats)
+	h(remoting.GetConsumerConnectionList, poolAdmin, b.handleConsumerConnections)
+	h(remoting.GetProducerConnectionList, poolAdmin, b.handleProducerConnections)
+	h(remoting.GetConsumeStats, poolAdmin, b.handleConsumeStats)
+	h(remoting.GetBrokerRuntimeInfo, poolAdmin, b.handleRuntimeInfo)
+	h(remoting.GetBrokerConfig, poolAdmin, b.handleGetBrokerConfig)
+	h(remoting.QueryMessage, poolAdmin, b.handleQueryMessage)
+	h(remoting.ViewMessageByID, poolAdmin, b.handleViewMessage)
+}

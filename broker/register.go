@@ -1,0 +1,138 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"hash/crc32"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/skiffmq/skiff/broker/metadata"
+	"github.com/skiffmq/skiff/internal/remoting"
+)
+
+// registerBody is RegisterBrokerBody (§2.3), sent as standard JSON.
+type registerBody struct {
+	TopicConfigSerializeWrapper metadata.TopicTable `json:"topicConfigSerializeWrapper"`
+	FilterServerList            []string            `json:"filterServerList"`
+}
+
+// triggerRegister asks the register loop to register with every name server now (after a topic
+// was created or changed).
+func (b *Broker) triggerRegister() {
+	select {
+	case b.registerCh <- struct{}{}:
+	default:
+	}
+}
+
+// registerLoop registers with every name server at start, every registerNameServerPeriod, and
+// whenever triggerRegister is called. Concurrency model (a): this goroutine owns registration.
+func (b *Broker) registerLoop(ctx context.Context) {
+	b.registerAll(ctx)
+	t := time.NewTicker(ms(b.cfg.RegisterNameServerPeriod))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-b.registerCh:
+		}
+		b.registerAll(ctx)
+	}
+}
+
+// registerAll sends REGISTER_BROKER to every name server in parallel.
+func (b *Broker) registerAll(ctx context.Context) {
+	addrs := b.cfg.NamesrvAddrs()
+	if len(addrs) == 0 {
+		return
+	}
+	table := b.topics.Snapshot()
+	if b.cfg.BrokerPermission != metadata.PermRead|metadata.PermWrite {
+		for k, tc := range table.TopicConfigTable {
+			tc.Perm &= b.cfg.BrokerPermission | metadata.PermInherit
+			table.TopicConfigTable[k] = tc
+		}
+	}
+	body, err := json.Marshal(registerBody{TopicConfigSerializeWrapper: table, FilterServerList: []string{}})
+	if err != nil {
+		b.log.Error("encode register body failed", "err", err)
+		return
+	}
+	ext := map[string]string{
+		"brokerName":   b.cfg.BrokerName,
+		"brokerAddr":   b.cfg.BrokerAddr(),
+		"clusterName":  b.cfg.BrokerClusterName,
+		"haServerAddr": b.cfg.HAServerAddr(),
+		"brokerId":     strconv.FormatInt(b.cfg.BrokerID, 10),
+		"compressed":   "false",
+		"bodyCrc32":    strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)&0x7FFFFFFF), 10),
+	}
+	var wg sync.WaitGroup
+	for _, addr := range addrs {
+		wg.Add(1)
+		go func(addr string) {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, ms(b.cfg.RegisterBrokerTimeoutMills))
+			defer cancel()
+			req := remoting.NewRequest(remoting.RegisterBroker, copyMap(ext), body)
+			resp, err := b.rpc.Invoke(cctx, addr, req)
+			if err != nil {
+				b.log.Warn("register broker failed", "namesrv", addr, "err", err)
+				return
+			}
+			if resp.Code != remoting.Success {
+				b.log.Warn("register broker refused", "namesrv", addr, "code", resp.Code, "remark", resp.Remark)
+				return
+			}
+			if !b.registered.Swap(true) {
+				b.log.Info("registered with name server", "namesrv", addr, "topics", len(table.TopicConfigTable))
+			}
+			b.onRegisterResponse(addr, resp)
+		}(addr)
+	}
+	wg.Wait()
+}
+
+// onRegisterResponse learns the master's addresses from the answer (slaves).
+func (b *Broker) onRegisterResponse(addr string, resp *remoting.Command) {
+	if b.cfg.IsMaster() {
+		return
+	}
+	b.log.Debug("master addresses from name server", "namesrv", addr,
+		"masterAddr", resp.ExtFields["masterAddr"], "haServerAddr", resp.ExtFields["haServerAddr"])
+}
+
+// unregisterAll sends UNREGISTER_BROKER to every name server (clean shutdown).
+func (b *Broker) unregisterAll(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, addr := range b.cfg.NamesrvAddrs() {
+		wg.Add(1)
+		go func(addr string) {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			defer cancel()
+			req := remoting.NewRequest(remoting.UnregisterBroker, map[string]string{
+				"brokerName": b.cfg.BrokerName, "brokerAddr": b.cfg.BrokerAddr(),
+				"clusterName": b.cfg.BrokerClusterName, "brokerId": strconv.FormatInt(b.cfg.BrokerID, 10),
+			}, nil)
+			if _, err := b.rpc.Invoke(cctx, addr, req); err != nil {
+				b.log.Warn("unregister broker failed", "namesrv", addr, "err", err)
+				return
+			}
+			b.log.Info("unregistered from name server", "namesrv", addr)
+		}(addr)
+	}
+	wg.Wait()
+}
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

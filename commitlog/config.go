@@ -1,0 +1,74 @@
+package commitlog
+
+import (
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Flush disk types.
+const (
+	AsyncFlush = "ASYNC_FLUSH"
+	SyncFlush  = "SYNC_FLUSH"
+)
+
+// Config configures a Store. RocketMQ key names are given in comments; DefaultConfig fills every
+// default.
+type Config struct {
+	StorePathRootDir                  string
+	StorePathCommitLog                string        // storePathCommitLog, default <root>/commitlog
+	MappedFileSizeCommitLog           int64         // 1 GiB
+	MappedFileSizeConsumeQueue        int64         // 300000 entries × 20 bytes
+	FlushDiskType                     string        // ASYNC_FLUSH | SYNC_FLUSH
+	FlushIntervalCommitLog            time.Duration // 500 ms
+	FlushCommitLogLeastPages          int           // 4
+	FlushCommitLogThoroughInterval    time.Duration // 10 s
+	SyncFlushTimeout                  time.Duration // 5 s
+	FlushIntervalConsumeQueue         time.Duration // 1 s
+	MaxMessageSize                    int           // 4 MiB
+	MessageIndexEnable                bool          // true
+	MaxHashSlotNum, MaxIndexNum       int
+	FileReservedTime                  time.Duration // 72 h
+	DeleteWhen                        string        // "04"
+	DiskMaxUsedSpaceRatio             int           // 75
+	CleanResourceInterval             time.Duration // 10 s
+	CheckCRCOnRecover                 bool          // true
+	MessageDelayLevel                 string        // "1s 5s 10s 30s 1m ..."
+	MaxTransferBytesOnMessageInMemory int           // 256 KiB
+	MaxTransferCountOnMessageInMemory int           // 32
+	Logger                            *slog.Logger
+}
+
+// DefaultConfig returns the defaults for a store under root.
+func DefaultConfig(root string) Config {
+	return Config{
+		StorePathRootDir: root, StorePathCommitLog: filepath.Join(root, "commitlog"),
+		MappedFileSizeCommitLog: 1 << 30, MappedFileSizeConsumeQueue: 300000 * cqEntrySize,
+		FlushDiskType: AsyncFlush, FlushIntervalCommitLog: 500 * time.Millisecond, FlushCommitLogLeastPages: 4,
+		FlushCommitLogThoroughInterval: 10 * time.Second, SyncFlushTimeout: 5 * time.Second,
+		FlushIntervalConsumeQueue: time.Second, MaxMessageSize: 4 << 20, MessageIndexEnable: true,
+		MaxHashSlotNum: 5000000, MaxIndexNum: 20000000, FileReservedTime: 72 * time.Hour, DeleteWhen: "04",
+		DiskMaxUsedSpaceRatio: 75, CleanResourceInterval: 10 * time.Second, CheckCRCOnRecover: true,
+		MessageDelayLevel:                 "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h",
+		MaxTransferBytesOnMessageInMemory: 256 << 10, MaxTransferCountOnMessageInMemory: 32,
+	}
+}
+
+// delayLevels parses MessageDelayLevel into milliseconds per level (1-based index - 1).
+func delayLevels(s string) []int64 {
+	var out []int64
+	for _, f := range strings.Fields(s) {
+		if len(f) < 2 {
+			continue
+		}
+		n, err := strconv.ParseInt(f[:len(f)-1], 10, 64)
+		if err != nil {
+			continue
+		}
+		unit := map[byte]int64{'s': 1000, 'm': 60000, 'h': 3600000, 'd': 86400000}[f[len(f)-1]]
+		out = append(out, n*unit)
+	}
+	return out
+}

@@ -1,0 +1,216 @@
+package commitlog
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/skiffmq/skiff/internal/message"
+)
+
+// readRecord copies the record of the given size at off; it refuses ranges outside written data.
+func (s *Store) readRecord(off int64, size int32) ([]byte, error) {
+	if size <= 0 || off < s.minPhy.Load() || off+int64(size) > s.wrote.Load() {
+		return nil, fmt.Errorf("%w: offset %d size %d (stored range %d..%d)", ErrNotFound, off, size, s.minPhy.Load(), s.wrote.Load())
+	}
+	seg := s.segmentFor(off)
+	if seg == nil || off+int64(size) > seg.start+seg.size {
+		return nil, fmt.Errorf("%w: offset %d", ErrNotFound, off)
+	}
+	out := make([]byte, size)
+	copy(out, seg.data[off-seg.start:])
+	return out, nil
+}
+
+// LookupMessage returns a copy of the whole record at a commit-log offset.
+func (s *Store) LookupMessage(off int64) ([]byte, error) {
+	if off < s.minPhy.Load() || off+8 > s.wrote.Load() {
+		return nil, fmt.Errorf("%w: offset %d", ErrNotFound, off)
+	}
+	seg := s.segmentFor(off)
+	if seg == nil {
+		return nil, fmt.Errorf("%w: offset %d", ErrNotFound, off)
+	}
+	size, err := message.RecordSize(seg.data[off-seg.start : min(seg.size, off-seg.start+8)])
+	if err != nil {
+		return nil, fmt.Errorf("%w: offset %d: %v", ErrNotFound, off, err)
+	}
+	return s.readRecord(off, int32(size))
+}
+
+// MaxOffsetInQueue is the next entry index of a queue (0 for an unknown queue).
+func (s *Store) MaxOffsetInQueue(topic string, queueID int32) int64 {
+	q, _ := s.queue(topic, queueID, false)
+	if q == nil {
+		return 0
+	}
+	_, hi := q.offsets()
+	return hi
+}
+
+// MinOffsetInQueue is the first entry index whose message is still stored.
+func (s *Store) MinOffsetInQueue(topic string, queueID int32) int64 {
+	q, _ := s.queue(topic, queueID, false)
+	if q == nil {
+		return 0
+	}
+	lo, _ := q.offsets()
+	return lo
+}
+
+// storeTimeOfEntry reads the store timestamp of the message an entry points at.
+func (s *Store) storeTimeOfEntry(q *consumeQueue, idx int64) (int64, bool) {
+	phy, size, _, ok := q.get(idx)
+	if !ok || size == fillerSize {
+		return 0, false
+	}
+	raw, err := s.readRecord(phy, size)
+	if err != nil || len(raw) < 64 {
+		return 0, false
+	}
+	pos := 56
+	if int32(binary.BigEndian.Uint32(raw[36:]))&message.FlagBornHostV6 != 0 {
+		pos += 12
+	}
+	if pos+8 > len(raw) {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(raw[pos:])), true
+}
+
+// OffsetByTime finds the queue offset of the message stored at ts, or the nearer neighbour
+// (binary search over store timestamps); 0 when the queue is empty.
+func (s *Store) OffsetByTime(topic string, queueID int32, ts int64) int64 {
+	q, _ := s.queue(topic, queueID, false)
+	if q == nil {
+		return 0
+	}
+	lo, hi := q.offsets()
+	if hi <= lo {
+		return 0
+	}
+	left, right := lo, hi-1
+	for left <= right {
+		mid := left + (right-left)/2
+		t, ok := s.storeTimeOfEntry(q, mid)
+		if !ok {
+			left = mid + 1
+			continue
+		}
+		switch {
+		case t == ts:
+			return mid
+		case t < ts:
+			left = mid + 1
+		default:
+			right = mid - 1
+		}
+	}
+	// left is the first entry newer than ts, right the last older one.
+	if right < lo {
+		return lo
+	}
+	if left >= hi {
+		return hi - 1
+	}
+	tl, _ := s.storeTimeOfEntry(q, left)
+	tr, _ := s.storeTimeOfEntry(q, right)
+	if tl-ts < ts-tr {
+		return left
+	}
+	return right
+}
+
+// EarliestMsgStoreTime is the store time of the message at the queue's min offset (0 if none).
+func (s *Store) EarliestMsgStoreTime(topic string, queueID int32) int64 {
+	q, _ := s.queue(topic, queueID, false)
+	if q == nil {
+		return 0
+	}
+	lo, _ := q.offsets()
+	t, _ := s.storeTimeOfEntry(q, lo)
+	return t
+}
+
+// GetMessage reads up to maxMsgNums messages of a queue from offset, keeping those whose tag code
+// match accepts (nil accepts all). Statuses and next offsets follow RocketMQ (§2.5).
+func (s *Store) GetMessage(topic string, queueID int32, offset int64, maxMsgNums int, match func(tagsCode int64) bool) GetResult {
+	res := GetResult{MaxPhyOffset: s.wrote.Load()}
+	q, _ := s.queue(topic, queueID, false)
+	if q == nil {
+		res.Status = NoMatchedLogicQueue
+		return res
+	}
+	lo, hi := q.offsets()
+	res.MinOffset, res.MaxOffset = lo, hi
+	switch {
+	case hi == 0:
+		res.Status = NoMessageInQueue
+		return res
+	case offset < lo:
+		res.Status, res.NextBeginOffset = OffsetTooSmall, lo
+		return res
+	case offset == hi:
+		res.Status, res.NextBeginOffset = OffsetOverflowOne, offset
+		return res
+	case offset > hi:
+		res.Status, res.NextBeginOffset = OffsetOverflowBadly, hi
+		return res
+	}
+	if maxMsgNums <= 0 {
+		maxMsgNums = 1
+	}
+	maxScan := int64(max(16000, maxMsgNums*cqEntrySize) / cqEntrySize)
+	bytesBudget := s.cfg.MaxTransferBytesOnMessageInMemory
+	countBudget := min(maxMsgNums, s.cfg.MaxTransferCountOnMessageInMemory)
+	total, removing := 0, false
+	idx := offset
+	for ; idx < hi && idx-offset < maxScan; idx++ {
+		phy, size, tags, ok := q.get(idx)
+		if !ok {
+			break
+		}
+		if size == fillerSize {
+			continue
+		}
+		if len(res.Messages) > 0 && (len(res.Messages) >= countBudget || total+int(size) > bytesBudget) {
+			break
+		}
+		if match != nil && !match(tags) {
+			continue
+		}
+		raw, err := s.readRecord(phy, size)
+		if err != nil {
+			removing = true
+			continue
+		}
+		res.Messages = append(res.Messages, raw)
+		res.LastPhyOffset = phy
+		total += int(size)
+	}
+	res.NextBeginOffset = idx
+	switch {
+	case len(res.Messages) > 0:
+		res.Status = Found
+	case removing:
+		res.Status = MessageWasRemoving
+	default:
+		res.Status = NoMatchedMessage
+	}
+	return res
+}
+
+// QueryMessage finds messages of a topic by key (a KEYS entry or a UNIQ_KEY) stored within
+// [begin, end] ms, newest first, at most maxNum.
+func (s *Store) QueryMessage(topic, key string, maxNum int, begin, end int64) QueryResult {
+	var res QueryResult
+	offs, lastTs, lastPhy := s.idx.lookup(topic, key, maxNum, begin, end)
+	res.IndexLastUpdateTimestamp, res.IndexLastUpdatePhyoffset = lastTs, lastPhy
+	for _, off := range offs {
+		raw, err := s.LookupMessage(off)
+		if err != nil {
+			continue
+		}
+		res.Messages = append(res.Messages, raw)
+	}
+	return res
+}

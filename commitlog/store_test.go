@@ -1,0 +1,247 @@
+package commitlog
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/skiffmq/skiff/internal/message"
+)
+
+func testConfig(dir string) Config {
+	c := DefaultConfig(dir)
+	c.MappedFileSizeCommitLog = 64 << 10
+	c.MappedFileSizeConsumeQueue = 20 * 100
+	c.MaxMessageSize = 16 << 10
+	return c
+}
+
+func mustOpen(t *testing.T, c Config) *Store {
+	t.Helper()
+	s, err := Open(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newMsg(topic string, qid int32, body string, props map[string]string) *message.Message {
+	return &message.Message{Topic: topic, QueueID: qid, Body: []byte(body), Properties: props,
+		BornTimestamp: time.Now().UnixMilli(), BornHost: netip.MustParseAddrPort("127.0.0.1:5000"),
+		StoreHost: netip.MustParseAddrPort("127.0.0.1:10911")}
+}
+
+func pullAll(t *testing.T, s *Store, topic string, qid int32) []*message.Message {
+	t.Helper()
+	var out []*message.Message
+	off := int64(0)
+	for {
+		r := s.GetMessage(topic, qid, off, 32, nil)
+		if r.Status != Found {
+			return out
+		}
+		for _, raw := range r.Messages {
+			m, err := message.Decode(raw, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, m)
+		}
+		off = r.NextBeginOffset
+	}
+}
+
+func TestCommitLogAppendAndReadAcrossSegments(t *testing.T) {
+	s := mustOpen(t, testConfig(t.TempDir()))
+	defer s.Close()
+	body := bytes.Repeat([]byte("x"), 700)
+	for i := 0; i < 300; i++ {
+		m := newMsg("T", int32(i%3), fmt.Sprintf("%04d%s", i, body), map[string]string{"TAGS": "A"})
+		if r := s.PutMessage(m); r.Status != PutOK || m.QueueOffset != int64(i/3) {
+			t.Fatalf("put %d: %+v queueOffset %d", i, r, m.QueueOffset)
+		}
+	}
+	if !s.WaitDispatched(s.MaxPhyOffset(), 5*time.Second) {
+		t.Fatal("dispatch did not catch up")
+	}
+	if n := len(s.segs); n < 3 {
+		t.Fatalf("%d segments, want several (records must not straddle segments)", n)
+	}
+	for q := int32(0); q < 3; q++ {
+		msgs := pullAll(t, s, "T", q)
+		if len(msgs) != 100 {
+			t.Fatalf("queue %d: %d messages", q, len(msgs))
+		}
+		for i, m := range msgs {
+			if want := fmt.Sprintf("%04d", i*3+int(q)); string(m.Body[:4]) != want || m.QueueOffset != int64(i) {
+				t.Fatalf("queue %d entry %d = %q off %d", q, i, m.Body[:4], m.QueueOffset)
+			}
+			raw, err := s.LookupMessage(m.CommitLogOffset)
+			if err != nil || int32(len(raw)) != m.StoreSize {
+				t.Fatalf("lookup %d: %v", m.CommitLogOffset, err)
+			}
+		}
+	}
+}
+
+func TestCommitLogGetMessageStatuses(t *testing.T) {
+	s := mustOpen(t, testConfig(t.TempDir()))
+	defer s.Close()
+	if r := s.GetMessage("none", 0, 0, 32, nil); r.Status != NoMatchedLogicQueue {
+		t.Fatalf("unknown queue: %v", r.Status)
+	}
+	for i, tag := range []string{"A", "B", "A"} {
+		s.PutMessage(newMsg("G", 0, fmt.Sprint(i), map[string]string{"TAGS": tag}))
+	}
+	s.WaitDispatched(s.MaxPhyOffset(), 5*time.Second)
+	cases := []struct {
+		off        int64
+		match      func(int64) bool
+		status     GetStatus
+		next, msgs int64
+	}{
+		{0, nil, Found, 3, 3},
+		{3, nil, OffsetOverflowOne, 3, 0},
+		{9, nil, OffsetOverflowBadly, 3, 0},
+		{0, func(c int64) bool { return c == message.TagsCode("B") }, Found, 3, 1},
+		{2, func(c int64) bool { return c == message.TagsCode("B") }, NoMatchedMessage, 3, 0},
+	}
+	for _, c := range cases {
+		r := s.GetMessage("G", 0, c.off, 32, c.match)
+		if r.Status != c.status || r.NextBeginOffset != c.next || int64(len(r.Messages)) != c.msgs || r.MaxOffset != 3 {
+			t.Errorf("GetMessage(off %d) = status %v next %d msgs %d max %d; want %v %d %d", c.off, r.Status, r.NextBeginOffset, len(r.Messages), r.MaxOffset, c.status, c.next, c.msgs)
+		}
+	}
+}
+
+func TestCommitLogRecoveryTruncatesTornTailAndContinues(t *testing.T) {
+	dir := t.TempDir()
+	c := testConfig(dir)
+	s := mustOpen(t, c)
+	for i := 0; i < 50; i++ {
+		s.PutMessage(newMsg("R", 0, fmt.Sprintf("m%d", i), map[string]string{"KEYS": fmt.Sprintf("k%d", i)}))
+	}
+	end := s.MaxPhyOffset()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A crash in the middle of an append: a record header that claims more bytes than were
+	// written, and the abort marker still present.
+	seg := filepath.Join(c.StorePathCommitLog, segmentName(end-end%c.MappedFileSizeCommitLog))
+	f, err := os.OpenFile(seg, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	torn, _ := message.Encode(nil, newMsg("R", 0, "torn", nil))
+	if _, err := f.WriteAt(torn[:len(torn)/2], end%c.MappedFileSizeCommitLog); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	os.WriteFile(filepath.Join(dir, "abort"), nil, 0o644)
+
+	s = mustOpen(t, c)
+	defer s.Close()
+	if s.MaxPhyOffset() != end {
+		t.Fatalf("recovered end %d, want %d", s.MaxPhyOffset(), end)
+	}
+	if msgs := pullAll(t, s, "R", 0); len(msgs) != 50 {
+		t.Fatalf("recovered %d messages, want 50", len(msgs))
+	}
+	m := newMsg("R", 0, "after", nil)
+	if r := s.PutMessage(m); r.Status != PutOK || m.QueueOffset != 50 || m.CommitLogOffset != end {
+		t.Fatalf("append after recovery: %+v at %d q%d", r, m.CommitLogOffset, m.QueueOffset)
+	}
+	s.WaitDispatched(s.MaxPhyOffset(), 5*time.Second)
+	if q := s.QueryMessage("R", "k7", 10, 0, time.Now().UnixMilli()+1000); len(q.Messages) != 1 {
+		t.Fatalf("query by key after recovery: %d messages", len(q.Messages))
+	}
+}
+
+func TestCommitLogCorruptRecordIsNeverReturned(t *testing.T) {
+	dir := t.TempDir()
+	c := testConfig(dir)
+	s := mustOpen(t, c)
+	var offs []int64
+	for i := 0; i < 10; i++ {
+		m := newMsg("C", 0, fmt.Sprintf("body-%d", i), nil)
+		s.PutMessage(m)
+		offs = append(offs, m.CommitLogOffset)
+	}
+	s.Close()
+	// Flip one body byte of message 6: its CRC no longer matches.
+	f, _ := os.OpenFile(filepath.Join(c.StorePathCommitLog, segmentName(0)), os.O_RDWR, 0)
+	var b [1]byte
+	f.ReadAt(b[:], offs[6]+88)
+	b[0] ^= 0xFF
+	f.WriteAt(b[:], offs[6]+88)
+	f.Close()
+	s = mustOpen(t, c)
+	defer s.Close()
+	msgs := pullAll(t, s, "C", 0)
+	if len(msgs) != 6 {
+		t.Fatalf("%d messages after corruption at message 6, want the 6 before it", len(msgs))
+	}
+	for i, m := range msgs {
+		if string(m.Body) != fmt.Sprintf("body-%d", i) {
+			t.Fatalf("message %d = %q", i, m.Body)
+		}
+	}
+}
+
+func TestCommitLogSyncFlushGroupCommit(t *testing.T) {
+	c := testConfig(t.TempDir())
+	c.FlushDiskType = SyncFlush
+	c.MappedFileSizeCommitLog = 1 << 20
+	s := mustOpen(t, c)
+	defer s.Close()
+	var wg sync.WaitGroup
+	errs := make(chan string, 16*40)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				r := s.PutMessage(newMsg("S", int32(w%4), fmt.Sprintf("%d-%d", w, i), nil))
+				if r.Status != PutOK || s.FlushedOffset() < r.EndOffset {
+					errs <- fmt.Sprintf("writer %d msg %d: status %v flushed %d end %d", w, i, r.Status, s.FlushedOffset(), r.EndOffset)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	flushes, msgs := s.FlushStats()
+	if msgs != 640 || flushes == 0 || flushes >= msgs {
+		t.Fatalf("flushes %d for %d acknowledged messages: group commit should cover several per flush", flushes, msgs)
+	}
+}
+
+func TestCommitLogOffsetByTime(t *testing.T) {
+	s := mustOpen(t, testConfig(t.TempDir()))
+	defer s.Close()
+	var stamps []int64
+	for i := 0; i < 5; i++ {
+		m := newMsg("O", 0, "x", nil)
+		s.PutMessage(m)
+		stamps = append(stamps, m.StoreTimestamp)
+		time.Sleep(3 * time.Millisecond)
+	}
+	s.WaitDispatched(s.MaxPhyOffset(), 5*time.Second)
+	if got := s.OffsetByTime("O", 0, stamps[3]); stamps[got] != stamps[3] {
+		t.Fatalf("OffsetByTime(stamp of 3) = %d", got)
+	}
+	if got := s.OffsetByTime("O", 0, stamps[0]-100000); got != 0 {
+		t.Fatalf("before everything = %d", got)
+	}
+	if got := s.OffsetByTime("O", 0, stamps[4]+100000); got != 4 {
+		t.Fatalf("after everything = %d", got)
+	}
+}
