@@ -1,0 +1,357 @@
+package testutil
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skiffmq/skiff/internal/remoting"
+)
+
+// Default timeouts for start-up.
+const (
+	NamesrvStartTimeout = 20 * time.Second
+	BrokerStartTimeout  = 40 * time.Second
+)
+
+// ErrUnexpectedResponse is returned by Call when the response does not match the request.
+var ErrUnexpectedResponse = errors.New("testutil: unexpected response")
+
+// Call sends req to addr on a new connection and reads the response, within timeout.
+func Call(addr string, req *remoting.Command, timeout time.Duration) (*remoting.Command, error) {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, fmt.Errorf("testutil: dial %s: %w", addr, err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	frame, err := req.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("testutil: encode request %d: %w", req.Code, err)
+	}
+	if _, err := conn.Write(frame); err != nil {
+		return nil, fmt.Errorf("testutil: write to %s: %w", addr, err)
+	}
+	for {
+		resp, err := remoting.ReadCommand(conn, 0)
+		if err != nil {
+			return nil, fmt.Errorf("testutil: read from %s: %w", addr, err)
+		}
+		if !resp.IsResponse() {
+			continue // a request the server started; not ours
+		}
+		if resp.Opaque != req.Opaque {
+			return nil, fmt.Errorf("%w: opaque %d, want %d", ErrUnexpectedResponse, resp.Opaque, req.Opaque)
+		}
+		return resp, nil
+	}
+}
+
+// ClusterInfoBody asks the name server at addr for GET_BROKER_CLUSTER_INFO (106) and returns the
+// raw body.
+func ClusterInfoBody(addr string, timeout time.Duration) (string, error) {
+	resp, err := Call(addr, remoting.NewRequest(remoting.GetBrokerClusterInfo, nil, nil), timeout)
+	if err != nil {
+		return "", err
+	}
+	if resp.Code != remoting.Success {
+		return "", fmt.Errorf("%w: code %d remark %q from %s", ErrUnexpectedResponse, resp.Code, resp.Remark, addr)
+	}
+	return string(resp.Body), nil
+}
+
+// RouteBody asks the name server at addr for GET_ROUTEINFO_BY_TOPIC (105) and returns the
+// response code and body.
+func RouteBody(addr, topic string, timeout time.Duration) (int32, string, error) {
+	req := remoting.NewRequest(remoting.GetRouteInfoByTopic, map[string]string{"topic": topic}, nil)
+	resp, err := Call(addr, req, timeout)
+	if err != nil {
+		return 0, "", err
+	}
+	return resp.Code, string(resp.Body), nil
+}
+
+// ListsBroker reports whether the name server at nsAddr lists brokerAddr in its cluster info.
+func ListsBroker(nsAddr, brokerAddr string) bool {
+	body, err := ClusterInfoBody(nsAddr, 2*time.Second)
+	return err == nil && strings.Contains(body, strconv.Quote(brokerAddr))
+}
+
+// NamesrvOptions configure one name server.
+type NamesrvOptions struct {
+	Port                        int   // 0: FreePort
+	BrokerChannelExpiredTime    int64 // ms; 0: server default (120000)
+	ScanNotActiveBrokerInterval int64 // ms; 0: server default (10000)
+	LogLevel                    string
+}
+
+// Namesrv is a running mqnamesrv process.
+type Namesrv struct {
+	*Proc
+	Port   int
+	Addr   string // 127.0.0.1:Port
+	Dir    string // holds namesrv.toml, kv.json and logs/
+	Config string // path of the TOML file
+}
+
+// WriteNamesrvConfig writes dir/namesrv.toml for o and returns its path.
+func WriteNamesrvConfig(dir string, port int, o NamesrvOptions) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "listenPort = %d\n", port)
+	fmt.Fprintf(&b, "bindAddress = %q\n", "127.0.0.1")
+	fmt.Fprintf(&b, "kvConfigPath = %q\n", filepath.Join(dir, "kv.json"))
+	if o.BrokerChannelExpiredTime > 0 {
+		fmt.Fprintf(&b, "brokerChannelExpiredTime = %d\n", o.BrokerChannelExpiredTime)
+	}
+	if o.ScanNotActiveBrokerInterval > 0 {
+		fmt.Fprintf(&b, "scanNotActiveBrokerInterval = %d\n", o.ScanNotActiveBrokerInterval)
+	}
+	if o.LogLevel != "" {
+		fmt.Fprintf(&b, "logLevel = %q\n", o.LogLevel)
+	}
+	path := filepath.Join(dir, "namesrv.toml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return "", fmt.Errorf("testutil: write %s: %w", path, err)
+	}
+	return path, nil
+}
+
+// StartNamesrv starts bin (mqnamesrv) and waits until its port accepts connections.
+func StartNamesrv(t testing.TB, bin string, o NamesrvOptions) *Namesrv {
+	t.Helper()
+	dir := t.TempDir()
+	port := o.Port
+	if port == 0 {
+		port = FreePort(t)
+	}
+	path, err := WriteNamesrvConfig(dir, port, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := &Namesrv{Port: port, Addr: Addr(port), Dir: dir, Config: path}
+	ns.Proc = Start(t, bin, []string{"-c", path}, nil)
+	ns.WaitReady(t, NamesrvStartTimeout)
+	return ns
+}
+
+// WaitReady waits until the name server's port accepts connections; it fails the test at once if
+// the process exits.
+func (ns *Namesrv) WaitReady(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	WaitFor(t, timeout, func() bool {
+		if ns.Exited() {
+			t.Fatalf("testutil: mqnamesrv on %s exited with code %d during start:\n%s", ns.Addr, ns.ExitCode(), ns.LogTail(30))
+		}
+		c, err := net.DialTimeout("tcp", ns.Addr, time.Second)
+		if err != nil {
+			return false
+		}
+		_ = c.Close()
+		return true
+	}, "mqnamesrv to accept connections on "+ns.Addr)
+}
+
+// BrokerOptions configure one broker.
+type BrokerOptions struct {
+	ClusterName              string // default "SkiffCluster"
+	BrokerName               string // default "broker-a"
+	Port, HaPort             int    // 0: FreePort
+	NamesrvAddr              string // "ip:port;ip:port"
+	StoreDir                 string // default: a new temporary folder
+	MappedFileSizeCommitLog  int64  // default 64 MiB
+	RegisterNameServerPeriod int    // ms; 0: broker default (30000)
+	AutoCreateTopicDisabled  bool   // autoCreateTopicEnable = false
+	LogLevel                 string
+	Extra                    map[string]string // more TOML lines, key = raw TOML value
+	// NoWaitRegistration skips waiting for the broker to appear in every name server's cluster
+	// info (for tests without a name server).
+	NoWaitRegistration bool
+}
+
+// Broker is a running mqbroker process.
+type Broker struct {
+	*Proc
+	Port        int
+	Addr        string // 127.0.0.1:Port
+	Name        string // brokerName
+	ClusterName string
+	StoreDir    string
+	Config      string // path of the TOML file
+	NamesrvAddr string
+}
+
+// WriteBrokerConfig writes dir/broker.toml for o (with defaults filled) and returns its path.
+func WriteBrokerConfig(dir string, o BrokerOptions) (string, error) {
+	var b strings.Builder
+	kv := func(k string, v any) {
+		switch v := v.(type) {
+		case string:
+			fmt.Fprintf(&b, "%s = %q\n", k, v)
+		default:
+			fmt.Fprintf(&b, "%s = %v\n", k, v)
+		}
+	}
+	kv("brokerClusterName", o.ClusterName)
+	kv("brokerName", o.BrokerName)
+	kv("brokerId", 0)
+	kv("namesrvAddr", o.NamesrvAddr)
+	kv("listenPort", o.Port)
+	kv("haListenPort", o.HaPort)
+	kv("bindAddress", "127.0.0.1")
+	kv("brokerIP1", "127.0.0.1")
+	kv("storePathRootDir", o.StoreDir)
+	kv("brokerRole", "ASYNC_MASTER")
+	kv("flushDiskType", "ASYNC_FLUSH")
+	kv("autoCreateTopicEnable", !o.AutoCreateTopicDisabled)
+	kv("mappedFileSizeCommitLog", o.MappedFileSizeCommitLog)
+	if o.RegisterNameServerPeriod > 0 {
+		kv("registerNameServerPeriod", o.RegisterNameServerPeriod)
+	}
+	if o.LogLevel != "" {
+		kv("logLevel", o.LogLevel)
+	}
+	keys := make([]string, 0, len(o.Extra))
+	for k := range o.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s = %s\n", k, o.Extra[k])
+	}
+	path := filepath.Join(dir, "broker.toml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return "", fmt.Errorf("testutil: write %s: %w", path, err)
+	}
+	return path, nil
+}
+
+// StartBroker starts bin (mqbroker) and waits until every name server in o.NamesrvAddr lists it
+// in GET_BROKER_CLUSTER_INFO.
+func StartBroker(t testing.TB, bin string, o BrokerOptions) *Broker {
+	t.Helper()
+	if o.ClusterName == "" {
+		o.ClusterName = "SkiffCluster"
+	}
+	if o.BrokerName == "" {
+		o.BrokerName = "broker-a"
+	}
+	if o.Port == 0 {
+		o.Port = FreePort(t)
+	}
+	if o.HaPort == 0 {
+		o.HaPort = FreePort(t)
+	}
+	if o.StoreDir == "" {
+		o.StoreDir = filepath.Join(t.TempDir(), "store")
+	}
+	if o.MappedFileSizeCommitLog == 0 {
+		o.MappedFileSizeCommitLog = 64 << 20
+	}
+	confDir := t.TempDir()
+	path, err := WriteBrokerConfig(confDir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := &Broker{Port: o.Port, Addr: Addr(o.Port), Name: o.BrokerName, ClusterName: o.ClusterName,
+		StoreDir: o.StoreDir, Config: path, NamesrvAddr: o.NamesrvAddr}
+	br.Proc = Start(t, bin, []string{"-c", path}, nil)
+	if o.NoWaitRegistration {
+		br.waitPort(t)
+		return br
+	}
+	br.WaitRegistered(t, BrokerStartTimeout)
+	return br
+}
+
+// waitPort waits until the broker's port accepts connections.
+func (br *Broker) waitPort(t testing.TB) {
+	t.Helper()
+	WaitFor(t, BrokerStartTimeout, func() bool {
+		br.failIfExited(t)
+		c, err := net.DialTimeout("tcp", br.Addr, time.Second)
+		if err != nil {
+			return false
+		}
+		_ = c.Close()
+		return true
+	}, "mqbroker to accept connections on "+br.Addr)
+}
+
+func (br *Broker) failIfExited(t testing.TB) {
+	t.Helper()
+	if br.Exited() {
+		t.Fatalf("testutil: mqbroker %s exited with code %d during start:\n%s", br.Addr, br.ExitCode(), br.LogTail(30))
+	}
+}
+
+// WaitRegistered waits until every name server of the broker lists its address.
+func (br *Broker) WaitRegistered(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	for _, ns := range strings.Split(br.NamesrvAddr, ";") {
+		if ns = strings.TrimSpace(ns); ns == "" {
+			continue
+		}
+		WaitFor(t, timeout, func() bool {
+			br.failIfExited(t)
+			return ListsBroker(ns, br.Addr)
+		}, fmt.Sprintf("broker %s to be listed by name server %s", br.Addr, ns))
+	}
+}
+
+// ClusterOptions configure StartCluster.
+type ClusterOptions struct {
+	Bins        *Binaries
+	NameServers int // default 1
+	Namesrv     NamesrvOptions
+	Broker      BrokerOptions // NamesrvAddr is filled in
+}
+
+// Cluster is name servers plus one broker, all real processes.
+type Cluster struct {
+	NameServers []*Namesrv
+	Broker      *Broker
+	NamesrvAddr string // "127.0.0.1:p1;127.0.0.1:p2"
+}
+
+// NamesrvList returns the name server addresses.
+func (c *Cluster) NamesrvList() []string {
+	out := make([]string, len(c.NameServers))
+	for i, ns := range c.NameServers {
+		out[i] = ns.Addr
+	}
+	return out
+}
+
+// StartCluster starts opts.NameServers name servers and one broker registered with all of them,
+// and returns once every name server lists the broker.
+func StartCluster(t testing.TB, opts ClusterOptions) *Cluster {
+	t.Helper()
+	if opts.Bins == nil || opts.Bins.Namesrv == "" || opts.Bins.Broker == "" {
+		t.Fatalf("testutil: StartCluster needs built mqnamesrv and mqbroker binaries")
+	}
+	n := opts.NameServers
+	if n <= 0 {
+		n = 1
+	}
+	c := &Cluster{}
+	addrs := make([]string, 0, n)
+	for range n {
+		o := opts.Namesrv
+		o.Port = 0
+		ns := StartNamesrv(t, opts.Bins.Namesrv, o)
+		c.NameServers = append(c.NameServers, ns)
+		addrs = append(addrs, ns.Addr)
+	}
+	c.NamesrvAddr = strings.Join(addrs, ";")
+	bo := opts.Broker
+	bo.NamesrvAddr = c.NamesrvAddr
+	c.Broker = StartBroker(t, opts.Bins.Broker, bo)
+	return c
+}
