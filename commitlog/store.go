@@ -330,6 +330,7 @@ func (s *Store) probeWriteable() {
 // waitFlushed waits until the durable end reaches end (group commit).
 func (s *Store) waitFlushed(end int64, n int) bool {
 	if s.flushed.Load() >= end {
+		s.flushedMsgs.Add(int64(n))
 		return true
 	}
 	w := flushWaiter{end: end, ch: make(chan struct{})}
@@ -347,7 +348,11 @@ func (s *Store) waitFlushed(end int64, n int) bool {
 		s.flushedMsgs.Add(int64(n))
 		return true
 	case <-t.C:
-		return s.flushed.Load() >= end
+		if s.flushed.Load() >= end {
+			s.flushedMsgs.Add(int64(n))
+			return true
+		}
+		return false
 	}
 }
 
