@@ -12,7 +12,7 @@ func TestNormalizeJSON(t *testing.T) {
 		{`{"brokerAddrs":{0:"127.0.0.1:10911"},"x":[1,2,{-3:4}]}`, `{"brokerAddrs":{"0":"127.0.0.1:10911"},"x":[1,2,{"-3":4}]}`},
 		{`{ 0 : 1 , 12 :2}`, `{ "0" : 1 , "12" :2}`},
 		{`{"s":"{0:\"x\",1:2}"}`, `{"s":"{0:\"x\",1:2}"}`}, // string contents untouched
-		{`{"a\\":{5:1}}`, `{"a\\":{"5":1}}`},                 // escaped backslash before the quote
+		{`{"a\\":{5:1}}`, `{"a\\":{"5":1}}`},               // escaped backslash before the quote
 		{`[0,1,{2:[3,4]}]`, `[0,1,{"2":[3,4]}]`},
 		{`{"0":"a"}`, `{"0":"a"}`},
 		{``, ``},
