@@ -12,7 +12,11 @@ func (s *Store) readRecord(off int64, size int32) ([]byte, error) {
 	if size <= 0 || off < s.minPhy.Load() || off+int64(size) > s.wrote.Load() {
 		return nil, fmt.Errorf("%w: offset %d size %d (stored range %d..%d)", ErrNotFound, off, size, s.minPhy.Load(), s.wrote.Load())
 	}
-	seg := s.segmentFor(off)
+	// Hold the segment list while copying: retention unmaps a segment only after taking it out
+	// of the list under the write lock.
+	s.segMu.RLock()
+	defer s.segMu.RUnlock()
+	seg := s.segmentForLocked(off)
 	if seg == nil || off+int64(size) > seg.start+seg.size {
 		return nil, fmt.Errorf("%w: offset %d", ErrNotFound, off)
 	}
@@ -26,11 +30,14 @@ func (s *Store) LookupMessage(off int64) ([]byte, error) {
 	if off < s.minPhy.Load() || off+8 > s.wrote.Load() {
 		return nil, fmt.Errorf("%w: offset %d", ErrNotFound, off)
 	}
-	seg := s.segmentFor(off)
+	s.segMu.RLock()
+	seg := s.segmentForLocked(off)
 	if seg == nil {
+		s.segMu.RUnlock()
 		return nil, fmt.Errorf("%w: offset %d", ErrNotFound, off)
 	}
 	size, err := message.RecordSize(seg.data[off-seg.start : min(seg.size, off-seg.start+8)])
+	s.segMu.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("%w: offset %d: %v", ErrNotFound, off, err)
 	}

@@ -7,10 +7,26 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/edsrzf/mmap-go"
 	"golang.org/x/sys/unix"
 )
+
+// fallocateFn preallocates a file; tests replace it (setFallocate) to inject ENOSPC: the
+// disk-full seam.
+var fallocateFn atomic.Value
+
+func init() { fallocateFn.Store(unix.Fallocate) }
+
+func fallocate(fd int, mode uint32, off, size int64) error {
+	return fallocateFn.Load().(func(int, uint32, int64, int64) error)(fd, mode, off, size)
+}
+
+// setFallocate replaces the preallocation function and returns the previous one.
+func setFallocate(fn func(int, uint32, int64, int64) error) func(int, uint32, int64, int64) error {
+	return fallocateFn.Swap(fn).(func(int, uint32, int64, int64) error)
+}
 
 // segment is one fixed-size file mapped read-write. Its name is its start offset, 20 digits.
 // The file is preallocated with fallocate before it is mapped, so a full disk surfaces as an
@@ -42,7 +58,7 @@ func openSegment(dir string, start, size int64) (*segment, error) {
 			f.Close()
 			return nil, fmt.Errorf("commitlog: segment %s has %d bytes, the configured size is %d", path, st.Size(), size)
 		}
-		if err := unix.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
+		if err := fallocate(int(f.Fd()), 0, 0, size); err != nil {
 			if !errors.Is(err, unix.EOPNOTSUPP) {
 				f.Close()
 				_ = os.Remove(path)

@@ -78,6 +78,9 @@ type Store struct {
 	wg           sync.WaitGroup
 	closed       atomic.Bool
 	ckpt         *checkpoint
+
+	now       func() time.Time // retention clock (tests replace it)
+	diskUsage func() float64   // disk-use override for tests; nil reads the file system
 }
 
 type flushWaiter struct {
@@ -142,7 +145,17 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.writeable.Store(true)
-	s.wg.Add(3)
+	if s.cfg.CleanResourceInterval <= 0 {
+		s.cfg.CleanResourceInterval = def.CleanResourceInterval
+	}
+	if s.cfg.FileReservedTime <= 0 {
+		s.cfg.FileReservedTime = def.FileReservedTime
+	}
+	if s.cfg.DiskMaxUsedSpaceRatio <= 0 {
+		s.cfg.DiskMaxUsedSpaceRatio = def.DiskMaxUsedSpaceRatio
+	}
+	s.wg.Add(4)
+	go s.cleanLoop()
 	go s.flushLoop()
 	go s.dispatchLoop()
 	go s.cqFlushLoop()
@@ -162,6 +175,11 @@ func (s *Store) OnDispatch(fn func(topic string, queueID int32, queueOffset, tag
 func (s *Store) segmentFor(off int64) *segment {
 	s.segMu.RLock()
 	defer s.segMu.RUnlock()
+	return s.segmentForLocked(off)
+}
+
+// segmentForLocked is segmentFor with segMu held.
+func (s *Store) segmentForLocked(off int64) *segment {
 	if len(s.segs) == 0 || off < s.segs[0].start {
 		return nil
 	}
@@ -315,7 +333,7 @@ func (s *Store) probeWriteable() {
 		probe := filepath.Join(s.dir, ".probe")
 		f, err := os.Create(probe)
 		if err == nil {
-			err = unix.Fallocate(int(f.Fd()), 0, 0, s.cfg.MappedFileSizeCommitLog)
+			err = fallocate(int(f.Fd()), 0, 0, s.cfg.MappedFileSizeCommitLog)
 			f.Close()
 		}
 		_ = os.Remove(probe)
@@ -668,10 +686,7 @@ func (s *Store) Stats() Stats {
 	st.DirtyBytes = st.MaxPhyOffset - st.FlushedOffset
 	st.DispatchBehindBytes = st.MaxPhyOffset - st.DispatchedOffset
 	st.Flushes, st.FlushedMessages = s.FlushStats()
-	var fs unix.Statfs_t
-	if unix.Statfs(s.dir, &fs) == nil && fs.Blocks > 0 {
-		st.DiskRatio = 1 - float64(fs.Bavail)/float64(fs.Blocks)
-	}
+	st.DiskRatio = s.diskRatio()
 	if raw, err := s.LookupMessage(st.MinPhyOffset); err == nil {
 		if m, err := message.Decode(raw, false); err == nil {
 			st.EarliestMessageTime = m.StoreTimestamp

@@ -39,7 +39,7 @@ func newMsg(topic string, qid int32, body string, props map[string]string) *mess
 func pullAll(t *testing.T, s *Store, topic string, qid int32) []*message.Message {
 	t.Helper()
 	var out []*message.Message
-	off := int64(0)
+	off := s.MinOffsetInQueue(topic, qid)
 	for {
 		r := s.GetMessage(topic, qid, off, 32, nil)
 		if r.Status != Found {
