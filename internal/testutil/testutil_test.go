@@ -230,3 +230,21 @@ func TestCallAgainstFakeServer(t *testing.T) {
 		t.Fatalf("body %q", body)
 	}
 }
+
+func TestFakeServer(t *testing.T) {
+	s := NewFakeServer(t)
+	s.Handle(remoting.GetBrokerClusterInfo, remoting.Success, "", `{"x":1}`)
+	body, err := ClusterInfoBody(s.Addr(), 5*time.Second)
+	if err != nil || body != `{"x":1}` {
+		t.Fatalf("ClusterInfoBody = %q, %v", body, err)
+	}
+	if _, err := Call(s.Addr(), remoting.NewRequest(remoting.GetRouteInfoByTopic, nil, nil), 100*time.Millisecond); err == nil {
+		t.Fatal("unanswered request returned no error")
+	}
+	if n := len(s.Requests(remoting.GetRouteInfoByTopic)); n != 1 {
+		t.Fatalf("recorded %d route requests", n)
+	}
+	if _, err := ClusterInfoBody(DeadAddr(t), time.Second); err == nil {
+		t.Fatal("dead address answered")
+	}
+}
