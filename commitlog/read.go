@@ -25,6 +25,12 @@ func (s *Store) readRecord(off int64, size int32) ([]byte, error) {
 	return out, nil
 }
 
+// recordAt reports whether raw is one whole record written at physical offset phy.
+func recordAt(raw []byte, phy int64) bool {
+	size, err := message.RecordSize(raw)
+	return err == nil && size == len(raw) && len(raw) >= 36 && int64(binary.BigEndian.Uint64(raw[28:])) == phy
+}
+
 // LookupMessage returns a copy of the whole record at a commit-log offset.
 func (s *Store) LookupMessage(off int64) ([]byte, error) {
 	if off < s.minPhy.Load() || off+8 > s.wrote.Load() {
@@ -41,7 +47,14 @@ func (s *Store) LookupMessage(off int64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: offset %d: %v", ErrNotFound, off, err)
 	}
-	return s.readRecord(off, int32(size))
+	raw, err := s.readRecord(off, int32(size))
+	if err != nil {
+		return nil, err
+	}
+	if !recordAt(raw, off) {
+		return nil, fmt.Errorf("%w: offset %d is not the start of a record", ErrNotFound, off)
+	}
+	return raw, nil
 }
 
 // MaxOffsetInQueue is the next entry index of a queue (0 for an unknown queue).
@@ -187,7 +200,14 @@ func (s *Store) GetMessage(topic string, queueID int32, offset int64, maxMsgNums
 		}
 		raw, err := s.readRecord(phy, size)
 		if err != nil {
-			removing = true
+			removing = phy < s.minPhy.Load()
+			continue
+		}
+		if !recordAt(raw, phy) {
+			// A consume-queue entry that does not point at a whole record (a damaged
+			// consume-queue file) is skipped, never served.
+			s.log.Warn("consume-queue entry does not match a commit-log record; skipped",
+				"topic", topic, "queueId", queueID, "queueOffset", idx, "phyOffset", phy, "size", size)
 			continue
 		}
 		res.Messages = append(res.Messages, raw)
