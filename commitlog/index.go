@@ -1,28 +1,152 @@
 package commitlog
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
 	"sync"
+	"time"
+
+	"github.com/edsrzf/mmap-go"
 
 	"github.com/skiffmq/skiff/internal/message"
 )
 
-// keyIndex maps "topic#key" to the records carrying that key (each KEYS entry and the UNIQ_KEY).
-// It is kept in memory and rebuilt from the commit log at start.
+// Index files (§4.4): a hash index from "topic#key" to commit-log offsets, for QUERY_MESSAGE by
+// KEYS entries and UNIQ_KEY. Files live in <root>/index/, named by creation time
+// (yyyyMMddHHmmssSSS), each of 40 + slots×4 + maxIndex×20 bytes, preallocated and mapped:
+//
+//	header (40 bytes)
+//	offset size field
+//	     0    8 beginTimestamp (store time of the first entry)
+//	     8    8 endTimestamp (store time of the last entry)
+//	    16    8 beginPhyOffset
+//	    24    8 endPhyOffset
+//	    32    4 hashSlotCount (non-empty slots)
+//	    36    4 indexCount (starts at 1; entry 0 is never used)
+//	slot table at 40: slots × int32, the number of the newest entry of each slot's chain (0 = empty)
+//	entry i at 40 + slots×4 + i×20:
+//	     0    4 keyHash = |javaHash(topic#key)|
+//	     4    8 commit-log offset
+//	    12    4 timeDiff = (storeTimestamp − beginTimestamp) / 1000 s
+//	    16    4 previous entry number in the same slot (0 = end of chain)
+//
+// Concurrency: one mutex; the dispatcher adds, queries read.
 type keyIndex struct {
-	mu      sync.RWMutex
-	entries map[string][]indexEntry
-	lastTs  int64
-	lastPhy int64
-	any     bool
+	dir      string
+	slots    int
+	maxIndex int
+	log      *slog.Logger
+
+	mu    sync.RWMutex
+	files []*indexFile // oldest first; the last one is written
 }
 
-type indexEntry struct {
-	phy int64
-	ts  int64
+type indexFile struct {
+	path string
+	f    *os.File
+	data mmap.MMap
 }
 
-func newKeyIndex() *keyIndex { return &keyIndex{entries: map[string][]indexEntry{}} }
+const indexHeaderSize = 40
 
+func (x *keyIndex) fileSize() int64 {
+	return indexHeaderSize + int64(x.slots)*4 + int64(x.maxIndex)*20
+}
+
+func openKeyIndex(root string, slots, maxIndex int, log *slog.Logger) (*keyIndex, error) {
+	if slots <= 0 {
+		slots = 5000000
+	}
+	if maxIndex <= 0 {
+		maxIndex = 20000000
+	}
+	x := &keyIndex{dir: filepath.Join(root, "index"), slots: slots, maxIndex: maxIndex, log: log}
+	entries, err := os.ReadDir(x.dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("commitlog: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && len(e.Name()) == 17 {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		f, err := x.mapFile(filepath.Join(x.dir, n))
+		if err != nil {
+			x.log.Warn("index file unusable; deleting it (the index is rebuilt from the commit log)", "file", n, "err", err)
+			_ = os.Remove(filepath.Join(x.dir, n))
+			continue
+		}
+		x.files = append(x.files, f)
+	}
+	return x, nil
+}
+
+func (x *keyIndex) mapFile(path string) (*indexFile, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if st.Size() != x.fileSize() {
+		if st.Size() != 0 {
+			f.Close()
+			return nil, fmt.Errorf("index file %s has %d bytes, want %d", path, st.Size(), x.fileSize())
+		}
+		if err := fallocate(int(f.Fd()), 0, 0, x.fileSize()); err != nil {
+			if err := f.Truncate(x.fileSize()); err != nil {
+				f.Close()
+				return nil, err
+			}
+		}
+	}
+	data, err := mmap.Map(f, mmap.RDWR, 0)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &indexFile{path: path, f: f, data: data}, nil
+}
+
+func (f *indexFile) i64(pos int) int64      { return int64(binary.BigEndian.Uint64(f.data[pos:])) }
+func (f *indexFile) i32(pos int) int32      { return int32(binary.BigEndian.Uint32(f.data[pos:])) }
+func (f *indexFile) put64(pos int, v int64) { binary.BigEndian.PutUint64(f.data[pos:], uint64(v)) }
+func (f *indexFile) put32(pos int, v int32) { binary.BigEndian.PutUint32(f.data[pos:], uint32(v)) }
+func (f *indexFile) beginTs() int64         { return f.i64(0) }
+func (f *indexFile) endTs() int64           { return f.i64(8) }
+func (f *indexFile) beginPhy() int64        { return f.i64(16) }
+func (f *indexFile) endPhy() int64          { return f.i64(24) }
+func (f *indexFile) count() int32           { return max(f.i32(36), 1) }
+
+func (f *indexFile) close() {
+	_ = f.data.Unmap()
+	_ = f.f.Close()
+}
+
+func keyHash(k string) int32 {
+	h := int32(message.TagsCode(k))
+	if h < 0 {
+		if h == -h { // math.MinInt32
+			return 0
+		}
+		h = -h
+	}
+	return h
+}
+
+// add indexes a message's UNIQ_KEY and KEYS entries. Records at or below the newest file's end
+// offset are already indexed and skipped.
 func (x *keyIndex) add(m *message.Message) {
 	keys := m.Keys()
 	if u := m.UniqKey(); u != "" {
@@ -33,43 +157,177 @@ func (x *keyIndex) add(m *message.Message) {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.any && m.CommitLogOffset <= x.lastPhy {
-		return // already indexed
+	if n := len(x.files); n > 0 {
+		last := x.files[n-1]
+		if last.count() > 1 && m.CommitLogOffset <= last.endPhy() {
+			return
+		}
 	}
-	x.any = true
 	for _, k := range keys {
-		ik := m.Topic + "#" + k
-		x.entries[ik] = append(x.entries[ik], indexEntry{phy: m.CommitLogOffset, ts: m.StoreTimestamp})
+		f, err := x.writableLocked(len(keys))
+		if err != nil {
+			x.log.Error("index file not available; message not indexed", "offset", m.CommitLogOffset, "err", err)
+			return
+		}
+		x.putLocked(f, m.Topic+"#"+k, m.CommitLogOffset, m.StoreTimestamp)
 	}
-	x.lastTs, x.lastPhy = m.StoreTimestamp, m.CommitLogOffset
 }
 
+// writableLocked returns the newest file, creating one when it is full or missing.
+func (x *keyIndex) writableLocked(need int) (*indexFile, error) {
+	if n := len(x.files); n > 0 && int(x.files[n-1].count())+need <= x.maxIndex {
+		return x.files[n-1], nil
+	}
+	if err := os.MkdirAll(x.dir, 0o755); err != nil {
+		return nil, err
+	}
+	if n := len(x.files); n > 0 {
+		_ = x.files[n-1].data.Flush()
+	}
+	name := time.Now().Format("20060102150405.000")
+	name = name[:14] + name[15:]
+	for _, f := range x.files {
+		if filepath.Base(f.path) >= name { // keep names increasing
+			name = fmt.Sprintf("%017d", mustAtoi(filepath.Base(f.path))+1)
+		}
+	}
+	f, err := x.mapFile(filepath.Join(x.dir, name))
+	if err != nil {
+		return nil, err
+	}
+	x.files = append(x.files, f)
+	return f, nil
+}
+
+func mustAtoi(s string) int64 {
+	var n int64
+	for _, c := range s {
+		n = n*10 + int64(c-'0')
+	}
+	return n
+}
+
+func (x *keyIndex) putLocked(f *indexFile, key string, phy, ts int64) {
+	h := keyHash(key)
+	slotPos := indexHeaderSize + int(h%int32(x.slots))*4
+	count := f.count()
+	prev := f.i32(slotPos)
+	if prev <= 0 || prev >= count {
+		prev = 0
+	}
+	if count == 1 {
+		f.put64(0, ts)
+		f.put64(16, phy)
+	}
+	diff := (ts - f.beginTs()) / 1000
+	diff = min(max(diff, 0), 1<<31-1)
+	e := indexHeaderSize + x.slots*4 + int(count)*20
+	f.put32(e, h)
+	f.put64(e+4, phy)
+	f.put32(e+12, int32(diff))
+	f.put32(e+16, prev)
+	f.put32(slotPos, count)
+	if prev == 0 {
+		f.put32(32, f.i32(32)+1)
+	}
+	f.put32(36, count+1)
+	f.put64(8, ts)
+	f.put64(24, phy)
+}
+
+// lookup walks the chains of key in files overlapping [begin, end], newest first.
 func (x *keyIndex) lookup(topic, key string, maxNum int, begin, end int64) ([]int64, int64, int64) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	list := x.entries[topic+"#"+key]
+	h := keyHash(topic + "#" + key)
 	var out []int64
-	for i := len(list) - 1; i >= 0 && len(out) < maxNum; i-- {
-		if e := list[i]; e.ts >= begin && e.ts <= end {
-			out = append(out, e.phy)
+	var lastTs, lastPhy int64
+	if n := len(x.files); n > 0 {
+		lastTs, lastPhy = x.files[n-1].endTs(), x.files[n-1].endPhy()
+	}
+	for i := len(x.files) - 1; i >= 0 && len(out) < maxNum; i-- {
+		f := x.files[i]
+		count := f.count()
+		if count <= 1 || f.endTs() < begin || f.beginTs() > end {
+			continue
+		}
+		cur := f.i32(indexHeaderSize + int(h%int32(x.slots))*4)
+		for steps := int32(0); cur > 0 && cur < count && steps < count && len(out) < maxNum; steps++ {
+			e := indexHeaderSize + x.slots*4 + int(cur)*20
+			ts := f.beginTs() + int64(f.i32(e+12))*1000
+			if f.i32(e) == h && ts >= begin-1000 && ts <= end {
+				out = append(out, f.i64(e+4))
+			}
+			next := f.i32(e + 16)
+			if next >= cur {
+				break
+			}
+			cur = next
 		}
 	}
-	return out, x.lastTs, x.lastPhy
+	return out, lastTs, lastPhy
 }
 
-// dropBelow forgets entries of records below off (retention).
+// dropBelow deletes index files whose entries all point below off (retention).
 func (x *keyIndex) dropBelow(off int64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	for k, list := range x.entries {
-		i := 0
-		for i < len(list) && list[i].phy < off {
-			i++
+	for len(x.files) > 1 && x.files[0].endPhy() < off {
+		f := x.files[0]
+		f.close()
+		_ = os.Remove(f.path)
+		x.files = x.files[1:]
+	}
+}
+
+// truncateAbove deletes index files holding entries at or past end (commit-log bytes lost in a
+// crash) and returns the lowest begin offset of what it deleted, from which the caller re-indexes
+// (-1 when nothing was deleted).
+func (x *keyIndex) truncateAbove(end int64) int64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	from := int64(-1)
+	for len(x.files) > 0 {
+		f := x.files[len(x.files)-1]
+		if f.count() <= 1 || f.endPhy() < end {
+			break
 		}
-		if i == len(list) {
-			delete(x.entries, k)
-		} else if i > 0 {
-			x.entries[k] = append([]indexEntry(nil), list[i:]...)
+		from = f.beginPhy()
+		x.log.Warn("index file points past the recovered end; rebuilding it", "file", f.path, "endPhyOffset", f.endPhy(), "end", end)
+		f.close()
+		_ = os.Remove(f.path)
+		x.files = x.files[:len(x.files)-1]
+	}
+	return from
+}
+
+// endPhy is the newest indexed offset (-1 when nothing is indexed).
+func (x *keyIndex) endPhy() int64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if n := len(x.files); n > 0 && x.files[n-1].count() > 1 {
+		return x.files[n-1].endPhy()
+	}
+	return -1
+}
+
+func (x *keyIndex) flush() error {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if n := len(x.files); n > 0 {
+		if err := x.files[n-1].data.Flush(); err != nil {
+			return fmt.Errorf("commitlog: flush index: %w", err)
 		}
 	}
+	return nil
+}
+
+func (x *keyIndex) close() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, f := range x.files {
+		_ = f.data.Flush()
+		f.close()
+	}
+	x.files = nil
 }

@@ -156,17 +156,19 @@ func (s *Store) recover() error {
 			s.cqs[queueKey{t.Name(), int32(qid)}] = q
 		}
 	}
-	// Index: rebuilt in memory from the whole commit log.
-	if s.cfg.MessageIndexEnable && len(s.segs) > 0 {
-		s.forEachRecord(s.minPhy.Load(), end, func(m *message.Message) {
-			tran := m.SysFlag & message.TransactionMask
-			if tran != message.TransactionRollback {
-				s.idx.add(m)
-			}
-		})
+	// Index files must not point past the end: drop those that do and re-index from their start.
+	from := min(max(ckptOff, s.minPhy.Load()), end)
+	if s.cfg.MessageIndexEnable {
+		if lost := s.idx.truncateAbove(end); lost >= 0 {
+			from = min(from, max(lost, s.minPhy.Load()))
+		}
+		// Records dispatched before the checkpoint but not yet in a flushed index file.
+		if e := s.idx.endPhy(); e+1 < from {
+			from = max(e+1, s.minPhy.Load())
+		}
 	}
 	// Re-dispatch from the checkpoint (idempotent), then rebuild the queue-offset table.
-	from := min(max(ckptOff, s.minPhy.Load()), end)
+	from = s.alignToRecord(from, end)
 	s.dispatched.Store(from)
 	if err := s.dispatchUpTo(end); err != nil {
 		return fmt.Errorf("commitlog: re-dispatch from %d: %w", from, err)
@@ -182,6 +184,40 @@ func (s *Store) recover() error {
 		"maxPhyOffset", end, "recordsScanned", scanned, "redispatchedBytes", end-from, "queues", len(s.cqs),
 		"took", time.Since(start))
 	return nil
+}
+
+// alignToRecord returns the first record boundary at or after off (off may fall inside a record
+// when it comes from an index file's end offset).
+func (s *Store) alignToRecord(off, end int64) int64 {
+	if off <= s.minPhy.Load() || off >= end {
+		return min(max(off, s.minPhy.Load()), end)
+	}
+	pos := s.minPhy.Load()
+	s.segMu.RLock()
+	for _, seg := range s.segs {
+		if seg.start+seg.size <= off {
+			continue
+		}
+		pos = max(pos, seg.start)
+		break
+	}
+	s.segMu.RUnlock()
+	for pos < off {
+		seg := s.segmentFor(pos)
+		if seg == nil {
+			return off
+		}
+		size, err := message.RecordSize(seg.data[pos-seg.start:])
+		if errors.Is(err, message.ErrBlank) {
+			pos = seg.start + seg.size
+			continue
+		}
+		if err != nil {
+			return off
+		}
+		pos += int64(size)
+	}
+	return min(pos, end)
 }
 
 // scanValid walks records from off and returns the end of the last valid one.
@@ -213,32 +249,6 @@ func (s *Store) scanValid(off int64) (int64, int) {
 			return off, n
 		}
 		n++
-		off += int64(size)
-	}
-}
-
-// forEachRecord decodes every record in [from, end).
-func (s *Store) forEachRecord(from, end int64, fn func(*message.Message)) {
-	off := from
-	for off < end {
-		seg := s.segmentFor(off)
-		if seg == nil {
-			return
-		}
-		b := seg.data[off-seg.start : min(end, seg.start+seg.size)-seg.start]
-		size, err := message.RecordSize(b)
-		if errors.Is(err, message.ErrBlank) {
-			off = seg.start + seg.size
-			continue
-		}
-		if err != nil || size > len(b) {
-			return
-		}
-		m, err := message.Decode(b[:size], false)
-		if err != nil {
-			return
-		}
-		fn(m)
 		off += int64(size)
 	}
 }

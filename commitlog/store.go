@@ -133,13 +133,18 @@ func Open(cfg Config) (*Store, error) {
 		cfg: cfg, log: log.With("component", "store"), dir: cfg.StorePathCommitLog,
 		levels:       delayLevels(cfg.MessageDelayLevel),
 		queueOffsets: map[queueKey]int64{}, cqs: map[queueKey]*consumeQueue{},
-		idx:       newKeyIndex(),
 		wakeFlush: make(chan struct{}, 1), wakeDispatch: make(chan struct{}, 1), done: make(chan struct{}),
 	}
+	s.now = time.Now
 	s.onDispatch.Store(func(string, int32, int64, int64) {})
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("commitlog: %w", err)
 	}
+	idx, err := openKeyIndex(cfg.StorePathRootDir, cfg.MaxHashSlotNum, cfg.MaxIndexNum, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.idx = idx
 	if err := s.recover(); err != nil {
 		s.closeFiles()
 		return nil, err
@@ -490,7 +495,7 @@ func (s *Store) dispatchUpTo(end int64) error {
 func (s *Store) dispatchOne(m *message.Message, cb func(string, int32, int64, int64)) error {
 	tran := m.SysFlag & message.TransactionMask
 	if tran == message.TransactionPrepared || tran == message.TransactionRollback {
-		if tran == message.TransactionPrepared {
+		if tran == message.TransactionPrepared && s.cfg.MessageIndexEnable {
 			s.idx.add(m)
 		}
 		return nil
@@ -561,6 +566,11 @@ func (s *Store) flushQueues() error {
 	s.cqMu.RUnlock()
 	for _, q := range qs {
 		if err := q.flush(); err != nil {
+			return err
+		}
+	}
+	if s.cfg.MessageIndexEnable {
+		if err := s.idx.flush(); err != nil {
 			return err
 		}
 	}
@@ -644,6 +654,9 @@ func (s *Store) closeFiles() {
 	s.cqMu.Unlock()
 	if s.ckpt != nil {
 		s.ckpt.close()
+	}
+	if s.idx != nil {
+		s.idx.close()
 	}
 }
 

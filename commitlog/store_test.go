@@ -245,3 +245,50 @@ func TestCommitLogOffsetByTime(t *testing.T) {
 		t.Fatalf("after everything = %d", got)
 	}
 }
+
+func TestCommitLogIndexSurvivesRestartAndCrash(t *testing.T) {
+	dir := t.TempDir()
+	c := testConfig(dir)
+	c.MaxHashSlotNum, c.MaxIndexNum = 64, 100 // several index files
+	s := mustOpen(t, c)
+	for i := 0; i < 120; i++ {
+		s.PutMessage(newMsg("IX", 0, fmt.Sprint(i), map[string]string{"KEYS": fmt.Sprintf("a%d b%d", i, i%7), "UNIQ_KEY": fmt.Sprintf("U%03d", i)}))
+	}
+	s.WaitDispatched(s.MaxPhyOffset(), 5*time.Second)
+	now := time.Now().UnixMilli()
+	check := func(s *Store, key string, want int) {
+		t.Helper()
+		q := s.QueryMessage("IX", key, 64, 0, now+60000)
+		if len(q.Messages) != want {
+			t.Fatalf("query %q: %d messages, want %d", key, len(q.Messages), want)
+		}
+		for _, raw := range q.Messages {
+			m, err := message.Decode(raw, true)
+			if err != nil || m.Topic != "IX" {
+				t.Fatalf("query %q returned %v %v", key, m, err)
+			}
+		}
+	}
+	check(s, "a5", 1)
+	check(s, "b3", 17)
+	check(s, "U077", 1)
+	check(s, "nokey", 0)
+	if n := len(s.idx.files); n < 2 {
+		t.Fatalf("%d index files, want several", n)
+	}
+	if q := s.QueryMessage("IX", "a5", 10, now+3600000, now+7200000); len(q.Messages) != 0 {
+		t.Fatal("time window outside the messages still matched")
+	}
+	s.Close()
+	s = mustOpen(t, c)
+	check(s, "b3", 17)
+	// After a crash, nothing is indexed twice and new messages are indexed.
+	os.WriteFile(filepath.Join(dir, "abort"), nil, 0o644)
+	s.PutMessage(newMsg("IX", 0, "late", map[string]string{"KEYS": "b3"}))
+	s.WaitDispatched(s.MaxPhyOffset(), 5*time.Second)
+	s.Close()
+	os.WriteFile(filepath.Join(dir, "abort"), nil, 0o644)
+	s = mustOpen(t, c)
+	defer s.Close()
+	check(s, "b3", 18)
+}
