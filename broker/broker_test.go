@@ -96,7 +96,9 @@ func (tb *testBroker) send(t *testing.T, topic string, qid int32, tags, keys, bo
 		"flag": "0", "properties": message.FormatProperties(props), "reconsumeTimes": "0", "unitMode": "false",
 		"batch": "false", "maxReconsumeTimes": "0",
 	}
-	return tb.call(t, remoting.SendMessage, ext, []byte(body), 5*time.Second)
+	r := tb.call(t, remoting.SendMessage, ext, []byte(body), 5*time.Second)
+	tb.b.store.WaitDispatched(tb.b.store.MaxPhyOffset(), 5*time.Second)
+	return r
 }
 
 func pullExt(group, topic string, qid int32, offset int64, sysFlag int32, suspendMs int64, sub string) map[string]string {
@@ -268,7 +270,15 @@ func TestBrokerConsumerOffsets(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		tb.send(t, "Off", 0, "", "", "x")
 	}
-	r = tb.call(t, remoting.GetMaxOffset, map[string]string{"topic": "Off", "queueId": "0"}, nil, 3*time.Second)
+	// The consume queue is written by the dispatcher right after the append.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r = tb.call(t, remoting.GetMaxOffset, map[string]string{"topic": "Off", "queueId": "0"}, nil, 3*time.Second)
+		if r.ExtFields["offset"] == "3" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if r.ExtFields["offset"] != "3" {
 		t.Fatalf("max offset = %q", r.ExtFields["offset"])
 	}
@@ -375,6 +385,7 @@ func TestBrokerBatchSend(t *testing.T) {
 	ext := map[string]string{"a": "pg", "b": "Batch", "c": "TBW102", "d": "4", "e": "2", "f": "0",
 		"g": strconv.FormatInt(time.Now().UnixMilli(), 10), "h": "0", "i": "", "j": "0", "k": "false", "l": "0", "m": "true"}
 	r := tb.call(t, remoting.SendBatchMessage, ext, message.EncodeBatch(entries), 5*time.Second)
+	tb.b.store.WaitDispatched(tb.b.store.MaxPhyOffset(), 5*time.Second)
 	if r.Code != remoting.Success {
 		t.Fatalf("batch send: %d %s", r.Code, r.Remark)
 	}
