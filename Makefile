@@ -24,7 +24,7 @@ unit:
 
 # itest: tests that start the real binaries as processes.
 itest:
-	$(GO) test -count=1 -timeout 10m ./itest/...
+	$(GO) test -count=1 -timeout 10m ./itest/... ./cmd/...
 
 # compat: the official rocketmq-client-go v2.1.2 against real Skiff processes.
 compat:

@@ -83,6 +83,15 @@ func openSegment(dir string, start, size int64) (*segment, error) {
 	return &segment{start: start, size: size, path: path, file: f, data: data}, nil
 }
 
+// msync is the sync call used by flushRange; tests replace it (setMsync) to slow flushes down.
+var msyncFn atomic.Value
+
+func init() { msyncFn.Store(unix.Msync) }
+
+func setMsync(fn func([]byte, int) error) func([]byte, int) error {
+	return msyncFn.Swap(fn).(func([]byte, int) error)
+}
+
 // flushRange makes bytes [from, to) of the segment (segment-relative) durable.
 func (s *segment) flushRange(from, to int64) error {
 	if to <= from {
@@ -90,7 +99,7 @@ func (s *segment) flushRange(from, to int64) error {
 	}
 	page := int64(os.Getpagesize())
 	from -= from % page
-	if err := unix.Msync(s.data[from:to], unix.MS_SYNC); err != nil {
+	if err := msyncFn.Load().(func([]byte, int) error)(s.data[from:to], unix.MS_SYNC); err != nil {
 		return fmt.Errorf("commitlog: msync %s: %w", s.path, err)
 	}
 	return nil

@@ -110,6 +110,9 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.SyncFlushTimeout <= 0 {
 		cfg.SyncFlushTimeout = def.SyncFlushTimeout
 	}
+	if cfg.FlushCommitLogThoroughInterval <= 0 {
+		cfg.FlushCommitLogThoroughInterval = def.FlushCommitLogThoroughInterval
+	}
 	if cfg.FlushIntervalConsumeQueue <= 0 {
 		cfg.FlushIntervalConsumeQueue = def.FlushIntervalConsumeQueue
 	}
@@ -236,6 +239,12 @@ func (s *Store) PutMessages(msgs []*message.Message) PutResult {
 	select {
 	case s.wakeDispatch <- struct{}{}:
 	default:
+	}
+	if s.cfg.FlushDiskType == AsyncFlush && res.EndOffset-s.flushed.Load() >= asyncFlushDirtyBytes {
+		select {
+		case s.wakeFlush <- struct{}{}:
+		default:
+		}
 	}
 	if s.cfg.FlushDiskType == SyncFlush && msgs[0].Properties[message.PropertyWait] != "false" {
 		if !s.waitFlushed(res.EndOffset, len(msgs)) {
@@ -379,18 +388,37 @@ func (s *Store) waitFlushed(end int64, n int) bool {
 	}
 }
 
+// asyncFlushDirtyBytes wakes the ASYNC_FLUSH flusher before its interval when this much is dirty.
+const asyncFlushDirtyBytes = 64 << 20
+
 // flushLoop makes written bytes durable: with SYNC_FLUSH as soon as writers wait (one msync
-// covers every waiter: group commit), with ASYNC_FLUSH every FlushIntervalCommitLog.
+// covers every waiter: group commit); with ASYNC_FLUSH every FlushIntervalCommitLog when at
+// least FlushCommitLogLeastPages pages are dirty, every FlushCommitLogThoroughInterval whatever
+// is dirty, and at once when asyncFlushDirtyBytes accumulate.
 func (s *Store) flushLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.FlushIntervalCommitLog)
 	defer t.Stop()
+	lastThorough := time.Now()
+	least := int64(max(s.cfg.FlushCommitLogLeastPages, 0)) * int64(os.Getpagesize())
 	for {
+		woken := false
 		select {
 		case <-s.done:
 			return
 		case <-s.wakeFlush:
+			woken = true
 		case <-t.C:
+		}
+		if !woken && s.cfg.FlushDiskType == AsyncFlush {
+			dirty := s.wrote.Load() - s.flushed.Load()
+			thorough := time.Since(lastThorough) >= s.cfg.FlushCommitLogThoroughInterval
+			if dirty < least && !thorough {
+				continue
+			}
+			if thorough {
+				lastThorough = time.Now()
+			}
 		}
 		if err := s.flush(); err != nil {
 			s.log.Error("commit log flush failed", "err", err)

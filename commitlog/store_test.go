@@ -292,3 +292,29 @@ func TestCommitLogIndexSurvivesRestartAndCrash(t *testing.T) {
 	defer s.Close()
 	check(s, "b3", 18)
 }
+
+func TestCommitLogSyncFlushTimeoutIsNeverSuccess(t *testing.T) {
+	c := testConfig(t.TempDir())
+	c.FlushDiskType = SyncFlush
+	c.SyncFlushTimeout = 50 * time.Millisecond
+	s := mustOpen(t, c)
+	defer s.Close()
+	release := make(chan struct{})
+	real := setMsync(func(b []byte, flags int) error { <-release; return nil })
+	defer setMsync(real)
+	m := newMsg("FT", 0, "slow disk", nil)
+	r := s.PutMessage(m)
+	close(release)
+	if r.Status != FlushDiskTimeout || r.Err == nil {
+		t.Fatalf("append whose flush did not finish in time = %+v, want FlushDiskTimeout", r)
+	}
+	// The message is stored all the same (RocketMQ semantics: stored, not yet durable).
+	s.WaitDispatched(s.MaxPhyOffset(), 5*time.Second)
+	if got := pullAll(t, s, "FT", 0); len(got) != 1 {
+		t.Fatalf("%d messages stored", len(got))
+	}
+	// WAIT=false does not wait for the flush.
+	if r := s.PutMessage(newMsg("FT", 0, "no wait", map[string]string{"WAIT": "false"})); r.Status != PutOK {
+		t.Fatalf("WAIT=false append = %v", r.Status)
+	}
+}
