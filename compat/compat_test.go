@@ -29,6 +29,7 @@ const (
 // TestCompat runs the cases that share one name server and one broker, in parallel.
 func TestCompat(t *testing.T) {
 	needProcesses(t)
+	t.Parallel()
 	c := startCluster(t, 1)
 	for _, tq := range []struct {
 		topic  string
