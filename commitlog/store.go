@@ -504,6 +504,9 @@ func (s *Store) dispatchUpTo(end int64) error {
 			s.dispatched.Store(off)
 			continue
 		}
+		if errors.Is(err, message.ErrShort) || (err == nil && size > len(b)) {
+			return nil // a record still arriving (replication): wait for the rest
+		}
 		if err != nil {
 			return err
 		}
