@@ -1,0 +1,299 @@
+package ha
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Store is what replication needs from the commit log.
+type Store interface {
+	MaxPhyOffset() int64
+	ReadCommitLog(offset int64, maxBytes int) ([]byte, error)
+	AppendCommitLog(offset int64, data []byte) error
+}
+
+// MasterConfig configures a Master.
+type MasterConfig struct {
+	Addr              string        // listen address (brokerIP:haListenPort)
+	Store             Store         //
+	SegmentSize       int64         // mappedFileSizeCommitLog
+	BatchSize         int           // haTransferBatchSize, default 32 KiB
+	HeartbeatInterval time.Duration // haSendHeartbeatInterval, default 5 s
+	Housekeeping      time.Duration // haHousekeepingInterval, default 20 s
+	Logger            *slog.Logger
+}
+
+// SlaveInfo describes one connected slave.
+type SlaveInfo struct {
+	Addr      string
+	AckOffset int64
+}
+
+// Master serves the commit log to slaves and tracks what they acknowledged.
+type Master struct {
+	cfg MasterConfig
+	log *slog.Logger
+	ln  net.Listener
+
+	mu    sync.Mutex
+	conns map[*slaveConn]struct{}
+
+	pushMax atomic.Int64  // largest offset acknowledged by any slave
+	ackCh   chan struct{} // closed and replaced on every ack (broadcast)
+	ackMu   sync.Mutex
+
+	wake   chan struct{}
+	done   chan struct{}
+	wg     sync.WaitGroup
+	closed atomic.Bool
+}
+
+type slaveConn struct {
+	c     net.Conn
+	addr  string
+	ack   atomic.Int64
+	wake  chan struct{}
+	close sync.Once
+}
+
+// NewMaster returns a master; Start listens.
+func NewMaster(cfg MasterConfig) *Master {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 32 << 10
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 5 * time.Second
+	}
+	if cfg.Housekeeping <= 0 {
+		cfg.Housekeeping = 20 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Master{cfg: cfg, log: log.With("component", "ha-master"), conns: map[*slaveConn]struct{}{},
+		ackCh: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// Start listens on cfg.Addr and accepts slaves.
+func (m *Master) Start() error {
+	ln, err := net.Listen("tcp", m.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ha: listen on %s: %w", m.cfg.Addr, err)
+	}
+	m.ln = ln
+	m.wg.Add(1)
+	go m.accept()
+	m.log.Info("HA master listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// Addr is the bound address.
+func (m *Master) Addr() string { return m.ln.Addr().String() }
+
+func (m *Master) accept() {
+	defer m.wg.Done()
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			if m.closed.Load() {
+				return
+			}
+			m.log.Warn("HA accept failed", "err", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		sc := &slaveConn{c: c, addr: c.RemoteAddr().String(), wake: make(chan struct{}, 1)}
+		sc.ack.Store(-1)
+		m.mu.Lock()
+		m.conns[sc] = struct{}{}
+		m.mu.Unlock()
+		m.log.Info("slave connected", "addr", sc.addr)
+		m.wg.Add(1)
+		go m.serve(sc)
+	}
+}
+
+// Wake tells the writers that new data was appended.
+func (m *Master) Wake() {
+	m.mu.Lock()
+	for sc := range m.conns {
+		select {
+		case sc.wake <- struct{}{}:
+		default:
+		}
+	}
+	m.mu.Unlock()
+}
+
+func (m *Master) drop(sc *slaveConn, why string, err error) {
+	sc.close.Do(func() {
+		_ = sc.c.Close()
+		m.mu.Lock()
+		delete(m.conns, sc)
+		m.mu.Unlock()
+		if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
+			m.log.Warn("slave disconnected", "addr", sc.addr, "reason", why, "err", err)
+		} else {
+			m.log.Info("slave disconnected", "addr", sc.addr, "reason", why)
+		}
+	})
+}
+
+// serve reads the slave's reports; after the first one it starts the writer.
+func (m *Master) serve(sc *slaveConn) {
+	defer m.wg.Done()
+	var buf [8]byte
+	first := true
+	for {
+		_ = sc.c.SetReadDeadline(time.Now().Add(m.cfg.Housekeeping))
+		if _, err := io.ReadFull(sc.c, buf[:]); err != nil {
+			m.drop(sc, "read report", err)
+			return
+		}
+		off := int64(binary.BigEndian.Uint64(buf[:]))
+		end := m.cfg.Store.MaxPhyOffset()
+		if off > end || off < 0 {
+			m.log.Error("slave reports an offset past the master's end: its commit log diverged from the master's; refusing it",
+				"addr", sc.addr, "slaveOffset", off, "masterMaxOffset", end)
+			m.drop(sc, "diverged", nil)
+			return
+		}
+		if first {
+			first = false
+			start := off
+			if start == 0 && m.cfg.SegmentSize > 0 {
+				start = end - end%m.cfg.SegmentSize
+			}
+			m.log.Info("slave requests replication", "addr", sc.addr, "slaveOffset", off, "from", start)
+			m.wg.Add(1)
+			go m.write(sc, start)
+			continue
+		}
+		sc.ack.Store(off)
+		m.raisePushMax(off)
+	}
+}
+
+func (m *Master) raisePushMax(off int64) {
+	for {
+		cur := m.pushMax.Load()
+		if off <= cur {
+			return
+		}
+		if m.pushMax.CompareAndSwap(cur, off) {
+			m.ackMu.Lock()
+			close(m.ackCh)
+			m.ackCh = make(chan struct{})
+			m.ackMu.Unlock()
+			return
+		}
+	}
+}
+
+// write streams commit-log bytes from off to the slave.
+func (m *Master) write(sc *slaveConn, off int64) {
+	defer m.wg.Done()
+	hb := time.NewTicker(m.cfg.HeartbeatInterval)
+	defer hb.Stop()
+	hdr := make([]byte, 12)
+	for {
+		data, err := m.cfg.Store.ReadCommitLog(off, m.cfg.BatchSize)
+		if err != nil {
+			m.drop(sc, "read commit log", err)
+			return
+		}
+		if len(data) == 0 {
+			select {
+			case <-m.done:
+				m.drop(sc, "master stopping", nil)
+				return
+			case <-sc.wake:
+				continue
+			case <-hb.C:
+			case <-time.After(100 * time.Millisecond):
+				continue
+			}
+		}
+		binary.BigEndian.PutUint64(hdr, uint64(off))
+		binary.BigEndian.PutUint32(hdr[8:], uint32(len(data)))
+		_ = sc.c.SetWriteDeadline(time.Now().Add(m.cfg.Housekeeping))
+		if _, err := (&net.Buffers{hdr, data}).WriteTo(sc.c); err != nil {
+			m.drop(sc, "write", err)
+			return
+		}
+		off += int64(len(data))
+	}
+}
+
+// Slaves lists the connected slaves that have sent at least one ack.
+func (m *Master) Slaves() []SlaveInfo {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]SlaveInfo, 0, len(m.conns))
+	for sc := range m.conns {
+		out = append(out, SlaveInfo{Addr: sc.addr, AckOffset: sc.ack.Load()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
+	return out
+}
+
+// SlaveOK reports whether a slave is connected and less than fallBehindMax bytes behind end.
+func (m *Master) SlaveOK(end, fallBehindMax int64) bool {
+	m.mu.Lock()
+	n := len(m.conns)
+	m.mu.Unlock()
+	return n > 0 && end-m.pushMax.Load() < fallBehindMax
+}
+
+// PushMax is the largest offset any slave acknowledged.
+func (m *Master) PushMax() int64 { return m.pushMax.Load() }
+
+// WaitAck waits until some slave acknowledged offset, or ctx ends (then false).
+func (m *Master) WaitAck(ctx context.Context, offset int64) bool {
+	for {
+		m.ackMu.Lock()
+		ch := m.ackCh
+		m.ackMu.Unlock()
+		if m.pushMax.Load() >= offset {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return m.pushMax.Load() >= offset
+		case <-m.done:
+			return false
+		}
+	}
+}
+
+// Close stops accepting and closes every slave connection.
+func (m *Master) Close() {
+	if !m.closed.CompareAndSwap(false, true) {
+		return
+	}
+	close(m.done)
+	if m.ln != nil {
+		_ = m.ln.Close()
+	}
+	m.mu.Lock()
+	conns := make([]*slaveConn, 0, len(m.conns))
+	for sc := range m.conns {
+		conns = append(conns, sc)
+	}
+	m.mu.Unlock()
+	for _, sc := range conns {
+		m.drop(sc, "master stopping", nil)
+	}
+	m.wg.Wait()
+}
