@@ -315,6 +315,24 @@ func (b *Broker) handleRuntimeInfo(_ context.Context, _ *server.Conn, req *remot
 		"putMessageFailedTimes":           i64s(b.stats.putFailures.Load()),
 		"storeWriteable":                  strconv.FormatBool(b.store.Writeable()),
 	}
+	if b.haMaster != nil {
+		var slaves []string
+		for _, sl := range b.haMaster.Slaves() {
+			slaves = append(slaves, fmt.Sprintf("%s:%d", sl.Addr, sl.AckOffset))
+		}
+		table["haSlaves"] = strings.Join(slaves, ";")
+		table["haPushMaxOffset"] = i64s(b.haMaster.PushMax())
+	}
+	if b.haSlave != nil {
+		table["haMasterAddr"] = b.haSlave.MasterAddr()
+		table["haConnected"] = strconv.FormatBool(b.haSlave.Connected())
+		table["haMasterMaxOffset"] = i64s(b.haSlave.MasterMaxOffset())
+		if lag := b.haSlave.MasterMaxOffset() - b.store.MaxPhyOffset(); lag > 0 {
+			table["haReplicationLagBytes"] = i64s(lag)
+		} else {
+			table["haReplicationLagBytes"] = "0"
+		}
+	}
 	return respond(req, remoting.Success, "", nil, jsonBody(map[string]any{"table": table}))
 }
 

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/skiffmq/skiff/broker/ha"
 	"github.com/skiffmq/skiff/broker/metadata"
 	"github.com/skiffmq/skiff/commitlog"
 	"github.com/skiffmq/skiff/internal/daemon"
@@ -48,6 +49,9 @@ type Broker struct {
 	unlockStore  func()
 	locks        *queueLocks
 	stats        brokerStats
+	haMaster     *ha.Master   // masters only
+	haSlave      *ha.Slave    // slaves only
+	masterAddr   atomic.Value // string: the master's remoting address (slaves), from registration
 
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -173,6 +177,28 @@ func (b *Broker) Start() error {
 		b.cancel()
 		return fmt.Errorf("broker: listen on port %d: %w", b.cfg.ListenPort, err)
 	}
+	b.masterAddr.Store("")
+	if b.cfg.IsMaster() {
+		b.haMaster = ha.NewMaster(ha.MasterConfig{
+			Addr: fmt.Sprintf("%s:%d", b.cfg.BindAddress, b.cfg.HaListenPort), Store: b.store,
+			SegmentSize: b.cfg.MappedFileSizeCommitLog, BatchSize: b.cfg.HaTransferBatchSize,
+			HeartbeatInterval: ms(b.cfg.HaSendHeartbeatInterval), Housekeeping: ms(b.cfg.HaHousekeepingInterval),
+			Logger: b.log,
+		})
+		if err := b.haMaster.Start(); err != nil {
+			_ = b.srv.Shutdown(context.Background())
+			b.cancel()
+			return fmt.Errorf("broker: %w", err)
+		}
+	} else {
+		b.haSlave = ha.NewSlave(ha.SlaveConfig{Store: b.store, HeartbeatInterval: ms(b.cfg.HaSendHeartbeatInterval),
+			Housekeeping: ms(b.cfg.HaHousekeepingInterval), Logger: b.log})
+		if len(b.cfg.HaMasterAddress) >= 6 {
+			b.haSlave.SetMasterAddr(b.cfg.HaMasterAddress)
+		}
+		b.haSlave.Start()
+		b.goLoop("slave-sync", b.slaveSyncLoop)
+	}
 	b.hold.start()
 	b.goLoop("register", b.registerLoop)
 	b.goLoop("persist", b.persistLoop)
@@ -222,6 +248,12 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		}
 		b.cancel()
 		b.wg.Wait()
+		if b.haMaster != nil {
+			b.haMaster.Close()
+		}
+		if b.haSlave != nil {
+			b.haSlave.Close()
+		}
 		_ = b.rpc.Close()
 	}
 	if err := b.offsets.Persist(); err != nil {

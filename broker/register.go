@@ -102,8 +102,14 @@ func (b *Broker) onRegisterResponse(addr string, resp *remoting.Command) {
 	if b.cfg.IsMaster() {
 		return
 	}
-	b.log.Debug("master addresses from name server", "namesrv", addr,
-		"masterAddr", resp.ExtFields["masterAddr"], "haServerAddr", resp.ExtFields["haServerAddr"])
+	masterAddr, haAddr := resp.ExtFields["masterAddr"], resp.ExtFields["haServerAddr"]
+	if masterAddr != "" && masterAddr != b.masterAddr.Load().(string) {
+		b.log.Info("master learned from name server", "namesrv", addr, "masterAddr", masterAddr, "haServerAddr", haAddr)
+		b.masterAddr.Store(masterAddr)
+	}
+	if haAddr != "" && len(b.cfg.HaMasterAddress) < 6 {
+		b.haSlave.SetMasterAddr(haAddr)
+	}
 }
 
 // unregisterAll sends UNREGISTER_BROKER to every name server (clean shutdown).

@@ -126,7 +126,7 @@ func (b *Broker) handleSend(_ context.Context, c *server.Conn, req *remoting.Com
 		}
 	}
 	res := b.putMessage(m)
-	return b.sendResponse(req, res, m.QueueID, []*message.Message{m})
+	return b.sendResponse(req, res, queueID, []*message.Message{m})
 }
 
 // topicForSend finds the topic, creating it from the default topic (TBW102) when the producer is
@@ -193,6 +193,9 @@ func (b *Broker) putMessage(m *message.Message) commitlog.PutResult {
 	b.rewriteForStore(m)
 	res := b.store.PutMessage(m)
 	b.stats.recordPut(res)
+	if b.haMaster != nil {
+		b.haMaster.Wake()
+	}
 	return res
 }
 
@@ -272,7 +275,11 @@ func (b *Broker) sendBatch(req *remoting.Command, sh sendHeader, tc metadata.Top
 // sendResponse maps a put result to the SEND_MESSAGE response (§2.4).
 func (b *Broker) sendResponse(req *remoting.Command, res commitlog.PutResult, queueID int32, msgs []*message.Message) *remoting.Command {
 	code := putCode(res.Status)
-	if code != remoting.Success && code != remoting.FlushDiskTimeout {
+	if rs := b.replicate(res, waitRequested(msgs)); rs != replicaOK {
+		code = withReplica(code, rs)
+		b.log.Debug("send not replicated in time", "code", code, "endOffset", res.EndOffset)
+	}
+	if code != remoting.Success && code != remoting.FlushDiskTimeout && code != remoting.SlaveNotAvailable && code != remoting.FlushSlaveTimeout {
 		if res.Err != nil {
 			b.log.Warn("put message failed", "status", putStatusName(res.Status), "err", res.Err)
 			return errResp(req, code, "%s: %v", putStatusName(res.Status), res.Err)

@@ -1,0 +1,122 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/skiffmq/skiff/broker/metadata"
+	"github.com/skiffmq/skiff/commitlog"
+	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/remoting"
+)
+
+// replicate applies the SYNC_MASTER rule to a stored message (§5.4): wake the HA writers and, on a
+// SYNC_MASTER, wait until a slave acknowledged res.EndOffset. The result's status becomes
+// SlaveNotAvailable when no healthy slave exists and FlushSlaveTimeout when the ack did not come
+// within slaveTimeout; the message stays stored on the master either way.
+func (b *Broker) replicate(res commitlog.PutResult, wait bool) replicaStatus {
+	if b.haMaster == nil || (res.Status != commitlog.PutOK && res.Status != commitlog.FlushDiskTimeout) {
+		return replicaOK
+	}
+	b.haMaster.Wake()
+	if b.cfg.BrokerRole != RoleSyncMaster || !wait {
+		return replicaOK
+	}
+	if !b.haMaster.SlaveOK(res.EndOffset, b.cfg.HaSlaveFallbehindMax) {
+		return replicaSlaveNotAvailable
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ms(b.cfg.SlaveTimeout))
+	defer cancel()
+	if !b.haMaster.WaitAck(ctx, res.EndOffset) {
+		return replicaTimeout
+	}
+	return replicaOK
+}
+
+type replicaStatus int
+
+const (
+	replicaOK replicaStatus = iota
+	replicaSlaveNotAvailable
+	replicaTimeout
+)
+
+// withReplica overrides a send response code with the replication outcome (a non-OK replica
+// status wins over a flush timeout).
+func withReplica(code int32, rs replicaStatus) int32 {
+	switch rs {
+	case replicaSlaveNotAvailable:
+		return remoting.SlaveNotAvailable
+	case replicaTimeout:
+		return remoting.FlushSlaveTimeout
+	}
+	return code
+}
+
+func waitRequested(msgs []*message.Message) bool {
+	return len(msgs) > 0 && msgs[0].Properties[message.PropertyWait] != "false"
+}
+
+// slaveSyncLoop copies topics, consumer offsets, delay offsets and subscription groups from the
+// master every 10 s (first after 3 s), so a consumer that moves to the slave continues where it
+// was (§5.5).
+func (b *Broker) slaveSyncLoop(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(3 * time.Second):
+	}
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		if addr := b.masterAddr.Load().(string); addr != "" && addr != b.cfg.BrokerAddr() {
+			b.syncFromMaster(ctx, addr)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (b *Broker) syncFromMaster(ctx context.Context, addr string) {
+	call := func(code int32, v any) bool {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		resp, err := b.rpc.Invoke(cctx, addr, remoting.NewRequest(code, nil, nil))
+		if err != nil || resp.Code != remoting.Success {
+			b.log.Warn("metadata sync from master failed", "master", addr, "code", code, "err", err)
+			return false
+		}
+		if err := json.Unmarshal(resp.Body, v); err != nil {
+			b.log.Warn("metadata sync: bad body from master", "master", addr, "code", code, "err", err)
+			return false
+		}
+		return true
+	}
+	var topics metadata.TopicTable
+	if call(remoting.GetAllTopicConfig, &topics) {
+		if changed, err := b.topics.Replace(topics); err != nil {
+			b.log.Error("persist synced topics failed", "err", err)
+		} else if changed {
+			b.log.Info("topics synced from master", "master", addr, "topics", len(topics.TopicConfigTable))
+			b.triggerRegister()
+		}
+	}
+	var offsets metadata.OffsetTable
+	if call(remoting.GetAllConsumerOffset, &offsets) {
+		b.offsets.Merge(offsets)
+	}
+	var delay metadata.DelayOffsetTable
+	if call(remoting.GetAllDelayOffset, &delay) {
+		b.delayOffsets.Replace(delay)
+	}
+	var groups metadata.GroupTable
+	if call(remoting.GetAllSubscriptionGroupConfig, &groups) {
+		if _, err := b.groups.Replace(groups); err != nil {
+			b.log.Error("persist synced groups failed", "err", err)
+		}
+	}
+}
