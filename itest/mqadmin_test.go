@@ -1,0 +1,152 @@
+package itest
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skiffmq/skiff/internal/testutil"
+)
+
+// runAdmin runs the built mqadmin binary and returns its exit code, stdout and stderr.
+func runAdmin(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(bins.Admin, args...)
+	cmd.Env = append(cmd.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("run mqadmin %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return code, out.String(), errb.String()
+}
+
+// mustAdmin runs mqadmin and fails the test unless it exits 0.
+func mustAdmin(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errOut := runAdmin(t, nil, args...)
+	if code != 0 {
+		t.Fatalf("mqadmin %v: exit %d\nstdout: %s\nstderr: %s", args, code, out, errOut)
+	}
+	return out
+}
+
+// TestMqadminAgainstCluster drives every mqadmin command against a real name server and broker.
+func TestMqadminAgainstCluster(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins})
+	ns, cluster, addr := c.NamesrvAddr, c.Broker.ClusterName, c.Broker.Addr
+
+	out := mustAdmin(t, "clusterList", "-n", ns)
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "#Cluster Name") {
+		t.Fatalf("clusterList:\n%s", out)
+	}
+	if f := strings.Fields(lines[1]); len(f) < 5 || f[0] != cluster || f[1] != c.Broker.Name || f[2] != "0" || f[3] != addr || f[4] != "Skiff" {
+		t.Fatalf("clusterList row %q", lines[1])
+	}
+
+	out = mustAdmin(t, "updateTopic", "-n", ns, "-c", cluster, "-t", "AdminTopic", "-r", "3", "-w", "5", "-p", "6")
+	if !strings.Contains(out, "create topic to "+addr+" success.") || !strings.Contains(out, "readQueueNums=3, writeQueueNums=5, perm=RW-") {
+		t.Fatalf("updateTopic output:\n%s", out)
+	}
+	// The broker registers the new topic at once; the route then shows the queue counts.
+	var route struct {
+		BrokerDatas []struct {
+			BrokerName  string            `json:"brokerName"`
+			BrokerAddrs map[string]string `json:"brokerAddrs"`
+		} `json:"brokerDatas"`
+		QueueDatas []struct {
+			ReadQueueNums, WriteQueueNums, Perm int
+		} `json:"queueDatas"`
+	}
+	testutil.WaitFor(t, 15*time.Second, func() bool {
+		code, out, _ := runAdmin(t, nil, "topicRoute", "-n", ns, "-t", "AdminTopic")
+		return code == 0 && json.Unmarshal([]byte(out), &route) == nil && len(route.QueueDatas) == 1
+	}, "topicRoute of AdminTopic")
+	if q := route.QueueDatas[0]; q.ReadQueueNums != 3 || q.WriteQueueNums != 5 || q.Perm != 6 {
+		t.Fatalf("route queue data %+v", q)
+	}
+	if len(route.BrokerDatas) != 1 || route.BrokerDatas[0].BrokerAddrs["0"] != addr {
+		t.Fatalf("route broker data %+v", route.BrokerDatas)
+	}
+
+	// Update through -b, then check the new counts.
+	mustAdmin(t, "updateTopic", "-n", ns, "-b", addr, "-t", "AdminTopic", "-r", "2", "-w", "2")
+	testutil.WaitFor(t, 15*time.Second, func() bool {
+		code, out, _ := runAdmin(t, nil, "topicRoute", "-n", ns, "-t", "AdminTopic")
+		return code == 0 && strings.Contains(out, `"writeQueueNums": 2`)
+	}, "topicRoute of AdminTopic with 2 queues")
+
+	if out := mustAdmin(t, "topicList", "-n", ns); !containsLine(out, "AdminTopic") || !containsLine(out, "TBW102") {
+		t.Fatalf("topicList lacks AdminTopic or TBW102:\n%s", out)
+	}
+	code, out, errOut := runAdmin(t, []string{"NAMESRV_ADDR=" + ns}, "brokerStatus", "-b", addr)
+	if code != 0 || !strings.Contains(out, "brokerVersionDesc") || !strings.Contains(out, "commitLogMaxOffset") {
+		t.Fatalf("brokerStatus (NAMESRV_ADDR from env): exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	out = mustAdmin(t, "deleteTopic", "-n", ns, "-c", cluster, "-t", "AdminTopic")
+	if !strings.Contains(out, "delete topic [AdminTopic] from cluster ["+cluster+"] success.") {
+		t.Fatalf("deleteTopic output:\n%s", out)
+	}
+	code, _, errOut = runAdmin(t, nil, "topicRoute", "-n", ns, "-t", "AdminTopic")
+	if code != 1 || !strings.Contains(errOut, `"AdminTopic"`) {
+		t.Fatalf("topicRoute after delete: exit %d stderr %q", code, errOut)
+	}
+	if out := mustAdmin(t, "topicList", "-n", ns); containsLine(out, "AdminTopic") {
+		t.Fatalf("topicList still lists AdminTopic after delete:\n%s", out)
+	}
+	c.Broker.StopOK()
+	c.NameServers[0].StopOK()
+}
+
+// TestMqadminBadInput checks exit codes and one-line reasons for mistakes.
+func TestMqadminBadInput(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	ns := testutil.StartNamesrv(t, bins.Namesrv, testutil.NamesrvOptions{})
+	dead := testutil.DeadAddr(t)
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"unknown topic", nil, []string{"topicRoute", "-n", ns.Addr, "-t", "NoSuchTopic"}, `"NoSuchTopic"`},
+		{"unreachable name server", nil, []string{"topicList", "-n", dead}, dead},
+		{"unreachable name server from env", []string{"NAMESRV_ADDR=" + dead}, []string{"clusterList"}, dead},
+		{"missing topic", nil, []string{"updateTopic", "-n", ns.Addr, "-c", "C"}, `"topic"`},
+		{"unknown cluster", nil, []string{"updateTopic", "-n", ns.Addr, "-c", "NoCluster", "-t", "T"}, `"NoCluster"`},
+		{"bad perm", nil, []string{"updateTopic", "-n", ns.Addr, "-b", "127.0.0.1:1", "-t", "T", "-p", "9"}, "perm"},
+		{"unknown command", nil, []string{"frobnicate"}, `"frobnicate"`},
+		{"host name refused", nil, []string{"topicList", "-n", "localhost"}, "localhost"},
+	}
+	for _, tc := range cases {
+		code, out, errOut := runAdmin(t, tc.env, tc.args...)
+		if code == 0 || !strings.HasPrefix(errOut, "mqadmin: ") || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%s: mqadmin %v: exit %d, stdout %q, stderr %q; want non-zero and one line naming %s",
+				tc.name, tc.args, code, out, errOut, tc.want)
+		}
+	}
+	ns.StopOK()
+}
+
+func containsLine(out, line string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		if l == line {
+			return true
+		}
+	}
+	return false
+}
