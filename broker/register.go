@@ -33,12 +33,20 @@ func (b *Broker) registerLoop(ctx context.Context) {
 	b.registerAll(ctx)
 	t := time.NewTicker(ms(b.cfg.RegisterNameServerPeriod))
 	defer t.Stop()
+	// A slave that does not know its master yet (the master registered after it) asks again
+	// every 3 s instead of waiting for the next period.
+	quick := time.NewTicker(3 * time.Second)
+	defer quick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-b.registerCh:
+		case <-quick.C:
+			if b.haSlave == nil || b.haSlave.MasterAddr() != "" {
+				continue
+			}
 		}
 		b.registerAll(ctx)
 	}
