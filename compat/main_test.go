@@ -1,5 +1,3 @@
-// Package compat runs the official rocketmq-client-go/v2 v2.1.2, unmodified, against real Skiff
-// mqnamesrv and mqbroker processes. See README.md for the cases.
 package compat
 
 import (
