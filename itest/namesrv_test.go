@@ -30,20 +30,34 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// TestNamesrvOneOfTwoKilled kills one of two name servers with SIGKILL: admin calls fail over to
-// the other, a topic created afterwards is routed by the survivor, and a name server restarted on
-// the killed port learns the broker again at its next registration.
+// TestNamesrvOneOfTwoKilled kills one of two name servers with SIGKILL: a bare-protocol producer
+// and pull consumer that resolve routes through both carry on, admin calls fail over to the
+// other, and a topic created afterwards is routed by the survivor.
 func TestNamesrvOneOfTwoKilled(t *testing.T) {
 	needProcesses(t)
 	t.Parallel()
 	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, NameServers: 2,
 		Broker: testutil.BrokerOptions{RegisterNameServerPeriod: 10000}})
 	dead, alive := c.NameServers[0], c.NameServers[1]
+	a := newAdmin(t, c.NameServers[0].Addr, c.NameServers[1].Addr)
+	if err := a.CreateTopic(ctxT(t, 5*time.Second), c.Broker.Addr, admin.TopicConfig{TopicName: "BeforeKill", ReadQueueNums: 4, WriteQueueNums: 4}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range c.NameServers {
+		testutil.WaitFor(t, 15*time.Second, func() bool {
+			code, _, err := testutil.RouteBody(ns.Addr, "BeforeKill", 2*time.Second)
+			return err == nil && code == remoting.Success
+		}, "route of BeforeKill on "+ns.Addr)
+	}
+	rc := &rawClient{a: a, topic: "BeforeKill", next: map[int32]int64{}}
+	rc.waitPulled(t, rc.send(t, "before", 12), "messages sent before the kill")
+
 	dead.Kill()
 	if code := dead.ExitCode(); code != -1 {
 		t.Fatalf("exit code after SIGKILL = %d", code)
 	}
-	a := newAdmin(t, c.NameServers[0].Addr, c.NameServers[1].Addr)
+	// Producing and consuming carry on: routes now come from the survivor.
+	rc.waitPulled(t, rc.send(t, "after", 12), "messages sent after the kill")
 	for i := range 4 { // both starting points of the round robin
 		ci, err := a.ClusterInfo(ctxT(t, 10*time.Second))
 		if err != nil {
