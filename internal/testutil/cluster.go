@@ -185,6 +185,7 @@ type Broker struct {
 	StoreDir    string
 	Config      string // path of the TOML file
 	NamesrvAddr string
+	Options     BrokerOptions // with every default filled in: StartBroker(t, bin, br.Options) restarts it
 }
 
 // WriteBrokerConfig writes dir/broker.toml for o (with defaults filled) and returns its path.
@@ -260,7 +261,7 @@ func StartBroker(t testing.TB, bin string, o BrokerOptions) *Broker {
 		t.Fatal(err)
 	}
 	br := &Broker{Port: o.Port, Addr: Addr(o.Port), Name: o.BrokerName, ClusterName: o.ClusterName,
-		StoreDir: o.StoreDir, Config: path, NamesrvAddr: o.NamesrvAddr}
+		StoreDir: o.StoreDir, Config: path, NamesrvAddr: o.NamesrvAddr, Options: o}
 	br.Proc = Start(t, bin, []string{"-c", path}, nil)
 	if o.NoWaitRegistration {
 		br.waitPort(t)
