@@ -177,6 +177,10 @@ func (s *Server) Start() error {
 	opts := []gnet.Option{
 		gnet.WithNumEventLoop(s.cfg.NumEventLoop),
 		gnet.WithReusePort(false),
+		// SO_REUSEADDR (not SO_REUSEPORT): a server restarted after a crash can bind its port
+		// while connections of the dead process linger in TIME_WAIT; a second live server on
+		// the same port still fails with "address in use".
+		gnet.WithReuseAddr(true),
 		gnet.WithLogger(gnetLogger{s.cfg.Logger.With("component", "gnet")}),
 		gnet.WithTicker(s.cfg.IdleTimeout > 0),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
