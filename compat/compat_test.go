@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 
+	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/testutil"
 )
 
@@ -22,6 +25,7 @@ const (
 	topicAsync  = "CompatAsync"
 	topicSplit  = "CompatSplit"
 	topicBatch  = "CompatBatch"
+	topicResume = "CompatResume"
 	syncCount   = 2000
 	syncWorkers = 8
 )
@@ -34,7 +38,7 @@ func TestCompat(t *testing.T) {
 	for _, tq := range []struct {
 		topic  string
 		queues int
-	}{{topicSync, 8}, {topicTags, 4}, {topicRetry, 2}, {topicAsync, 4}, {topicSplit, 8}, {topicBatch, 4}} {
+	}{{topicSync, 8}, {topicTags, 4}, {topicRetry, 2}, {topicAsync, 4}, {topicSplit, 8}, {topicBatch, 4}, {topicResume, 4}} {
 		createTopic(t, c, tq.topic, tq.queues)
 	}
 	ns := c.NamesrvList()
@@ -45,6 +49,7 @@ func TestCompat(t *testing.T) {
 		t.Run("AsyncAndOneWay", func(t *testing.T) { t.Parallel(); testAsyncAndOneWay(t, ns) })
 		t.Run("TwoConsumersSplitQueues", func(t *testing.T) { t.Parallel(); testSplit(t, ns) })
 		t.Run("BatchSend", func(t *testing.T) { t.Parallel(); testBatch(t, ns) })
+		t.Run("ResumeFromCommittedOffset", func(t *testing.T) { t.Parallel(); testResume(t, ns, c.Broker.Addr) })
 	})
 	if !t.Failed() {
 		c.Broker.StopOK()
@@ -442,4 +447,64 @@ func keys(m map[int]bool) []int {
 	}
 	sort.Ints(out)
 	return out
+}
+
+// committedOffsets asks the broker for the group's stored offset of every queue of topic
+// (QUERY_CONSUMER_OFFSET, 14) and returns their sum; -1 when a queue has none yet.
+func committedOffsets(brokerAddr, group, topic string, queues int) int64 {
+	var sum int64
+	for q := range queues {
+		req := remoting.NewRequest(remoting.QueryConsumerOffset,
+			map[string]string{"consumerGroup": group, "topic": topic, "queueId": strconv.Itoa(q)}, nil)
+		resp, err := testutil.Call(brokerAddr, req, 3*time.Second)
+		if err != nil || resp.Code != remoting.Success {
+			return -1
+		}
+		off, err := resp.ExtInt64("offset")
+		if err != nil {
+			return -1
+		}
+		sum += off
+	}
+	return sum
+}
+
+// testResume consumes 50 messages, waits until the client has committed their offsets to the
+// broker (UPDATE_CONSUMER_OFFSET every 5 s), shuts the consumer down, sends 30 more and starts a
+// new consumer of the same group: it receives exactly the 30 new messages.
+func testResume(t *testing.T, ns []string, brokerAddr string) {
+	const group = "cg-resume"
+	p := newProducer(t, ns, "resume")
+	send := func(prefix string, n int) []string {
+		var bodies []string
+		for i := range n {
+			body := fmt.Sprintf("%s-%02d", prefix, i)
+			res, err := p.SendSync(context.Background(), primitive.NewMessage(topicResume, []byte(body)))
+			if err != nil || res.Status != primitive.SendOK {
+				t.Fatalf("SendSync %s: %v %+v", body, err, res)
+			}
+			bodies = append(bodies, body)
+		}
+		return bodies
+	}
+	first := send("first", 50)
+	s1 := newSink()
+	c1 := startConsumer(t, ns, consumerOpts{group: group, instance: "c-resume-1", topic: topicResume, sink: s1})
+	s1.waitBodies(t, first, 60*time.Second, "first consumer")
+	testutil.WaitFor(t, 30*time.Second, func() bool { return committedOffsets(brokerAddr, group, topicResume, 4) == 50 },
+		"the broker to store offsets summing to 50 for "+group)
+	if err := c1.Shutdown(); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	second := send("second", 30)
+	s2 := newSink()
+	startConsumer(t, ns, consumerOpts{group: group, instance: "c-resume-2", topic: topicResume, sink: s2})
+	s2.waitBodies(t, second, 60*time.Second, "second consumer")
+	for _, d := range s2.snapshot() {
+		if strings.HasPrefix(d.body, "first-") {
+			t.Fatalf("the restarted group received %s again; its offsets were committed", d.body)
+		}
+	}
+	testutil.WaitFor(t, 30*time.Second, func() bool { return committedOffsets(brokerAddr, group, topicResume, 4) == 80 },
+		"the broker to store offsets summing to 80 for "+group)
 }
