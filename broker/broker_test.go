@@ -17,7 +17,7 @@ import (
 	"github.com/skiffmq/skiff/internal/remoting/rpc"
 )
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,7 +33,7 @@ type testBroker struct {
 	cli  *rpc.Client
 }
 
-func startBroker(t *testing.T, mutate func(*Config)) *testBroker {
+func startBroker(t testing.TB, mutate func(*Config)) *testBroker {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.BrokerName = "broker-t"
@@ -70,7 +70,7 @@ func startBroker(t *testing.T, mutate func(*Config)) *testBroker {
 	return tb
 }
 
-func (tb *testBroker) call(t *testing.T, code int32, ext map[string]string, body []byte, timeout time.Duration) *remoting.Command {
+func (tb *testBroker) call(t testing.TB, code int32, ext map[string]string, body []byte, timeout time.Duration) *remoting.Command {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
