@@ -77,6 +77,11 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 		return errResp(req, remoting.NoPermission, "subscription group no permission, %s", ph.group)
 	}
 	tc, ok := b.topics.Get(ph.topic)
+	if !ok && !b.cfg.IsMaster() && b.store.MaxOffsetInQueue(ph.topic, ph.queueID) > 0 {
+		// A slave serves what it replicated even before the topic config arrives from the
+		// master (it syncs every 10 s, and the master may be down).
+		tc, ok = metadata.TopicConfig{TopicName: ph.topic, ReadQueueNums: ph.queueID + 1, WriteQueueNums: ph.queueID + 1, Perm: metadata.PermRead}, true
+	}
 	if !ok {
 		return errResp(req, remoting.TopicNotExist, "topic[%s] not exist, apply first please!", ph.topic)
 	}
