@@ -28,6 +28,10 @@ type haBroker struct {
 }
 
 func startHABroker(t *testing.T, dir, cluster, name string, id int, role, flush, namesrv string) *haBroker {
+	return startHABrokerSized(t, dir, cluster, name, id, role, flush, namesrv, 16<<20)
+}
+
+func startHABrokerSized(t *testing.T, dir, cluster, name string, id int, role, flush, namesrv string, segment int64) *haBroker {
 	t.Helper()
 	port := testutil.FreePort(t)
 	store := filepath.Join(dir, fmt.Sprintf("%s-%d", name, id))
@@ -47,9 +51,10 @@ listenPort = %d
 haListenPort = %d
 storePathRootDir = %q
 mappedFileSizeCommitLog = %d
+maxMessageSize = %d
 slaveTimeout = 3000
 haSendHeartbeatInterval = 1000
-`, cluster, name, id, role, flush, namesrv, port, testutil.FreePort(t), store, 16<<20)
+`, cluster, name, id, role, flush, namesrv, port, testutil.FreePort(t), store, segment, segment/4)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -246,4 +251,201 @@ func TestHASyncMasterKilledUnderLoad(t *testing.T) {
 	aMaster.start()
 	testutil.WaitFor(t, 30*time.Second, func() bool { return testutil.ListsBroker(ns1.Addr, aMaster.addr) }, "broker-a master back")
 	missing("master of broker-a after restart", pullEverything(t, cli, aMaster.addr, topic), acked[aMaster.name])
+}
+
+// runtimeInfo returns a broker's GET_BROKER_RUNTIME_INFO table.
+func runtimeInfo(t *testing.T, cli *rpc.Client, addr string) map[string]string {
+	r, err := haCall(t, cli, addr, remoting.GetBrokerRuntimeInfo, nil, nil)
+	if err != nil || r.Code != remoting.Success {
+		return nil
+	}
+	var kv struct{ Table map[string]string }
+	_ = json.Unmarshal(r.Body, &kv)
+	return kv.Table
+}
+
+func maxOffset(t *testing.T, cli *rpc.Client, addr string) int64 {
+	v, err := strconv.ParseInt(runtimeInfo(t, cli, addr)["commitLogMaxOffset"], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// sendN sends n messages of size bytes to addr and returns the send latencies.
+func sendN(t *testing.T, cli *rpc.Client, addr, topic string, n, size int, tag string) []time.Duration {
+	t.Helper()
+	body := make([]byte, size)
+	var lat []time.Duration
+	for i := 0; i < n; i++ {
+		copy(body, fmt.Sprintf("%s-%08d-", tag, i))
+		ext := map[string]string{"producerGroup": "ha", "topic": topic, "defaultTopic": "TBW102", "defaultTopicQueueNums": "4",
+			"queueId": strconv.Itoa(i % 4), "sysFlag": "0", "bornTimestamp": strconv.FormatInt(time.Now().UnixMilli(), 10), "flag": "0"}
+		t0 := time.Now()
+		r, err := haCall(t, cli, addr, remoting.SendMessage, ext, body)
+		if err != nil || r.Code != remoting.Success {
+			t.Fatalf("send %d to %s: %v %v", i, addr, r, err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	return lat
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sortDurations(s)
+	return s[int(float64(len(s)-1)*p)]
+}
+
+func sortDurations(s []time.Duration) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// TestHAAsyncMasterSlaveCatchUp covers ASYNC_MASTER replication: an empty slave started against
+// a master holding several segments catches up fully; a slave killed during load and restarted
+// catches up while producers continue (the test reports how long it took and the master's send
+// latency meanwhile); after the load stops the slave's max offset equals the master's and its
+// consume queues answer pulls identically.
+func TestHAAsyncMasterSlaveCatchUp(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	dir := t.TempDir()
+	ns := testutil.StartNamesrv(t, bins.Namesrv, testutil.NamesrvOptions{})
+	const seg = 1 << 20
+	master := startHABrokerSized(t, dir, "HAAsync", "broker-c", 0, "ASYNC_MASTER", "ASYNC_FLUSH", ns.Addr, seg)
+	testutil.WaitFor(t, 30*time.Second, func() bool { return testutil.ListsBroker(ns.Addr, master.addr) }, "master registered")
+	cli := rpc.New(rpc.Config{})
+	defer cli.Close()
+	const topic = "HAAsync"
+	sendN(t, cli, master.addr, topic, 4000, 1024, "before") // about 4.5 MiB: at least 4 segments
+	if m := maxOffset(t, cli, master.addr); m < 3*seg {
+		t.Fatalf("master holds %d bytes, want at least 3 segments", m)
+	}
+
+	slave := startHABrokerSized(t, dir, "HAAsync", "broker-c", 1, "SLAVE", "ASYNC_FLUSH", ns.Addr, seg)
+	start := time.Now()
+	target := maxOffset(t, cli, master.addr)
+	testutil.WaitFor(t, 60*time.Second, func() bool { return maxOffset(t, cli, slave.addr) == target }, "empty slave to catch up")
+	t.Logf("empty slave caught up with %d bytes in %v", target, time.Since(start).Round(time.Millisecond))
+	if got := runtimeInfo(t, cli, slave.addr)["commitLogMinOffset"]; got != "0" {
+		t.Fatalf("empty slave starts at commit-log offset %s, want 0: it must copy the whole log", got)
+	}
+	if first := pullQueue(t, cli, slave.addr, topic, 0); first[0] == "" {
+		t.Fatal("the slave does not serve the first message of the log")
+	}
+
+	// Load continues while the slave is killed and restarted.
+	var loadLat []time.Duration
+	var loadMu sync.Mutex
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pc := rpc.New(rpc.Config{})
+		defer pc.Close()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			lat := sendN(t, pc, master.addr, topic, 50, 1024, fmt.Sprintf("load%d", i))
+			loadMu.Lock()
+			loadLat = append(loadLat, lat...)
+			loadMu.Unlock()
+		}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	slave.proc.Kill()
+	time.Sleep(time.Second)
+	loadMu.Lock()
+	before := len(loadLat)
+	loadMu.Unlock()
+	slave.start()
+	restarted := time.Now()
+	caughtUp := time.Duration(0)
+	testutil.WaitFor(t, 60*time.Second, func() bool {
+		// Caught up: within one batch of the master's end while the load goes on.
+		lag := maxOffset(t, cli, master.addr) - maxOffset(t, cli, slave.addr)
+		if lag >= 0 && lag < 256<<10 && maxOffset(t, cli, slave.addr) > 0 {
+			caughtUp = time.Since(restarted)
+			return true
+		}
+		return false
+	}, "restarted slave to catch up under load")
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	<-done
+	loadMu.Lock()
+	during := loadLat[before:]
+	loadMu.Unlock()
+	t.Logf("restarted slave caught up in %v; master send latency meanwhile over %d sends: p50 %v p99 %v",
+		caughtUp.Round(time.Millisecond), len(during), percentile(during, 0.5), percentile(during, 0.99))
+
+	final := maxOffset(t, cli, master.addr)
+	testutil.WaitFor(t, 30*time.Second, func() bool { return maxOffset(t, cli, slave.addr) == final }, "slave to reach the master's max offset")
+	// Identical pulls: same queue offsets and bodies for what the slave holds.
+	for q := 0; q < 4; q++ {
+		mq := pullQueue(t, cli, master.addr, topic, q)
+		sq := pullQueue(t, cli, slave.addr, topic, q)
+		if len(sq) == 0 {
+			t.Fatalf("queue %d: slave serves nothing", q)
+		}
+		for off, body := range sq {
+			if mq[off] != body {
+				t.Fatalf("queue %d offset %d differs between slave and master", q, off)
+			}
+		}
+		if last(mq) != last(sq) {
+			t.Fatalf("queue %d: master ends at %d, slave at %d", q, last(mq), last(sq))
+		}
+	}
+}
+
+func last(m map[int64]string) int64 {
+	x := int64(-1)
+	for k := range m {
+		x = max(x, k)
+	}
+	return x
+}
+
+// pullQueue returns queue offset → body for every message a broker serves in one queue.
+func pullQueue(t *testing.T, cli *rpc.Client, addr, topic string, q int) map[int64]string {
+	t.Helper()
+	group := "ha-cmp-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	out := map[int64]string{}
+	min := int64(0)
+	if r, err := haCall(t, cli, addr, remoting.GetMinOffset, map[string]string{"topic": topic, "queueId": strconv.Itoa(q)}, nil); err == nil {
+		min, _ = strconv.ParseInt(r.ExtFields["offset"], 10, 64)
+	}
+	off := min
+	for {
+		ext := map[string]string{"consumerGroup": group, "topic": topic, "queueId": strconv.Itoa(q),
+			"queueOffset": strconv.FormatInt(off, 10), "maxMsgNums": "32", "sysFlag": "4", "commitOffset": "-1",
+			"suspendTimeoutMillis": "0", "subscription": "*", "subVersion": "0", "expressionType": "TAG"}
+		r, err := haCall(t, cli, addr, remoting.PullMessage, ext, nil)
+		if err != nil || r.Code != remoting.Success {
+			return out
+		}
+		msgs, err := message.DecodeAll(r.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			out[m.QueueOffset] = string(m.Body)
+		}
+		next, _ := strconv.ParseInt(r.ExtFields["nextBeginOffset"], 10, 64)
+		if next <= off {
+			return out
+		}
+		off = next
+	}
 }

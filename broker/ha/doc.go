@@ -14,7 +14,8 @@
 //	    12 size raw commit-log bytes [offset, offset+size)
 //
 // The master starts streaming at the slave's request offset, or, for an empty slave (offset 0), at
-// the start of its own last segment. Chunks are at most BatchSize bytes and never cross a
+// its own min offset: the whole retained log (RocketMQ starts an empty slave at the master's last
+// segment instead; Skiff copies everything so a consumer moving to the slave finds every message). Chunks are at most BatchSize bytes and never cross a
 // segment end; they may split records. A report larger than the master's end means the slave's
 // log diverged (it holds bytes the master does not have): the master logs it and closes the
 // connection, and keeps refusing that slave. A slave that receives data for an offset other than

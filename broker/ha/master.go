@@ -16,6 +16,7 @@ import (
 
 // Store is what replication needs from the commit log.
 type Store interface {
+	MinPhyOffset() int64
 	MaxPhyOffset() int64
 	ReadCommitLog(offset int64, maxBytes int) ([]byte, error)
 	AppendCommitLog(offset int64, data []byte) error
@@ -171,8 +172,11 @@ func (m *Master) serve(sc *slaveConn) {
 		if first {
 			first = false
 			start := off
-			if start == 0 && m.cfg.SegmentSize > 0 {
-				start = end - end%m.cfg.SegmentSize
+			if start == 0 {
+				// An empty slave gets the whole retained log (RocketMQ starts it at the
+				// master's last segment; Skiff replicates everything so that a consumer
+				// that moves to the slave finds every message the master still keeps).
+				start = m.cfg.Store.MinPhyOffset()
 			}
 			m.log.Info("slave requests replication", "addr", sc.addr, "slaveOffset", off, "from", start)
 			m.wg.Add(1)
