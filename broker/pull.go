@@ -66,6 +66,9 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 	if b.cfg.BrokerPermission&metadata.PermRead == 0 {
 		return errResp(req, remoting.NoPermission, "the broker[%s] pulling message is forbidden", b.cfg.BrokerAddr())
 	}
+	if b.haSlave != nil && b.haSlave.Diverged() {
+		return errResp(req, remoting.SystemError, "the slave[%s] commit log diverged from its master; it serves no reads until repaired", b.cfg.BrokerAddr())
+	}
 	gc, ok, err := b.groups.GetOrCreate(ph.group, b.cfg.AutoCreateSubscriptionGroup)
 	if err != nil {
 		return errResp(req, remoting.SystemError, "subscription group %s: %v", ph.group, err)

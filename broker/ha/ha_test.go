@@ -130,4 +130,7 @@ func TestHADivergedSlaveIsRefused(t *testing.T) {
 	if ss.MaxPhyOffset() != before || len(m.Slaves()) != 0 {
 		t.Fatalf("diverged slave kept replicating: slave end %d→%d, slaves %+v", before, ss.MaxPhyOffset(), m.Slaves())
 	}
+	if !s.Diverged() {
+		t.Fatal("the slave did not learn that its log diverged")
+	}
 }

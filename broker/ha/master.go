@@ -166,6 +166,11 @@ func (m *Master) serve(sc *slaveConn) {
 		if off > end || off < 0 {
 			m.log.Error("slave reports an offset past the master's end: its commit log diverged from the master's; refusing it",
 				"addr", sc.addr, "slaveOffset", off, "masterMaxOffset", end)
+			// Tell a Skiff slave why (offset -1, size 0); a RocketMQ slave just sees a bad offset.
+			var sig [12]byte
+			binary.BigEndian.PutUint64(sig[:], ^uint64(0))
+			_ = sc.c.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = sc.c.Write(sig[:])
 			m.drop(sc, "diverged", nil)
 			return
 		}

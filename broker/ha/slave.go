@@ -26,6 +26,7 @@ type Slave struct {
 	log        *slog.Logger
 	masterAddr atomic.Value // string
 	connected  atomic.Bool
+	diverged   atomic.Bool
 	masterMax  atomic.Int64 // largest offset the master has announced
 	lastErr    atomic.Value // string
 
@@ -77,6 +78,11 @@ func (s *Slave) SetMasterAddr(addr string) {
 // MasterAddr is the current master HA address.
 func (s *Slave) MasterAddr() string { return s.masterAddr.Load().(string) }
 
+// Diverged reports whether the master refused this slave because its log holds bytes the
+// master does not have. A diverged slave stops replicating until an operator repairs its store
+// (delete it and let it copy the master's log again).
+func (s *Slave) Diverged() bool { return s.diverged.Load() }
+
 // Connected reports whether the slave is connected to its master.
 func (s *Slave) Connected() bool { return s.connected.Load() }
 
@@ -92,6 +98,14 @@ func (s *Slave) Start() {
 func (s *Slave) run() {
 	defer s.wg.Done()
 	for {
+		if s.diverged.Load() {
+			select {
+			case <-s.done:
+				return
+			case <-s.kick:
+				continue
+			}
+		}
 		if addr := s.MasterAddr(); addr != "" {
 			if err := s.session(addr); err != nil && !s.closed.Load() {
 				if msg := err.Error(); msg != s.lastErr.Load().(string) {
@@ -175,6 +189,12 @@ func (s *Slave) session(addr string) error {
 		}
 		off := int64(binary.BigEndian.Uint64(hdr))
 		size := int(binary.BigEndian.Uint32(hdr[8:]))
+		if off == -1 && size == 0 {
+			s.diverged.Store(true)
+			s.log.Error("the master refused this slave: its commit log diverged from the master's (it holds bytes the master does not have); "+
+				"replication stopped and reads are refused until the store is repaired", "master", addr, "slaveMaxOffset", s.cfg.Store.MaxPhyOffset())
+			return fmt.Errorf("ha: commit log diverged from master %s", addr)
+		}
 		if size < 0 || size > 64<<20 {
 			return fmt.Errorf("ha: master %s sent a chunk of %d bytes", addr, size)
 		}
