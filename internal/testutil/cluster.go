@@ -123,22 +123,47 @@ func WriteNamesrvConfig(dir string, port int, o NamesrvOptions) (string, error) 
 	return path, nil
 }
 
-// StartNamesrv starts bin (mqnamesrv) and waits until its port accepts connections.
+// StartNamesrv starts bin (mqnamesrv) and waits until its port accepts connections. When the port
+// was picked here (o.Port == 0) and another process took it first ("address already in use"),
+// it retries with a fresh port, up to 3 times.
 func StartNamesrv(t testing.TB, bin string, o NamesrvOptions) *Namesrv {
 	t.Helper()
-	dir := t.TempDir()
-	port := o.Port
-	if port == 0 {
-		port = FreePort(t)
+	for attempt := 1; ; attempt++ {
+		dir := t.TempDir()
+		port := o.Port
+		if port == 0 {
+			port = FreePort(t)
+		}
+		path, err := WriteNamesrvConfig(dir, port, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns := &Namesrv{Port: port, Addr: Addr(port), Dir: dir, Config: path}
+		ns.Proc = Start(t, bin, []string{"-c", path}, nil)
+		if o.Port == 0 && attempt < 3 && lostPortRace(ns.Proc, func() bool { return dialable(ns.Addr) }) {
+			t.Logf("testutil: mqnamesrv lost port %d to another process; retrying", port)
+			continue
+		}
+		ns.WaitReady(t, NamesrvStartTimeout)
+		return ns
 	}
-	path, err := WriteNamesrvConfig(dir, port, o)
+}
+
+// dialable reports whether a TCP connection to addr succeeds.
+func dialable(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
-		t.Fatal(err)
+		return false
 	}
-	ns := &Namesrv{Port: port, Addr: Addr(port), Dir: dir, Config: path}
-	ns.Proc = Start(t, bin, []string{"-c", path}, nil)
-	ns.WaitReady(t, NamesrvStartTimeout)
-	return ns
+	_ = c.Close()
+	return true
+}
+
+// lostPortRace waits until ready() or the process exits, and reports whether it exited because
+// its port was taken.
+func lostPortRace(p *Proc, ready func() bool) bool {
+	Poll(BrokerStartTimeout, func() bool { return p.Exited() || ready() })
+	return p.Exited() && strings.Contains(p.Log(), "address already in use")
 }
 
 // WaitReady waits until the name server's port accepts connections; it fails the test at once if
@@ -149,12 +174,7 @@ func (ns *Namesrv) WaitReady(t testing.TB, timeout time.Duration) {
 		if ns.Exited() {
 			t.Fatalf("testutil: mqnamesrv on %s exited with code %d during start:\n%s", ns.Addr, ns.ExitCode(), ns.LogTail(30))
 		}
-		c, err := net.DialTimeout("tcp", ns.Addr, time.Second)
-		if err != nil {
-			return false
-		}
-		_ = c.Close()
-		return true
+		return dialable(ns.Addr)
 	}, "mqnamesrv to accept connections on "+ns.Addr)
 }
 
@@ -234,7 +254,8 @@ func WriteBrokerConfig(dir string, o BrokerOptions) (string, error) {
 }
 
 // StartBroker starts bin (mqbroker) and waits until every name server in o.NamesrvAddr lists it
-// in GET_BROKER_CLUSTER_INFO.
+// in GET_BROKER_CLUSTER_INFO. When its ports were picked here and another process took one first,
+// it retries with fresh ports, up to 3 times.
 func StartBroker(t testing.TB, bin string, o BrokerOptions) *Broker {
 	t.Helper()
 	if o.ClusterName == "" {
@@ -243,32 +264,39 @@ func StartBroker(t testing.TB, bin string, o BrokerOptions) *Broker {
 	if o.BrokerName == "" {
 		o.BrokerName = "broker-a"
 	}
-	if o.Port == 0 {
-		o.Port = FreePort(t)
-	}
-	if o.HaPort == 0 {
-		o.HaPort = FreePort(t)
-	}
 	if o.StoreDir == "" {
 		o.StoreDir = filepath.Join(t.TempDir(), "store")
 	}
 	if o.MappedFileSizeCommitLog == 0 {
 		o.MappedFileSizeCommitLog = 64 << 20
 	}
-	confDir := t.TempDir()
-	path, err := WriteBrokerConfig(confDir, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	br := &Broker{Port: o.Port, Addr: Addr(o.Port), Name: o.BrokerName, ClusterName: o.ClusterName,
-		StoreDir: o.StoreDir, Config: path, NamesrvAddr: o.NamesrvAddr, Options: o}
-	br.Proc = Start(t, bin, []string{"-c", path}, nil)
-	if o.NoWaitRegistration {
-		br.waitPort(t)
+	autoPorts := o.Port == 0 && o.HaPort == 0
+	for attempt := 1; ; attempt++ {
+		oo := o
+		if oo.Port == 0 {
+			oo.Port = FreePort(t)
+		}
+		if oo.HaPort == 0 {
+			oo.HaPort = FreePort(t)
+		}
+		path, err := WriteBrokerConfig(t.TempDir(), oo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := &Broker{Port: oo.Port, Addr: Addr(oo.Port), Name: oo.BrokerName, ClusterName: oo.ClusterName,
+			StoreDir: oo.StoreDir, Config: path, NamesrvAddr: oo.NamesrvAddr, Options: oo}
+		br.Proc = Start(t, bin, []string{"-c", path}, nil)
+		if autoPorts && attempt < 3 && lostPortRace(br.Proc, func() bool { return dialable(br.Addr) }) {
+			t.Logf("testutil: mqbroker lost port %d or %d to another process; retrying", oo.Port, oo.HaPort)
+			continue
+		}
+		if o.NoWaitRegistration {
+			br.waitPort(t)
+			return br
+		}
+		br.WaitRegistered(t, BrokerStartTimeout)
 		return br
 	}
-	br.WaitRegistered(t, BrokerStartTimeout)
-	return br
 }
 
 // waitPort waits until the broker's port accepts connections.
@@ -276,12 +304,7 @@ func (br *Broker) waitPort(t testing.TB) {
 	t.Helper()
 	WaitFor(t, BrokerStartTimeout, func() bool {
 		br.failIfExited(t)
-		c, err := net.DialTimeout("tcp", br.Addr, time.Second)
-		if err != nil {
-			return false
-		}
-		_ = c.Close()
-		return true
+		return dialable(br.Addr)
 	}, "mqbroker to accept connections on "+br.Addr)
 }
 

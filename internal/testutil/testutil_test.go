@@ -3,6 +3,7 @@ package testutil
 import (
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -247,4 +248,32 @@ func TestFakeServer(t *testing.T) {
 	if _, err := ClusterInfoBody(DeadAddr(t), time.Second); err == nil {
 		t.Fatal("dead address answered")
 	}
+}
+
+// TestStartNamesrvRetriesLostPort runs a stand-in for mqnamesrv that fails its first start with
+// "address already in use" and listens on its configured port the second time.
+func TestStartNamesrvRetriesLostPort(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("needs python3 for the stand-in server")
+	}
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "tried")
+	script := filepath.Join(dir, "fake-namesrv")
+	body := `#!/bin/sh
+port=$(sed -n 's/^listenPort = //p' "$2")
+if [ ! -e ` + marker + ` ]; then : > ` + marker + `; echo "listen on 127.0.0.1:$port: bind: address already in use" >&2; exit 1; fi
+exec ` + py + ` -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', $port)); s.listen(); time.sleep(60)"
+`
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ns := StartNamesrv(t, script, NamesrvOptions{})
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatal("the first attempt did not run")
+	}
+	if !dialable(ns.Addr) {
+		t.Fatalf("%s not listening", ns.Addr)
+	}
+	ns.Kill()
 }
