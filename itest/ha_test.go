@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -391,6 +392,24 @@ func TestHAAsyncMasterSlaveCatchUp(t *testing.T) {
 
 	final := maxOffset(t, cli, master.addr)
 	testutil.WaitFor(t, 30*time.Second, func() bool { return maxOffset(t, cli, slave.addr) == final }, "slave to reach the master's max offset")
+	// clusterList shows the set with its master and slave, their roles and the slave's lag.
+	code, out, errOut := runAdmin(t, nil, "clusterList", "-n", ns.Addr)
+	if code != 0 {
+		t.Fatalf("clusterList exit %d: %s", code, errOut)
+	}
+	var masterLine, slaveLine string
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case strings.Contains(l, master.addr):
+			masterLine = l
+		case strings.Contains(l, slave.addr):
+			slaveLine = l
+		}
+	}
+	if !strings.Contains(out, "#Role") || !strings.Contains(masterLine, "ASYNC_MASTER") ||
+		!strings.Contains(slaveLine, "SLAVE") || !strings.HasSuffix(strings.TrimSpace(slaveLine), " 0") {
+		t.Fatalf("clusterList does not show roles and the caught-up slave's lag:\n%s", out)
+	}
 	// Identical pulls: same queue offsets and bodies for what the slave holds.
 	for q := 0; q < 4; q++ {
 		mq := pullQueue(t, cli, master.addr, topic, q)

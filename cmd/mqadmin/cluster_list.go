@@ -30,8 +30,9 @@ func clusterListCommand() *cli.Command {
 	}
 }
 
-// clusterListFormat is RocketMQ's clusterList row layout.
-const clusterListFormat = "%-16s  %-22s  %-4s  %-22s %-16s %19s %19s %10s %5s %-10s\n"
+// clusterListFormat is RocketMQ's clusterList row layout plus Skiff's #Role and #Lag(bytes)
+// columns: each broker's role and, for a slave, how many commit-log bytes it is behind its master.
+const clusterListFormat = "%-16s  %-22s  %-4s  %-22s %-16s %19s %19s %10s %5s %-10s %-13s %s\n"
 
 func clusterList(ctx context.Context, a *admin.Admin, only string, w io.Writer) error {
 	ci, err := a.ClusterInfo(ctx)
@@ -44,7 +45,7 @@ func clusterList(ctx context.Context, a *admin.Admin, only string, w io.Writer) 
 		}
 	}
 	fmt.Fprintf(w, clusterListFormat, "#Cluster Name", "#Broker Name", "#BID", "#Addr", "#Version",
-		"#InTPS(LOAD)", "#OutTPS(LOAD)", "#PCWait(ms)", "#Hour", "#SPACE")
+		"#InTPS(LOAD)", "#OutTPS(LOAD)", "#PCWait(ms)", "#Hour", "#SPACE", "#Role", "#Lag(bytes)")
 	for _, cluster := range ci.ClusterNames() {
 		if only != "" && cluster != only {
 			continue
@@ -58,11 +59,22 @@ func clusterList(ctx context.Context, a *admin.Admin, only string, w io.Writer) 
 				ids = append(ids, id)
 			}
 			sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+			masterMax := int64(-1)
 			for _, id := range ids {
 				addr := bd.BrokerAddrs[id]
-				version, in, out, pcWait, hour, space := "", "", "", "", "", ""
+				version, in, out, pcWait, hour, space, role, lag := "", "", "", "", "", "", "", "-"
 				kv, err := a.BrokerRuntimeInfo(ctx, addr)
 				if err == nil {
+					role = kv["brokerRole"]
+					maxOff, perr := strconv.ParseInt(kv["commitLogMaxOffset"], 10, 64)
+					switch {
+					case id == 0 && perr == nil:
+						masterMax = maxOff
+					case id != 0 && perr == nil && masterMax >= 0:
+						lag = strconv.FormatInt(max(masterMax-maxOff, 0), 10)
+					case id != 0 && kv["haReplicationLagBytes"] != "":
+						lag = kv["haReplicationLagBytes"]
+					}
 					version = kv["brokerVersionDesc"]
 					in = fmt.Sprintf("%9.2f(0,0ms)", firstFloat(kv["putTps"]))
 					out = fmt.Sprintf("%9.2f(0,0ms)", firstFloat(kv["getTransferedTps"]))
@@ -73,7 +85,7 @@ func clusterList(ctx context.Context, a *admin.Admin, only string, w io.Writer) 
 					version = "unreachable"
 				}
 				fmt.Fprintf(w, clusterListFormat, cluster, name, strconv.FormatInt(id, 10), addr, version,
-					in, out, pcWait, hour, space)
+					in, out, pcWait, hour, space, role, lag)
 			}
 		}
 	}

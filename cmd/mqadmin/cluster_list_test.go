@@ -15,7 +15,7 @@ func TestClusterList(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("want header + 1 row, got %q", out)
 	}
-	for _, h := range []string{"#Cluster Name", "#Broker Name", "#BID", "#Addr", "#Version", "#InTPS(LOAD)", "#OutTPS(LOAD)", "#PCWait(ms)", "#Hour", "#SPACE"} {
+	for _, h := range []string{"#Cluster Name", "#Broker Name", "#BID", "#Addr", "#Version", "#InTPS(LOAD)", "#OutTPS(LOAD)", "#PCWait(ms)", "#Hour", "#SPACE", "#Role", "#Lag(bytes)"} {
 		if !strings.Contains(lines[0], h) {
 			t.Errorf("header %q lacks %q", lines[0], h)
 		}
