@@ -3,6 +3,7 @@ package itest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -149,4 +150,32 @@ func containsLine(out, line string) bool {
 		}
 	}
 	return false
+}
+
+// TestMqadminSendAndConsumeMessage produces and consumes from the command line: sendMessage
+// auto-creates the topic through TBW102, consumeMessage reads it back.
+func TestMqadminSendAndConsumeMessage(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins})
+	ns := c.NameServers[0].Addr
+	for i := 0; i < 3; i++ {
+		out := mustAdmin(t, "sendMessage", "-n", ns, "-t", "CliTopic", "-p", fmt.Sprintf("hello-%d", i), "-k", fmt.Sprintf("key%d", i), "-c", "TagA")
+		if !strings.Contains(out, "SEND_OK") {
+			t.Fatalf("sendMessage output:\n%s", out)
+		}
+	}
+	var out string
+	testutil.WaitFor(t, 10*time.Second, func() bool {
+		out = mustAdmin(t, "consumeMessage", "-n", ns, "-t", "CliTopic")
+		return strings.Contains(out, "3 messages")
+	}, "consumeMessage to read the three messages")
+	for i := 0; i < 3; i++ {
+		if !strings.Contains(out, fmt.Sprintf(`body="hello-%d"`, i)) || !strings.Contains(out, fmt.Sprintf(`keys="key%d"`, i)) {
+			t.Fatalf("consumeMessage output lacks message %d:\n%s", i, out)
+		}
+	}
+	if code, _, errOut := runAdmin(t, nil, "sendMessage", "-n", ns, "-t", "bad topic", "-p", "x"); code == 0 || !strings.Contains(errOut, "bad topic") {
+		t.Fatalf("sendMessage to an invalid topic: exit %d, %q", code, errOut)
+	}
 }

@@ -63,6 +63,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			updateTopicCommand(),
 			deleteTopicCommand(),
 			brokerStatusCommand(),
+			sendMessageCommand(),
+			consumeMessageCommand(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
