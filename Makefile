@@ -44,6 +44,7 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./commitlog/
+	$(GO) test -run '^$$' -bench BrokerSendReplicated -benchtime 20000x ./broker/
 
 clean:
 	rm -rf $(BUILD_DIR)
