@@ -94,6 +94,7 @@ type Config struct {
 	MessageDelayLevel                 string `toml:"messageDelayLevel"`
 	MaxTransferBytesOnMessageInMemory int    `toml:"maxTransferBytesOnMessageInMemory"`
 	MaxTransferCountOnMessageInMemory int    `toml:"maxTransferCountOnMessageInMemory"`
+	AccessMessageInMemoryMaxRatio     int    `toml:"accessMessageInMemoryMaxRatio"` // % of RAM: older data counts as "on disk"
 	HaSendHeartbeatInterval           int    `toml:"haSendHeartbeatInterval"`
 	HaHousekeepingInterval            int    `toml:"haHousekeepingInterval"`
 	HaTransferBatchSize               int    `toml:"haTransferBatchSize"`
@@ -125,7 +126,8 @@ func DefaultConfig() Config {
 		MaxMessageSize: 4 << 20, CheckCRCOnRecover: true, MessageIndexEnable: true,
 		MaxHashSlotNum: 5000000, MaxIndexNum: 20000000, MessageDelayLevel: DefaultMessageDelayLevel,
 		MaxTransferBytesOnMessageInMemory: 256 << 10, MaxTransferCountOnMessageInMemory: 32,
-		HaSendHeartbeatInterval: 5000, HaHousekeepingInterval: 20000, HaTransferBatchSize: 32 << 10,
+		AccessMessageInMemoryMaxRatio: 40,
+		HaSendHeartbeatInterval:       5000, HaHousekeepingInterval: 20000, HaTransferBatchSize: 32 << 10,
 		HaSlaveFallbehindMax: 256 << 20,
 	}
 }
@@ -233,6 +235,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FileReservedTime <= 0 {
 		return bad("fileReservedTime", c.FileReservedTime, "must be a positive number of hours")
+	}
+	if c.AccessMessageInMemoryMaxRatio < 0 || c.AccessMessageInMemoryMaxRatio > 100 {
+		return bad("accessMessageInMemoryMaxRatio", c.AccessMessageInMemoryMaxRatio, "must be 0..100")
 	}
 	if c.DiskMaxUsedSpaceRatio < 10 || c.DiskMaxUsedSpaceRatio > 95 {
 		return bad("diskMaxUsedSpaceRatio", c.DiskMaxUsedSpaceRatio, "must be 10..95")

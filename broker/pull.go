@@ -135,8 +135,11 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 	suggest := int64(0)
 	if b.cfg.SlaveReadEnable {
 		suggest = gc.BrokerID
-		if res.MaxPhyOffset-res.LastPhyOffset > b.memoryBehindLimit() {
-			suggest = gc.WhichBrokerWhenConsumeSlowly
+		if n := len(res.Messages); n > 0 {
+			// How far the end of the pulled data lies behind the commit-log end.
+			if behind := res.MaxPhyOffset - res.LastPhyOffset - int64(len(res.Messages[n-1])); behind > b.memoryBehindLimit() {
+				suggest = gc.WhichBrokerWhenConsumeSlowly
+			}
 		}
 	} else if !b.cfg.IsMaster() {
 		suggest = 0
@@ -196,9 +199,9 @@ func (b *Broker) exactTagFilter(msgs [][]byte, sub *subscription) []byte {
 }
 
 // memoryBehindLimit is how far behind the commit-log end data may lie before a consumer counts as
-// reading from disk (accessMessageInMemoryMaxRatio 40 % of RAM).
+// reading from disk (accessMessageInMemoryMaxRatio, 40 % of RAM by default).
 func (b *Broker) memoryBehindLimit() int64 {
-	return totalMemory() * 40 / 100
+	return totalMemory() * int64(b.cfg.AccessMessageInMemoryMaxRatio) / 100
 }
 
 func isRetryTopic(topic string) bool { return strings.HasPrefix(topic, metadata.RetryGroupPrefix) }

@@ -71,3 +71,34 @@ func TestBrokerSyncMasterWaitsForSlaveAndSlaveServesReads(t *testing.T) {
 		t.Fatalf("send after the slave stopped = %d, want SLAVE_NOT_AVAILABLE", code)
 	}
 }
+
+func TestBrokerSuggestsSlaveForSlowConsumers(t *testing.T) {
+	// With slaveReadEnable, a consumer reading data further behind the commit-log end than the
+	// in-memory window (here 0 % of RAM, so any lag) is steered to the group's
+	// whichBrokerWhenConsumeSlowly (1); at the end of the log it stays on the master (0).
+	tb := startBroker(t, func(c *Config) { c.SlaveReadEnable = true; c.AccessMessageInMemoryMaxRatio = 0 })
+	for i := 0; i < 5; i++ {
+		tb.send(t, "Slow", 0, "", "", "m")
+	}
+	tb.heartbeat(t, "cg", "127.0.0.1@1", map[string]string{"Slow": "*"})
+	ext := pullExt("cg", "Slow", 0, 0, 0, 0, "")
+	ext["maxMsgNums"] = "1"
+	r := tb.call(t, remoting.PullMessage, ext, nil, 5*time.Second)
+	if r.Code != remoting.Success || r.ExtFields["suggestWhichBrokerId"] != "1" {
+		t.Fatalf("lagging pull: code %d suggest %q, want 1", r.Code, r.ExtFields["suggestWhichBrokerId"])
+	}
+	ext["queueOffset"] = "4"
+	r = tb.call(t, remoting.PullMessage, ext, nil, 5*time.Second)
+	if r.Code != remoting.Success || r.ExtFields["suggestWhichBrokerId"] != "0" {
+		t.Fatalf("pull of the newest message: code %d suggest %q, want 0", r.Code, r.ExtFields["suggestWhichBrokerId"])
+	}
+	// Without slaveReadEnable the master always keeps the consumer.
+	tb2 := startBroker(t, func(c *Config) { c.AccessMessageInMemoryMaxRatio = 0 })
+	tb2.send(t, "Slow", 0, "", "", "m")
+	tb2.send(t, "Slow", 0, "", "", "m")
+	tb2.heartbeat(t, "cg", "127.0.0.1@1", map[string]string{"Slow": "*"})
+	ext["queueOffset"] = "0"
+	if r := tb2.call(t, remoting.PullMessage, ext, nil, 5*time.Second); r.ExtFields["suggestWhichBrokerId"] != "0" {
+		t.Fatalf("slaveReadEnable=false suggests %q", r.ExtFields["suggestWhichBrokerId"])
+	}
+}
