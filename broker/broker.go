@@ -52,6 +52,7 @@ type Broker struct {
 	haMaster     *ha.Master   // masters only
 	haSlave      *ha.Slave    // slaves only
 	masterAddr   atomic.Value // string: the master's remoting address (slaves), from registration
+	tx           txState
 
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -87,6 +88,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		locks:       newQueueLocks(),
 		unlockStore: unlock,
 		registerCh:  make(chan struct{}, 1),
+		tx:          txState{done: map[int64]bool{}, checks: map[int64]int{}},
 	}
 	fail := func(err error) (*Broker, error) {
 		if b.store != nil {
@@ -206,6 +208,7 @@ func (b *Broker) Start() error {
 	b.goLoop("stats", b.statsLoop)
 	if b.cfg.IsMaster() {
 		b.goLoop("schedule", b.scheduleLoop)
+		b.goLoop("transaction-check", b.transactionCheckLoop)
 	}
 	b.log.Info(fmt.Sprintf("The broker[%s, %s] boot success.", b.cfg.BrokerName, b.cfg.BrokerAddr()),
 		"cluster", b.cfg.BrokerClusterName, "role", b.cfg.BrokerRole, "flush", b.cfg.FlushDiskType,
@@ -331,6 +334,7 @@ func (b *Broker) registerHandlers() {
 	h(remoting.SendMessageV2, poolSend, b.handleSend)
 	h(remoting.SendBatchMessage, poolSend, b.handleSend)
 	h(remoting.ConsumerSendMsgBack, poolSend, b.handleSendBack)
+	h(remoting.EndTransaction, poolSend, b.handleEndTransaction)
 	h(remoting.PullMessage, poolPull, b.handlePull)
 	h(remoting.QueryConsumerOffset, poolClient, b.handleQueryConsumerOffset)
 	h(remoting.UpdateConsumerOffset, poolClient, b.handleUpdateConsumerOffset)
