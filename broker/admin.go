@@ -289,6 +289,11 @@ func (b *Broker) handleConsumeStats(_ context.Context, _ *server.Conn, req *remo
 // handleRuntimeInfo answers GET_BROKER_RUNTIME_INFO with the KVTable mqadmin clusterList and
 // brokerStatus read (§2.12).
 func (b *Broker) handleRuntimeInfo(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
+	return respond(req, remoting.Success, "", nil, jsonBody(map[string]any{"table": b.runtimeTable()}))
+}
+
+// runtimeTable is the runtime KV table (also served as /api/runtime).
+func (b *Broker) runtimeTable() map[string]string {
 	put, get := b.stats.rates()
 	st := b.store.Stats()
 	table := map[string]string{
@@ -333,7 +338,7 @@ func (b *Broker) handleRuntimeInfo(_ context.Context, _ *server.Conn, req *remot
 			table["haReplicationLagBytes"] = "0"
 		}
 	}
-	return respond(req, remoting.Success, "", nil, jsonBody(map[string]any{"table": table}))
+	return table
 }
 
 // handleGetBrokerConfig answers with every config key as properties text (key=value lines).

@@ -24,6 +24,8 @@ import (
 	"github.com/skiffmq/skiff/broker/metadata"
 	"github.com/skiffmq/skiff/commitlog"
 	"github.com/skiffmq/skiff/internal/daemon"
+	"github.com/skiffmq/skiff/internal/httpapi"
+	"github.com/skiffmq/skiff/internal/metrics"
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/rpc"
 	"github.com/skiffmq/skiff/internal/remoting/server"
@@ -53,6 +55,9 @@ type Broker struct {
 	haSlave      *ha.Slave    // slaves only
 	masterAddr   atomic.Value // string: the master's remoting address (slaves), from registration
 	tx           txState
+	metrics      *metrics.Set
+	http         *httpapi.Server
+	storeReady   atomic.Bool
 
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -91,11 +96,15 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		tx:          txState{done: map[int64]bool{}, checks: map[int64]int{}},
 	}
 	fail := func(err error) (*Broker, error) {
+		b.stopHTTP(context.Background())
 		if b.store != nil {
 			_ = b.store.Close()
 		}
 		unlock()
 		return nil, err
+	}
+	if err := b.startHTTP(); err != nil {
+		return fail(err)
 	}
 	if b.topics, err = metadata.LoadTopics(cfg.StorePathRootDir, nil); err != nil {
 		return fail(err)
@@ -116,6 +125,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		return fail(fmt.Errorf("broker: open store %s: %w", cfg.StorePathRootDir, err))
 	}
 	log.Info("store opened", "root", cfg.StorePathRootDir, "maxPhyOffset", b.store.MaxPhyOffset(), "took", time.Since(start))
+	b.storeReady.Store(true)
 	if err := b.createSystemTopics(); err != nil {
 		return fail(err)
 	}
@@ -262,6 +272,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	if err := b.offsets.Persist(); err != nil {
 		errs = append(errs, err)
 	}
+	b.stopHTTP(ctx)
 	if err := b.delayOffsets.Persist(); err != nil {
 		errs = append(errs, err)
 	}

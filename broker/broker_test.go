@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -47,6 +49,7 @@ func startBroker(t testing.TB, mutate func(*Config)) *testBroker {
 	cfg.MaxMessageSize = 1 << 20
 	cfg.NamesrvAddr = ""
 	cfg.MessageDelayLevel = "1s 2s 3s"
+	cfg.HTTPPort = -1
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -467,5 +470,55 @@ func TestBrokerConfigRefusesBadValues(t *testing.T) {
 	}
 	if cfg.BrokerID != 0 || cfg.HaListenPort != 20912 || cfg.StorePathCommitLog != filepath.Join(dir, "commitlog") {
 		t.Fatalf("derived config: id %d ha %d commitlog %s", cfg.BrokerID, cfg.HaListenPort, cfg.StorePathCommitLog)
+	}
+}
+
+func TestBrokerHTTPMetricsAndReadiness(t *testing.T) {
+	port := freePort(t)
+	tb := startBroker(t, func(c *Config) { c.HTTPPort = port })
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + tb.b.HTTPAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Fatalf("/healthz = %d", code)
+	}
+	// No name server configured: never registered, so not ready.
+	if code, _ := get("/readyz"); code != 503 {
+		t.Fatalf("/readyz before registration = %d, want 503", code)
+	}
+	for i := 0; i < 7; i++ {
+		tb.send(t, "Metered", 0, "", "", "0123456789")
+	}
+	tb.heartbeat(t, "cg", "127.0.0.1@1", map[string]string{"Metered": "*"})
+	r := tb.call(t, remoting.PullMessage, pullExt("cg", "Metered", 0, 0, 0x2, 1000, ""), nil, 5*time.Second)
+	if n := len(decodeBody(t, r.Body)); n != 7 {
+		t.Fatalf("pulled %d", n)
+	}
+	tb.call(t, remoting.UpdateConsumerOffset, map[string]string{"consumerGroup": "cg", "topic": "Metered", "queueId": "0", "commitOffset": "3"}, nil, 3*time.Second)
+	_, body := get("/metrics")
+	for _, want := range []string{
+		`skiff_messages_in_total{topic="Metered"} 7`,
+		`skiff_bytes_in_total{topic="Metered"} 70`,
+		`skiff_messages_out_total{topic="Metered"} 7`,
+		`skiff_consumer_lag_messages{group="cg",topic="Metered",queue="0"} 4`,
+		`skiff_send_latency_seconds_bucket`,
+		`skiff_commitlog_max_offset_bytes`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if code, body := get("/api/consumerProgress?group=cg"); code != 200 || !strings.Contains(body, `"diff":4`) {
+		t.Fatalf("/api/consumerProgress = %d %s", code, body)
+	}
+	if code, _ := get("/api/nothing"); code != 404 {
+		t.Fatalf("unknown endpoint = %d", code)
 	}
 }

@@ -70,6 +70,7 @@ type Config struct {
 	PullMessageThreadPoolNums      int    `toml:"pullMessageThreadPoolNums"`
 	ClientChannelExpiredTime       int    `toml:"clientChannelExpiredTime"` // Skiff: ms, 120000
 	LogLevel                       string `toml:"logLevel"`                 // Skiff: debug|info|warn|error
+	HTTPPort                       int    `toml:"httpPort"`                 // Skiff: /metrics, /healthz, /readyz, /api; 0 = listenPort+3, -1 = off
 
 	StorePathRootDir                  string `toml:"storePathRootDir"` // ~/store
 	StorePathCommitLog                string `toml:"storePathCommitLog"`
@@ -177,6 +178,12 @@ func (c *Config) Validate() error {
 	}
 	if c.HaListenPort <= 0 || c.HaListenPort > 65535 || c.HaListenPort == c.ListenPort {
 		return bad("haListenPort", c.HaListenPort, "must be 1..65535 and differ from listenPort")
+	}
+	if c.HTTPPort == 0 {
+		c.HTTPPort = c.ListenPort + 3
+	}
+	if c.HTTPPort < -1 || c.HTTPPort > 65535 || c.HTTPPort == c.ListenPort || c.HTTPPort == c.HaListenPort {
+		return bad("httpPort", c.HTTPPort, "must be -1 (off), 0 (listenPort+3) or a free port other than listenPort and haListenPort")
 	}
 	if c.NamesrvAddr == "" {
 		c.NamesrvAddr = os.Getenv("NAMESRV_ADDR")

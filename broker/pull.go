@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"time"
 
 	"github.com/skiffmq/skiff/broker/metadata"
 	"github.com/skiffmq/skiff/commitlog"
@@ -55,10 +56,24 @@ func (b *Broker) handlePull(_ context.Context, c *server.Conn, req *remoting.Com
 	return b.processPull(c, req, true)
 }
 
+// observePull records a pull answer (held pulls are recorded when they are finally answered).
+func (b *Broker) observePull(topic string, body []byte, start time.Time) {
+	n := 0
+	for rest := body; len(rest) >= 4; n++ {
+		size := int(uint32(rest[0])<<24 | uint32(rest[1])<<16 | uint32(rest[2])<<8 | uint32(rest[3]))
+		if size <= 0 || size > len(rest) {
+			break
+		}
+		rest = rest[size:]
+	}
+	b.recordPull(topic, n, len(body), start)
+}
+
 // processPull answers a pull. When nothing is available and the request may be suspended, it
 // parks the request in the hold service and returns nil; the hold service re-runs it (with
 // allowSuspend false) when a message arrives or the suspend timeout passes.
 func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend bool) *remoting.Command {
+	start := time.Now()
 	ph, err := parsePullHeader(req)
 	if err != nil {
 		return errResp(req, remoting.SystemError, "%v", err)
@@ -166,6 +181,7 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 		b.log.Info("pull offset moved", "group", ph.group, "topic", ph.topic, "queueId", ph.queueID,
 			"requestOffset", ph.queueOffset, "nextBeginOffset", next, "status", getStatusName(res.Status))
 	}
+	b.observePull(ph.topic, body, start)
 	return respond(req, code, getStatusName(res.Status), ext, body)
 }
 

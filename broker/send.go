@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/skiffmq/skiff/broker/metadata"
 	"github.com/skiffmq/skiff/commitlog"
@@ -68,6 +69,28 @@ func parseSendHeader(req *remoting.Command) (sendHeader, error) {
 }
 
 func (b *Broker) handleSend(_ context.Context, c *server.Conn, req *remoting.Command) *remoting.Command {
+	start := time.Now()
+	resp := b.send(c, req)
+	if resp != nil && (resp.Code == remoting.Success || resp.Code == remoting.FlushDiskTimeout ||
+		resp.Code == remoting.FlushSlaveTimeout || resp.Code == remoting.SlaveNotAvailable) {
+		n := 1
+		if req.Code == remoting.SendBatchMessage {
+			n = strings.Count(resp.ExtFields["msgId"], ",") + 1
+		}
+		b.recordSend(topicOf(req), n, len(req.Body), start)
+	}
+	return resp
+}
+
+// topicOf reads the topic of a send header (long or one-letter names).
+func topicOf(req *remoting.Command) string {
+	if t, ok := req.ExtFields["topic"]; ok {
+		return t
+	}
+	return req.ExtFields["b"]
+}
+
+func (b *Broker) send(c *server.Conn, req *remoting.Command) *remoting.Command {
 	sh, err := parseSendHeader(req)
 	if err != nil {
 		return errResp(req, remoting.SystemError, "%v", err)

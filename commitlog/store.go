@@ -70,6 +70,7 @@ type Store struct {
 	flushMu      sync.Mutex
 	flushWaiters []flushWaiter
 	flushCount   atomic.Int64 // number of group-commit flushes
+	lastFlushNs  atomic.Int64 // duration of the last msync pass
 	flushedMsgs  atomic.Int64 // messages acknowledged by those flushes
 
 	wakeFlush    chan struct{}
@@ -431,6 +432,8 @@ func (s *Store) flush() error {
 	end := s.wrote.Load()
 	from := s.flushed.Load()
 	if end > from {
+		t0 := time.Now()
+		defer func() { s.lastFlushNs.Store(int64(time.Since(t0))) }()
 		s.segMu.RLock()
 		segs := append([]*segment(nil), s.segs...)
 		s.segMu.RUnlock()
@@ -719,6 +722,7 @@ type Stats struct {
 	EarliestMessageTime                                         int64
 	Writeable                                                   bool
 	Flushes, FlushedMessages                                    int64
+	LastFlushDuration                                           time.Duration
 }
 
 // Stats returns a snapshot; it takes no store lock.
@@ -731,6 +735,7 @@ func (s *Store) Stats() Stats {
 	st.DispatchBehindBytes = st.MaxPhyOffset - st.DispatchedOffset
 	st.Flushes, st.FlushedMessages = s.FlushStats()
 	st.DiskRatio = s.diskRatio()
+	st.LastFlushDuration = time.Duration(s.lastFlushNs.Load())
 	if raw, err := s.LookupMessage(st.MinPhyOffset); err == nil {
 		if m, err := message.Decode(raw, false); err == nil {
 			st.EarliestMessageTime = m.StoreTimestamp

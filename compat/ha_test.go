@@ -29,6 +29,7 @@ bindAddress = "127.0.0.1"
 listenPort = %d
 haListenPort = %d
 storePathRootDir = %q
+httpPort = -1
 mappedFileSizeCommitLog = %d
 registerNameServerPeriod = 10000
 `, id, role, ns, port, testutil.FreePort(t), dir, 16<<20)

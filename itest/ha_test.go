@@ -51,6 +51,7 @@ bindAddress = "127.0.0.1"
 listenPort = %d
 haListenPort = %d
 storePathRootDir = %q
+httpPort = -1
 mappedFileSizeCommitLog = %d
 maxMessageSize = %d
 slaveTimeout = 3000

@@ -238,6 +238,9 @@ func WriteBrokerConfig(dir string, o BrokerOptions) (string, error) {
 	if o.LogLevel != "" {
 		kv("logLevel", o.LogLevel)
 	}
+	if _, ok := o.Extra["httpPort"]; !ok {
+		kv("httpPort", -1) // off unless a test asks: listenPort+3 may belong to another process
+	}
 	keys := make([]string, 0, len(o.Extra))
 	for k := range o.Extra {
 		keys = append(keys, k)

@@ -1,0 +1,172 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/skiffmq/skiff/internal/httpapi"
+	"github.com/skiffmq/skiff/internal/metrics"
+)
+
+// startHTTP starts /healthz, /readyz, /metrics and the read-only JSON API. It runs before the
+// store opens, so /readyz answers 503 during recovery and until the first registration.
+func (b *Broker) startHTTP() error {
+	if b.cfg.HTTPPort < 0 {
+		return nil
+	}
+	b.metrics = metrics.New()
+	b.registerGauges()
+	srv, err := httpapi.Start(httpapi.Config{
+		Addr:    fmt.Sprintf("%s:%d", b.cfg.BindAddress, b.cfg.HTTPPort),
+		Ready:   b.Ready,
+		Metrics: b.metrics.WritePrometheus,
+		Logger:  b.log,
+		API: map[string]func(map[string]string) (any, error){
+			"runtime": func(map[string]string) (any, error) { return b.runtimeTable(), nil },
+			"topics":  func(map[string]string) (any, error) { return b.topics.Snapshot(), nil },
+			"consumerProgress": func(a map[string]string) (any, error) {
+				if a["group"] == "" {
+					return nil, fmt.Errorf("query parameter group is required")
+				}
+				return b.consumerProgress(a["group"]), nil
+			},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("broker: httpPort %d: %w", b.cfg.HTTPPort, err)
+	}
+	b.http = srv
+	return nil
+}
+
+// HTTPAddr is the address of the HTTP surface ("" when it is off).
+func (b *Broker) HTTPAddr() string {
+	if b.http == nil {
+		return ""
+	}
+	return b.http.Addr()
+}
+
+func (b *Broker) storeOpen() bool { return b.storeReady.Load() }
+
+func (b *Broker) registerGauges() {
+	m := b.metrics
+	st := func(f func() float64) func() float64 {
+		return func() float64 {
+			if !b.storeOpen() {
+				return 0
+			}
+			return f()
+		}
+	}
+	m.Gauge("skiff_commitlog_max_offset_bytes", st(func() float64 { return float64(b.store.MaxPhyOffset()) }))
+	m.Gauge("skiff_commitlog_min_offset_bytes", st(func() float64 { return float64(b.store.MinPhyOffset()) }))
+	m.Gauge("skiff_commitlog_size_bytes", st(func() float64 { return float64(b.store.MaxPhyOffset() - b.store.MinPhyOffset()) }))
+	m.Gauge("skiff_commitlog_dirty_bytes", st(func() float64 { return float64(b.store.Stats().DirtyBytes) }))
+	m.Gauge("skiff_commitlog_dispatch_behind_bytes", st(func() float64 { return float64(b.store.Stats().DispatchBehindBytes) }))
+	m.Gauge("skiff_commitlog_last_flush_seconds", st(func() float64 { return b.store.Stats().LastFlushDuration.Seconds() }))
+	m.Gauge("skiff_store_disk_used_ratio", st(func() float64 { return b.store.Stats().DiskRatio }))
+	m.Gauge("skiff_store_writeable", st(func() float64 {
+		if b.store.Writeable() {
+			return 1
+		}
+		return 0
+	}))
+	m.Gauge("skiff_broker_ready", func() float64 {
+		if b.Ready() {
+			return 1
+		}
+		return 0
+	})
+	m.Gauge("skiff_remoting_connections", func() float64 {
+		if b.srv == nil || !b.started.Load() {
+			return 0
+		}
+		return float64(len(b.srv.Conns()))
+	})
+	m.Gauge("go_goroutines_total", func() float64 { return float64(runtime.NumGoroutine()) })
+	m.GaugeFamily("skiff_replication_lag_bytes", func() []metrics.Sample {
+		var out []metrics.Sample
+		if !b.storeOpen() {
+			return nil
+		}
+		if b.haMaster != nil {
+			end := b.store.MaxPhyOffset()
+			for _, s := range b.haMaster.Slaves() {
+				if s.AckOffset >= 0 {
+					out = append(out, metrics.Sample{Labels: []string{"slave", s.Addr}, Value: float64(end - s.AckOffset)})
+				}
+			}
+		}
+		if b.haSlave != nil {
+			lag := max(b.haSlave.MasterMaxOffset()-b.store.MaxPhyOffset(), 0)
+			out = append(out, metrics.Sample{Labels: []string{"master", b.haSlave.MasterAddr()}, Value: float64(lag)})
+		}
+		return out
+	})
+	m.GaugeFamily("skiff_consumer_lag_messages", func() []metrics.Sample {
+		if !b.storeOpen() {
+			return nil
+		}
+		var out []metrics.Sample
+		for key, queues := range b.offsets.Snapshot().OffsetTable {
+			i := strings.LastIndexByte(key, '@')
+			if i < 0 {
+				continue
+			}
+			topic, group := key[:i], key[i+1:]
+			for q, off := range queues {
+				lag := max(b.store.MaxOffsetInQueue(topic, q)-off, 0)
+				out = append(out, metrics.Sample{Labels: []string{"group", group, "topic", topic, "queue", strconv.Itoa(int(q))}, Value: float64(lag)})
+			}
+		}
+		return out
+	})
+}
+
+// recordSend counts an accepted send.
+func (b *Broker) recordSend(topic string, msgs, bytes int, start time.Time) {
+	if b.metrics == nil {
+		return
+	}
+	b.metrics.Add("skiff_messages_in_total", msgs, "topic", topic)
+	b.metrics.Add("skiff_bytes_in_total", bytes, "topic", topic)
+	b.metrics.Observe("skiff_send_latency_seconds", time.Since(start))
+}
+
+// recordPull counts messages handed to a consumer.
+func (b *Broker) recordPull(topic string, msgs, bytes int, start time.Time) {
+	if b.metrics == nil {
+		return
+	}
+	if msgs > 0 {
+		b.metrics.Add("skiff_messages_out_total", msgs, "topic", topic)
+		b.metrics.Add("skiff_bytes_out_total", bytes, "topic", topic)
+	}
+	b.metrics.Observe("skiff_pull_latency_seconds", time.Since(start))
+}
+
+// consumerProgress is broker offset, consumer offset and lag per queue of a group.
+func (b *Broker) consumerProgress(group string) []map[string]any {
+	var out []map[string]any
+	for _, topic := range b.offsets.TopicsOfGroup(group) {
+		for q, off := range b.offsets.QueueOffsets(group, topic) {
+			maxOff := b.store.MaxOffsetInQueue(topic, q)
+			out = append(out, map[string]any{"topic": topic, "queueId": q, "brokerOffset": maxOff,
+				"consumerOffset": off, "diff": max(maxOff-off, 0)})
+		}
+	}
+	return out
+}
+
+func (b *Broker) stopHTTP(ctx context.Context) {
+	if b.http != nil {
+		if err := b.http.Shutdown(ctx); err != nil {
+			b.log.Warn("HTTP server shutdown", "err", err)
+		}
+	}
+}
