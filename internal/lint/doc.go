@@ -1,0 +1,2 @@
+// Package lint holds repository-wide checks run as tests: the import rules of docs/architecture.md.
+package lint
