@@ -56,6 +56,39 @@ func DefaultConfig(root string) Config {
 	}
 }
 
+// fillDefaults replaces zero or invalid values with DefaultConfig's.
+func (c *Config) fillDefaults() {
+	def := DefaultConfig(c.StorePathRootDir)
+	if c.StorePathCommitLog == "" {
+		c.StorePathCommitLog = def.StorePathCommitLog
+	}
+	if c.MessageDelayLevel == "" {
+		c.MessageDelayLevel = def.MessageDelayLevel
+	}
+	if c.MappedFileSizeConsumeQueue%cqEntrySize != 0 {
+		c.MappedFileSizeConsumeQueue = 0
+	}
+	positive(&c.MappedFileSizeCommitLog, def.MappedFileSizeCommitLog)
+	positive(&c.MappedFileSizeConsumeQueue, def.MappedFileSizeConsumeQueue)
+	positive(&c.FlushIntervalCommitLog, def.FlushIntervalCommitLog)
+	positive(&c.SyncFlushTimeout, def.SyncFlushTimeout)
+	positive(&c.FlushCommitLogThoroughInterval, def.FlushCommitLogThoroughInterval)
+	positive(&c.FlushIntervalConsumeQueue, def.FlushIntervalConsumeQueue)
+	positive(&c.MaxMessageSize, def.MaxMessageSize)
+	positive(&c.MaxTransferBytesOnMessageInMemory, def.MaxTransferBytesOnMessageInMemory)
+	positive(&c.MaxTransferCountOnMessageInMemory, def.MaxTransferCountOnMessageInMemory)
+	positive(&c.CleanResourceInterval, def.CleanResourceInterval)
+	positive(&c.FileReservedTime, def.FileReservedTime)
+	positive(&c.DiskMaxUsedSpaceRatio, def.DiskMaxUsedSpaceRatio)
+}
+
+// positive sets *v to d unless it is positive.
+func positive[T int | int64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
 // delayLevels parses MessageDelayLevel into milliseconds per level (1-based index - 1).
 func delayLevels(s string) []int64 {
 	var out []int64

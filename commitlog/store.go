@@ -95,40 +95,7 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.StorePathRootDir == "" {
 		return nil, errors.New("commitlog: StorePathRootDir is empty")
 	}
-	def := DefaultConfig(cfg.StorePathRootDir)
-	if cfg.StorePathCommitLog == "" {
-		cfg.StorePathCommitLog = def.StorePathCommitLog
-	}
-	if cfg.MappedFileSizeCommitLog <= 0 {
-		cfg.MappedFileSizeCommitLog = def.MappedFileSizeCommitLog
-	}
-	if cfg.MappedFileSizeConsumeQueue <= 0 || cfg.MappedFileSizeConsumeQueue%cqEntrySize != 0 {
-		cfg.MappedFileSizeConsumeQueue = def.MappedFileSizeConsumeQueue
-	}
-	if cfg.FlushIntervalCommitLog <= 0 {
-		cfg.FlushIntervalCommitLog = def.FlushIntervalCommitLog
-	}
-	if cfg.SyncFlushTimeout <= 0 {
-		cfg.SyncFlushTimeout = def.SyncFlushTimeout
-	}
-	if cfg.FlushCommitLogThoroughInterval <= 0 {
-		cfg.FlushCommitLogThoroughInterval = def.FlushCommitLogThoroughInterval
-	}
-	if cfg.FlushIntervalConsumeQueue <= 0 {
-		cfg.FlushIntervalConsumeQueue = def.FlushIntervalConsumeQueue
-	}
-	if cfg.MaxMessageSize <= 0 {
-		cfg.MaxMessageSize = def.MaxMessageSize
-	}
-	if cfg.MaxTransferBytesOnMessageInMemory <= 0 {
-		cfg.MaxTransferBytesOnMessageInMemory = def.MaxTransferBytesOnMessageInMemory
-	}
-	if cfg.MaxTransferCountOnMessageInMemory <= 0 {
-		cfg.MaxTransferCountOnMessageInMemory = def.MaxTransferCountOnMessageInMemory
-	}
-	if cfg.MessageDelayLevel == "" {
-		cfg.MessageDelayLevel = def.MessageDelayLevel
-	}
+	cfg.fillDefaults()
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -154,15 +121,6 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.writeable.Store(true)
-	if s.cfg.CleanResourceInterval <= 0 {
-		s.cfg.CleanResourceInterval = def.CleanResourceInterval
-	}
-	if s.cfg.FileReservedTime <= 0 {
-		s.cfg.FileReservedTime = def.FileReservedTime
-	}
-	if s.cfg.DiskMaxUsedSpaceRatio <= 0 {
-		s.cfg.DiskMaxUsedSpaceRatio = def.DiskMaxUsedSpaceRatio
-	}
 	s.wg.Add(4)
 	go s.cleanLoop()
 	go s.flushLoop()
