@@ -40,6 +40,10 @@ type Config struct {
 	// LogLevel is debug, info, warn or error (Skiff addition, default "info").
 	LogLevel string `toml:"logLevel"`
 
+	// HTTPPort (Skiff) serves /healthz, /readyz, /metrics and a read-only JSON API
+	// (/api/cluster, /api/topics, /api/route?topic=T); 0 (the default) turns it off.
+	HTTPPort int `toml:"httpPort"`
+
 	// Now is the clock of the route table (tests); nil means time.Now. Not read from TOML.
 	Now func() time.Time `toml:"-"`
 }
@@ -76,6 +80,9 @@ func LoadConfig(path string) (Config, error) {
 func (c *Config) Validate() error {
 	if c.ListenPort < 0 || c.ListenPort > 65535 {
 		return fmt.Errorf("namesrv: listenPort = %d: must be in 0..65535", c.ListenPort)
+	}
+	if c.HTTPPort < 0 || c.HTTPPort > 65535 || (c.HTTPPort != 0 && c.HTTPPort == c.ListenPort) {
+		return fmt.Errorf("namesrv: httpPort = %d: must be 0 (off) or a port in 1..65535 other than listenPort", c.HTTPPort)
 	}
 	if c.BindAddress == "" || strings.ContainsAny(c.BindAddress, " \t/") ||
 		strings.Contains(c.BindAddress, ":") && net.ParseIP(c.BindAddress) == nil {

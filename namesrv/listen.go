@@ -31,6 +31,10 @@ func (s *Server) Start() error {
 		return fmt.Errorf("namesrv: start on %s: %w", s.cfg.ListenAddr(), err)
 	}
 	s.rs = rs
+	if err := s.startHTTP(); err != nil {
+		_ = rs.Shutdown(context.Background())
+		return err
+	}
 	s.wg.Add(2)
 	go s.scanLoop()
 	go s.kvPrintLoop()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/skiffmq/skiff/internal/httpapi"
 	"log/slog"
 	"sort"
 	"sync"
@@ -37,6 +38,7 @@ type Server struct {
 	table *routeinfo.Table
 	kv    *kvStore
 	rs    listener
+	http  *httpapi.Server
 
 	orderMessageEnable atomic.Bool
 	scanInterval       atomic.Int64 // ms
@@ -107,6 +109,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	if s.rs != nil {
 		err = s.rs.Shutdown(ctx)
+	}
+	if s.http != nil {
+		if herr := s.http.Shutdown(ctx); herr != nil && err == nil {
+			err = herr
+		}
 	}
 	s.log.Info("name server stopped")
 	if err != nil {
