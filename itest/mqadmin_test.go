@@ -179,3 +179,60 @@ func TestMqadminSendAndConsumeMessage(t *testing.T) {
 		t.Fatalf("sendMessage to an invalid topic: exit %d, %q", code, errOut)
 	}
 }
+
+// TestMqadminGroupsPermsAndQueries covers updateSubGroup, deleteSubGroup, getBrokerConfig,
+// wipeWritePerm/addWritePerm, queryMsgById, queryMsgByKey, queryMsgByUniqueKey and the failure of
+// consumerConnection for a group without clients.
+func TestMqadminGroupsPermsAndQueries(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins})
+	ns, br := c.NameServers[0].Addr, c.Broker.Addr
+	if out := mustAdmin(t, "updateSubGroup", "-n", ns, "-b", br, "-g", "opsGroup", "-r", "3"); !strings.Contains(out, "success") {
+		t.Fatalf("updateSubGroup: %s", out)
+	}
+	if out := mustAdmin(t, "getBrokerConfig", "-n", ns, "-b", br); !strings.Contains(out, "brokerName="+c.Broker.Name) {
+		t.Fatalf("getBrokerConfig lacks brokerName:\n%s", out)
+	}
+	out := mustAdmin(t, "sendMessage", "-n", ns, "-t", "OpsTopic", "-p", "findme", "-k", "opskey")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	f := strings.Fields(lines[len(lines)-1])
+	if len(f) != 6 || f[3] != "SEND_OK" {
+		t.Fatalf("sendMessage output:\n%s", out)
+	}
+	uniq, offID := f[4], f[5]
+	testutil.WaitFor(t, 10*time.Second, func() bool {
+		code, out, _ := runAdmin(t, nil, "queryMsgByKey", "-n", ns, "-t", "OpsTopic", "-k", "opskey")
+		return code == 0 && strings.Contains(out, `"findme"`)
+	}, "queryMsgByKey to find the message")
+	if out := mustAdmin(t, "queryMsgById", "-n", ns, "-i", offID); !strings.Contains(out, `"findme"`) || !strings.Contains(out, "OpsTopic") {
+		t.Fatalf("queryMsgById:\n%s", out)
+	}
+	if out := mustAdmin(t, "queryMsgByUniqueKey", "-n", ns, "-t", "OpsTopic", "-i", uniq); !strings.Contains(out, `"findme"`) {
+		t.Fatalf("queryMsgByUniqueKey:\n%s", out)
+	}
+	if code, _, errOut := runAdmin(t, nil, "queryMsgByKey", "-n", ns, "-t", "OpsTopic", "-k", "nokey"); code == 0 || !strings.Contains(errOut, "nokey") {
+		t.Fatalf("queryMsgByKey of a missing key: exit %d %q", code, errOut)
+	}
+	if code, _, errOut := runAdmin(t, nil, "queryMsgById", "-n", ns, "-i", "XYZ"); code == 0 || !strings.Contains(errOut, "XYZ") {
+		t.Fatalf("queryMsgById of a bad id: exit %d %q", code, errOut)
+	}
+	// Draining: producers see no writable queue; addWritePerm brings it back.
+	mustAdmin(t, "wipeWritePerm", "-n", ns, "-b", c.Broker.Name)
+	if out := mustAdmin(t, "topicRoute", "-n", ns, "-t", "OpsTopic"); !strings.Contains(out, `"perm": 4`) {
+		t.Fatalf("route after wipeWritePerm:\n%s", out)
+	}
+	if code, _, _ := runAdmin(t, nil, "sendMessage", "-n", ns, "-t", "OpsTopic", "-p", "x"); code == 0 {
+		t.Fatal("sendMessage succeeded on a drained broker")
+	}
+	mustAdmin(t, "addWritePerm", "-n", ns, "-b", c.Broker.Name)
+	if out := mustAdmin(t, "topicRoute", "-n", ns, "-t", "OpsTopic"); !strings.Contains(out, `"perm": 6`) {
+		t.Fatalf("route after addWritePerm:\n%s", out)
+	}
+	if code, _, errOut := runAdmin(t, nil, "consumerConnection", "-n", ns, "-g", "nobodyHere"); code == 0 || !strings.Contains(errOut, "nobodyHere") {
+		t.Fatalf("consumerConnection of an unknown group: exit %d %q", code, errOut)
+	}
+	if out := mustAdmin(t, "deleteSubGroup", "-n", ns, "-b", br, "-g", "opsGroup"); !strings.Contains(out, "success") {
+		t.Fatalf("deleteSubGroup: %s", out)
+	}
+}

@@ -65,6 +65,16 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			brokerStatusCommand(),
 			sendMessageCommand(),
 			consumeMessageCommand(),
+			updateSubGroupCommand(),
+			deleteSubGroupCommand(),
+			getBrokerConfigCommand(),
+			writePermCommand("wipeWritePerm", true),
+			writePermCommand("addWritePerm", false),
+			consumerConnectionCommand(),
+			producerConnectionCommand(),
+			queryMsgByIDCommand(),
+			queryByKeyCommand("queryMsgByKey", false),
+			queryByKeyCommand("queryMsgByUniqueKey", true),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
