@@ -372,6 +372,7 @@ func (b *Broker) registerHandlers() {
 	h(remoting.GetConsumeStats, poolAdmin, b.handleConsumeStats)
 	h(remoting.GetBrokerRuntimeInfo, poolAdmin, b.handleRuntimeInfo)
 	h(remoting.GetBrokerConfig, poolAdmin, b.handleGetBrokerConfig)
+	h(remoting.InvokeBrokerToResetOffset, poolAdmin, b.handleResetOffset)
 	h(remoting.QueryMessage, poolAdmin, b.handleQueryMessage)
 	h(remoting.ViewMessageByID, poolAdmin, b.handleViewMessage)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/testutil"
 )
 
@@ -234,5 +235,51 @@ func TestMqadminGroupsPermsAndQueries(t *testing.T) {
 	}
 	if out := mustAdmin(t, "deleteSubGroup", "-n", ns, "-b", br, "-g", "opsGroup"); !strings.Contains(out, "success") {
 		t.Fatalf("deleteSubGroup: %s", out)
+	}
+}
+
+// TestMqadminProgressStatusAndReset covers topicStatus, consumerProgress, resetOffsetByTime and
+// queryMsgByOffset against a real broker, with a consumer group registered over the protocol.
+func TestMqadminProgressStatusAndReset(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins})
+	ns, br := c.NameServers[0].Addr, c.Broker.Addr
+	mustAdmin(t, "updateTopic", "-n", ns, "-b", br, "-t", "ProgTopic", "-r", "1", "-w", "1")
+	for i := 0; i < 5; i++ {
+		mustAdmin(t, "sendMessage", "-n", ns, "-t", "ProgTopic", "-p", fmt.Sprintf("p%d", i), "-i", "0")
+	}
+	testutil.WaitFor(t, 10*time.Second, func() bool {
+		return strings.Contains(mustAdmin(t, "topicStatus", "-n", ns, "-t", "ProgTopic"), "  5  ")
+	}, "topicStatus to show max offset 5")
+	// A consumer group: its heartbeat creates %RETRY%progGroup, then it commits offset 2.
+	hb, _ := json.Marshal(map[string]any{"clientID": "127.0.0.1@prog", "consumerDataSet": []any{map[string]any{
+		"groupName": "progGroup", "consumeType": "CONSUME_PASSIVELY", "messageModel": "CLUSTERING",
+		"subscriptionDataSet": []any{map[string]any{"topic": "ProgTopic", "subString": "*"}}}}})
+	if r, err := testutil.Call(br, remoting.NewRequest(remoting.HeartBeat, nil, hb), 3*time.Second); err != nil || r.Code != 0 {
+		t.Fatalf("heartbeat: %v %v", r, err)
+	}
+	upd := remoting.NewRequest(remoting.UpdateConsumerOffset, map[string]string{"consumerGroup": "progGroup", "topic": "ProgTopic", "queueId": "0", "commitOffset": "2"}, nil)
+	if r, err := testutil.Call(br, upd, 3*time.Second); err != nil || r.Code != 0 {
+		t.Fatalf("update offset: %v %v", r, err)
+	}
+	var out string
+	testutil.WaitFor(t, 15*time.Second, func() bool {
+		code, o, _ := runAdmin(t, nil, "consumerProgress", "-n", ns, "-g", "progGroup")
+		out = o
+		return code == 0 && strings.Contains(o, "Diff Total: 3")
+	}, "consumerProgress to show a lag of 3")
+	out = mustAdmin(t, "resetOffsetByTime", "-n", ns, "-g", "progGroup", "-t", "ProgTopic", "-s", "0")
+	if !strings.Contains(out, "#offset") {
+		t.Fatalf("resetOffsetByTime:\n%s", out)
+	}
+	if out = mustAdmin(t, "consumerProgress", "-n", ns, "-g", "progGroup"); !strings.Contains(out, "Diff Total: 5") {
+		t.Fatalf("consumerProgress after a reset to the beginning:\n%s", out)
+	}
+	if out = mustAdmin(t, "queryMsgByOffset", "-n", ns, "-t", "ProgTopic", "-b", c.Broker.Name, "-i", "0", "-o", "3"); !strings.Contains(out, `"p3"`) {
+		t.Fatalf("queryMsgByOffset:\n%s", out)
+	}
+	if code, _, errOut := runAdmin(t, nil, "resetOffsetByTime", "-n", ns, "-g", "g", "-t", "ProgTopic", "-s", "yesterday"); code == 0 || !strings.Contains(errOut, "yesterday") {
+		t.Fatalf("bad -s: exit %d %q", code, errOut)
 	}
 }

@@ -75,6 +75,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			queryMsgByIDCommand(),
 			queryByKeyCommand("queryMsgByKey", false),
 			queryByKeyCommand("queryMsgByUniqueKey", true),
+			queryMsgByOffsetCommand(),
+			topicStatusCommand(),
+			consumerProgressCommand(),
+			resetOffsetByTimeCommand(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

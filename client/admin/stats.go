@@ -1,0 +1,229 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/skiffmq/skiff/internal/remoting"
+)
+
+// MessageQueue identifies one queue of a topic on a broker set.
+type MessageQueue struct {
+	Topic      string `json:"topic"`
+	BrokerName string `json:"brokerName"`
+	QueueID    int32  `json:"queueId"`
+}
+
+// QueueOffsets is one queue's row of GET_TOPIC_STATS_INFO.
+type QueueOffsets struct {
+	MessageQueue
+	MinOffset, MaxOffset, LastUpdateTimestamp int64
+}
+
+// QueueProgress is one queue's row of GET_CONSUME_STATS.
+type QueueProgress struct {
+	MessageQueue
+	BrokerOffset, ConsumerOffset, LastTimestamp int64
+}
+
+// objectKeyMap splits the fastjson form {{...key object...}:{...value...},...} of the map under
+// field into raw key and value objects (standard JSON cannot have object keys).
+func objectKeyMap(body []byte, field string) ([][2][]byte, error) {
+	i := bytes.Index(body, []byte(`"`+field+`":`))
+	if i < 0 {
+		return nil, nil
+	}
+	p := i + len(field) + 3
+	if p >= len(body) || body[p] != '{' {
+		return nil, fmt.Errorf("%w: %s is not an object", ErrBadResponse, field)
+	}
+	p++
+	var out [][2][]byte
+	for p < len(body) && body[p] != '}' {
+		if body[p] == ',' {
+			p++
+			continue
+		}
+		k, n, err := rawObject(body[p:])
+		if err != nil {
+			return nil, err
+		}
+		p += n
+		if p >= len(body) || body[p] != ':' {
+			return nil, fmt.Errorf("%w: missing ':' in %s", ErrBadResponse, field)
+		}
+		p++
+		var v []byte
+		if p < len(body) && body[p] == '{' {
+			v, n, err = rawObject(body[p:])
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			n = bytes.IndexAny(body[p:], ",}")
+			if n < 0 {
+				return nil, fmt.Errorf("%w: unterminated value in %s", ErrBadResponse, field)
+			}
+			v = bytes.TrimSpace(body[p : p+n])
+		}
+		p += n
+		out = append(out, [2][]byte{k, v})
+	}
+	return out, nil
+}
+
+// rawObject returns the JSON object at the start of b and its length, matching braces outside
+// strings.
+func rawObject(b []byte) ([]byte, int, error) {
+	if len(b) == 0 || b[0] != '{' {
+		return nil, 0, fmt.Errorf("%w: expected an object", ErrBadResponse)
+	}
+	depth, inStr, esc := 0, false, false
+	for i, c := range b {
+		switch {
+		case inStr && esc:
+			esc = false
+		case inStr && c == '\\':
+			esc = true
+		case c == '"':
+			inStr = !inStr
+		case !inStr && c == '{':
+			depth++
+		case !inStr && c == '}':
+			depth--
+			if depth == 0 {
+				return b[:i+1], i + 1, nil
+			}
+		}
+	}
+	return nil, 0, fmt.Errorf("%w: unterminated object", ErrBadResponse)
+}
+
+// TopicStatus returns min/max offsets of every queue of topic on every master hosting it (202).
+func (a *Admin) TopicStatus(ctx context.Context, topic string) ([]QueueOffsets, error) {
+	route, err := a.TopicRoute(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	var out []QueueOffsets
+	for _, bd := range route.BrokerDatas {
+		addr := bd.MasterAddr()
+		if addr == "" {
+			continue
+		}
+		req := remoting.NewRequest(remoting.GetTopicStatsInfo, map[string]string{"topic": topic}, nil)
+		resp, err := a.invoke(ctx, addr, req)
+		if err != nil {
+			return nil, err
+		}
+		if err := check(resp, addr, req.Code); err != nil {
+			return nil, err
+		}
+		pairs, err := objectKeyMap(resp.Body, "offsetTable")
+		if err != nil {
+			return nil, fmt.Errorf("admin: topic stats of %s from %s: %w", topic, addr, err)
+		}
+		for _, kv := range pairs {
+			var q QueueOffsets
+			var v struct{ MinOffset, MaxOffset, LastUpdateTimestamp int64 }
+			if json.Unmarshal(kv[0], &q.MessageQueue) != nil || json.Unmarshal(kv[1], &v) != nil {
+				return nil, fmt.Errorf("admin: topic stats of %s from %s: %w", topic, addr, ErrBadResponse)
+			}
+			q.MinOffset, q.MaxOffset, q.LastUpdateTimestamp = v.MinOffset, v.MaxOffset, v.LastUpdateTimestamp
+			out = append(out, q)
+		}
+	}
+	sortQueues(out, func(q QueueOffsets) MessageQueue { return q.MessageQueue })
+	return out, nil
+}
+
+// ConsumerProgress returns broker and consumer offsets per queue of a group on the given brokers (208).
+func (a *Admin) ConsumerProgress(ctx context.Context, brokers []string, group, topic string) ([]QueueProgress, error) {
+	var out []QueueProgress
+	for _, addr := range brokers {
+		ext := map[string]string{"consumerGroup": group}
+		if topic != "" {
+			ext["topic"] = topic
+		}
+		req := remoting.NewRequest(remoting.GetConsumeStats, ext, nil)
+		resp, err := a.invoke(ctx, addr, req)
+		if err != nil {
+			return nil, err
+		}
+		if err := check(resp, addr, req.Code); err != nil {
+			return nil, err
+		}
+		pairs, err := objectKeyMap(resp.Body, "offsetTable")
+		if err != nil {
+			return nil, fmt.Errorf("admin: consume stats of %s from %s: %w", group, addr, err)
+		}
+		for _, kv := range pairs {
+			var q QueueProgress
+			var v struct{ BrokerOffset, ConsumerOffset, LastTimestamp int64 }
+			if json.Unmarshal(kv[0], &q.MessageQueue) != nil || json.Unmarshal(kv[1], &v) != nil {
+				return nil, fmt.Errorf("admin: consume stats of %s from %s: %w", group, addr, ErrBadResponse)
+			}
+			q.BrokerOffset, q.ConsumerOffset, q.LastTimestamp = v.BrokerOffset, v.ConsumerOffset, v.LastTimestamp
+			out = append(out, q)
+		}
+	}
+	sortQueues(out, func(q QueueProgress) MessageQueue { return q.MessageQueue })
+	return out, nil
+}
+
+// ResetOffsetByTime moves a group's offsets of topic to the messages stored at ts (ms; -1 = the
+// end) on every master hosting the topic (222); with force, offsets also move forward... and
+// backward. It returns the new offsets.
+func (a *Admin) ResetOffsetByTime(ctx context.Context, group, topic string, ts int64, force bool) (map[MessageQueue]int64, error) {
+	route, err := a.TopicRoute(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	out := map[MessageQueue]int64{}
+	for _, bd := range route.BrokerDatas {
+		addr := bd.MasterAddr()
+		if addr == "" {
+			continue
+		}
+		req := remoting.NewRequest(remoting.InvokeBrokerToResetOffset, map[string]string{"topic": topic, "group": group,
+			"timestamp": strconv.FormatInt(ts, 10), "isForce": strconv.FormatBool(force)}, nil)
+		resp, err := a.invoke(ctx, addr, req)
+		if err != nil {
+			return nil, err
+		}
+		if err := check(resp, addr, req.Code); err != nil {
+			return nil, err
+		}
+		pairs, err := objectKeyMap(resp.Body, "offsetTable")
+		if err != nil {
+			return nil, err
+		}
+		for _, kv := range pairs {
+			var mq MessageQueue
+			var off int64
+			if json.Unmarshal(kv[0], &mq) != nil {
+				return nil, ErrBadResponse
+			}
+			off, _ = strconv.ParseInt(string(kv[1]), 10, 64)
+			out[mq] = off
+		}
+	}
+	return out, nil
+}
+
+func sortQueues[T any](s []T, mq func(T) MessageQueue) {
+	sort.Slice(s, func(i, j int) bool {
+		a, b := mq(s[i]), mq(s[j])
+		if a.Topic != b.Topic {
+			return a.Topic < b.Topic
+		}
+		if a.BrokerName != b.BrokerName {
+			return a.BrokerName < b.BrokerName
+		}
+		return a.QueueID < b.QueueID
+	})
+}
