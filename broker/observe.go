@@ -102,7 +102,7 @@ func (b *Broker) registerGauges() {
 				}
 			}
 		}
-		if b.haSlave != nil {
+		if b.haSlave != nil && b.haSlave.MasterAddr() != "" {
 			lag := max(b.haSlave.MasterMaxOffset()-b.store.MaxPhyOffset(), 0)
 			out = append(out, metrics.Sample{Labels: []string{"master", b.haSlave.MasterAddr()}, Value: float64(lag)})
 		}
