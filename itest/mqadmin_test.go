@@ -283,3 +283,49 @@ func TestMqadminProgressStatusAndReset(t *testing.T) {
 		t.Fatalf("bad -s: exit %d %q", code, errOut)
 	}
 }
+
+// TestMqadminJSONOutput checks --json on the listing commands: valid JSON with the expected fields.
+func TestMqadminJSONOutput(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins})
+	ns := c.NameServers[0].Addr
+	var sent struct {
+		OffsetMsgID string
+		QueueID     int32
+	}
+	if err := json.Unmarshal([]byte(mustAdmin(t, "sendMessage", "-n", ns, "-t", "JsonTopic", "-p", "j", "--json")), &sent); err != nil || sent.OffsetMsgID == "" {
+		t.Fatalf("sendMessage --json: %+v %v", sent, err)
+	}
+	var rows []struct {
+		BrokerName, Addr, Role string
+		BrokerID               int64
+	}
+	if err := json.Unmarshal([]byte(mustAdmin(t, "clusterList", "-n", ns, "--json")), &rows); err != nil ||
+		len(rows) != 1 || rows[0].Addr != c.Broker.Addr || rows[0].Role != "ASYNC_MASTER" {
+		t.Fatalf("clusterList --json: %+v %v", rows, err)
+	}
+	var topics struct{ TopicList []string }
+	if err := json.Unmarshal([]byte(mustAdmin(t, "topicList", "-n", ns, "--json")), &topics); err != nil || !strings.Contains(strings.Join(topics.TopicList, ","), "JsonTopic") {
+		t.Fatalf("topicList --json: %+v %v", topics, err)
+	}
+	var status []struct {
+		QueueID   int32
+		MaxOffset int64
+	}
+	testutil.WaitFor(t, 10*time.Second, func() bool {
+		if err := json.Unmarshal([]byte(mustAdmin(t, "topicStatus", "-n", ns, "-t", "JsonTopic", "--json")), &status); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range status {
+			if s.QueueID == sent.QueueID && s.MaxOffset == 1 {
+				return true
+			}
+		}
+		return false
+	}, "topicStatus --json to show the message")
+	var kv map[string]map[string]string
+	if err := json.Unmarshal([]byte(mustAdmin(t, "brokerStatus", "-n", ns, "-b", c.Broker.Addr, "--json")), &kv); err != nil || kv[c.Broker.Addr]["brokerRole"] != "ASYNC_MASTER" {
+		t.Fatalf("brokerStatus --json: %v %v", kv, err)
+	}
+}

@@ -25,10 +25,15 @@ func brokerStatusCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				all := map[string]map[string]string{}
 				for _, addr := range addrs {
 					kv, err := a.BrokerRuntimeInfo(ctx, addr)
 					if err != nil {
 						return err
+					}
+					if c.Bool("json") {
+						all[addr] = kv
+						continue
 					}
 					keys := make([]string, 0, len(kv))
 					for k := range kv {
@@ -42,6 +47,9 @@ func brokerStatusCommand() *cli.Command {
 							fmt.Fprintf(c.App.Writer, "%-32s: %s\n", k, kv[k])
 						}
 					}
+				}
+				if _, err := printJSON(c, all); err != nil {
+					return err
 				}
 				return nil
 			})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -24,7 +25,7 @@ func clusterListCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			return withAdmin(c, func(ctx context.Context, a *admin.Admin) error {
-				return clusterList(ctx, a, c.String("clusterName"), c.App.Writer)
+				return clusterList(ctx, a, c.String("clusterName"), c.App.Writer, c.Bool("json"))
 			})
 		},
 	}
@@ -34,7 +35,7 @@ func clusterListCommand() *cli.Command {
 // columns: each broker's role and, for a slave, how many commit-log bytes it is behind its master.
 const clusterListFormat = "%-16s  %-22s  %-4s  %-22s %-16s %19s %19s %10s %5s %-10s %-13s %s\n"
 
-func clusterList(ctx context.Context, a *admin.Admin, only string, w io.Writer) error {
+func clusterList(ctx context.Context, a *admin.Admin, only string, w io.Writer, asJSON bool) error {
 	ci, err := a.ClusterInfo(ctx)
 	if err != nil {
 		return err
@@ -44,8 +45,7 @@ func clusterList(ctx context.Context, a *admin.Admin, only string, w io.Writer) 
 			return fmt.Errorf("cluster %q not found", only)
 		}
 	}
-	fmt.Fprintf(w, clusterListFormat, "#Cluster Name", "#Broker Name", "#BID", "#Addr", "#Version",
-		"#InTPS(LOAD)", "#OutTPS(LOAD)", "#PCWait(ms)", "#Hour", "#SPACE", "#Role", "#Lag(bytes)")
+	var rows []clusterRow
 	for _, cluster := range ci.ClusterNames() {
 		if only != "" && cluster != only {
 			continue
@@ -84,12 +84,38 @@ func clusterList(ctx context.Context, a *admin.Admin, only string, w io.Writer) 
 				} else {
 					version = "unreachable"
 				}
-				fmt.Fprintf(w, clusterListFormat, cluster, name, strconv.FormatInt(id, 10), addr, version,
-					in, out, pcWait, hour, space, role, lag)
+				rows = append(rows, clusterRow{cluster, name, id, addr, version, in, out, pcWait, hour, space, role, lag})
 			}
 		}
 	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	fmt.Fprintf(w, clusterListFormat, "#Cluster Name", "#Broker Name", "#BID", "#Addr", "#Version",
+		"#InTPS(LOAD)", "#OutTPS(LOAD)", "#PCWait(ms)", "#Hour", "#SPACE", "#Role", "#Lag(bytes)")
+	for _, r := range rows {
+		fmt.Fprintf(w, clusterListFormat, r.Cluster, r.BrokerName, strconv.FormatInt(r.BrokerID, 10), r.Addr, r.Version,
+			r.InTPS, r.OutTPS, r.PCWait, r.Hour, r.Space, r.Role, r.Lag)
+	}
 	return nil
+}
+
+// clusterRow is one broker of clusterList.
+type clusterRow struct {
+	Cluster    string `json:"cluster"`
+	BrokerName string `json:"brokerName"`
+	BrokerID   int64  `json:"brokerId"`
+	Addr       string `json:"addr"`
+	Version    string `json:"version"`
+	InTPS      string `json:"inTps"`
+	OutTPS     string `json:"outTps"`
+	PCWait     string `json:"pageCacheLockTimeMills"`
+	Hour       string `json:"hours"`
+	Space      string `json:"commitLogDiskRatio"`
+	Role       string `json:"role"`
+	Lag        string `json:"replicationLagBytes"`
 }
 
 // firstFloat parses the first number of a "1.00 2.00 3.00" TPS string.

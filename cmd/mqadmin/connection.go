@@ -49,6 +49,9 @@ func consumerConnectionCommand() *cli.Command {
 						lastErr = err
 						continue
 					}
+					if done, err := printJSON(c, cc); done {
+						return err
+					}
 					w := c.App.Writer
 					fmt.Fprintf(w, "%-36s %-22s %-10s %s\n", "#ClientId", "#ClientAddr", "#Language", "#Version")
 					for _, cn := range cc.ConnectionSet {
@@ -95,6 +98,13 @@ func producerConnectionCommand() *cli.Command {
 					conns, err := a.ProducerConnection(ctx, bd.MasterAddr(), c.String("producerGroup"))
 					if err != nil {
 						lastErr = err
+						continue
+					}
+					if c.Bool("json") {
+						n += len(conns)
+						if _, err := printJSON(c, conns); err != nil {
+							return err
+						}
 						continue
 					}
 					for _, cn := range conns {

@@ -30,6 +30,9 @@ func topicStatusCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				if done, err := printJSON(c, qs); done {
+					return err
+				}
 				w := c.App.Writer
 				fmt.Fprintf(w, "%-32s  %-4s  %-20s  %-20s  %s\n", "#Broker Name", "#QID", "#Min Offset", "#Max Offset", "#Last Updated")
 				for _, q := range qs {
@@ -56,6 +59,9 @@ func consumerProgressCommand() *cli.Command {
 				}
 				qs, err := a.ConsumerProgress(ctx, brokers, c.String("groupName"), c.String("topicName"))
 				if err != nil {
+					return err
+				}
+				if done, err := printJSON(c, qs); done {
 					return err
 				}
 				w := c.App.Writer
@@ -112,6 +118,9 @@ func resetOffsetByTimeCommand() *cli.Command {
 					rows = append(rows, admin.QueueProgress{MessageQueue: mq, ConsumerOffset: off})
 				}
 				sortRows(rows)
+				if done, err := printJSON(c, rows); done {
+					return err
+				}
 				fmt.Fprintf(c.App.Writer, "%-32s  %-4s  %s\n", "#brokerName", "#queueId", "#offset")
 				for _, r := range rows {
 					fmt.Fprintf(c.App.Writer, "%-32s  %-8d  %d\n", r.BrokerName, r.QueueID, r.ConsumerOffset)
@@ -148,6 +157,9 @@ func queryMsgByOffsetCommand() *cli.Command {
 				}
 				if len(msgs) == 0 || msgs[0].QueueOffset != c.Int64("offset") {
 					return fmt.Errorf("no message at %s/%s/%d offset %d", c.String("topic"), c.String("brokerName"), c.Int("queueId"), c.Int64("offset"))
+				}
+				if done, err := printJSON(c, msgs[0]); done {
+					return err
 				}
 				printMessage(c.App.Writer, msgs[0].Message)
 				return nil

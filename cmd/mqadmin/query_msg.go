@@ -32,6 +32,9 @@ func queryMsgByIDCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				if done, err := printJSON(c, m); done {
+					return err
+				}
 				printMessage(c.App.Writer, m)
 				return nil
 			})
@@ -62,6 +65,9 @@ func queryByKeyCommand(name string, unique bool) *cli.Command {
 				}
 				if len(msgs) == 0 {
 					return fmt.Errorf("no message with key %q in topic %s", key, c.String("topic"))
+				}
+				if done, err := printJSON(c, msgs); done {
+					return err
 				}
 				for _, m := range msgs {
 					printMessage(c.App.Writer, m)

@@ -29,6 +29,9 @@ func sendMessageCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				if done, err := printJSON(c, r); done {
+					return err
+				}
 				status := map[int32]string{0: "SEND_OK", 10: "FLUSH_DISK_TIMEOUT", 11: "SLAVE_NOT_AVAILABLE", 12: "FLUSH_SLAVE_TIMEOUT"}[r.Code]
 				fmt.Fprintf(c.App.Writer, "%-22s %-12s %-6s %-20s %-34s %s\n", "#Broker Name", "#QID", "#Offset", "#Status", "#MsgId", "#OffsetMsgId")
 				fmt.Fprintf(c.App.Writer, "%-22s %-12d %-6d %-20s %-34s %s\n", r.BrokerName, r.QueueID, r.QueueOffset, status, r.MsgID, r.OffsetMsgID)
@@ -54,6 +57,9 @@ func consumeMessageCommand() *cli.Command {
 			return withAdmin(c, func(ctx context.Context, a *admin.Admin) error {
 				msgs, err := a.PullMessages(ctx, c.String("topic"), c.String("broker"), int32(c.Int("qid")), c.Int64("offset"), c.Int("count"))
 				if err != nil {
+					return err
+				}
+				if done, err := printJSON(c, msgs); done {
 					return err
 				}
 				for _, m := range msgs {

@@ -20,6 +20,9 @@ func topicListCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				if done, err := printJSON(c, map[string][]string{"topicList": topics}); done {
+					return err
+				}
 				for _, t := range topics {
 					fmt.Fprintln(c.App.Writer, t)
 				}
