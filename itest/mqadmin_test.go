@@ -329,3 +329,23 @@ func TestMqadminJSONOutput(t *testing.T) {
 		t.Fatalf("brokerStatus --json: %v %v", kv, err)
 	}
 }
+
+// TestMqadminClusterRT sends to the broker-name topic of every broker set and reports the RT.
+func TestMqadminClusterRT(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins})
+	var rows []struct {
+		BrokerName   string
+		SuccessCount int
+		FailCount    int
+	}
+	out := mustAdmin(t, "clusterRT", "-n", c.NameServers[0].Addr, "-a", "20", "--json")
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 || rows[0].BrokerName != c.Broker.Name ||
+		rows[0].SuccessCount != 20 || rows[0].FailCount != 0 {
+		t.Fatalf("clusterRT --json: %s (%v)", out, err)
+	}
+	if code, _, errOut := runAdmin(t, nil, "clusterRT", "-n", c.NameServers[0].Addr, "-a", "0"); code == 0 || !strings.Contains(errOut, "-a") {
+		t.Fatalf("clusterRT -a 0: exit %d %q", code, errOut)
+	}
+}

@@ -79,6 +79,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			withJSON(topicStatusCommand()),
 			withJSON(consumerProgressCommand()),
 			withJSON(resetOffsetByTimeCommand()),
+			withJSON(clusterRTCommand()),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
