@@ -1,7 +1,7 @@
 # Skiff build and test targets. `make test` is what CI runs (.ci/run).
 GO        ?= go
 BUILD_DIR ?= build
-BINARIES  := mqnamesrv mqbroker mqadmin
+BINARIES  := mqnamesrv mqbroker mqadmin mqbench
 PKGS      := ./...
 
 .PHONY: all build test unit itest compat fuzz bench lint ci clean

@@ -1,0 +1,376 @@
+// Command mqbench measures a Skiff (or RocketMQ 4.x) cluster, like RocketMQ's benchmark scripts:
+//
+//	mqbench producer -n 127.0.0.1:9876 -t BenchTopic -s 1024 -w 16 [--async] [-b 1] [-d 10s | -c 100000] [--json]
+//	mqbench consumer -n 127.0.0.1:9876 -t BenchTopic [-d 10s] [--from-start] [--json]
+//
+// Every second it prints a line (TPS, max and average RT, failures, progress) to stderr; at the
+// end a summary with throughput in msg/s and MB/s and latency percentiles, to stdout, as a table
+// or as JSON.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/skiffmq/skiff/client/admin"
+	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/remoting"
+	"github.com/skiffmq/skiff/internal/remoting/rpc"
+)
+
+func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	common := []cli.Flag{
+		&cli.StringFlag{Name: "namesrvAddr", Aliases: []string{"n"}, EnvVars: []string{"NAMESRV_ADDR"}, Usage: "name servers `ip:port;ip:port`", Required: true},
+		&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "BenchmarkTopic", Usage: "topic"},
+		&cli.DurationFlag{Name: "duration", Aliases: []string{"d"}, Value: 10 * time.Second, Usage: "how long to run (when no count is given)"},
+		&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON"},
+	}
+	app := &cli.App{
+		Name: "mqbench", Usage: "benchmark producers and consumers", Writer: stdout, ErrWriter: stderr,
+		ExitErrHandler: func(*cli.Context, error) {},
+		Commands: []*cli.Command{
+			{Name: "producer", Usage: "send messages as fast as possible", Flags: append(append([]cli.Flag{}, common...),
+				&cli.IntFlag{Name: "size", Aliases: []string{"s"}, Value: 1024, Usage: "message body size in bytes"},
+				&cli.IntFlag{Name: "threads", Aliases: []string{"w"}, Value: 16, Usage: "producer goroutines"},
+				&cli.BoolFlag{Name: "async", Usage: "asynchronous sends (up to 64 in flight per goroutine)"},
+				&cli.IntFlag{Name: "batch", Aliases: []string{"b"}, Value: 1, Usage: "messages per send (SEND_BATCH_MESSAGE when > 1)"},
+				&cli.Int64Flag{Name: "count", Aliases: []string{"c"}, Usage: "stop after this many messages (0: run for the duration)"},
+			), Action: producer},
+			{Name: "consumer", Usage: "pull every queue of a topic and count", Flags: append(append([]cli.Flag{}, common...),
+				&cli.BoolFlag{Name: "from-start", Usage: "start at each queue's min offset instead of its end"},
+				&cli.Int64Flag{Name: "count", Aliases: []string{"c"}, Usage: "stop after this many messages (0: run for the duration)"},
+			), Action: consumer},
+		},
+	}
+	if err := app.Run(args); err != nil {
+		fmt.Fprintf(stderr, "mqbench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// stats collects counts and latencies from many goroutines.
+type stats struct {
+	ok, failed, bytes atomic.Int64
+	maxRT             atomic.Int64 // µs, this second
+	sumRT, nRT        atomic.Int64 // µs, this second
+	mu                sync.Mutex
+	lat               []time.Duration
+}
+
+func (s *stats) record(n int, bytes int, d time.Duration) {
+	s.ok.Add(int64(n))
+	s.bytes.Add(int64(bytes))
+	us := d.Microseconds()
+	for {
+		cur := s.maxRT.Load()
+		if us <= cur || s.maxRT.CompareAndSwap(cur, us) {
+			break
+		}
+	}
+	s.sumRT.Add(us)
+	s.nRT.Add(1)
+	s.mu.Lock()
+	s.lat = append(s.lat, d)
+	s.mu.Unlock()
+}
+
+// Summary is what mqbench reports at the end.
+type Summary struct {
+	Role       string  `json:"role"`
+	Messages   int64   `json:"messages"`
+	Failures   int64   `json:"failures"`
+	Seconds    float64 `json:"seconds"`
+	MsgPerSec  float64 `json:"msgPerSec"`
+	MBPerSec   float64 `json:"mbPerSec"`
+	P50ms      float64 `json:"p50Ms"`
+	P90ms      float64 `json:"p90Ms"`
+	P99ms      float64 `json:"p99Ms"`
+	P999ms     float64 `json:"p999Ms"`
+	MessageLen int     `json:"messageSize,omitempty"`
+}
+
+func (s *stats) summary(role string, elapsed time.Duration) Summary {
+	s.mu.Lock()
+	lat := append([]time.Duration(nil), s.lat...)
+	s.mu.Unlock()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[int(float64(len(lat)-1)*p)].Microseconds()) / 1000
+	}
+	secs := elapsed.Seconds()
+	return Summary{Role: role, Messages: s.ok.Load(), Failures: s.failed.Load(), Seconds: secs,
+		MsgPerSec: float64(s.ok.Load()) / secs, MBPerSec: float64(s.bytes.Load()) / secs / (1 << 20),
+		P50ms: pct(0.5), P90ms: pct(0.9), P99ms: pct(0.99), P999ms: pct(0.999)}
+}
+
+// report prints a line per second until done is closed.
+func report(w io.Writer, s *stats, start time.Time, d time.Duration, count int64, done <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last := int64(0)
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-t.C:
+			cur := s.ok.Load()
+			n, sum := s.nRT.Swap(0), s.sumRT.Swap(0)
+			avg := 0.0
+			if n > 0 {
+				avg = float64(sum) / float64(n) / 1000
+			}
+			progress := float64(now.Sub(start)) / float64(d) * 100
+			if count > 0 {
+				progress = float64(cur) / float64(count) * 100
+			}
+			fmt.Fprintf(w, "TPS: %d  MaxRT(ms): %.2f  AvgRT(ms): %.3f  Failed: %d  Total: %d  Progress: %.0f%%\n",
+				cur-last, float64(s.maxRT.Swap(0))/1000, avg, s.failed.Load(), cur, min(progress, 100))
+			last = cur
+		}
+	}
+}
+
+func printSummary(c *cli.Context, sum Summary) error {
+	if c.Bool("json") {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sum)
+	}
+	fmt.Fprintf(c.App.Writer, "%s: %d messages in %.1f s, %d failures\nthroughput: %.0f msg/s, %.2f MB/s\nlatency ms: p50 %.3f  p90 %.3f  p99 %.3f  p999 %.3f\n",
+		sum.Role, sum.Messages, sum.Seconds, sum.Failures, sum.MsgPerSec, sum.MBPerSec, sum.P50ms, sum.P90ms, sum.P99ms, sum.P999ms)
+	return nil
+}
+
+type queue struct {
+	addr    string
+	queueID int32
+}
+
+// writableQueues resolves the topic's writable master queues, creating the topic through
+// auto-create (one send) when the name servers do not know it.
+func writableQueues(ctx context.Context, a *admin.Admin, topic string, readable bool) ([]queue, error) {
+	route, err := a.TopicRoute(ctx, topic)
+	if errors.Is(err, admin.ErrTopicNotExist) && !readable {
+		if _, err := a.SendMessage(ctx, topic, []byte("mqbench warm-up"), "", "", "", -1); err != nil {
+			return nil, err
+		}
+		for i := 0; i < 50; i++ {
+			if route, err = a.TopicRoute(ctx, topic); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var qs []queue
+	for _, qd := range route.QueueDatas {
+		n, perm := qd.WriteQueueNums, int32(admin.PermWrite)
+		if readable {
+			n, perm = qd.ReadQueueNums, admin.PermRead
+		}
+		if qd.Perm&perm == 0 {
+			continue
+		}
+		for _, bd := range route.BrokerDatas {
+			if bd.BrokerName == qd.BrokerName && bd.MasterAddr() != "" {
+				for q := int32(0); q < n; q++ {
+					qs = append(qs, queue{bd.MasterAddr(), q})
+				}
+			}
+		}
+	}
+	if len(qs) == 0 {
+		return nil, fmt.Errorf("topic %s has no %s master queue", topic, map[bool]string{true: "readable", false: "writable"}[readable])
+	}
+	return qs, nil
+}
+
+func producer(c *cli.Context) error {
+	size, threads, batch, count := c.Int("size"), c.Int("threads"), c.Int("batch"), c.Int64("count")
+	if size <= 0 || threads <= 0 || batch <= 0 || count < 0 || c.Duration("duration") <= 0 {
+		return fmt.Errorf("-s, -w, -b and -d must be positive, -c not negative")
+	}
+	a, err := admin.New(admin.WithNameServers([]string{c.String("namesrvAddr")}))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
+	qs, err := writableQueues(ctx, a, c.String("topic"), false)
+	cancel()
+	if err != nil {
+		return err
+	}
+	body := make([]byte, size)
+	for i := range body {
+		body[i] = 'a' + byte(i%26)
+	}
+	var entries []message.BatchEntry
+	for i := 0; i < batch; i++ {
+		entries = append(entries, message.BatchEntry{Body: body})
+	}
+	batchBody := message.EncodeBatch(entries)
+	var s stats
+	var sent atomic.Int64
+	start := time.Now()
+	deadline := start.Add(c.Duration("duration"))
+	done := make(chan struct{})
+	go report(c.App.ErrWriter, &s, start, c.Duration("duration"), count, done)
+	more := func() bool {
+		if count > 0 {
+			return sent.Add(int64(batch)) <= count
+		}
+		return time.Now().Before(deadline)
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < threads; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			cli := rpc.New(rpc.Config{})
+			defer cli.Close()
+			inflight := make(chan struct{}, 64)
+			var pending sync.WaitGroup
+			for i := 0; more(); i++ {
+				q := qs[(w+i*threads)%len(qs)]
+				req := buildSend(c.String("topic"), q.queueID, body, batchBody, batch)
+				t0 := time.Now()
+				if !c.Bool("async") {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					resp, err := cli.Invoke(ctx, q.addr, req)
+					cancel()
+					settle(&s, resp, err, batch, len(req.Body), time.Since(t0))
+					continue
+				}
+				inflight <- struct{}{}
+				pending.Add(1)
+				err := cli.InvokeAsync(context.Background(), q.addr, req, func(resp *remoting.Command, err error) {
+					settle(&s, resp, err, batch, len(req.Body), time.Since(t0))
+					<-inflight
+					pending.Done()
+				})
+				if err != nil {
+					settle(&s, nil, err, batch, 0, 0)
+					<-inflight
+					pending.Done()
+				}
+			}
+			pending.Wait()
+		}(w)
+	}
+	wg.Wait()
+	close(done)
+	sum := s.summary("producer", time.Since(start))
+	sum.MessageLen = size
+	return printSummary(c, sum)
+}
+
+func buildSend(topic string, qid int32, body, batchBody []byte, batch int) *remoting.Command {
+	ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	if batch > 1 {
+		return remoting.NewRequest(remoting.SendBatchMessage, map[string]string{"a": "MQBENCH", "b": topic, "c": "TBW102",
+			"d": "4", "e": strconv.Itoa(int(qid)), "f": "0", "g": ts, "h": "0", "i": "", "j": "0", "k": "false", "m": "true"}, batchBody)
+	}
+	return remoting.NewRequest(remoting.SendMessage, map[string]string{"producerGroup": "MQBENCH", "topic": topic,
+		"defaultTopic": "TBW102", "defaultTopicQueueNums": "4", "queueId": strconv.Itoa(int(qid)), "sysFlag": "0",
+		"bornTimestamp": ts, "flag": "0", "properties": ""}, body)
+}
+
+func settle(s *stats, resp *remoting.Command, err error, n, bytes int, d time.Duration) {
+	if err != nil || resp == nil || resp.Code != remoting.Success {
+		s.failed.Add(int64(n))
+		return
+	}
+	s.record(n, bytes, d)
+}
+
+func consumer(c *cli.Context) error {
+	a, err := admin.New(admin.WithNameServers([]string{c.String("namesrvAddr")}))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
+	qs, err := writableQueues(ctx, a, c.String("topic"), true)
+	cancel()
+	if err != nil {
+		return err
+	}
+	count := c.Int64("count")
+	var s stats
+	start := time.Now()
+	deadline := start.Add(c.Duration("duration"))
+	done := make(chan struct{})
+	go report(c.App.ErrWriter, &s, start, c.Duration("duration"), count, done)
+	group := "MQBENCH_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	var wg sync.WaitGroup
+	for _, q := range qs {
+		wg.Add(1)
+		go func(q queue) {
+			defer wg.Done()
+			cli := rpc.New(rpc.Config{})
+			defer cli.Close()
+			code := remoting.GetMaxOffset
+			if c.Bool("from-start") {
+				code = remoting.GetMinOffset
+			}
+			resp, err := cli.Invoke(context.Background(), q.addr, remoting.NewRequest(code, map[string]string{"topic": c.String("topic"), "queueId": strconv.Itoa(int(q.queueID))}, nil))
+			if err != nil {
+				s.failed.Add(1)
+				return
+			}
+			off, _ := strconv.ParseInt(resp.ExtFields["offset"], 10, 64)
+			for time.Now().Before(deadline) && (count == 0 || s.ok.Load() < count) {
+				req := remoting.NewRequest(remoting.PullMessage, map[string]string{"consumerGroup": group, "topic": c.String("topic"),
+					"queueId": strconv.Itoa(int(q.queueID)), "queueOffset": strconv.FormatInt(off, 10), "maxMsgNums": "32",
+					"sysFlag": "6", "commitOffset": "-1", "suspendTimeoutMillis": "1000", "subscription": "*",
+					"subVersion": "0", "expressionType": "TAG"}, nil)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				resp, err := cli.Invoke(ctx, q.addr, req)
+				cancel()
+				if err != nil {
+					s.failed.Add(1)
+					time.Sleep(100 * time.Millisecond)
+					continue
+				}
+				if next, err := strconv.ParseInt(resp.ExtFields["nextBeginOffset"], 10, 64); err == nil && next >= off {
+					off = next
+				}
+				if resp.Code != remoting.Success {
+					continue
+				}
+				msgs, err := message.DecodeAll(resp.Body)
+				if err != nil {
+					s.failed.Add(1)
+					continue
+				}
+				now := time.Now().UnixMilli()
+				for _, m := range msgs {
+					s.record(1, len(m.Body), time.Duration(max(now-m.StoreTimestamp, 0))*time.Millisecond)
+				}
+			}
+		}(q)
+	}
+	wg.Wait()
+	close(done)
+	return printSummary(c, s.summary("consumer (latency = receive time - store time)", time.Since(start)))
+}
