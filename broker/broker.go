@@ -120,6 +120,9 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	}
 	sc := cfg.StoreConfig()
 	sc.Logger = log
+	if b.metrics != nil {
+		sc.OnFlush = func(d time.Duration) { b.metrics.Observe("skiff_commitlog_flush_seconds", d) }
+	}
 	start := time.Now()
 	if b.store, err = commitlog.Open(sc); err != nil {
 		return fail(fmt.Errorf("broker: open store %s: %w", cfg.StorePathRootDir, err))

@@ -475,7 +475,7 @@ func TestBrokerConfigRefusesBadValues(t *testing.T) {
 
 func TestBrokerHTTPMetricsAndReadiness(t *testing.T) {
 	port := freePort(t)
-	tb := startBroker(t, func(c *Config) { c.HTTPPort = port })
+	tb := startBroker(t, func(c *Config) { c.HTTPPort = port; c.FlushDiskType = SyncFlush })
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + tb.b.HTTPAddr() + path)
 		if err != nil {
@@ -509,6 +509,7 @@ func TestBrokerHTTPMetricsAndReadiness(t *testing.T) {
 		`skiff_consumer_lag_messages{group="cg",topic="Metered",queue="0"} 4`,
 		`skiff_send_latency_seconds_bucket`,
 		`skiff_commitlog_max_offset_bytes`,
+		`skiff_commitlog_flush_seconds_bucket`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {

@@ -39,6 +39,7 @@ type Config struct {
 	MaxTransferBytesOnMessageInMemory int           // 256 KiB
 	MaxTransferCountOnMessageInMemory int           // 32
 	Logger                            *slog.Logger
+	OnFlush                           func(time.Duration) // called after each msync pass with its duration (metrics)
 }
 
 // DefaultConfig returns the defaults for a store under root.

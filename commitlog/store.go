@@ -391,7 +391,13 @@ func (s *Store) flush() error {
 	from := s.flushed.Load()
 	if end > from {
 		t0 := time.Now()
-		defer func() { s.lastFlushNs.Store(int64(time.Since(t0))) }()
+		defer func() {
+			d := time.Since(t0)
+			s.lastFlushNs.Store(int64(d))
+			if s.cfg.OnFlush != nil {
+				s.cfg.OnFlush(d)
+			}
+		}()
 		s.segMu.RLock()
 		segs := append([]*segment(nil), s.segs...)
 		s.segMu.RUnlock()
