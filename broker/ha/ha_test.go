@@ -80,6 +80,7 @@ func TestHASlaveCatchesUpAndFollows(t *testing.T) {
 		t.Fatalf("slave not reported healthy: %+v", m.Slaves())
 	}
 	ss.WaitDispatched(ss.MaxPhyOffset(), 5*time.Second)
+	ms.WaitDispatched(ms.MaxPhyOffset(), 5*time.Second)
 	for q := int32(0); q < 2; q++ {
 		if ss.MaxOffsetInQueue("HA", q) != ms.MaxOffsetInQueue("HA", q) {
 			t.Fatalf("queue %d: slave max %d, master max %d", q, ss.MaxOffsetInQueue("HA", q), ms.MaxOffsetInQueue("HA", q))
