@@ -25,7 +25,7 @@ func jsonBody(v any) []byte {
 }
 
 func (b *Broker) handleCreateTopic(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
-	if !b.cfg.IsMaster() {
+	if !b.conf().IsMaster() {
 		return errResp(req, remoting.SystemError, slaveModifyRemark)
 	}
 	h := newHeader(req)
@@ -66,7 +66,7 @@ func (b *Broker) handleCreateTopic(_ context.Context, _ *server.Conn, req *remot
 }
 
 func (b *Broker) handleDeleteTopic(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
-	if !b.cfg.IsMaster() {
+	if !b.conf().IsMaster() {
 		return errResp(req, remoting.SystemError, slaveModifyRemark)
 	}
 	h := newHeader(req)
@@ -103,7 +103,7 @@ func (b *Broker) handleGetAllDelayOffset(_ context.Context, _ *server.Conn, req 
 }
 
 func (b *Broker) handleCreateGroup(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
-	if !b.cfg.IsMaster() {
+	if !b.conf().IsMaster() {
 		return errResp(req, remoting.SystemError, slaveModifyRemark)
 	}
 	gc := metadata.DefaultGroupConfig("")
@@ -125,7 +125,7 @@ func (b *Broker) handleGetAllGroups(_ context.Context, _ *server.Conn, req *remo
 }
 
 func (b *Broker) handleDeleteGroup(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
-	if !b.cfg.IsMaster() {
+	if !b.conf().IsMaster() {
 		return errResp(req, remoting.SystemError, slaveModifyRemark)
 	}
 	h := newHeader(req)
@@ -169,7 +169,7 @@ func (b *Broker) handleTopicStats(_ context.Context, _ *server.Conn, req *remoti
 		if q > 0 {
 			buf.WriteByte(',')
 		}
-		writeMQKey(&buf, topic, b.cfg.BrokerName, q)
+		writeMQKey(&buf, topic, b.conf().BrokerName, q)
 		maxOff := b.store.MaxOffsetInQueue(topic, q)
 		last := int64(0)
 		if maxOff > 0 {
@@ -270,7 +270,7 @@ func (b *Broker) handleConsumeStats(_ context.Context, _ *server.Conn, req *remo
 				buf.WriteByte(',')
 			}
 			first = false
-			writeMQKey(&buf, topic, b.cfg.BrokerName, q)
+			writeMQKey(&buf, topic, b.conf().BrokerName, q)
 			cons, ok := offs[q]
 			if !ok {
 				cons = 0
@@ -299,7 +299,7 @@ func (b *Broker) runtimeTable() map[string]string {
 	table := map[string]string{
 		"brokerVersionDesc":               "Skiff " + Version,
 		"brokerVersion":                   strconv.Itoa(int(remoting.CurrentVersion)),
-		"brokerRole":                      b.cfg.BrokerRole,
+		"brokerRole":                      b.conf().BrokerRole,
 		"msgPutTotalTodayNow":             i64s(b.stats.putTotal.Load()),
 		"msgGetTotalTodayNow":             i64s(b.stats.getTotal.Load()),
 		"msgPutTotalTodayMorning":         "0",
@@ -343,7 +343,7 @@ func (b *Broker) runtimeTable() map[string]string {
 
 // handleGetBrokerConfig answers with every config key as properties text (key=value lines).
 func (b *Broker) handleGetBrokerConfig(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
-	return respond(req, remoting.Success, "", nil, []byte(b.cfg.Properties()))
+	return respond(req, remoting.Success, "", nil, []byte(b.conf().Properties()))
 }
 
 // Properties renders the configuration as sorted key=value lines with RocketMQ key names.
@@ -371,7 +371,7 @@ func (b *Broker) handleQueryMessage(_ context.Context, _ *server.Conn, req *remo
 		return errResp(req, remoting.SystemError, "%v", h.err)
 	}
 	if h.boolean("_UNIQUE_KEY_QUERY") {
-		maxNum = b.cfg.DefaultQueryMaxNum
+		maxNum = b.conf().DefaultQueryMaxNum
 	}
 	res := b.store.QueryMessage(topic, key, maxNum, begin, end)
 	ext := map[string]string{

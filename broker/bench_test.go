@@ -27,7 +27,7 @@ func BenchmarkBrokerSendReplicated(b *testing.B) {
 			slave := startBroker(b, func(c *Config) {
 				c.BrokerRole, c.BrokerID = RoleSlave, 1
 				c.MappedFileSizeCommitLog = 256 << 20
-				c.HaMasterAddress = "127.0.0.1:" + strconv.Itoa(master.b.cfg.HaListenPort)
+				c.HaMasterAddress = "127.0.0.1:" + strconv.Itoa(master.b.conf().HaListenPort)
 			})
 			deadline := time.Now().Add(10 * time.Second)
 			for !master.b.haMaster.SlaveOK(master.b.store.MaxPhyOffset(), 1<<30) && time.Now().Before(deadline) {

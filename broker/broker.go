@@ -33,7 +33,7 @@ import (
 
 // Broker is one broker process's server.
 type Broker struct {
-	cfg         Config
+	cfgPtr      atomic.Pointer[Config] // replaced as a whole by UPDATE_BROKER_CONFIG (copy on write)
 	log         *slog.Logger
 	now         func() time.Time
 	storeHost   netip.AddrPort
@@ -87,7 +87,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	b := &Broker{
-		cfg: cfg, log: log, now: time.Now, delayLevels: levels,
+		log: log, now: time.Now, delayLevels: levels,
 		storeHost:   netip.AddrPortFrom(ip.Unmap(), uint16(cfg.ListenPort)),
 		clients:     newClientManager(log),
 		locks:       newQueueLocks(),
@@ -95,6 +95,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		registerCh:  make(chan struct{}, 1),
 		tx:          txState{done: map[int64]bool{}, checks: map[int64]int{}},
 	}
+	b.cfgPtr.Store(&cfg)
 	fail := func(err error) (*Broker, error) {
 		b.stopHTTP(context.Background())
 		if b.store != nil {
@@ -146,17 +147,17 @@ func (b *Broker) createSystemTopics() error {
 		{TopicName: metadata.TopicSchedule, ReadQueueNums: int32(len(b.delayLevels)), WriteQueueNums: int32(len(b.delayLevels)), Perm: rw},
 		{TopicName: metadata.TopicTransHalf, ReadQueueNums: 1, WriteQueueNums: 1, Perm: rw},
 		{TopicName: metadata.TopicTransOpHalf, ReadQueueNums: 1, WriteQueueNums: 1, Perm: rw},
-		{TopicName: b.cfg.BrokerClusterName + "_REPLY_TOPIC", ReadQueueNums: 1, WriteQueueNums: 1, Perm: rw},
+		{TopicName: b.conf().BrokerClusterName + "_REPLY_TOPIC", ReadQueueNums: 1, WriteQueueNums: 1, Perm: rw},
 	}
-	if b.cfg.AutoCreateTopicEnable {
-		n := b.cfg.DefaultTopicQueueNums
+	if b.conf().AutoCreateTopicEnable {
+		n := b.conf().DefaultTopicQueueNums
 		topics = append(topics, metadata.TopicConfig{TopicName: metadata.TopicDefault, ReadQueueNums: n, WriteQueueNums: n, Perm: rw | metadata.PermInherit})
 	}
-	if b.cfg.ClusterTopicEnable {
-		topics = append(topics, metadata.TopicConfig{TopicName: b.cfg.BrokerClusterName, ReadQueueNums: 16, WriteQueueNums: 16, Perm: rw | metadata.PermInherit})
+	if b.conf().ClusterTopicEnable {
+		topics = append(topics, metadata.TopicConfig{TopicName: b.conf().BrokerClusterName, ReadQueueNums: 16, WriteQueueNums: 16, Perm: rw | metadata.PermInherit})
 	}
-	if b.cfg.BrokerTopicEnable {
-		topics = append(topics, metadata.TopicConfig{TopicName: b.cfg.BrokerName, ReadQueueNums: 1, WriteQueueNums: 1, Perm: rw | metadata.PermInherit})
+	if b.conf().BrokerTopicEnable {
+		topics = append(topics, metadata.TopicConfig{TopicName: b.conf().BrokerName, ReadQueueNums: 1, WriteQueueNums: 1, Perm: rw | metadata.PermInherit})
 	}
 	for _, t := range topics {
 		if metadata.ValidateTopic(t.TopicName) != nil {
@@ -177,11 +178,11 @@ func (b *Broker) Start() error {
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.rpc = rpc.New(rpc.Config{Logger: b.log})
 	b.srv = server.New(server.Config{
-		Addr:   fmt.Sprintf("%s:%d", b.cfg.BindAddress, b.cfg.ListenPort),
+		Addr:   fmt.Sprintf("%s:%d", b.conf().BindAddress, b.conf().ListenPort),
 		Logger: b.log,
 		PoolConfigs: map[string]server.PoolConfig{
-			poolSend:   {Workers: b.cfg.SendMessageThreadPoolNums, Queue: 10000},
-			poolPull:   {Workers: b.cfg.PullMessageThreadPoolNums, Queue: 10000},
+			poolSend:   {Workers: b.conf().SendMessageThreadPoolNums, Queue: 10000},
+			poolPull:   {Workers: b.conf().PullMessageThreadPoolNums, Queue: 10000},
 			poolClient: {Workers: 8, Queue: 10000},
 			poolAdmin:  {Workers: 4, Queue: 1000},
 		},
@@ -190,14 +191,14 @@ func (b *Broker) Start() error {
 	b.srv.OnConnClose(b.onConnClose)
 	if err := b.srv.Start(); err != nil {
 		b.cancel()
-		return fmt.Errorf("broker: listen on port %d: %w", b.cfg.ListenPort, err)
+		return fmt.Errorf("broker: listen on port %d: %w", b.conf().ListenPort, err)
 	}
 	b.masterAddr.Store("")
-	if b.cfg.IsMaster() {
+	if b.conf().IsMaster() {
 		b.haMaster = ha.NewMaster(ha.MasterConfig{
-			Addr: fmt.Sprintf("%s:%d", b.cfg.BindAddress, b.cfg.HaListenPort), Store: b.store,
-			SegmentSize: b.cfg.MappedFileSizeCommitLog, BatchSize: b.cfg.HaTransferBatchSize,
-			HeartbeatInterval: ms(b.cfg.HaSendHeartbeatInterval), Housekeeping: ms(b.cfg.HaHousekeepingInterval),
+			Addr: fmt.Sprintf("%s:%d", b.conf().BindAddress, b.conf().HaListenPort), Store: b.store,
+			SegmentSize: b.conf().MappedFileSizeCommitLog, BatchSize: b.conf().HaTransferBatchSize,
+			HeartbeatInterval: ms(b.conf().HaSendHeartbeatInterval), Housekeeping: ms(b.conf().HaHousekeepingInterval),
 			Logger: b.log,
 		})
 		if err := b.haMaster.Start(); err != nil {
@@ -206,10 +207,10 @@ func (b *Broker) Start() error {
 			return fmt.Errorf("broker: %w", err)
 		}
 	} else {
-		b.haSlave = ha.NewSlave(ha.SlaveConfig{Store: b.store, HeartbeatInterval: ms(b.cfg.HaSendHeartbeatInterval),
-			Housekeeping: ms(b.cfg.HaHousekeepingInterval), Logger: b.log})
-		if len(b.cfg.HaMasterAddress) >= 6 {
-			b.haSlave.SetMasterAddr(b.cfg.HaMasterAddress)
+		b.haSlave = ha.NewSlave(ha.SlaveConfig{Store: b.store, HeartbeatInterval: ms(b.conf().HaSendHeartbeatInterval),
+			Housekeeping: ms(b.conf().HaHousekeepingInterval), Logger: b.log})
+		if len(b.conf().HaMasterAddress) >= 6 {
+			b.haSlave.SetMasterAddr(b.conf().HaMasterAddress)
 		}
 		b.haSlave.Start()
 		b.goLoop("slave-sync", b.slaveSyncLoop)
@@ -219,13 +220,13 @@ func (b *Broker) Start() error {
 	b.goLoop("persist", b.persistLoop)
 	b.goLoop("client-scan", b.clientScanLoop)
 	b.goLoop("stats", b.statsLoop)
-	if b.cfg.IsMaster() {
+	if b.conf().IsMaster() {
 		b.goLoop("schedule", b.scheduleLoop)
 		b.goLoop("transaction-check", b.transactionCheckLoop)
 	}
-	b.log.Info(fmt.Sprintf("The broker[%s, %s] boot success.", b.cfg.BrokerName, b.cfg.BrokerAddr()),
-		"cluster", b.cfg.BrokerClusterName, "role", b.cfg.BrokerRole, "flush", b.cfg.FlushDiskType,
-		"namesrv", b.cfg.NamesrvAddr)
+	b.log.Info(fmt.Sprintf("The broker[%s, %s] boot success.", b.conf().BrokerName, b.conf().BrokerAddr()),
+		"cluster", b.conf().BrokerClusterName, "role", b.conf().BrokerRole, "flush", b.conf().FlushDiskType,
+		"namesrv", b.conf().NamesrvAddr)
 	return nil
 }
 
@@ -238,14 +239,17 @@ func (b *Broker) goLoop(name string, fn func(ctx context.Context)) {
 }
 
 // Addr is the remoting address clients use.
-func (b *Broker) Addr() string { return b.cfg.BrokerAddr() }
+func (b *Broker) Addr() string { return b.conf().BrokerAddr() }
 
 // Ready reports whether the store is open and the broker has registered with at least one name
 // server.
 func (b *Broker) Ready() bool { return b.started.Load() && b.registered.Load() }
 
 // Config returns the validated configuration.
-func (b *Broker) Config() Config { return b.cfg }
+func (b *Broker) Config() Config { return *b.conf() }
+
+// conf is the current configuration; callers must not modify it.
+func (b *Broker) conf() *Config { return b.cfgPtr.Load() }
 
 // Shutdown stops the broker gracefully: unregister from name servers, answer held pulls, stop the
 // remoting server, stop the loops, persist offsets and metadata, flush and close the store. It is
@@ -298,7 +302,7 @@ func (b *Broker) onConnClose(c *server.Conn) {
 
 // persistLoop writes consumer and delay offsets periodically.
 func (b *Broker) persistLoop(ctx context.Context) {
-	t := time.NewTicker(ms(b.cfg.FlushConsumerOffsetInterval))
+	t := time.NewTicker(ms(b.conf().FlushConsumerOffsetInterval))
 	defer t.Stop()
 	for {
 		select {
@@ -324,7 +328,7 @@ func (b *Broker) clientScanLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for _, c := range b.clients.expired(b.now(), ms(b.cfg.ClientChannelExpiredTime)) {
+			for _, c := range b.clients.expired(b.now(), ms(b.conf().ClientChannelExpiredTime)) {
 				b.log.Info("client connection expired", "addr", c.RemoteAddr())
 				c.Close()
 				b.onConnClose(c)
@@ -376,6 +380,7 @@ func (b *Broker) registerHandlers() {
 	h(remoting.GetBrokerRuntimeInfo, poolAdmin, b.handleRuntimeInfo)
 	h(remoting.GetBrokerConfig, poolAdmin, b.handleGetBrokerConfig)
 	h(remoting.InvokeBrokerToResetOffset, poolAdmin, b.handleResetOffset)
+	h(remoting.UpdateBrokerConfig, poolAdmin, b.handleUpdateBrokerConfig)
 	h(remoting.QueryMessage, poolAdmin, b.handleQueryMessage)
 	h(remoting.ViewMessageByID, poolAdmin, b.handleViewMessage)
 }

@@ -290,7 +290,7 @@ func TestBrokerConsumerOffsets(t *testing.T) {
 		t.Fatalf("search by timestamp offset = %q", r.ExtFields["offset"])
 	}
 	// Offsets survive a restart (persisted at shutdown).
-	root := tb.b.cfg.StorePathRootDir
+	root := tb.b.conf().StorePathRootDir
 	if err := tb.b.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -24,11 +24,11 @@ func (b *Broker) handleHeartbeat(_ context.Context, c *server.Conn, req *remotin
 		b.clients.registerProducer(c, hb.ClientID, req.Language, req.Version, p.GroupName, now)
 	}
 	for _, cd := range hb.ConsumerDataSet {
-		gc, ok, err := b.groups.GetOrCreate(cd.GroupName, b.cfg.AutoCreateSubscriptionGroup)
+		gc, ok, err := b.groups.GetOrCreate(cd.GroupName, b.conf().AutoCreateSubscriptionGroup)
 		if err != nil {
 			b.log.Error("create subscription group failed", "group", cd.GroupName, "err", err)
 		}
-		if ok && b.cfg.IsMaster() {
+		if ok && b.conf().IsMaster() {
 			retry := metadata.RetryGroupPrefix + cd.GroupName
 			n := max(gc.RetryQueueNums, 1)
 			_, isNew, err := b.topics.PutIfAbsent(metadata.TopicConfig{TopicName: retry, ReadQueueNums: n, WriteQueueNums: n, Perm: 6})

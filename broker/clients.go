@@ -357,7 +357,7 @@ func (m *clientManager) consumerGroups() []string {
 
 // notifyIDsChanged sends NOTIFY_CONSUMER_IDS_CHANGED (oneway) to every member of a group.
 func (b *Broker) notifyIDsChanged(group string) {
-	if !b.cfg.NotifyConsumerIdsChangedEnable {
+	if !b.conf().NotifyConsumerIdsChangedEnable {
 		return
 	}
 	if gc, ok := b.groups.Get(group); ok && !gc.NotifyConsumerIdsChangedEnable {

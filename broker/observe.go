@@ -15,13 +15,13 @@ import (
 // startHTTP starts /healthz, /readyz, /metrics and the read-only JSON API. It runs before the
 // store opens, so /readyz answers 503 during recovery and until the first registration.
 func (b *Broker) startHTTP() error {
-	if b.cfg.HTTPPort < 0 {
+	if b.conf().HTTPPort < 0 {
 		return nil
 	}
 	b.metrics = metrics.New()
 	b.registerGauges()
 	srv, err := httpapi.Start(httpapi.Config{
-		Addr:    fmt.Sprintf("%s:%d", b.cfg.BindAddress, b.cfg.HTTPPort),
+		Addr:    fmt.Sprintf("%s:%d", b.conf().BindAddress, b.conf().HTTPPort),
 		Ready:   b.Ready,
 		Metrics: b.metrics.WritePrometheus,
 		Logger:  b.log,
@@ -37,7 +37,7 @@ func (b *Broker) startHTTP() error {
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("broker: httpPort %d: %w", b.cfg.HTTPPort, err)
+		return fmt.Errorf("broker: httpPort %d: %w", b.conf().HTTPPort, err)
 	}
 	b.http = srv
 	return nil

@@ -44,8 +44,8 @@ func (b *Broker) handleUpdateConsumerOffset(_ context.Context, _ *server.Conn, r
 	if h.err != nil {
 		return errResp(req, remoting.SystemError, "%v", h.err)
 	}
-	if !b.cfg.IsMaster() {
-		return errResp(req, remoting.SystemError, "the broker[%s] is a slave; commit offsets to the master", b.cfg.BrokerAddr())
+	if !b.conf().IsMaster() {
+		return errResp(req, remoting.SystemError, "the broker[%s] is a slave; commit offsets to the master", b.conf().BrokerAddr())
 	}
 	b.offsets.Commit(group, topic, qid, off)
 	return respond(req, remoting.Success, "", nil, nil)

@@ -78,13 +78,13 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 	if err != nil {
 		return errResp(req, remoting.SystemError, "%v", err)
 	}
-	if b.cfg.BrokerPermission&metadata.PermRead == 0 {
-		return errResp(req, remoting.NoPermission, "the broker[%s] pulling message is forbidden", b.cfg.BrokerAddr())
+	if b.conf().BrokerPermission&metadata.PermRead == 0 {
+		return errResp(req, remoting.NoPermission, "the broker[%s] pulling message is forbidden", b.conf().BrokerAddr())
 	}
 	if b.haSlave != nil && b.haSlave.Diverged() {
-		return errResp(req, remoting.SystemError, "the slave[%s] commit log diverged from its master; it serves no reads until repaired", b.cfg.BrokerAddr())
+		return errResp(req, remoting.SystemError, "the slave[%s] commit log diverged from its master; it serves no reads until repaired", b.conf().BrokerAddr())
 	}
-	gc, ok, err := b.groups.GetOrCreate(ph.group, b.cfg.AutoCreateSubscriptionGroup)
+	gc, ok, err := b.groups.GetOrCreate(ph.group, b.conf().AutoCreateSubscriptionGroup)
 	if err != nil {
 		return errResp(req, remoting.SystemError, "subscription group %s: %v", ph.group, err)
 	}
@@ -95,7 +95,7 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 		return errResp(req, remoting.NoPermission, "subscription group no permission, %s", ph.group)
 	}
 	tc, ok := b.topics.Get(ph.topic)
-	if !ok && !b.cfg.IsMaster() && b.store.MaxOffsetInQueue(ph.topic, ph.queueID) > 0 {
+	if !ok && !b.conf().IsMaster() && b.store.MaxOffsetInQueue(ph.topic, ph.queueID) > 0 {
 		// A slave serves what it replicated even before the topic config arrives from the
 		// master (it syncs every 10 s, and the master may be down).
 		tc, ok = metadata.TopicConfig{TopicName: ph.topic, ReadQueueNums: ph.queueID + 1, WriteQueueNums: ph.queueID + 1, Perm: metadata.PermRead}, true
@@ -143,12 +143,12 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 		}
 		b.stats.recordGet(len(res.Messages))
 	}
-	if !b.cfg.IsMaster() && code == remoting.PullOffsetMoved {
+	if !b.conf().IsMaster() && code == remoting.PullOffsetMoved {
 		// A slave never moves consumers (no offsetCheckInSlave).
 		code, next = remoting.PullRetryImmediately, ph.queueOffset
 	}
 	suggest := int64(0)
-	if b.cfg.SlaveReadEnable {
+	if b.conf().SlaveReadEnable {
 		suggest = gc.BrokerID
 		if n := len(res.Messages); n > 0 {
 			// How far the end of the pulled data lies behind the commit-log end.
@@ -156,14 +156,14 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 				suggest = gc.WhichBrokerWhenConsumeSlowly
 			}
 		}
-	} else if !b.cfg.IsMaster() {
+	} else if !b.conf().IsMaster() {
 		suggest = 0
 	}
 
 	if code == remoting.PullNotFound && allowSuspend && ph.sysFlag&pullSuspend != 0 {
 		timeout := ph.suspendTimeout
-		if !b.cfg.LongPollingEnable {
-			timeout = int64(b.cfg.ShortPollingTimeMills)
+		if !b.conf().LongPollingEnable {
+			timeout = int64(b.conf().ShortPollingTimeMills)
 		}
 		b.hold.suspend(c, req, ph.topic, ph.queueID, ph.queueOffset, sub, timeout)
 		b.commitFromPull(ph, allowSuspend)
@@ -188,7 +188,7 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 // commitFromPull stores the consumer's committed offset carried by the pull (COMMIT_OFFSET bit),
 // on a master and only on the first run of a request.
 func (b *Broker) commitFromPull(ph pullHeader, firstRun bool) {
-	if firstRun && ph.sysFlag&pullCommitOffset != 0 && b.cfg.IsMaster() && ph.commitOffset >= 0 {
+	if firstRun && ph.sysFlag&pullCommitOffset != 0 && b.conf().IsMaster() && ph.commitOffset >= 0 {
 		b.offsets.Commit(ph.group, ph.topic, ph.queueID, ph.commitOffset)
 	}
 }
@@ -217,7 +217,7 @@ func (b *Broker) exactTagFilter(msgs [][]byte, sub *subscription) []byte {
 // memoryBehindLimit is how far behind the commit-log end data may lie before a consumer counts as
 // reading from disk (accessMessageInMemoryMaxRatio, 40 % of RAM by default).
 func (b *Broker) memoryBehindLimit() int64 {
-	return totalMemory() * int64(b.cfg.AccessMessageInMemoryMaxRatio) / 100
+	return totalMemory() * int64(b.conf().AccessMessageInMemoryMaxRatio) / 100
 }
 
 func isRetryTopic(topic string) bool { return strings.HasPrefix(topic, metadata.RetryGroupPrefix) }

@@ -31,7 +31,7 @@ func (b *Broker) triggerRegister() {
 // whenever triggerRegister is called. Concurrency model (a): this goroutine owns registration.
 func (b *Broker) registerLoop(ctx context.Context) {
 	b.registerAll(ctx)
-	t := time.NewTicker(ms(b.cfg.RegisterNameServerPeriod))
+	t := time.NewTicker(ms(b.conf().RegisterNameServerPeriod))
 	defer t.Stop()
 	// A slave that does not know its master yet (the master registered after it) asks again
 	// every 3 s instead of waiting for the next period.
@@ -54,14 +54,14 @@ func (b *Broker) registerLoop(ctx context.Context) {
 
 // registerAll sends REGISTER_BROKER to every name server in parallel.
 func (b *Broker) registerAll(ctx context.Context) {
-	addrs := b.cfg.NamesrvAddrs()
+	addrs := b.conf().NamesrvAddrs()
 	if len(addrs) == 0 {
 		return
 	}
 	table := b.topics.Snapshot()
-	if b.cfg.BrokerPermission != metadata.PermRead|metadata.PermWrite {
+	if b.conf().BrokerPermission != metadata.PermRead|metadata.PermWrite {
 		for k, tc := range table.TopicConfigTable {
-			tc.Perm &= b.cfg.BrokerPermission | metadata.PermInherit
+			tc.Perm &= b.conf().BrokerPermission | metadata.PermInherit
 			table.TopicConfigTable[k] = tc
 		}
 	}
@@ -71,11 +71,11 @@ func (b *Broker) registerAll(ctx context.Context) {
 		return
 	}
 	ext := map[string]string{
-		"brokerName":   b.cfg.BrokerName,
-		"brokerAddr":   b.cfg.BrokerAddr(),
-		"clusterName":  b.cfg.BrokerClusterName,
-		"haServerAddr": b.cfg.HAServerAddr(),
-		"brokerId":     strconv.FormatInt(b.cfg.BrokerID, 10),
+		"brokerName":   b.conf().BrokerName,
+		"brokerAddr":   b.conf().BrokerAddr(),
+		"clusterName":  b.conf().BrokerClusterName,
+		"haServerAddr": b.conf().HAServerAddr(),
+		"brokerId":     strconv.FormatInt(b.conf().BrokerID, 10),
 		"compressed":   "false",
 		"bodyCrc32":    strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)&0x7FFFFFFF), 10),
 	}
@@ -84,7 +84,7 @@ func (b *Broker) registerAll(ctx context.Context) {
 		wg.Add(1)
 		go func(addr string) {
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, ms(b.cfg.RegisterBrokerTimeoutMills))
+			cctx, cancel := context.WithTimeout(ctx, ms(b.conf().RegisterBrokerTimeoutMills))
 			defer cancel()
 			req := remoting.NewRequest(remoting.RegisterBroker, copyMap(ext), body)
 			resp, err := b.rpc.Invoke(cctx, addr, req)
@@ -107,7 +107,7 @@ func (b *Broker) registerAll(ctx context.Context) {
 
 // onRegisterResponse learns the master's addresses from the answer (slaves).
 func (b *Broker) onRegisterResponse(addr string, resp *remoting.Command) {
-	if b.cfg.IsMaster() {
+	if b.conf().IsMaster() {
 		return
 	}
 	masterAddr, haAddr := resp.ExtFields["masterAddr"], resp.ExtFields["haServerAddr"]
@@ -115,7 +115,7 @@ func (b *Broker) onRegisterResponse(addr string, resp *remoting.Command) {
 		b.log.Info("master learned from name server", "namesrv", addr, "masterAddr", masterAddr, "haServerAddr", haAddr)
 		b.masterAddr.Store(masterAddr)
 	}
-	if haAddr != "" && len(b.cfg.HaMasterAddress) < 6 {
+	if haAddr != "" && len(b.conf().HaMasterAddress) < 6 {
 		b.haSlave.SetMasterAddr(haAddr)
 	}
 }
@@ -123,15 +123,15 @@ func (b *Broker) onRegisterResponse(addr string, resp *remoting.Command) {
 // unregisterAll sends UNREGISTER_BROKER to every name server (clean shutdown).
 func (b *Broker) unregisterAll(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, addr := range b.cfg.NamesrvAddrs() {
+	for _, addr := range b.conf().NamesrvAddrs() {
 		wg.Add(1)
 		go func(addr string) {
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			defer cancel()
 			req := remoting.NewRequest(remoting.UnregisterBroker, map[string]string{
-				"brokerName": b.cfg.BrokerName, "brokerAddr": b.cfg.BrokerAddr(),
-				"clusterName": b.cfg.BrokerClusterName, "brokerId": strconv.FormatInt(b.cfg.BrokerID, 10),
+				"brokerName": b.conf().BrokerName, "brokerAddr": b.conf().BrokerAddr(),
+				"clusterName": b.conf().BrokerClusterName, "brokerId": strconv.FormatInt(b.conf().BrokerID, 10),
 			}, nil)
 			if _, err := b.rpc.Invoke(cctx, addr, req); err != nil {
 				b.log.Warn("unregister broker failed", "namesrv", addr, "err", err)

@@ -20,13 +20,13 @@ func (b *Broker) replicate(res commitlog.PutResult, wait bool) replicaStatus {
 		return replicaOK
 	}
 	b.haMaster.Wake()
-	if b.cfg.BrokerRole != RoleSyncMaster || !wait {
+	if b.conf().BrokerRole != RoleSyncMaster || !wait {
 		return replicaOK
 	}
-	if !b.haMaster.SlaveOK(res.EndOffset, b.cfg.HaSlaveFallbehindMax) {
+	if !b.haMaster.SlaveOK(res.EndOffset, b.conf().HaSlaveFallbehindMax) {
 		return replicaSlaveNotAvailable
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ms(b.cfg.SlaveTimeout))
+	ctx, cancel := context.WithTimeout(context.Background(), ms(b.conf().SlaveTimeout))
 	defer cancel()
 	if !b.haMaster.WaitAck(ctx, res.EndOffset) {
 		return replicaTimeout
@@ -70,7 +70,7 @@ func (b *Broker) slaveSyncLoop(ctx context.Context) {
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
 	for {
-		if addr := b.masterAddr.Load().(string); addr != "" && addr != b.cfg.BrokerAddr() {
+		if addr := b.masterAddr.Load().(string); addr != "" && addr != b.conf().BrokerAddr() {
 			b.syncFromMaster(ctx, addr)
 		}
 		select {

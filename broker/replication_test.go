@@ -17,7 +17,7 @@ func TestBrokerSyncMasterWaitsForSlaveAndSlaveServesReads(t *testing.T) {
 	}
 	slave := startBroker(t, func(c *Config) {
 		c.BrokerRole, c.BrokerID = RoleSlave, 1
-		c.HaMasterAddress = "127.0.0.1:" + strconv.Itoa(master.b.cfg.HaListenPort)
+		c.HaMasterAddress = "127.0.0.1:" + strconv.Itoa(master.b.conf().HaListenPort)
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for !master.b.haMaster.SlaveOK(master.b.store.MaxPhyOffset(), 1<<30) && time.Now().Before(deadline) {

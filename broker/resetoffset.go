@@ -22,8 +22,8 @@ func (b *Broker) handleResetOffset(_ context.Context, _ *server.Conn, req *remot
 	if h.err != nil {
 		return errResp(req, remoting.SystemError, "%v", h.err)
 	}
-	if !b.cfg.IsMaster() {
-		return errResp(req, remoting.SystemError, "the broker[%s] is a slave; reset offsets on the master", b.cfg.BrokerAddr())
+	if !b.conf().IsMaster() {
+		return errResp(req, remoting.SystemError, "the broker[%s] is a slave; reset offsets on the master", b.conf().BrokerAddr())
 	}
 	tc, ok := b.topics.Get(topic)
 	if !ok {
@@ -45,7 +45,7 @@ func (b *Broker) handleResetOffset(_ context.Context, _ *server.Conn, req *remot
 		if q > 0 {
 			buf.WriteByte(',')
 		}
-		writeMQKey(&buf, topic, b.cfg.BrokerName, q)
+		writeMQKey(&buf, topic, b.conf().BrokerName, q)
 		fmt.Fprintf(&buf, ":%d", target)
 	}
 	buf.WriteString(`}}`)

@@ -95,11 +95,11 @@ func (b *Broker) send(c *server.Conn, req *remoting.Command) *remoting.Command {
 	if err != nil {
 		return errResp(req, remoting.SystemError, "%v", err)
 	}
-	if !b.cfg.IsMaster() {
-		return errResp(req, remoting.ServiceNotAvailable, "the broker[%s] is a slave and does not accept messages", b.cfg.BrokerAddr())
+	if !b.conf().IsMaster() {
+		return errResp(req, remoting.ServiceNotAvailable, "the broker[%s] is a slave and does not accept messages", b.conf().BrokerAddr())
 	}
-	if b.cfg.BrokerPermission&metadata.PermWrite == 0 {
-		return errResp(req, remoting.NoPermission, "the broker[%s] sending message is forbidden", b.cfg.BrokerAddr())
+	if b.conf().BrokerPermission&metadata.PermWrite == 0 {
+		return errResp(req, remoting.NoPermission, "the broker[%s] sending message is forbidden", b.conf().BrokerAddr())
 	}
 	if err := metadata.ValidateTopic(sh.topic); err != nil {
 		if len(sh.topic) > 127 {
@@ -144,8 +144,8 @@ func (b *Broker) send(c *server.Conn, req *remoting.Command) *remoting.Command {
 		m.SysFlag |= message.FlagMultiTags
 	}
 	if props[message.PropertyTransactionPrepared] == "true" {
-		if b.cfg.RejectTransactionMessage {
-			return errResp(req, remoting.NoPermission, "the broker[%s] sending transaction message is forbidden", b.cfg.BrokerAddr())
+		if b.conf().RejectTransactionMessage {
+			return errResp(req, remoting.NoPermission, "the broker[%s] sending transaction message is forbidden", b.conf().BrokerAddr())
 		}
 	}
 	res := b.putMessage(m)
@@ -183,7 +183,7 @@ func (b *Broker) topicForSend(req *remoting.Command, sh sendHeader) (metadata.To
 // redirectRetryToDLQ moves a retried message to %DLQ%<group> once it was reconsumed too often.
 func (b *Broker) redirectRetryToDLQ(req *remoting.Command, sh sendHeader, m *message.Message) *remoting.Command {
 	group := strings.TrimPrefix(sh.topic, metadata.RetryGroupPrefix)
-	gc, ok, err := b.groups.GetOrCreate(group, b.cfg.AutoCreateSubscriptionGroup)
+	gc, ok, err := b.groups.GetOrCreate(group, b.conf().AutoCreateSubscriptionGroup)
 	if err != nil || !ok {
 		return errResp(req, remoting.SubscriptionGroupNotExist, "subscription group not exist, %s", group)
 	}
@@ -228,7 +228,7 @@ func (b *Broker) rewriteForStore(m *message.Message) {
 	if m.Properties == nil {
 		m.Properties = map[string]string{}
 	}
-	m.Properties[message.PropertyCluster] = b.cfg.BrokerClusterName
+	m.Properties[message.PropertyCluster] = b.conf().BrokerClusterName
 	tranType := m.SysFlag & message.TransactionMask
 	if m.Properties[message.PropertyTransactionPrepared] == "true" && tranType != message.TransactionCommit && tranType != message.TransactionRollback {
 		m.Properties[message.PropertyRealTopic] = m.Topic
@@ -259,8 +259,8 @@ func (b *Broker) sendBatch(req *remoting.Command, sh sendHeader, tc metadata.Top
 	if wrapper[message.PropertyDelayLevel] != "" && wrapper[message.PropertyDelayLevel] != "0" {
 		return errResp(req, remoting.MessageIllegal, "batch request does not support delay messages")
 	}
-	if len(req.Body) > b.cfg.MaxMessageSize {
-		return errResp(req, remoting.MessageIllegal, "batch body of %d bytes exceeds maxMessageSize %d", len(req.Body), b.cfg.MaxMessageSize)
+	if len(req.Body) > b.conf().MaxMessageSize {
+		return errResp(req, remoting.MessageIllegal, "batch body of %d bytes exceeds maxMessageSize %d", len(req.Body), b.conf().MaxMessageSize)
 	}
 	entries, err := message.DecodeBatch(req.Body)
 	if err != nil {
@@ -278,7 +278,7 @@ func (b *Broker) sendBatch(req *remoting.Command, sh sendHeader, tc metadata.Top
 		for k, v := range wrapper {
 			props[k] = v
 		}
-		props[message.PropertyCluster] = b.cfg.BrokerClusterName
+		props[message.PropertyCluster] = b.conf().BrokerClusterName
 		delete(props, message.PropertyWait)
 		m := &message.Message{
 			Topic: sh.topic, QueueID: queueID, Flag: e.Flag, SysFlag: sh.sysFlag,
@@ -317,8 +317,8 @@ func (b *Broker) sendResponse(req *remoting.Command, res commitlog.PutResult, qu
 		"msgId":       strings.Join(ids, ","),
 		"queueId":     i32s(queueID),
 		"queueOffset": i64s(res.QueueOffset),
-		"MSG_REGION":  b.cfg.RegionID,
-		"TRACE_ON":    strconv.FormatBool(b.cfg.TraceOn),
+		"MSG_REGION":  b.conf().RegionID,
+		"TRACE_ON":    strconv.FormatBool(b.conf().TraceOn),
 	}
 	if len(msgs) == 1 {
 		if tid := msgs[0].Properties[message.PropertyUniqKey]; tid != "" && msgs[0].Topic == metadata.TopicTransHalf {

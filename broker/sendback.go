@@ -28,12 +28,12 @@ func (b *Broker) handleSendBack(_ context.Context, c *server.Conn, req *remoting
 	if h.err != nil {
 		return errResp(req, remoting.SystemError, "%v", h.err)
 	}
-	gc, ok, err := b.groups.GetOrCreate(group, b.cfg.AutoCreateSubscriptionGroup)
+	gc, ok, err := b.groups.GetOrCreate(group, b.conf().AutoCreateSubscriptionGroup)
 	if err != nil || !ok {
 		return errResp(req, remoting.SubscriptionGroupNotExist, "subscription group not exist, %s", group)
 	}
-	if !b.cfg.IsMaster() || b.cfg.BrokerPermission&metadata.PermWrite == 0 {
-		return errResp(req, remoting.NoPermission, "the broker[%s] sending message is forbidden", b.cfg.BrokerAddr())
+	if !b.conf().IsMaster() || b.conf().BrokerPermission&metadata.PermWrite == 0 {
+		return errResp(req, remoting.NoPermission, "the broker[%s] sending message is forbidden", b.conf().BrokerAddr())
 	}
 	if gc.RetryQueueNums <= 0 {
 		return respond(req, remoting.Success, "", nil, nil)

@@ -47,8 +47,8 @@ func (b *Broker) handleEndTransaction(_ context.Context, _ *server.Conn, req *re
 	if h.err != nil {
 		return errResp(req, remoting.SystemError, "%v", h.err)
 	}
-	if !b.cfg.IsMaster() {
-		return errResp(req, remoting.SlaveNotAvailable, "the broker[%s] is a slave; end transactions on the master", b.cfg.BrokerAddr())
+	if !b.conf().IsMaster() {
+		return errResp(req, remoting.SlaveNotAvailable, "the broker[%s] is a slave; end transactions on the master", b.conf().BrokerAddr())
 	}
 	if kind != tranCommit && kind != tranRollback {
 		b.log.Info("transaction outcome unknown; it will be checked", "producerGroup", group, "commitLogOffset", clOffset, "fromCheck", fromCheck)
@@ -143,7 +143,7 @@ func (t *txState) markDone(off int64) {
 
 // transactionCheckLoop asks producers about open transactions every transactionCheckInterval.
 func (b *Broker) transactionCheckLoop(ctx context.Context) {
-	t := time.NewTicker(ms(b.cfg.TransactionCheckInterval))
+	t := time.NewTicker(ms(b.conf().TransactionCheckInterval))
 	defer t.Stop()
 	for {
 		select {
@@ -195,7 +195,7 @@ func (b *Broker) checkTransactions(now time.Time) {
 		if err != nil {
 			continue
 		}
-		if now.UnixMilli()-half.StoreTimestamp < int64(b.cfg.TransactionTimeOut) {
+		if now.UnixMilli()-half.StoreTimestamp < int64(b.conf().TransactionTimeOut) {
 			break // younger messages follow
 		}
 		contiguous = false
@@ -203,7 +203,7 @@ func (b *Broker) checkTransactions(now time.Time) {
 		n := b.tx.checks[off]
 		b.tx.checks[off] = n + 1
 		b.tx.mu.Unlock()
-		if n >= b.cfg.TransactionCheckMax {
+		if n >= b.conf().TransactionCheckMax {
 			m := b.realMessageOf(half)
 			m.Topic, m.QueueID = metadata.TopicTransCheckMax, 0
 			if _, _, err := b.topics.PutIfAbsent(metadata.TopicConfig{TopicName: metadata.TopicTransCheckMax, ReadQueueNums: 1, WriteQueueNums: 1, Perm: metadata.PermRead}); err != nil {

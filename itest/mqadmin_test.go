@@ -349,3 +349,33 @@ func TestMqadminClusterRT(t *testing.T) {
 		t.Fatalf("clusterRT -a 0: exit %d %q", code, errOut)
 	}
 }
+
+// TestMqadminUpdateBrokerConfig changes brokerPermission at runtime: sends are refused while the
+// broker is read-only and accepted again after; keys that need a restart are refused.
+func TestMqadminUpdateBrokerConfig(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins})
+	ns, br := c.NameServers[0].Addr, c.Broker.Addr
+	mustAdmin(t, "sendMessage", "-n", ns, "-t", "CfgTopic", "-p", "before")
+	if out := mustAdmin(t, "updateBrokerConfig", "-n", ns, "-b", br, "-k", "brokerPermission", "-v", "4"); !strings.Contains(out, "success") {
+		t.Fatalf("updateBrokerConfig: %s", out)
+	}
+	if out := mustAdmin(t, "getBrokerConfig", "-n", ns, "-b", br); !strings.Contains(out, "brokerPermission=4") {
+		t.Fatalf("getBrokerConfig after the update:\n%s", out)
+	}
+	testutil.WaitFor(t, 10*time.Second, func() bool {
+		code, _, _ := runAdmin(t, nil, "sendMessage", "-n", ns, "-t", "CfgTopic", "-p", "refused")
+		return code != 0
+	}, "sends to a read-only broker to be refused")
+	mustAdmin(t, "updateBrokerConfig", "-n", ns, "-b", br, "-k", "brokerPermission", "-v", "6")
+	testutil.WaitFor(t, 10*time.Second, func() bool {
+		code, _, _ := runAdmin(t, nil, "sendMessage", "-n", ns, "-t", "CfgTopic", "-p", "after")
+		return code == 0
+	}, "sends to be accepted again")
+	for key, val := range map[string]string{"listenPort": "1234", "noSuchKey": "1", "brokerPermission": "9"} {
+		if code, _, errOut := runAdmin(t, nil, "updateBrokerConfig", "-n", ns, "-b", br, "-k", key, "-v", val); code == 0 || !strings.Contains(errOut, key) {
+			t.Errorf("updateBrokerConfig %s=%s: exit %d %q", key, val, code, errOut)
+		}
+	}
+}

@@ -233,3 +233,23 @@ func (a *Admin) QueryByKey(ctx context.Context, topic, key string, unique bool, 
 	}
 	return out, nil
 }
+
+// UpdateBrokerConfig changes configuration keys of a running broker (25); the body is key=value
+// lines. Skiff accepts only keys that may change at runtime and does not rewrite the file.
+func (a *Admin) UpdateBrokerConfig(ctx context.Context, brokerAddr string, kv map[string]string) error {
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var body []byte
+	for _, k := range keys {
+		body = append(body, k+"="+kv[k]+"\n"...)
+	}
+	req := remoting.NewRequest(remoting.UpdateBrokerConfig, nil, body)
+	resp, err := a.invoke(ctx, brokerAddr, req)
+	if err != nil {
+		return err
+	}
+	return check(resp, brokerAddr, req.Code)
+}

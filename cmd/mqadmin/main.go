@@ -68,6 +68,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			updateSubGroupCommand(),
 			deleteSubGroupCommand(),
 			getBrokerConfigCommand(),
+			updateBrokerConfigCommand(),
 			writePermCommand("wipeWritePerm", true),
 			writePermCommand("addWritePerm", false),
 			withJSON(consumerConnectionCommand()),

@@ -122,3 +122,29 @@ func writePermCommand(name string, wipe bool) *cli.Command {
 		},
 	}
 }
+
+func updateBrokerConfigCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "updateBrokerConfig",
+		Usage: "change a configuration key of running brokers (not written to their files)",
+		Flags: append([]cli.Flag{namesrvFlag(),
+			&cli.StringFlag{Name: "key", Aliases: []string{"k"}, Required: true, Usage: "config key"},
+			&cli.StringFlag{Name: "value", Aliases: []string{"v"}, Required: true, Usage: "new value"},
+		}, targetFlags()...),
+		Action: func(c *cli.Context) error {
+			return withAdmin(c, func(ctx context.Context, a *admin.Admin) error {
+				addrs, err := targets(ctx, c, a)
+				if err != nil {
+					return err
+				}
+				for _, addr := range addrs {
+					if err := a.UpdateBrokerConfig(ctx, addr, map[string]string{c.String("key"): c.String("value")}); err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "update broker config success, %s\n", addr)
+				}
+				return nil
+			})
+		},
+	}
+}

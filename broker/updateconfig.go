@@ -1,0 +1,91 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/skiffmq/skiff/internal/remoting"
+	"github.com/skiffmq/skiff/internal/remoting/server"
+)
+
+// runtimeKeys are the configuration keys UPDATE_BROKER_CONFIG may change while the broker runs.
+// Others (ports, paths, names, role, file sizes, ...) need an edit of the file and a restart.
+var runtimeKeys = map[string]bool{
+	"brokerPermission": true, "autoCreateTopicEnable": true, "autoCreateSubscriptionGroup": true,
+	"slaveReadEnable": true, "longPollingEnable": true, "shortPollingTimeMills": true,
+	"notifyConsumerIdsChangedEnable": true, "rejectTransactionMessage": true, "traceOn": true,
+	"regionId": true, "defaultQueryMaxNum": true, "clientChannelExpiredTime": true,
+	"accessMessageInMemoryMaxRatio": true, "transactionTimeOut": true, "transactionCheckMax": true,
+	"slaveTimeout": true, "haSlaveFallbehindMax": true, "defaultTopicQueueNums": true,
+}
+
+// handleUpdateBrokerConfig answers UPDATE_BROKER_CONFIG (25): the body is key=value lines. Every
+// key must exist and be changeable at runtime, and the resulting configuration must validate;
+// then it replaces the running configuration at once (copy on write). The change is not written
+// to the configuration file: edit it too to keep the change across restarts.
+func (b *Broker) handleUpdateBrokerConfig(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
+	next := *b.conf()
+	v := reflect.ValueOf(&next).Elem()
+	fields := map[string]reflect.Value{}
+	for i := 0; i < v.NumField(); i++ {
+		if key := strings.Split(v.Type().Field(i).Tag.Get("toml"), ",")[0]; key != "" {
+			fields[key] = v.Field(i)
+		}
+	}
+	var changed []string
+	for _, line := range strings.Split(string(req.Body), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, val, ok := strings.Cut(line, "=")
+		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		f, known := fields[key]
+		switch {
+		case !ok:
+			return errResp(req, remoting.SystemError, "bad config line %q: want key=value", line)
+		case !known:
+			return errResp(req, remoting.SystemError, "unknown config key %q", key)
+		case !runtimeKeys[key]:
+			return errResp(req, remoting.NoPermission, "config key %q cannot be changed while the broker runs; edit the file and restart", key)
+		}
+		if err := setField(f, val); err != nil {
+			return errResp(req, remoting.SystemError, "config %s = %q: %v", key, val, err)
+		}
+		changed = append(changed, key+"="+val)
+	}
+	if err := next.Validate(); err != nil {
+		return errResp(req, remoting.SystemError, "%v", err)
+	}
+	b.cfgPtr.Store(&next)
+	sort.Strings(changed)
+	b.log.Info("broker configuration updated", "changes", strings.Join(changed, " "))
+	b.triggerRegister() // permissions travel with the registration
+	return respond(req, remoting.Success, "", nil, nil)
+}
+
+func setField(f reflect.Value, val string) error {
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(val)
+	case reflect.Bool:
+		v, err := strconv.ParseBool(val)
+		if err != nil {
+			return fmt.Errorf("not a boolean")
+		}
+		f.SetBool(v)
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		v, err := strconv.ParseInt(val, 10, 64)
+		if err != nil || f.OverflowInt(v) {
+			return fmt.Errorf("not an integer of the right size")
+		}
+		f.SetInt(v)
+	default:
+		return fmt.Errorf("unsupported type %s", f.Kind())
+	}
+	return nil
+}
