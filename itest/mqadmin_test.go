@@ -2,6 +2,7 @@ package itest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/skiffmq/skiff/internal/remoting"
+	"github.com/skiffmq/skiff/internal/remoting/rpc"
 	"github.com/skiffmq/skiff/internal/testutil"
 )
 
@@ -376,6 +378,61 @@ func TestMqadminUpdateBrokerConfig(t *testing.T) {
 	for key, val := range map[string]string{"listenPort": "1234", "noSuchKey": "1", "brokerPermission": "9"} {
 		if code, _, errOut := runAdmin(t, nil, "updateBrokerConfig", "-n", ns, "-b", br, "-k", key, "-v", val); code == 0 || !strings.Contains(errOut, key) {
 			t.Errorf("updateBrokerConfig %s=%s: exit %d %q", key, val, code, errOut)
+		}
+	}
+}
+
+// TestMqadminJSONEveryListingCommand runs every command that has --json and checks that it prints
+// one valid JSON document carrying the expected data.
+func TestMqadminJSONEveryListingCommand(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins})
+	ns, br := c.NameServers[0].Addr, c.Broker.Addr
+	var sent struct{ MsgID, OffsetMsgID, BrokerName string }
+	if err := json.Unmarshal([]byte(mustAdmin(t, "sendMessage", "-n", ns, "-t", "JTopic", "-p", "jbody", "-k", "jkey", "-i", "0", "--json")), &sent); err != nil {
+		t.Fatal(err)
+	}
+	// A live consumer and producer (a heartbeat on a connection kept open), with a committed offset.
+	cli := rpc.New(rpc.Config{})
+	defer cli.Close()
+	hb, _ := json.Marshal(map[string]any{"clientID": "127.0.0.1@json", "producerDataSet": []any{map[string]any{"groupName": "jProducers"}},
+		"consumerDataSet": []any{map[string]any{"groupName": "jGroup", "consumeType": "CONSUME_PASSIVELY", "messageModel": "CLUSTERING",
+			"subscriptionDataSet": []any{map[string]any{"topic": "JTopic", "subString": "*"}}}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if r, err := cli.Invoke(ctx, br, remoting.NewRequest(remoting.HeartBeat, nil, hb)); err != nil || r.Code != 0 {
+		t.Fatalf("heartbeat: %v %v", r, err)
+	}
+	if r, err := cli.Invoke(ctx, br, remoting.NewRequest(remoting.UpdateConsumerOffset, map[string]string{"consumerGroup": "jGroup", "topic": "JTopic", "queueId": "0", "commitOffset": "0"}, nil)); err != nil || r.Code != 0 {
+		t.Fatalf("commit: %v %v", r, err)
+	}
+	testutil.WaitFor(t, 10*time.Second, func() bool {
+		code, out, _ := runAdmin(t, nil, "queryMsgByKey", "-n", ns, "-t", "JTopic", "-k", "jkey")
+		return code == 0 && strings.Contains(out, "jbody")
+	}, "the message to be indexed")
+	testutil.WaitFor(t, 10*time.Second, func() bool {
+		code, _, _ := runAdmin(t, nil, "consumerProgress", "-n", ns, "-g", "jGroup")
+		return code == 0
+	}, "the retry topic route of jGroup")
+	for _, args := range [][]string{
+		{"clusterList"}, {"topicList"}, {"brokerStatus", "-b", br}, {"topicStatus", "-t", "JTopic"},
+		{"consumeMessage", "-t", "JTopic"}, {"consumerProgress", "-g", "jGroup"},
+		{"consumerConnection", "-g", "jGroup"}, {"producerConnection", "-g", "jProducers", "-t", "JTopic"},
+		{"queryMsgById", "-i", sent.OffsetMsgID}, {"queryMsgByKey", "-t", "JTopic", "-k", "jkey"},
+		{"queryMsgByUniqueKey", "-t", "JTopic", "-i", sent.MsgID},
+		{"queryMsgByOffset", "-t", "JTopic", "-b", sent.BrokerName, "-i", "0", "-o", "0"},
+		{"resetOffsetByTime", "-g", "jGroup", "-t", "JTopic", "-s", "0"}, {"clusterRT", "-a", "3"},
+	} {
+		out := mustAdmin(t, append(append(args, "-n", ns), "--json")...)
+		if !json.Valid([]byte(out)) || len(strings.TrimSpace(out)) < 3 {
+			t.Errorf("%s --json printed no valid JSON document:\n%s", args[0], out)
+		}
+		if (strings.HasPrefix(args[0], "queryMsg") || args[0] == "consumeMessage") && !strings.Contains(out, "JTopic") {
+			t.Errorf("%s --json lacks the message:\n%s", args[0], out)
+		}
+		if (args[0] == "consumerConnection" || args[0] == "producerConnection") && !strings.Contains(out, "127.0.0.1@json") {
+			t.Errorf("%s --json lacks the client:\n%s", args[0], out)
 		}
 	}
 }
