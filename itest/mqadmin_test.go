@@ -436,3 +436,44 @@ func TestMqadminJSONEveryListingCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestMqadminBadInputEveryCommand gives every command a bad value or an unknown name: each exits
+// non-zero with a one-line reason that names what was wrong.
+func TestMqadminBadInputEveryCommand(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins})
+	ns, br := c.NameServers[0].Addr, c.Broker.Addr
+	dead := testutil.DeadAddr(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"clusterList", "-c", "NoSuchCluster"}, "NoSuchCluster"},
+		{[]string{"topicStatus", "-t", "NoSuchTopic"}, "NoSuchTopic"},
+		{[]string{"consumerProgress", "-g", "NoSuchGroup"}, "NoSuchGroup"},
+		{[]string{"producerConnection", "-g", "g", "-t", "NoSuchTopic"}, "NoSuchTopic"},
+		{[]string{"consumeMessage", "-t", "NoSuchTopic"}, "NoSuchTopic"},
+		{[]string{"queryMsgByOffset", "-t", "NoSuchTopic", "-b", "x", "-i", "0", "-o", "0"}, "NoSuchTopic"},
+		{[]string{"queryMsgByUniqueKey", "-t", "NoSuchTopic", "-i", "abc"}, "NoSuchTopic"},
+		{[]string{"updateSubGroup", "-g", "g"}, "-b"},
+		{[]string{"deleteSubGroup", "-g", "g", "-b", dead}, dead},
+		{[]string{"getBrokerConfig", "-b", dead}, dead},
+		{[]string{"updateBrokerConfig", "-b", br, "-k", "brokerPermission", "-v", "seven"}, "brokerPermission"},
+		{[]string{"wipeWritePerm"}, "brokerName"},
+		{[]string{"addWritePerm"}, "brokerName"},
+		{[]string{"brokerStatus", "-b", dead}, dead},
+		{[]string{"sendMessage", "-t", "T"}, "body"},
+		{[]string{"clusterRT", "-s", "-1"}, "-s"},
+	} {
+		code, out, errOut := runAdmin(t, nil, append(tc.args, "-n", ns)...)
+		line := strings.TrimSpace(errOut)
+		if code == 0 || !strings.Contains(line, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want a non-zero exit naming %q", tc.args, code, line, out, tc.want)
+		}
+	}
+	// An unreachable name server is named too.
+	if code, _, errOut := runAdmin(t, nil, "topicList", "-n", dead); code == 0 || !strings.Contains(errOut, dead) {
+		t.Errorf("topicList against a dead name server: exit %d %q", code, errOut)
+	}
+}
