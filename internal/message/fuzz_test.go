@@ -13,6 +13,11 @@ func FuzzMessageDecode(f *testing.F) {
 	f.Add(make([]byte, 120), 60)
 	f.Fuzz(func(t *testing.T, data []byte, split int) {
 		m, err := Decode(data, true)
+		// Verify accepts exactly the inputs that decode with the CRC check as one whole record.
+		whole := err == nil && int(m.StoreSize) == len(data)
+		if verr := Verify(data); (verr == nil) != whole {
+			t.Fatalf("Verify = %v, Decode = %v (whole record: %v)", verr, err, whole)
+		}
 		if err != nil {
 			return
 		}

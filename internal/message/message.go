@@ -326,6 +326,51 @@ func readHost(b []byte, n int) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom4(a), uint16(binary.BigEndian.Uint32(b[4:])))
 }
 
+// Verify checks that b is exactly one whole record whose lengths are consistent and whose body
+// CRC matches, without allocating (the store's read path). It never panics.
+func Verify(b []byte) error {
+	size, err := RecordSize(b)
+	if err != nil {
+		return err
+	}
+	if size != len(b) {
+		return fmt.Errorf("%w: totalSize %d, %d bytes given", ErrBadLength, size, len(b))
+	}
+	be := binary.BigEndian
+	sys := int32(be.Uint32(b[36:]))
+	p := 48 + 8 + 8 + 8
+	if sys&FlagBornHostV6 != 0 {
+		p += 12
+	}
+	if sys&FlagStoreHostV6 != 0 {
+		p += 12
+	}
+	if p+16 > size {
+		return fmt.Errorf("%w: totalSize %d too small for its hosts", ErrBadLength, size)
+	}
+	bodyLen := int(int32(be.Uint32(b[p+12:])))
+	p += 16
+	if bodyLen < 0 || p+bodyLen+1 > size {
+		return fmt.Errorf("%w: body length %d in a %d-byte record", ErrBadLength, bodyLen, size)
+	}
+	body := b[p : p+bodyLen]
+	p += bodyLen
+	topicLen := int(b[p])
+	p++
+	if p+topicLen+2 > size {
+		return fmt.Errorf("%w: topic length %d in a %d-byte record", ErrBadLength, topicLen, size)
+	}
+	p += topicLen
+	if p+2+int(be.Uint16(b[p:])) != size {
+		return fmt.Errorf("%w: properties length in a %d-byte record", ErrBadLength, size)
+	}
+	stored := int32(be.Uint32(b[8:]))
+	if crc := int32(crc32.Checksum(body, crcTable) & 0x7FFFFFFF); crc != stored {
+		return fmt.Errorf("%w: stored 0x%08X, computed 0x%08X at offset %d", ErrBadCRC, uint32(stored), uint32(crc), int64(be.Uint64(b[28:])))
+	}
+	return nil
+}
+
 // DecodeAll decodes concatenated records (pull and query bodies), without CRC checks, as clients do.
 func DecodeAll(b []byte) ([]*Message, error) {
 	var out []*Message

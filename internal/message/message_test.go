@@ -101,6 +101,31 @@ func TestMessageDecodeDetectsCorruption(t *testing.T) {
 	}
 }
 
+func TestMessageVerify(t *testing.T) {
+	b, _ := Encode(nil, sample())
+	if err := Verify(b); err != nil {
+		t.Fatalf("valid record: %v", err)
+	}
+	bad := append([]byte(nil), b...)
+	bad[90] ^= 0xFF // inside the body
+	if err := Verify(bad); !errors.Is(err, ErrBadCRC) {
+		t.Fatalf("flipped body byte: err = %v, want ErrBadCRC", err)
+	}
+	if err := Verify(append(append([]byte(nil), b...), 0)); !errors.Is(err, ErrBadLength) {
+		t.Fatalf("trailing byte: err = %v, want ErrBadLength", err)
+	}
+	if err := Verify(b[:len(b)-1]); err == nil {
+		t.Fatal("truncated record verified")
+	}
+	v6 := sample()
+	v6.BornHost = netip.MustParseAddrPort("[2001:db8::1]:9000")
+	v6.StoreHost = netip.MustParseAddrPort("[2001:db8::2]:10911")
+	b6, _ := Encode(nil, v6)
+	if err := Verify(b6); err != nil {
+		t.Fatalf("IPv6 hosts: %v", err)
+	}
+}
+
 func TestMessageDecodeAll(t *testing.T) {
 	var b []byte
 	for i := 0; i < 3; i++ {
