@@ -36,6 +36,7 @@ type consumeQueue struct {
 	maxOffset int64 // next entry index to write
 	maxPhyEnd int64 // phyOffset+size of the last entry
 	flushedTo int64 // byte offset flushed
+	closed    bool  // closed or deleted: puts are dropped
 }
 
 func cqDir(root, topic string, queueID int32) string {
@@ -117,7 +118,7 @@ func (q *consumeQueue) offsets() (minOff, maxOff int64) {
 func (q *consumeQueue) put(idx, phy int64, size int32, tags int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if idx < q.maxOffset {
+	if idx < q.maxOffset || q.closed {
 		return nil
 	}
 	if q.maxOffset == 0 && len(q.segs) == 0 && idx > 0 {
@@ -219,4 +220,5 @@ func (q *consumeQueue) close() {
 		_ = s.close()
 	}
 	q.segs = nil
+	q.closed = true
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edsrzf/mmap-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/skiffmq/skiff/internal/message"
 )
@@ -104,7 +105,13 @@ func (x *keyIndex) mapFile(path string) (*indexFile, error) {
 			f.Close()
 			return nil, fmt.Errorf("index file %s has %d bytes, want %d", path, st.Size(), x.fileSize())
 		}
+		// Preallocate (never a sparse file: a write into a hole on a full disk is SIGBUS).
 		if err := fallocate(int(f.Fd()), 0, 0, x.fileSize()); err != nil {
+			if !errors.Is(err, unix.EOPNOTSUPP) {
+				f.Close()
+				_ = os.Remove(path)
+				return nil, fmt.Errorf("commitlog: preallocate index file %s: %w", path, err)
+			}
 			if err := f.Truncate(x.fileSize()); err != nil {
 				f.Close()
 				return nil, err

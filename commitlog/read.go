@@ -2,7 +2,9 @@ package commitlog
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/skiffmq/skiff/internal/message"
 )
@@ -25,13 +27,21 @@ func (s *Store) readRecord(off int64, size int32) ([]byte, error) {
 	return out, nil
 }
 
-// recordAt reports whether raw is one whole record written at physical offset phy.
-func recordAt(raw []byte, phy int64) bool {
-	size, err := message.RecordSize(raw)
-	return err == nil && size == len(raw) && len(raw) >= 36 && int64(binary.BigEndian.Uint64(raw[28:])) == phy
+// checkRecord reports why raw is not one whole, intact record written at physical offset phy
+// (nil when it is): size, magic, lengths, body CRC and the stored physical offset are checked,
+// so corrupted bytes are reported and never served as a message.
+func checkRecord(raw []byte, phy int64) error {
+	if err := message.Verify(raw); err != nil {
+		return fmt.Errorf("%w: at offset %d: %w", ErrCorrupt, phy, err)
+	}
+	if got := int64(binary.BigEndian.Uint64(raw[28:])); got != phy {
+		return fmt.Errorf("%w: record at offset %d says it was written at %d", ErrCorrupt, phy, got)
+	}
+	return nil
 }
 
-// LookupMessage returns a copy of the whole record at a commit-log offset.
+// LookupMessage returns a copy of the whole record at a commit-log offset. An offset that is not
+// the start of a record is ErrNotFound; a record that fails its checks (CRC) is ErrCorrupt.
 func (s *Store) LookupMessage(off int64) ([]byte, error) {
 	if off < s.minPhy.Load() || off+8 > s.wrote.Load() {
 		return nil, fmt.Errorf("%w: offset %d", ErrNotFound, off)
@@ -45,14 +55,17 @@ func (s *Store) LookupMessage(off int64) ([]byte, error) {
 	size, err := message.RecordSize(seg.data[off-seg.start : min(seg.size, off-seg.start+8)])
 	s.segMu.RUnlock()
 	if err != nil {
-		return nil, fmt.Errorf("%w: offset %d: %v", ErrNotFound, off, err)
+		return nil, fmt.Errorf("%w: offset %d: %w", ErrNotFound, off, err)
 	}
 	raw, err := s.readRecord(off, int32(size))
 	if err != nil {
 		return nil, err
 	}
-	if !recordAt(raw, off) {
-		return nil, fmt.Errorf("%w: offset %d is not the start of a record", ErrNotFound, off)
+	if err := checkRecord(raw, off); err != nil {
+		if errors.Is(err, message.ErrBadCRC) {
+			s.log.Error("corrupt commit-log record", "phyOffset", off, "err", err)
+		}
+		return nil, err
 	}
 	return raw, nil
 }
@@ -187,6 +200,12 @@ func (s *Store) GetMessage(topic string, queueID int32, offset int64, maxMsgNums
 	for ; idx < hi && idx-offset < maxScan; idx++ {
 		phy, size, tags, ok := q.get(idx)
 		if !ok {
+			if idx == offset {
+				// The consume-queue file holding offset is gone: skip to the next file.
+				perFile := s.cfg.MappedFileSizeConsumeQueue / cqEntrySize
+				res.Status, res.NextBeginOffset = OffsetFoundNull, (offset/perFile+1)*perFile
+				return res
+			}
 			break
 		}
 		if size == fillerSize {
@@ -203,11 +222,11 @@ func (s *Store) GetMessage(topic string, queueID int32, offset int64, maxMsgNums
 			removing = phy < s.minPhy.Load()
 			continue
 		}
-		if !recordAt(raw, phy) {
+		if err := checkRecord(raw, phy); err != nil {
 			// A consume-queue entry that does not point at a whole record (a damaged
-			// consume-queue file) is skipped, never served.
-			s.log.Warn("consume-queue entry does not match a commit-log record; skipped",
-				"topic", topic, "queueId", queueID, "queueOffset", idx, "phyOffset", phy, "size", size)
+			// consume-queue file), or a record whose CRC fails, is skipped, never served.
+			s.log.Error("consume-queue entry does not lead to an intact commit-log record; skipped",
+				"topic", topic, "queueId", queueID, "queueOffset", idx, "phyOffset", phy, "size", size, "err", err)
 			continue
 		}
 		res.Messages = append(res.Messages, raw)
@@ -235,6 +254,11 @@ func (s *Store) QueryMessage(topic, key string, maxNum int, begin, end int64) Qu
 	for _, off := range offs {
 		raw, err := s.LookupMessage(off)
 		if err != nil {
+			continue
+		}
+		// The index holds hashes: keep only records of this topic that carry the key.
+		m, err := message.Decode(raw, false)
+		if err != nil || m.Topic != topic || !(m.UniqKey() == key || slices.Contains(m.Keys(), key)) {
 			continue
 		}
 		res.Messages = append(res.Messages, raw)

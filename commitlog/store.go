@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +21,7 @@ var (
 	ErrClosed       = errors.New("commitlog: store is closed")
 	ErrNotWriteable = errors.New("commitlog: store is not writeable")
 	ErrNotFound     = errors.New("commitlog: no message at that offset")
+	ErrCorrupt      = errors.New("commitlog: corrupt record")
 )
 
 // scheduleTopic is the delay-level topic; its consume-queue tag code is the delivery time.
@@ -177,6 +176,7 @@ func (s *Store) PutMessages(msgs []*message.Message) PutResult {
 	}
 	props := make([]string, len(msgs))
 	sizes := make([]int, len(msgs))
+	total := int64(0)
 	for i, m := range msgs {
 		if len(m.Body) > s.cfg.MaxMessageSize {
 			return PutResult{Status: MessageIllegal, Err: fmt.Errorf("commitlog: body of %d bytes exceeds maxMessageSize %d", len(m.Body), s.cfg.MaxMessageSize)}
@@ -190,8 +190,13 @@ func (s *Store) PutMessages(msgs []*message.Message) PutResult {
 			return PutResult{Status: MessageIllegal, Err: err}
 		}
 		sizes[i] = n
+		total += int64(n)
 	}
-	res, err := s.append(msgs, props, sizes)
+	if total+8 > s.cfg.MappedFileSizeCommitLog {
+		// A batch never straddles segments and a segment always keeps room for a blank.
+		return PutResult{Status: MessageIllegal, Err: fmt.Errorf("commitlog: %d bytes of records do not fit a %d-byte segment", total, s.cfg.MappedFileSizeCommitLog)}
+	}
+	res, err := s.append(msgs, props, sizes, total)
 	if err != nil {
 		return res
 	}
@@ -214,58 +219,78 @@ func (s *Store) PutMessages(msgs []*message.Message) PutResult {
 	return res
 }
 
-func (s *Store) append(msgs []*message.Message, props []string, sizes []int) (PutResult, error) {
+// append writes a batch under appendMu. The batch is one contiguous run of records inside one
+// segment (a blank fills the rest of the current segment when it does not fit), and nothing of
+// it is published (wrote, queue offsets) unless every record was written.
+func (s *Store) append(msgs []*message.Message, props []string, sizes []int, total int64) (PutResult, error) {
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
 	now := time.Now().UnixMilli()
 	res := PutResult{Status: PutOK, MsgCount: len(msgs), StoreTimestamp: now}
 	segSize := s.cfg.MappedFileSizeCommitLog
+	pos := s.writePos
+	if room := segSize - pos%segSize; total+8 > room {
+		// Mark the rest of this segment blank and continue in the next one. The blank lies past
+		// the published end until the next segment exists, so a failure below leaves no trace.
+		if seg := s.segmentFor(pos); seg != nil {
+			b := seg.data[pos-seg.start:]
+			binary.BigEndian.PutUint32(b, uint32(room))
+			magic := message.BlankMagicCode
+			binary.BigEndian.PutUint32(b[4:], uint32(magic))
+		}
+		pos += room
+	}
+	seg, err := s.segmentForWrite(pos)
+	if err != nil {
+		s.markNotWriteable(err)
+		res.Status, res.Err = CreateMappedFileFailed, err
+		return res, err
+	}
+	// Queue offsets are assigned here, under the append lock, and committed only on success.
+	type assigned struct {
+		k    queueKey
+		next int64
+	}
+	var next []assigned
+	nextOf := func(k queueKey) *int64 {
+		for i := range next {
+			if next[i].k == k {
+				return &next[i].next
+			}
+		}
+		next = append(next, assigned{k, s.queueOffsets[k]})
+		return &next[len(next)-1].next
+	}
+	at := pos
 	for i, m := range msgs {
 		size := int64(sizes[i])
-		pos := s.writePos
-		room := segSize - pos%segSize
-		if size+8 > room {
-			// Mark the rest of this segment blank and continue in the next one.
-			if seg := s.segmentFor(pos); seg != nil && room >= 8 {
-				b := seg.data[pos-seg.start:]
-				binary.BigEndian.PutUint32(b, uint32(room))
-				magic := message.BlankMagicCode
-				binary.BigEndian.PutUint32(b[4:], uint32(magic))
-			}
-			pos += room
-			s.writePos = pos
-		}
-		seg, err := s.segmentForWrite(pos)
-		if err != nil {
-			s.markNotWriteable(err)
-			res.Status, res.Err = CreateMappedFileFailed, err
-			s.wrote.Store(s.writePos)
-			return res, err
-		}
 		k := queueKey{m.Topic, m.QueueID}
 		tran := m.SysFlag & message.TransactionMask
 		if tran == message.TransactionPrepared || tran == message.TransactionRollback {
 			m.QueueOffset = 0
 		} else {
-			m.QueueOffset = s.queueOffsets[k]
+			n := nextOf(k)
+			m.QueueOffset = *n
+			*n++
 		}
-		m.CommitLogOffset = pos
+		m.CommitLogOffset = at
 		m.StoreTimestamp = now
-		if _, err := m.EncodeWithProperties(seg.data[pos-seg.start:pos-seg.start+size], props[i]); err != nil {
+		if _, err := m.EncodeWithProperties(seg.data[at-seg.start:at-seg.start+size], props[i]); err != nil {
 			res.Status, res.Err = MessageIllegal, err
 			return res, err
 		}
-		if tran != message.TransactionPrepared && tran != message.TransactionRollback {
-			s.queueOffsets[k] = m.QueueOffset + 1
-		}
 		if i == 0 {
-			res.CommitLogOffset, res.QueueOffset = pos, m.QueueOffset
+			res.CommitLogOffset, res.QueueOffset = at, m.QueueOffset
 		}
-		s.writePos = pos + size
-		res.WroteBytes += int(size)
+		at += size
 	}
-	res.EndOffset = s.writePos
-	s.wrote.Store(s.writePos)
+	for _, a := range next {
+		s.queueOffsets[a.k] = a.next
+	}
+	res.WroteBytes = int(total)
+	s.writePos = at
+	res.EndOffset = at
+	s.wrote.Store(at)
 	return res, nil
 }
 
@@ -451,6 +476,10 @@ func (s *Store) dispatchLoop() {
 		}
 		if err := s.dispatchUpTo(s.wrote.Load()); err != nil {
 			s.log.Error("dispatch failed", "offset", s.dispatched.Load(), "err", err)
+			if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+				// No room for a consume-queue file: refuse appends until space returns.
+				s.markNotWriteable(err)
+			}
 		}
 	}
 }
@@ -708,6 +737,3 @@ func (s *Store) Stats() Stats {
 	return st
 }
 
-func itoa(v int64) string { return strconv.FormatInt(v, 10) }
-
-var _ = strings.TrimSpace
