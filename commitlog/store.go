@@ -736,4 +736,3 @@ func (s *Store) Stats() Stats {
 	}
 	return st
 }
-
