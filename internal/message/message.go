@@ -202,9 +202,9 @@ func putHost(b []byte, ap netip.AddrPort) int {
 		binary.BigEndian.PutUint32(b[16:], uint32(ap.Port()))
 		return 20
 	}
-	s := a.As4() // the zero Addr encodes as 0.0.0.0
-	if !a.IsValid() {
-		s = [4]byte{}
+	var s [4]byte // the zero Addr encodes as 0.0.0.0
+	if a.IsValid() {
+		s = a.As4()
 	}
 	copy(b, s[:])
 	binary.BigEndian.PutUint32(b[4:], uint32(ap.Port()))

@@ -101,6 +101,25 @@ func TestMessageDecodeDetectsCorruption(t *testing.T) {
 	}
 }
 
+func TestMessageEncodeZeroHosts(t *testing.T) {
+	// A message without born or store host (zero netip.AddrPort) encodes them as 0.0.0.0:0.
+	m := &Message{Topic: "T", Body: []byte("b")}
+	b, err := Encode(nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.BornHost != netip.AddrPortFrom(netip.IPv4Unspecified(), 0) || got.StoreHost.Port() != 0 || len(b) != 91+1+1 {
+		t.Fatalf("zero hosts decode as %v %v, record %d bytes", got.BornHost, got.StoreHost, len(b))
+	}
+	if OffsetMsgID(netip.AddrPort{}, 5) != "00000000000000000000000000000005" {
+		t.Fatalf("offset id of a zero host: %s", OffsetMsgID(netip.AddrPort{}, 5))
+	}
+}
+
 func TestMessageVerify(t *testing.T) {
 	b, _ := Encode(nil, sample())
 	if err := Verify(b); err != nil {
