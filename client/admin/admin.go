@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/skiffmq/skiff/client/internal/core"
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/rpc"
 )
@@ -190,14 +191,7 @@ func check(resp *remoting.Command, addr string, reqCode int32) error {
 }
 
 // BrokerData is one broker name with its addresses by broker id (0 = master).
-type BrokerData struct {
-	Cluster     string           `json:"cluster"`
-	BrokerName  string           `json:"brokerName"`
-	BrokerAddrs map[int64]string `json:"brokerAddrs"`
-}
-
-// MasterAddr returns the address of broker id 0, "" when the master is not registered.
-func (b BrokerData) MasterAddr() string { return b.BrokerAddrs[0] }
+type BrokerData = core.BrokerData
 
 // ClusterInfo is the body of GET_BROKER_CLUSTER_INFO.
 type ClusterInfo struct {
@@ -234,21 +228,10 @@ func (ci *ClusterInfo) MasterAddrs(cluster string) ([]string, error) {
 }
 
 // QueueData is a topic's queues on one broker name.
-type QueueData struct {
-	BrokerName     string `json:"brokerName"`
-	ReadQueueNums  int32  `json:"readQueueNums"`
-	WriteQueueNums int32  `json:"writeQueueNums"`
-	Perm           int32  `json:"perm"`
-	TopicSysFlag   int32  `json:"topicSysFlag"`
-}
+type QueueData = core.QueueData
 
 // TopicRoute is the body of GET_ROUTEINFO_BY_TOPIC.
-type TopicRoute struct {
-	OrderTopicConf    string              `json:"orderTopicConf,omitempty"`
-	QueueDatas        []QueueData         `json:"queueDatas"`
-	BrokerDatas       []BrokerData        `json:"brokerDatas"`
-	FilterServerTable map[string][]string `json:"filterServerTable"`
-}
+type TopicRoute = core.TopicRoute
 
 // TopicConfig is what CreateTopic sends (UPDATE_AND_CREATE_TOPIC header).
 type TopicConfig struct {

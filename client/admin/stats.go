@@ -1,10 +1,11 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/skiffmq/skiff/client"
+	"github.com/skiffmq/skiff/client/internal/core"
 	"sort"
 	"strconv"
 
@@ -12,11 +13,7 @@ import (
 )
 
 // MessageQueue identifies one queue of a topic on a broker set.
-type MessageQueue struct {
-	Topic      string `json:"topic"`
-	BrokerName string `json:"brokerName"`
-	QueueID    int32  `json:"queueId"`
-}
+type MessageQueue = client.MessageQueue
 
 // QueueOffsets is one queue's row of GET_TOPIC_STATS_INFO.
 type QueueOffsets struct {
@@ -28,79 +25,6 @@ type QueueOffsets struct {
 type QueueProgress struct {
 	MessageQueue
 	BrokerOffset, ConsumerOffset, LastTimestamp int64
-}
-
-// objectKeyMap splits the fastjson form {{...key object...}:{...value...},...} of the map under
-// field into raw key and value objects (standard JSON cannot have object keys).
-func objectKeyMap(body []byte, field string) ([][2][]byte, error) {
-	i := bytes.Index(body, []byte(`"`+field+`":`))
-	if i < 0 {
-		return nil, nil
-	}
-	p := i + len(field) + 3
-	if p >= len(body) || body[p] != '{' {
-		return nil, fmt.Errorf("%w: %s is not an object", ErrBadResponse, field)
-	}
-	p++
-	var out [][2][]byte
-	for p < len(body) && body[p] != '}' {
-		if body[p] == ',' {
-			p++
-			continue
-		}
-		k, n, err := rawObject(body[p:])
-		if err != nil {
-			return nil, err
-		}
-		p += n
-		if p >= len(body) || body[p] != ':' {
-			return nil, fmt.Errorf("%w: missing ':' in %s", ErrBadResponse, field)
-		}
-		p++
-		var v []byte
-		if p < len(body) && body[p] == '{' {
-			v, n, err = rawObject(body[p:])
-			if err != nil {
-				return nil, err
-			}
-		} else {
-			n = bytes.IndexAny(body[p:], ",}")
-			if n < 0 {
-				return nil, fmt.Errorf("%w: unterminated value in %s", ErrBadResponse, field)
-			}
-			v = bytes.TrimSpace(body[p : p+n])
-		}
-		p += n
-		out = append(out, [2][]byte{k, v})
-	}
-	return out, nil
-}
-
-// rawObject returns the JSON object at the start of b and its length, matching braces outside
-// strings.
-func rawObject(b []byte) ([]byte, int, error) {
-	if len(b) == 0 || b[0] != '{' {
-		return nil, 0, fmt.Errorf("%w: expected an object", ErrBadResponse)
-	}
-	depth, inStr, esc := 0, false, false
-	for i, c := range b {
-		switch {
-		case inStr && esc:
-			esc = false
-		case inStr && c == '\\':
-			esc = true
-		case c == '"':
-			inStr = !inStr
-		case !inStr && c == '{':
-			depth++
-		case !inStr && c == '}':
-			depth--
-			if depth == 0 {
-				return b[:i+1], i + 1, nil
-			}
-		}
-	}
-	return nil, 0, fmt.Errorf("%w: unterminated object", ErrBadResponse)
 }
 
 // TopicStatus returns min/max offsets of every queue of topic on every master hosting it (202).
@@ -123,7 +47,7 @@ func (a *Admin) TopicStatus(ctx context.Context, topic string) ([]QueueOffsets, 
 		if err := check(resp, addr, req.Code); err != nil {
 			return nil, err
 		}
-		pairs, err := objectKeyMap(resp.Body, "offsetTable")
+		pairs, err := core.ObjectKeyMap(resp.Body, "offsetTable")
 		if err != nil {
 			return nil, fmt.Errorf("admin: topic stats of %s from %s: %w", topic, addr, err)
 		}
@@ -157,7 +81,7 @@ func (a *Admin) ConsumerProgress(ctx context.Context, brokers []string, group, t
 		if err := check(resp, addr, req.Code); err != nil {
 			return nil, err
 		}
-		pairs, err := objectKeyMap(resp.Body, "offsetTable")
+		pairs, err := core.ObjectKeyMap(resp.Body, "offsetTable")
 		if err != nil {
 			return nil, fmt.Errorf("admin: consume stats of %s from %s: %w", group, addr, err)
 		}
@@ -198,7 +122,7 @@ func (a *Admin) ResetOffsetByTime(ctx context.Context, group, topic string, ts i
 		if err := check(resp, addr, req.Code); err != nil {
 			return nil, err
 		}
-		pairs, err := objectKeyMap(resp.Body, "offsetTable")
+		pairs, err := core.ObjectKeyMap(resp.Body, "offsetTable")
 		if err != nil {
 			return nil, err
 		}

@@ -1,10 +1,10 @@
-package admin
+package core
 
 import "testing"
 
 func TestAdminObjectKeyMap(t *testing.T) {
 	body := []byte(`{"consumeTps":0,"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T{x}"}:{"brokerOffset":5,"consumerOffset":2,"lastTimestamp":0},{"brokerName":"b","queueId":1,"topic":"T"}:7}}`)
-	pairs, err := objectKeyMap(body, "offsetTable")
+	pairs, err := ObjectKeyMap(body, "offsetTable")
 	if err != nil || len(pairs) != 2 {
 		t.Fatalf("pairs %d err %v", len(pairs), err)
 	}
@@ -12,8 +12,8 @@ func TestAdminObjectKeyMap(t *testing.T) {
 		t.Fatalf("pairs = %q", pairs)
 	}
 	for _, bad := range []string{`{"offsetTable":{{"a":1}`, `{"offsetTable":[1]}`, `{"offsetTable":{{"a":1} 5}}`} {
-		if _, err := objectKeyMap([]byte(bad), "offsetTable"); err == nil {
-			t.Errorf("objectKeyMap(%s) accepted bad input", bad)
+		if _, err := ObjectKeyMap([]byte(bad), "offsetTable"); err == nil {
+			t.Errorf("ObjectKeyMap(%s) accepted bad input", bad)
 		}
 	}
 }
@@ -22,6 +22,6 @@ func FuzzAdminObjectKeyMap(f *testing.F) {
 	f.Add([]byte(`{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T"}:{"maxOffset":1}}}`))
 	f.Add([]byte(`{"offsetTable":{{"a":"\"}"}:3,{"b":1}:{}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = objectKeyMap(b, "offsetTable")
+		_, _ = ObjectKeyMap(b, "offsetTable")
 	})
 }

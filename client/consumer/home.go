@@ -1,0 +1,5 @@
+package consumer
+
+import "os"
+
+var osUserHome = os.UserHomeDir

@@ -1,0 +1,274 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/skiffmq/skiff/client"
+	"github.com/skiffmq/skiff/internal/remoting"
+)
+
+// Permission bits of a topic or broker.
+const (
+	PermRead  = 4
+	PermWrite = 2
+)
+
+// BrokerData is one broker name with its addresses by broker id (0 = master).
+type BrokerData struct {
+	Cluster     string           `json:"cluster"`
+	BrokerName  string           `json:"brokerName"`
+	BrokerAddrs map[int64]string `json:"brokerAddrs"`
+}
+
+// MasterAddr returns the address of broker id 0, "" when the master is not registered.
+func (b BrokerData) MasterAddr() string { return b.BrokerAddrs[0] }
+
+// QueueData is a topic's queues on one broker name.
+type QueueData struct {
+	BrokerName     string `json:"brokerName"`
+	ReadQueueNums  int32  `json:"readQueueNums"`
+	WriteQueueNums int32  `json:"writeQueueNums"`
+	Perm           int32  `json:"perm"`
+	TopicSysFlag   int32  `json:"topicSysFlag"`
+}
+
+// TopicRoute is the body of GET_ROUTEINFO_BY_TOPIC.
+type TopicRoute struct {
+	OrderTopicConf    string              `json:"orderTopicConf,omitempty"`
+	QueueDatas        []QueueData         `json:"queueDatas"`
+	BrokerDatas       []BrokerData        `json:"brokerDatas"`
+	FilterServerTable map[string][]string `json:"filterServerTable"`
+}
+
+// Equal reports whether two routes list the same brokers, addresses and queues.
+func (r *TopicRoute) Equal(o *TopicRoute) bool {
+	if r == nil || o == nil {
+		return r == o
+	}
+	a, b := r.normalized(), o.normalized()
+	if len(a.QueueDatas) != len(b.QueueDatas) || len(a.BrokerDatas) != len(b.BrokerDatas) {
+		return false
+	}
+	for i := range a.QueueDatas {
+		if a.QueueDatas[i] != b.QueueDatas[i] {
+			return false
+		}
+	}
+	for i := range a.BrokerDatas {
+		x, y := a.BrokerDatas[i], b.BrokerDatas[i]
+		if x.BrokerName != y.BrokerName || x.Cluster != y.Cluster || !maps.Equal(x.BrokerAddrs, y.BrokerAddrs) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *TopicRoute) normalized() *TopicRoute {
+	c := &TopicRoute{QueueDatas: slices.Clone(r.QueueDatas), BrokerDatas: slices.Clone(r.BrokerDatas)}
+	sort.Slice(c.QueueDatas, func(i, j int) bool { return c.QueueDatas[i].BrokerName < c.QueueDatas[j].BrokerName })
+	sort.Slice(c.BrokerDatas, func(i, j int) bool { return c.BrokerDatas[i].BrokerName < c.BrokerDatas[j].BrokerName })
+	return c
+}
+
+// PublishQueues returns the queues a producer may write: the write queues of every broker name
+// with write permission and a registered master, ordered by broker name then queue id.
+func (r *TopicRoute) PublishQueues(topic string) []client.MessageQueue {
+	masters := map[string]bool{}
+	for _, b := range r.BrokerDatas {
+		if b.MasterAddr() != "" {
+			masters[b.BrokerName] = true
+		}
+	}
+	var out []client.MessageQueue
+	for _, q := range r.normalized().QueueDatas {
+		if q.Perm&PermWrite == 0 || !masters[q.BrokerName] {
+			continue
+		}
+		for i := int32(0); i < q.WriteQueueNums; i++ {
+			out = append(out, client.MessageQueue{Topic: topic, BrokerName: q.BrokerName, QueueID: i})
+		}
+	}
+	return out
+}
+
+// SubscribeQueues returns the queues a consumer may read: the read queues of every broker name
+// with read permission, ordered by broker name then queue id.
+func (r *TopicRoute) SubscribeQueues(topic string) []client.MessageQueue {
+	var out []client.MessageQueue
+	for _, q := range r.normalized().QueueDatas {
+		if q.Perm&PermRead == 0 {
+			continue
+		}
+		for i := int32(0); i < q.ReadQueueNums; i++ {
+			out = append(out, client.MessageQueue{Topic: topic, BrokerName: q.BrokerName, QueueID: i})
+		}
+	}
+	return out
+}
+
+// FetchRoute asks the name servers for topic's route, trying each in turn on transport errors.
+func (c *Client) FetchRoute(ctx context.Context, topic string) (*TopicRoute, error) {
+	resp, addr, err := c.InvokeNamesrv(ctx, func() *remoting.Command {
+		return remoting.NewRequest(remoting.GetRouteInfoByTopic, map[string]string{"topic": topic}, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Code == remoting.TopicNotExist {
+		return nil, fmt.Errorf("%s: topic %q: %w (name server %s: %s)", c.name, topic, client.ErrTopicNotExist, addr, resp.Remark)
+	}
+	if err := Check(resp, addr, remoting.GetRouteInfoByTopic); err != nil {
+		return nil, err
+	}
+	r := &TopicRoute{}
+	if err := Unmarshal(resp.Body, r); err != nil {
+		return nil, fmt.Errorf("%s: route of %q from %s: %w: %v", c.name, topic, addr, client.ErrBadResponse, err)
+	}
+	return r, nil
+}
+
+// Route returns topic's route from the cache, fetching it when absent. The topic is refreshed
+// every RouteInterval from then on.
+func (c *Client) Route(ctx context.Context, topic string) (*TopicRoute, error) {
+	c.mu.Lock()
+	r := c.routes[topic]
+	c.mu.Unlock()
+	if r != nil {
+		return r, nil
+	}
+	return c.UpdateRoute(ctx, topic)
+}
+
+// UpdateRoute fetches topic's route now, stores it and, when it changed, tells the watchers.
+func (c *Client) UpdateRoute(ctx context.Context, topic string) (*TopicRoute, error) {
+	r, err := c.FetchRoute(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	old := c.routes[topic]
+	c.routes[topic] = r
+	for _, b := range r.BrokerDatas {
+		c.brokers[b.BrokerName] = maps.Clone(b.BrokerAddrs)
+	}
+	watchers := slices.Clone(c.routeWatchers)
+	c.mu.Unlock()
+	if !r.Equal(old) {
+		c.log.Debug("route changed", "topic", topic, "brokers", len(r.BrokerDatas), "queues", len(r.QueueDatas))
+		for _, w := range watchers {
+			w(topic, r)
+		}
+	}
+	return r, nil
+}
+
+// OnRouteChange registers fn, called after a topic's route changed (from the refreshing goroutine).
+func (c *Client) OnRouteChange(fn func(topic string, r *TopicRoute)) {
+	c.mu.Lock()
+	c.routeWatchers = append(c.routeWatchers, fn)
+	c.mu.Unlock()
+}
+
+// ForgetRoute drops topic from the cache (it is no longer refreshed).
+func (c *Client) ForgetRoute(topic string) {
+	c.mu.Lock()
+	delete(c.routes, topic)
+	c.mu.Unlock()
+}
+
+// refreshRoutes updates every cached topic.
+func (c *Client) refreshRoutes(ctx context.Context) {
+	c.mu.Lock()
+	topics := slices.Collect(maps.Keys(c.routes))
+	c.mu.Unlock()
+	for _, t := range topics {
+		if _, err := c.UpdateRoute(ctx, t); err != nil {
+			c.log.Debug("route refresh failed", "topic", t, "err", err)
+		}
+	}
+}
+
+// BrokerAddr returns the address of brokerID in brokerName, "" when unknown.
+func (c *Client) BrokerAddr(brokerName string, brokerID int64) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.brokers[brokerName][brokerID]
+}
+
+// MasterAddr returns the master address of brokerName, "" when unknown or down.
+func (c *Client) MasterAddr(brokerName string) string { return c.BrokerAddr(brokerName, 0) }
+
+// FindBrokerAddr returns brokerID's address in brokerName when known; otherwise the master's,
+// otherwise any slave's. slave reports whether the address is not the master's.
+func (c *Client) FindBrokerAddr(brokerName string, brokerID int64) (addr string, slave bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	addrs := c.brokers[brokerName]
+	if a := addrs[brokerID]; a != "" {
+		return a, brokerID != 0
+	}
+	if a := addrs[0]; a != "" {
+		return a, false
+	}
+	ids := slices.Sorted(maps.Keys(addrs))
+	for _, id := range ids {
+		return addrs[id], true
+	}
+	return "", false
+}
+
+// BrokerAddrs returns every known broker address (masters and slaves), sorted.
+func (c *Client) BrokerAddrs(mastersOnly bool) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	set := map[string]bool{}
+	for _, addrs := range c.brokers {
+		for id, a := range addrs {
+			if a != "" && (!mastersOnly || id == 0) {
+				set[a] = true
+			}
+		}
+	}
+	out := slices.Collect(maps.Keys(set))
+	sort.Strings(out)
+	return out
+}
+
+// AnyBrokerAddr returns a master address of one of topic's broker names (a slave's when no
+// master is up), for group-wide queries.
+func (c *Client) AnyBrokerAddr(ctx context.Context, topic string) (string, error) {
+	r, err := c.Route(ctx, topic)
+	if err != nil {
+		return "", err
+	}
+	names := make([]string, 0, len(r.BrokerDatas))
+	for _, b := range r.BrokerDatas {
+		names = append(names, b.BrokerName)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if a, slave := c.FindBrokerAddr(n, 0); a != "" && !slave {
+			return a, nil
+		}
+	}
+	for _, n := range names {
+		if a, _ := c.FindBrokerAddr(n, 0); a != "" {
+			return a, nil
+		}
+	}
+	return "", fmt.Errorf("%s: no broker of topic %q is registered: %w", c.name, topic, client.ErrConnect)
+}
+
+// IsRetryTopic reports whether topic is a %RETRY% topic.
+func IsRetryTopic(topic string) bool { return strings.HasPrefix(topic, RetryPrefix) }
+
+// Topic prefixes of system topics.
+const (
+	RetryPrefix = "%RETRY%"
+	DLQPrefix   = "%DLQ%"
+)

@@ -1,0 +1,521 @@
+// Package producer sends messages to Skiff (or RocketMQ 4.x) brokers: sync, async and one-way
+// sends, batches, ordered messages through a queue selector, delay levels, and transactional
+// messages (TransactionProducer).
+//
+//	p, err := producer.New(producer.WithNameServers("127.0.0.1:9876"), producer.WithGroup("pg"))
+//	if err != nil { ... }
+//	if err := p.Start(); err != nil { ... }
+//	defer p.Shutdown(context.Background())
+//	res, err := p.Send(ctx, client.NewMessage("TopicTest", []byte("hello")).WithTags("TagA"))
+//
+// A send that fails before the broker stored the message (connection refused, timeout, broker
+// busy, no permission, ...) is retried on another broker set, up to WithRetries times; broker
+// sets that failed or answered slowly are avoided for a while. A send the broker stored but could
+// not flush or replicate in time returns its *client.SendResult together with an error wrapping
+// client.ErrFlushDiskTimeout, ErrFlushSlaveTimeout or ErrSlaveNotAvailable, and is not retried.
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/skiffmq/skiff/client"
+	"github.com/skiffmq/skiff/client/internal/core"
+	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/remoting"
+)
+
+// Producer sends messages. It is safe for concurrent use.
+type Producer struct {
+	o        options
+	core     *core.Client
+	faults   *faults
+	rr       atomic.Uint32
+	state    atomic.Int32 // 0 new, 1 started, 2 shut down
+	inflight sync.WaitGroup
+	tx       *TransactionProducer // set for transaction producers
+}
+
+const (
+	stateNew int32 = iota
+	stateStarted
+	stateShutdown
+)
+
+// New returns a producer; call Start before sending.
+func New(opts ...Option) (*Producer, error) {
+	o := defaults()
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.group == "" {
+		return nil, fmt.Errorf("producer: %w: empty group", client.ErrInvalidArgument)
+	}
+	if o.retries < 0 {
+		return nil, fmt.Errorf("producer: %w: retries %d is negative", client.ErrInvalidArgument, o.retries)
+	}
+	if o.compressOver > 0 && (o.compressLevel < 1 || o.compressLevel > 9) {
+		return nil, fmt.Errorf("producer: %w: compression level %d is not 1..9", client.ErrInvalidArgument, o.compressLevel)
+	}
+	if o.sendTimeout <= 0 {
+		return nil, fmt.Errorf("producer: %w: send timeout %v is not positive", client.ErrInvalidArgument, o.sendTimeout)
+	}
+	c, err := core.New(core.Config{
+		Name: "producer", NameServers: o.nameServers, Logger: o.logger, Timeout: o.sendTimeout,
+		InstanceName: o.instanceName, RouteInterval: o.routeInterval, HeartbeatInterval: o.heartbeatInterval,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p := &Producer{o: o, core: c}
+	if o.faultTolerance {
+		p.faults = newFaults()
+	}
+	return p, nil
+}
+
+// Group returns the producer group.
+func (p *Producer) Group() string { return p.o.group }
+
+// ClientID returns the id brokers know this producer by.
+func (p *Producer) ClientID() string { return p.core.ClientID() }
+
+// Start starts route refresh and heartbeats. It contacts nobody yet: routes are fetched on the
+// first send to a topic.
+func (p *Producer) Start() error {
+	if !p.state.CompareAndSwap(stateNew, stateStarted) {
+		return fmt.Errorf("producer: %w: Start called twice or after Shutdown", client.ErrInvalidArgument)
+	}
+	p.core.SetHeartbeat(func() *core.HeartbeatData {
+		return &core.HeartbeatData{ProducerDataSet: []core.ProducerData{{GroupName: p.o.group}}}
+	})
+	p.core.OnRouteChange(func(string, *core.TopicRoute) { p.core.KickHeartbeat() })
+	p.core.Start()
+	p.core.Logger().Info("producer started", "group", p.o.group, "clientId", p.core.ClientID(), "nameServers", p.core.NameServers())
+	return nil
+}
+
+// Shutdown waits for async sends in flight (until ctx is done), unregisters the producer group
+// from every broker and closes the connections.
+func (p *Producer) Shutdown(ctx context.Context) error {
+	if !p.state.CompareAndSwap(stateStarted, stateShutdown) {
+		if p.state.Load() == stateShutdown {
+			return nil
+		}
+		p.state.Store(stateShutdown)
+		p.core.Shutdown()
+		return nil
+	}
+	done := make(chan struct{})
+	go func() { p.inflight.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("producer: shutdown: async sends still in flight: %w", ctx.Err())
+	}
+	uctx, cancel := context.WithTimeout(context.Background(), p.o.sendTimeout)
+	p.core.Unregister(uctx, p.o.group, "")
+	cancel()
+	p.core.Shutdown()
+	p.core.Logger().Info("producer shut down", "group", p.o.group)
+	return err
+}
+
+func (p *Producer) checkStarted() error {
+	switch p.state.Load() {
+	case stateStarted:
+		return nil
+	case stateShutdown:
+		return fmt.Errorf("producer: %w", client.ErrClosed)
+	}
+	return fmt.Errorf("producer: %w: call Start first", client.ErrNotStarted)
+}
+
+// publishQueues returns topic's writable queues, from the route or, for a topic the name servers
+// do not know, from the auto-create topic's route (the broker then creates the topic).
+func (p *Producer) publishQueues(ctx context.Context, topic string) ([]client.MessageQueue, error) {
+	r, err := p.core.Route(ctx, topic)
+	if err == nil {
+		if qs := r.PublishQueues(topic); len(qs) > 0 {
+			return qs, nil
+		}
+		return nil, fmt.Errorf("producer: topic %q has no writable queue on a registered master: %w", topic, client.ErrNoPermission)
+	}
+	if !errors.Is(err, client.ErrTopicNotExist) {
+		return nil, err
+	}
+	def, derr := p.core.Route(ctx, p.o.createTopicKey)
+	if derr != nil {
+		return nil, err // the topic's own error says more
+	}
+	var qs []client.MessageQueue
+	for _, q := range def.PublishQueues(topic) {
+		if int(q.QueueID) < p.o.defaultQueueNums {
+			qs = append(qs, q)
+		}
+	}
+	if len(qs) == 0 {
+		return nil, err
+	}
+	return qs, nil
+}
+
+// prepared is a message ready to go on the wire.
+type prepared struct {
+	topic     string
+	uniq      string
+	body      []byte
+	props     string
+	sysFlag   int32
+	flag      int32
+	batch     bool
+	count     int
+	msg       *client.Message // for the selector (first message of a batch)
+	reconsume int32
+}
+
+func (p *Producer) prepare(msg *client.Message) (*prepared, error) {
+	if err := msg.Validate(p.o.maxMessageSize); err != nil {
+		return nil, fmt.Errorf("producer: %w", err)
+	}
+	props := msg.WireProperties()
+	uniq := props[client.PropertyUniqKey]
+	if uniq == "" {
+		uniq = message.NewUniqKey()
+		props[client.PropertyUniqKey] = uniq
+	}
+	pr := &prepared{topic: msg.Topic, uniq: uniq, body: msg.Body, flag: msg.Flag, count: 1, msg: msg}
+	if props[client.PropertyTransactionPrep] == "true" {
+		pr.sysFlag |= message.TransactionPrepared
+	}
+	if p.o.compressOver > 0 && len(msg.Body) >= p.o.compressOver {
+		if z, err := client.Deflate(msg.Body, p.o.compressLevel); err == nil && len(z) < len(msg.Body) {
+			pr.body = z
+			pr.sysFlag |= message.FlagCompressed
+		}
+	}
+	pr.props = message.FormatProperties(props)
+	if len(pr.props) > message.MaxPropertiesLength {
+		return nil, fmt.Errorf("producer: %w: properties of a message to %q take %d bytes (limit %d)", client.ErrInvalidArgument, msg.Topic, len(pr.props), message.MaxPropertiesLength)
+	}
+	return pr, nil
+}
+
+func (p *Producer) prepareBatch(msgs []*client.Message) (*prepared, error) {
+	if len(msgs) == 0 {
+		return nil, fmt.Errorf("producer: %w: empty batch", client.ErrInvalidArgument)
+	}
+	topic := msgs[0].Topic
+	entries := make([]message.BatchEntry, 0, len(msgs))
+	uniqs := make([]string, 0, len(msgs))
+	for i, m := range msgs {
+		if err := m.Validate(p.o.maxMessageSize); err != nil {
+			return nil, fmt.Errorf("producer: batch message %d: %w", i, err)
+		}
+		if m.Topic != topic {
+			return nil, fmt.Errorf("producer: %w: batch message %d goes to %q, the batch to %q (one topic per batch)", client.ErrInvalidArgument, i, m.Topic, topic)
+		}
+		if m.DelayLevel > 0 {
+			return nil, fmt.Errorf("producer: %w: batch message %d has delay level %d (batches cannot be delayed)", client.ErrInvalidArgument, i, m.DelayLevel)
+		}
+		props := m.WireProperties()
+		if props[client.PropertyUniqKey] == "" {
+			props[client.PropertyUniqKey] = message.NewUniqKey()
+		}
+		uniqs = append(uniqs, props[client.PropertyUniqKey])
+		entries = append(entries, message.BatchEntry{Flag: m.Flag, Body: m.Body, Properties: props})
+	}
+	body := message.EncodeBatch(entries)
+	if len(body) > p.o.maxMessageSize {
+		return nil, fmt.Errorf("producer: %w: batch of %d messages takes %d bytes (limit %d); split it", client.ErrInvalidArgument, len(msgs), len(body), p.o.maxMessageSize)
+	}
+	return &prepared{topic: topic, uniq: strings.Join(uniqs, ","), body: body, batch: true, count: len(msgs), msg: msgs[0]}, nil
+}
+
+func (p *Producer) request(pr *prepared, queueID int32) *remoting.Command {
+	code := remoting.SendMessageV2
+	if pr.batch {
+		code = remoting.SendBatchMessage
+	}
+	ext := map[string]string{
+		"a": p.o.group, "b": pr.topic, "c": p.o.createTopicKey, "d": strconv.Itoa(p.o.defaultQueueNums),
+		"e": strconv.Itoa(int(queueID)), "f": strconv.Itoa(int(pr.sysFlag)),
+		"g": strconv.FormatInt(time.Now().UnixMilli(), 10), "h": strconv.Itoa(int(pr.flag)),
+		"i": pr.props, "j": strconv.Itoa(int(pr.reconsume)), "k": "false", "m": strconv.FormatBool(pr.batch),
+	}
+	return remoting.NewRequest(code, ext, pr.body)
+}
+
+// result turns a send answer into a SendResult (and an error for every status but SEND_OK).
+func (p *Producer) result(resp *remoting.Command, addr string, reqCode int32, mq client.MessageQueue, pr *prepared) (*client.SendResult, error) {
+	var status client.SendStatus
+	switch resp.Code {
+	case remoting.Success:
+		status = client.SendOK
+	case remoting.FlushDiskTimeout:
+		status = client.SendFlushDiskTimeout
+	case remoting.FlushSlaveTimeout:
+		status = client.SendFlushSlaveTimeout
+	case remoting.SlaveNotAvailable:
+		status = client.SendSlaveNotAvailable
+	default:
+		return nil, fmt.Errorf("producer: send to %s (%s): %w", mq, addr, core.Check(resp, addr, reqCode))
+	}
+	res := &client.SendResult{Status: status, MsgID: pr.uniq, OffsetMsgID: resp.ExtFields["msgId"], Queue: mq,
+		TransactionID: resp.ExtFields["transactionId"], RegionID: resp.ExtFields["MSG_REGION"]}
+	if q, err := strconv.ParseInt(resp.ExtFields["queueId"], 10, 32); err == nil {
+		res.Queue.QueueID = int32(q)
+	}
+	res.QueueOffset, _ = strconv.ParseInt(resp.ExtFields["queueOffset"], 10, 64)
+	if status != client.SendOK {
+		return res, fmt.Errorf("producer: message %s stored on %s (%s) with status %s: %w", pr.uniq, mq, addr, status, core.Check(resp, addr, reqCode))
+	}
+	return res, nil
+}
+
+// retryable reports whether a failed attempt may be tried again (the message was not stored).
+func retryable(err error) bool {
+	if core.IsTransport(err) {
+		return true
+	}
+	var be *client.BrokerError
+	if errors.As(err, &be) {
+		switch be.Code {
+		case remoting.TopicNotExist, remoting.ServiceNotAvailable, remoting.SystemError, remoting.SystemBusy,
+			remoting.NoPermission, remoting.NoBuyerID, remoting.NotInCurrentUnit:
+			return true
+		}
+	}
+	return false
+}
+
+// chooseQueue picks the queue for an attempt.
+func (p *Producer) chooseQueue(pr *prepared, queues []client.MessageQueue, avoid string) client.MessageQueue {
+	if p.o.selector != nil {
+		return p.o.selector.Select(pr.msg, queues)
+	}
+	return pick(queues, &p.rr, p.faults, avoid)
+}
+
+func (p *Producer) record(broker string, start time.Time, failed bool) {
+	if p.faults != nil {
+		p.faults.record(broker, time.Since(start), failed)
+	}
+}
+
+// Send sends msg and waits for the broker's answer.
+func (p *Producer) Send(ctx context.Context, msg *client.Message) (*client.SendResult, error) {
+	if err := p.checkStarted(); err != nil {
+		return nil, err
+	}
+	pr, err := p.prepare(msg)
+	if err != nil {
+		return nil, err
+	}
+	return p.sendSync(ctx, pr, nil)
+}
+
+// SendBatch sends messages of one topic as one request: they are stored together, in order, in
+// one queue. The result's MsgID and OffsetMsgID join the ids with commas.
+func (p *Producer) SendBatch(ctx context.Context, msgs ...*client.Message) (*client.SendResult, error) {
+	if err := p.checkStarted(); err != nil {
+		return nil, err
+	}
+	pr, err := p.prepareBatch(msgs)
+	if err != nil {
+		return nil, err
+	}
+	return p.sendSync(ctx, pr, nil)
+}
+
+// SendToQueue sends msg to one given queue (no retry on another broker set).
+func (p *Producer) SendToQueue(ctx context.Context, msg *client.Message, mq client.MessageQueue) (*client.SendResult, error) {
+	if err := p.checkStarted(); err != nil {
+		return nil, err
+	}
+	if mq.Topic != msg.Topic {
+		return nil, fmt.Errorf("producer: %w: queue %s is not of topic %q", client.ErrInvalidArgument, mq, msg.Topic)
+	}
+	pr, err := p.prepare(msg)
+	if err != nil {
+		return nil, err
+	}
+	return p.sendSync(ctx, pr, &mq)
+}
+
+func (p *Producer) attemptCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, p.o.sendTimeout)
+}
+
+func (p *Producer) sendSync(ctx context.Context, pr *prepared, fixed *client.MessageQueue) (*client.SendResult, error) {
+	var errs []error
+	avoid := ""
+	attempts := p.o.retries + 1
+	if fixed != nil {
+		attempts = 1
+	}
+	for i := 0; i < attempts; i++ {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("producer: %w: %w", client.ErrTimeout, ctx.Err()))
+			break
+		}
+		var mq client.MessageQueue
+		if fixed != nil {
+			mq = *fixed
+		} else {
+			queues, err := p.publishQueues(ctx, pr.topic)
+			if err != nil {
+				errs = append(errs, err)
+				if !retryable(err) {
+					break
+				}
+				continue
+			}
+			mq = p.chooseQueue(pr, queues, avoid)
+		}
+		addr := p.core.MasterAddr(mq.BrokerName)
+		if addr == "" {
+			if _, err := p.core.UpdateRoute(ctx, pr.topic); err == nil {
+				addr = p.core.MasterAddr(mq.BrokerName)
+			}
+			if addr == "" {
+				errs = append(errs, fmt.Errorf("producer: no master of broker set %q for %s: %w", mq.BrokerName, mq, client.ErrConnect))
+				avoid = mq.BrokerName
+				continue
+			}
+		}
+		req := p.request(pr, mq.QueueID)
+		start := time.Now()
+		actx, cancel := p.attemptCtx(ctx)
+		resp, err := p.core.Invoke(actx, addr, req)
+		cancel()
+		if err == nil {
+			var res *client.SendResult
+			res, err = p.result(resp, addr, req.Code, mq, pr)
+			if res != nil { // stored, whatever the status
+				p.record(mq.BrokerName, start, false)
+				return res, err
+			}
+		}
+		p.record(mq.BrokerName, start, true)
+		errs = append(errs, err)
+		p.core.Logger().Debug("send attempt failed", "topic", pr.topic, "broker", mq.BrokerName, "addr", addr, "attempt", i+1, "err", err)
+		if !retryable(err) {
+			break
+		}
+		if errors.Is(err, client.ErrTopicNotExist) || core.IsTransport(err) {
+			_, _ = p.core.UpdateRoute(ctx, pr.topic)
+		}
+		avoid = mq.BrokerName
+	}
+	return nil, fmt.Errorf("producer: send %s to topic %q failed after %d attempt(s): %w", pr.uniq, pr.topic, len(errs), errors.Join(errs...))
+}
+
+// SendAsync sends msg and returns once the request is written; cb is called exactly once, from
+// another goroutine, with the result or the error (after retries on other broker sets). When
+// SendAsync returns an error, cb is not called.
+func (p *Producer) SendAsync(ctx context.Context, msg *client.Message, cb func(*client.SendResult, error)) error {
+	if err := p.checkStarted(); err != nil {
+		return err
+	}
+	if cb == nil {
+		return fmt.Errorf("producer: %w: nil callback", client.ErrInvalidArgument)
+	}
+	pr, err := p.prepare(msg)
+	if err != nil {
+		return err
+	}
+	p.inflight.Add(1)
+	done := func(r *client.SendResult, err error) {
+		defer p.inflight.Done()
+		cb(r, err)
+	}
+	if err := p.sendAsync(ctx, pr, "", p.o.retries, nil, done); err != nil {
+		p.inflight.Done()
+		return err
+	}
+	return nil
+}
+
+// sendAsync makes one attempt; on a retryable failure the callback path makes the next.
+func (p *Producer) sendAsync(ctx context.Context, pr *prepared, avoid string, left int, errs []error, cb func(*client.SendResult, error)) error {
+	fail := func(err error) {
+		errs = append(errs, err)
+		if left > 0 && retryable(err) && ctx.Err() == nil {
+			if e := p.sendAsync(ctx, pr, avoid, left-1, errs, cb); e == nil {
+				return
+			} else {
+				errs = append(errs, e)
+			}
+		}
+		cb(nil, fmt.Errorf("producer: async send %s to topic %q failed after %d attempt(s): %w", pr.uniq, pr.topic, len(errs), errors.Join(errs...)))
+	}
+	queues, err := p.publishQueues(ctx, pr.topic)
+	if err != nil {
+		return err
+	}
+	mq := p.chooseQueue(pr, queues, avoid)
+	avoid = mq.BrokerName
+	addr := p.core.MasterAddr(mq.BrokerName)
+	if addr == "" {
+		return fmt.Errorf("producer: no master of broker set %q for %s: %w", mq.BrokerName, mq, client.ErrConnect)
+	}
+	req := p.request(pr, mq.QueueID)
+	start := time.Now()
+	actx, cancel := p.attemptCtx(ctx)
+	err = p.core.InvokeAsync(actx, addr, req, func(resp *remoting.Command, err error) {
+		cancel()
+		if err == nil {
+			var res *client.SendResult
+			res, err = p.result(resp, addr, req.Code, mq, pr)
+			if res != nil {
+				p.record(mq.BrokerName, start, false)
+				cb(res, err)
+				return
+			}
+		}
+		p.record(mq.BrokerName, start, true)
+		fail(err)
+	})
+	if err != nil {
+		cancel()
+		p.record(mq.BrokerName, start, true)
+		if left > 0 && retryable(err) {
+			return p.sendAsync(ctx, pr, avoid, left-1, append(errs, err), cb)
+		}
+		return err
+	}
+	return nil
+}
+
+// SendOneway writes msg to a broker without waiting for an answer: fastest, but the caller never
+// learns whether it was stored.
+func (p *Producer) SendOneway(ctx context.Context, msg *client.Message) error {
+	if err := p.checkStarted(); err != nil {
+		return err
+	}
+	pr, err := p.prepare(msg)
+	if err != nil {
+		return err
+	}
+	queues, err := p.publishQueues(ctx, pr.topic)
+	if err != nil {
+		return err
+	}
+	mq := p.chooseQueue(pr, queues, "")
+	addr := p.core.MasterAddr(mq.BrokerName)
+	if addr == "" {
+		return fmt.Errorf("producer: no master of broker set %q for %s: %w", mq.BrokerName, mq, client.ErrConnect)
+	}
+	return p.core.InvokeOneway(ctx, addr, p.request(pr, mq.QueueID))
+}
