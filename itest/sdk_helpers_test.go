@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,10 +25,16 @@ func sdkCluster(t *testing.T, extra map[string]string) *testutil.Cluster {
 	t.Helper()
 	needProcesses(t)
 	e := map[string]string{"messageDelayLevel": sdkDelayLevels}
+	bo := testutil.BrokerOptions{}
 	for k, v := range extra {
+		if k == "autoCreateTopicEnable" {
+			bo.AutoCreateTopicDisabled = v == "false"
+			continue
+		}
 		e[k] = v
 	}
-	return testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, Broker: testutil.BrokerOptions{Extra: e}})
+	bo.Extra = e
+	return testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, Broker: bo})
 }
 
 // testLogger sends SDK logs to t.Log (visible when the test fails or with -v).
@@ -39,7 +46,7 @@ type tWriter struct{ t *testing.T }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
-	w.t.Log(string(p))
+	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
 
