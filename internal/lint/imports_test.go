@@ -34,6 +34,7 @@ var thirdParty = map[string][]string{
 	mod + "/commitlog":                {"github.com/edsrzf/mmap-go", "golang.org/x/sys"},
 	mod + "/broker":                   {"golang.org/x/sys"},
 	mod + "/cmd/":                     {"github.com/urfave/cli/v2", "github.com/BurntSushi/toml"},
+	mod + "/client/examples/":         {"github.com/urfave/cli/v2"},
 	mod + "/conf":                     {"github.com/BurntSushi/toml"},
 }
 
