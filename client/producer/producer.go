@@ -435,6 +435,26 @@ func (p *Producer) SendAsync(ctx context.Context, msg *client.Message, cb func(*
 	if err != nil {
 		return err
 	}
+	return p.startAsync(ctx, pr, cb)
+}
+
+// SendBatchAsync is SendBatch that returns once the request is written; cb is called as for
+// SendAsync.
+func (p *Producer) SendBatchAsync(ctx context.Context, cb func(*client.SendResult, error), msgs ...*client.Message) error {
+	if err := p.checkStarted(); err != nil {
+		return err
+	}
+	if cb == nil {
+		return fmt.Errorf("producer: %w: nil callback", client.ErrInvalidArgument)
+	}
+	pr, err := p.prepareBatch(msgs)
+	if err != nil {
+		return err
+	}
+	return p.startAsync(ctx, pr, cb)
+}
+
+func (p *Producer) startAsync(ctx context.Context, pr *prepared, cb func(*client.SendResult, error)) error {
 	p.inflight.Add(1)
 	done := func(r *client.SendResult, err error) {
 		defer p.inflight.Done()

@@ -11,7 +11,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,10 +22,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/skiffmq/skiff/client/admin"
-	"github.com/skiffmq/skiff/internal/message"
-	"github.com/skiffmq/skiff/internal/remoting"
-	"github.com/skiffmq/skiff/internal/remoting/rpc"
+	"github.com/skiffmq/skiff/client"
+	"github.com/skiffmq/skiff/client/consumer"
+	"github.com/skiffmq/skiff/client/producer"
 )
 
 func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
@@ -48,11 +46,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 				&cli.BoolFlag{Name: "async", Usage: "asynchronous sends (up to 64 in flight per goroutine)"},
 				&cli.IntFlag{Name: "batch", Aliases: []string{"b"}, Value: 1, Usage: "messages per send (SEND_BATCH_MESSAGE when > 1)"},
 				&cli.Int64Flag{Name: "count", Aliases: []string{"c"}, Usage: "stop after this many messages (0: run for the duration)"},
-			), Action: producer},
+			), Action: producerRun},
 			{Name: "consumer", Usage: "pull every queue of a topic and count", Flags: append(append([]cli.Flag{}, common...),
 				&cli.BoolFlag{Name: "from-start", Usage: "start at each queue's min offset instead of its end"},
 				&cli.Int64Flag{Name: "count", Aliases: []string{"c"}, Usage: "stop after this many messages (0: run for the duration)"},
-			), Action: consumer},
+			), Action: consumerRun},
 		},
 	}
 	if err := app.Run(args); err != nil {
@@ -158,77 +156,38 @@ func printSummary(c *cli.Context, sum Summary) error {
 	return nil
 }
 
-type queue struct {
-	addr    string
-	queueID int32
-}
-
-// writableQueues resolves the topic's writable master queues, creating the topic through
-// auto-create (one send) when the name servers do not know it.
-func writableQueues(ctx context.Context, a *admin.Admin, topic string, readable bool) ([]queue, error) {
-	route, err := a.TopicRoute(ctx, topic)
-	if errors.Is(err, admin.ErrTopicNotExist) && !readable {
-		if _, err := a.SendMessage(ctx, topic, []byte("mqbench warm-up"), "", "", "", -1); err != nil {
-			return nil, err
-		}
-		for i := 0; i < 50; i++ {
-			if route, err = a.TopicRoute(ctx, topic); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	var qs []queue
-	for _, qd := range route.QueueDatas {
-		n, perm := qd.WriteQueueNums, int32(admin.PermWrite)
-		if readable {
-			n, perm = qd.ReadQueueNums, admin.PermRead
-		}
-		if qd.Perm&perm == 0 {
-			continue
-		}
-		for _, bd := range route.BrokerDatas {
-			if bd.BrokerName == qd.BrokerName && bd.MasterAddr() != "" {
-				for q := int32(0); q < n; q++ {
-					qs = append(qs, queue{bd.MasterAddr(), q})
-				}
-			}
-		}
-	}
-	if len(qs) == 0 {
-		return nil, fmt.Errorf("topic %s has no %s master queue", topic, map[bool]string{true: "readable", false: "writable"}[readable])
-	}
-	return qs, nil
-}
-
-func producer(c *cli.Context) error {
+func producerRun(c *cli.Context) error {
 	size, threads, batch, count := c.Int("size"), c.Int("threads"), c.Int("batch"), c.Int64("count")
 	if size <= 0 || threads <= 0 || batch <= 0 || count < 0 || c.Duration("duration") <= 0 {
 		return fmt.Errorf("-s, -w, -b and -d must be positive, -c not negative")
 	}
-	a, err := admin.New(admin.WithNameServers([]string{c.String("namesrvAddr")}))
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
-	qs, err := writableQueues(ctx, a, c.String("topic"), false)
-	cancel()
-	if err != nil {
-		return err
-	}
+	topic := c.String("topic")
 	body := make([]byte, size)
 	for i := range body {
 		body[i] = 'a' + byte(i%26)
 	}
-	var entries []message.BatchEntry
-	for i := 0; i < batch; i++ {
-		entries = append(entries, message.BatchEntry{Body: body})
+	// One SDK producer per goroutine: each has its own connections, as separate clients would.
+	// Compression is off so that MB/s measures the broker, not zlib on a repetitive body.
+	producers := make([]*producer.Producer, threads)
+	for w := range producers {
+		p, err := producer.New(producer.WithNameServers(c.String("namesrvAddr")), producer.WithGroup("MQBENCH"),
+			producer.WithCompression(0, 5), producer.WithSendTimeout(5*time.Second))
+		if err != nil {
+			return err
+		}
+		if err := p.Start(); err != nil {
+			return err
+		}
+		defer p.Shutdown(context.Background())
+		producers[w] = p
 	}
-	batchBody := message.EncodeBatch(entries)
+	// Warm up: the first send resolves the route (and auto-creates the topic when needed).
+	ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
+	_, err := producers[0].Send(ctx, client.NewMessage(topic, []byte("mqbench warm-up")))
+	cancel()
+	if err != nil {
+		return err
+	}
 	var s stats
 	var sent atomic.Int64
 	start := time.Now()
@@ -241,41 +200,51 @@ func producer(c *cli.Context) error {
 		}
 		return time.Now().Before(deadline)
 	}
+	msgs := make([]*client.Message, batch)
+	for i := range msgs {
+		msgs[i] = client.NewMessage(topic, body)
+	}
+	bytes := size * batch
 	var wg sync.WaitGroup
 	for w := 0; w < threads; w++ {
 		wg.Add(1)
-		go func(w int) {
+		go func(p *producer.Producer) {
 			defer wg.Done()
-			cli := rpc.New(rpc.Config{})
-			defer cli.Close()
 			inflight := make(chan struct{}, 64)
 			var pending sync.WaitGroup
-			for i := 0; more(); i++ {
-				q := qs[(w+i*threads)%len(qs)]
-				req := buildSend(c.String("topic"), q.queueID, body, batchBody, batch)
+			for more() {
 				t0 := time.Now()
 				if !c.Bool("async") {
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					resp, err := cli.Invoke(ctx, q.addr, req)
-					cancel()
-					settle(&s, resp, err, batch, len(req.Body), time.Since(t0))
+					var err error
+					if batch > 1 {
+						_, err = p.SendBatch(context.Background(), msgs...)
+					} else {
+						_, err = p.Send(context.Background(), client.NewMessage(topic, body))
+					}
+					settle(&s, err, batch, bytes, time.Since(t0))
 					continue
 				}
 				inflight <- struct{}{}
 				pending.Add(1)
-				err := cli.InvokeAsync(context.Background(), q.addr, req, func(resp *remoting.Command, err error) {
-					settle(&s, resp, err, batch, len(req.Body), time.Since(t0))
+				cb := func(_ *client.SendResult, err error) {
+					settle(&s, err, batch, bytes, time.Since(t0))
 					<-inflight
 					pending.Done()
-				})
+				}
+				var err error
+				if batch > 1 {
+					err = p.SendBatchAsync(context.Background(), cb, msgs...)
+				} else {
+					err = p.SendAsync(context.Background(), client.NewMessage(topic, body), cb)
+				}
 				if err != nil {
-					settle(&s, nil, err, batch, 0, 0)
+					settle(&s, err, batch, 0, 0)
 					<-inflight
 					pending.Done()
 				}
 			}
 			pending.Wait()
-		}(w)
+		}(producers[w])
 	}
 	wg.Wait()
 	close(done)
@@ -284,36 +253,33 @@ func producer(c *cli.Context) error {
 	return printSummary(c, sum)
 }
 
-func buildSend(topic string, qid int32, body, batchBody []byte, batch int) *remoting.Command {
-	ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	if batch > 1 {
-		return remoting.NewRequest(remoting.SendBatchMessage, map[string]string{"a": "MQBENCH", "b": topic, "c": "TBW102",
-			"d": "4", "e": strconv.Itoa(int(qid)), "f": "0", "g": ts, "h": "0", "i": "", "j": "0", "k": "false", "m": "true"}, batchBody)
-	}
-	return remoting.NewRequest(remoting.SendMessage, map[string]string{"producerGroup": "MQBENCH", "topic": topic,
-		"defaultTopic": "TBW102", "defaultTopicQueueNums": "4", "queueId": strconv.Itoa(int(qid)), "sysFlag": "0",
-		"bornTimestamp": ts, "flag": "0", "properties": ""}, body)
-}
-
-func settle(s *stats, resp *remoting.Command, err error, n, bytes int, d time.Duration) {
-	if err != nil || resp == nil || resp.Code != remoting.Success {
+func settle(s *stats, err error, n, bytes int, d time.Duration) {
+	if err != nil {
 		s.failed.Add(int64(n))
 		return
 	}
 	s.record(n, bytes, d)
 }
 
-func consumer(c *cli.Context) error {
-	a, err := admin.New(admin.WithNameServers([]string{c.String("namesrvAddr")}))
+func consumerRun(c *cli.Context) error {
+	group := "MQBENCH_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	pc, err := consumer.NewPullConsumer(group, consumer.WithNameServers(c.String("namesrvAddr")))
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	if err := pc.Start(); err != nil {
+		return err
+	}
+	defer pc.Shutdown(context.Background())
+	topic := c.String("topic")
 	ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
-	qs, err := writableQueues(ctx, a, c.String("topic"), true)
+	qs, err := pc.Queues(ctx, topic)
 	cancel()
 	if err != nil {
 		return err
+	}
+	if len(qs) == 0 {
+		return fmt.Errorf("topic %s has no readable queue", topic)
 	}
 	count := c.Int64("count")
 	var s stats
@@ -321,51 +287,38 @@ func consumer(c *cli.Context) error {
 	deadline := start.Add(c.Duration("duration"))
 	done := make(chan struct{})
 	go report(c.App.ErrWriter, &s, start, c.Duration("duration"), count, done)
-	group := "MQBENCH_" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	var wg sync.WaitGroup
 	for _, q := range qs {
 		wg.Add(1)
-		go func(q queue) {
+		go func(q client.MessageQueue) {
 			defer wg.Done()
-			cli := rpc.New(rpc.Config{})
-			defer cli.Close()
-			code := remoting.GetMaxOffset
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			var off int64
+			var err error
 			if c.Bool("from-start") {
-				code = remoting.GetMinOffset
+				off, err = pc.MinOffset(ctx, q)
+			} else {
+				off, err = pc.MaxOffset(ctx, q)
 			}
-			resp, err := cli.Invoke(context.Background(), q.addr, remoting.NewRequest(code, map[string]string{"topic": c.String("topic"), "queueId": strconv.Itoa(int(q.queueID))}, nil))
+			cancel()
 			if err != nil {
 				s.failed.Add(1)
 				return
 			}
-			off, _ := strconv.ParseInt(resp.ExtFields["offset"], 10, 64)
 			for time.Now().Before(deadline) && (count == 0 || s.ok.Load() < count) {
-				req := remoting.NewRequest(remoting.PullMessage, map[string]string{"consumerGroup": group, "topic": c.String("topic"),
-					"queueId": strconv.Itoa(int(q.queueID)), "queueOffset": strconv.FormatInt(off, 10), "maxMsgNums": "32",
-					"sysFlag": "6", "commitOffset": "-1", "suspendTimeoutMillis": "1000", "subscription": "*",
-					"subVersion": "0", "expressionType": "TAG"}, nil)
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				resp, err := cli.Invoke(ctx, q.addr, req)
-				cancel()
+				wait := min(time.Second, time.Until(deadline))
+				res, err := pc.PullWait(context.Background(), q, "*", off, 32, max(wait, time.Millisecond))
 				if err != nil {
 					s.failed.Add(1)
 					time.Sleep(100 * time.Millisecond)
 					continue
 				}
-				if next, err := strconv.ParseInt(resp.ExtFields["nextBeginOffset"], 10, 64); err == nil && next >= off {
-					off = next
+				if res.NextBeginOffset >= off {
+					off = res.NextBeginOffset
 				}
-				if resp.Code != remoting.Success {
-					continue
-				}
-				msgs, err := message.DecodeAll(resp.Body)
-				if err != nil {
-					s.failed.Add(1)
-					continue
-				}
-				now := time.Now().UnixMilli()
-				for _, m := range msgs {
-					s.record(1, len(m.Body), time.Duration(max(now-m.StoreTimestamp, 0))*time.Millisecond)
+				now := time.Now()
+				for _, m := range res.Messages {
+					s.record(1, len(m.Body), max(now.Sub(m.StoreTimestamp), 0))
 				}
 			}
 		}(q)
