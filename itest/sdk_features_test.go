@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,8 @@ import (
 	"github.com/skiffmq/skiff/client/admin"
 	"github.com/skiffmq/skiff/client/consumer"
 	"github.com/skiffmq/skiff/client/producer"
+	"github.com/skiffmq/skiff/internal/remoting"
+	"github.com/skiffmq/skiff/internal/testutil"
 )
 
 // TestSDKOrderly: messages of each order (sharding key) go to one queue through the hash
@@ -78,12 +81,36 @@ func TestSDKOrderly(t *testing.T) {
 		return consumer.ConsumeSuccess
 	}
 	opts := append(fastConsumer(c), consumer.WithOrderly(true), consumer.WithBatchSize(2), consumer.WithSuspendTime(100*time.Millisecond))
-	startPush(t, "cg-orderly", "SDKOrderly", "*", h, opts...)
+	oc := startPush(t, "cg-orderly", "SDKOrderly", "*", h, opts...)
 	waitFor(t, 30*time.Second, "every step consumed", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return total >= orders*steps
 	})
+	// The consumer holds the broker's lock on its queues: another client of the group is refused.
+	var mqs []string
+	for _, q := range oc.Assigned() {
+		if q.Topic == "SDKOrderly" {
+			mqs = append(mqs, fmt.Sprintf(`{"topic":%q,"brokerName":%q,"queueId":%d}`, q.Topic, q.BrokerName, q.QueueID))
+		}
+	}
+	if len(mqs) != 4 {
+		t.Fatalf("orderly consumer owns %d queues, want 4", len(mqs))
+	}
+	lockReq := func(clientID string) string {
+		body := fmt.Sprintf(`{"consumerGroup":"cg-orderly","clientId":%q,"mqSet":[%s]}`, clientID, strings.Join(mqs, ","))
+		resp, err := testutil.Call(c.Broker.Addr, remoting.NewRequest(remoting.LockBatchMQ, nil, []byte(body)), 3*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(resp.Body)
+	}
+	if got := lockReq("127.0.0.9@intruder"); strings.Contains(got, "SDKOrderly") {
+		t.Fatalf("another client locked the orderly consumer's queues: %s", got)
+	}
+	if got := lockReq(oc.ClientID()); strings.Count(got, "SDKOrderly") != 4 {
+		t.Fatalf("the owner's lock is not held: %s", got)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(outOfOrder) > 0 {
