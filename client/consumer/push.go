@@ -506,10 +506,13 @@ func (pc *PushConsumer) startOffset(ctx context.Context, mq client.MessageQueue)
 	if off >= 0 {
 		return off, nil
 	}
+	// As RocketMQ: a new group reads its retry topic from the start, except when it starts
+	// from a timestamp (then from the end).
+	retry := core.IsRetryTopic(mq.Topic)
 	switch {
-	case pc.o.from == ConsumeFromFirstOffset:
+	case pc.o.from == ConsumeFromFirstOffset || (retry && pc.o.from == ConsumeFromLastOffset):
 		return 0, nil
-	case core.IsRetryTopic(mq.Topic) || pc.o.from == ConsumeFromLastOffset:
+	case retry || pc.o.from == ConsumeFromLastOffset:
 		return queueOffset(ctx, pc.core, remoting.GetMaxOffset, mq, nil)
 	default:
 		return queueOffset(ctx, pc.core, remoting.SearchOffsetByTimestamp, mq,
