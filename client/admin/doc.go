@@ -37,7 +37,8 @@
 // # Errors
 //
 // Errors start with "admin: ", name the topic, cluster or address involved, and wrap one of the
-// sentinels (ErrTopicNotExist, ErrTimeout, ErrConnect, ...) so errors.Is works. An error code from
+// sentinels (ErrTopicNotExist, ErrTimeout, ErrConnect, ...) so errors.Is works; they are package
+// client's sentinels, shared with producers and consumers. An error code from
 // a server comes as a *BrokerError carrying the code, remark and address; it matches
 // ErrTopicNotExist for TOPIC_NOT_EXIST (17).
 package admin
