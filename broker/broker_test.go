@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -522,4 +524,73 @@ func TestBrokerHTTPMetricsAndReadiness(t *testing.T) {
 	if code, _ := get("/api/nothing"); code != 404 {
 		t.Fatalf("unknown endpoint = %d", code)
 	}
+}
+
+// TestBrokerLongPollRacesWithArrivals: pulls that are suspended while messages keep arriving
+// are all answered, and the broker survives (a held pull was once visible to the dispatcher
+// before its timer existed, which crashed the broker with a nil timer).
+func TestBrokerLongPollRacesWithArrivals(t *testing.T) {
+	tb := startBroker(t, nil)
+	tb.send(t, "LPR", 0, "", "", "first")
+	tb.heartbeat(t, "cg", "127.0.0.1@1", map[string]string{"LPR": "*"})
+	stop := make(chan struct{})
+	var sends sync.WaitGroup
+	sends.Add(1)
+	go func() {
+		defer sends.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			props := message.FormatProperties(map[string]string{message.PropertyUniqKey: message.NewUniqKey()})
+			ext := map[string]string{"producerGroup": "pg", "topic": "LPR", "defaultTopic": "TBW102", "defaultTopicQueueNums": "4",
+				"queueId": "0", "sysFlag": "0", "bornTimestamp": "0", "flag": "0", "properties": props}
+			if _, err := invoke(tb, remoting.SendMessage, ext, []byte(fmt.Sprint("m", i))); err != nil {
+				t.Errorf("send: %v", err)
+				return
+			}
+			time.Sleep(time.Millisecond) // pulls at the end get held, then woken by the next message
+		}
+	}()
+	var pulls sync.WaitGroup
+	var answered atomic.Int64
+	for g := 0; g < 8; g++ {
+		pulls.Add(1)
+		go func() {
+			defer pulls.Done()
+			for i := 0; i < 150; i++ {
+				offR, err := invoke(tb, remoting.GetMaxOffset, map[string]string{"topic": "LPR", "queueId": "0"}, nil)
+				if err != nil {
+					t.Errorf("max offset: %v", err)
+					return
+				}
+				off, _ := strconv.ParseInt(offR.ExtFields["offset"], 10, 64)
+				r, err := invoke(tb, remoting.PullMessage, pullExt("cg", "LPR", 0, off, 0x2, 500, ""), nil)
+				if err != nil {
+					t.Errorf("pull: %v", err)
+					return
+				}
+				if r.Code != remoting.Success && r.Code != remoting.PullNotFound {
+					t.Errorf("held pull answered with code %d", r.Code)
+					return
+				}
+				answered.Add(1)
+			}
+		}()
+	}
+	pulls.Wait()
+	close(stop)
+	sends.Wait()
+	if answered.Load() != 8*150 {
+		t.Fatalf("%d of %d pulls answered", answered.Load(), 8*150)
+	}
+}
+
+// invoke is tb.call for goroutines other than the test's (it returns the error).
+func invoke(tb *testBroker, code int32, ext map[string]string, body []byte) (*remoting.Command, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return tb.cli.Invoke(ctx, tb.addr, remoting.NewRequest(code, ext, body))
 }

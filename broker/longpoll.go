@@ -73,14 +73,16 @@ func (h *holdService) suspend(c *server.Conn, req *remoting.Command, topic strin
 	}
 	key := queueKey{topic, queueID}
 	p := &heldPull{conn: c, req: req, offset: offset, sub: sub, key: key}
+	// The timer is set before p becomes visible in the table: notify stops it as soon as it can
+	// find p (the callback takes h.mu itself, on its own goroutine).
 	h.mu.Lock()
-	h.held[key] = append(h.held[key], p)
-	h.mu.Unlock()
 	p.timer = time.AfterFunc(time.Duration(timeoutMs)*time.Millisecond, func() {
 		if h.remove(p) {
 			h.rerun(p)
 		}
 	})
+	h.held[key] = append(h.held[key], p)
+	h.mu.Unlock()
 	// A message may have arrived between the store read and the registration above.
 	if h.b.store.MaxOffsetInQueue(topic, queueID) > offset {
 		if h.remove(p) {
