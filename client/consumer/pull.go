@@ -344,8 +344,9 @@ func (pc *PullConsumer) SearchOffset(ctx context.Context, mq client.MessageQueue
 	return pc.queueOffset(ctx, remoting.SearchOffsetByTimestamp, mq, map[string]string{"timestamp": strconv.FormatInt(t.UnixMilli(), 10)})
 }
 
-// CommittedOffset returns the group's committed offset of mq (-1 when none), from the broker
-// (clustering) or the local file (broadcasting).
+// CommittedOffset returns the group's committed offset of mq, from the broker (clustering) or
+// the local file (broadcasting). -1 means none; like RocketMQ's, a broker answers 0 instead for
+// a group without an offset on a queue whose first message is still at offset 0 and in memory.
 func (pc *PullConsumer) CommittedOffset(ctx context.Context, mq client.MessageQueue) (int64, error) {
 	if err := pc.check(); err != nil {
 		return -1, err

@@ -212,6 +212,11 @@ func (p *Producer) prepareBatch(msgs []*client.Message) (*prepared, error) {
 	if len(msgs) == 0 {
 		return nil, fmt.Errorf("producer: %w: empty batch", client.ErrInvalidArgument)
 	}
+	for i, m := range msgs {
+		if m == nil {
+			return nil, fmt.Errorf("producer: %w: batch message %d is nil", client.ErrInvalidArgument, i)
+		}
+	}
 	topic := msgs[0].Topic
 	entries := make([]message.BatchEntry, 0, len(msgs))
 	uniqs := make([]string, 0, len(msgs))
@@ -339,6 +344,9 @@ func (p *Producer) SendBatch(ctx context.Context, msgs ...*client.Message) (*cli
 func (p *Producer) SendToQueue(ctx context.Context, msg *client.Message, mq client.MessageQueue) (*client.SendResult, error) {
 	if err := p.checkStarted(); err != nil {
 		return nil, err
+	}
+	if msg == nil {
+		return nil, fmt.Errorf("producer: %w: nil message", client.ErrInvalidArgument)
 	}
 	if mq.Topic != msg.Topic {
 		return nil, fmt.Errorf("producer: %w: queue %s is not of topic %q", client.ErrInvalidArgument, mq, msg.Topic)

@@ -89,7 +89,10 @@ func (tp *TransactionProducer) SendMessageInTransaction(ctx context.Context, msg
 	if err := tp.checkStarted(); err != nil {
 		return nil, err
 	}
-	if msg != nil && msg.DelayLevel > 0 {
+	if msg == nil {
+		return nil, fmt.Errorf("producer: %w: nil message", client.ErrInvalidArgument)
+	}
+	if msg.DelayLevel > 0 {
 		return nil, fmt.Errorf("producer: %w: transactional messages cannot be delayed (level %d)", client.ErrInvalidArgument, msg.DelayLevel)
 	}
 	half := *msg
