@@ -525,6 +525,12 @@ func TestSDKErrors(t *testing.T) {
 	if _, err := p.Send(ctx, client.NewMessage("bad topic!", []byte("x"))); !errors.Is(err, client.ErrInvalidArgument) {
 		t.Fatalf("bad topic: %v", err)
 	}
+	if _, err := p.SendBatch(ctx, nil); !errors.Is(err, client.ErrInvalidArgument) {
+		t.Fatalf("nil batch member: %v", err)
+	}
+	if _, err := p.SendToQueue(ctx, nil, client.MessageQueue{Topic: "SDKErr"}); !errors.Is(err, client.ErrInvalidArgument) {
+		t.Fatalf("nil message to a queue: %v", err)
+	}
 	createTopic(t, c, "SDKErr", 1)
 	if _, err := p.Send(ctx, client.NewMessage("SDKErr", make([]byte, 5<<20))); !errors.Is(err, client.ErrInvalidArgument) {
 		t.Fatalf("oversize body: %v", err)
