@@ -468,6 +468,18 @@ func TestSDKPullConsumer(t *testing.T) {
 	if err != nil || len(qs) != 2 {
 		t.Fatalf("queues %v, %v", qs, err)
 	}
+	// The broker builds consume queues asynchronously: wait until all 40 are dispatched.
+	waitFor(t, 10*time.Second, "40 messages in the consume queues", func() bool {
+		sum := int64(0)
+		for _, q := range qs {
+			m, err := pc.MaxOffset(ctx, q)
+			if err != nil {
+				return false
+			}
+			sum += m
+		}
+		return sum == 40
+	})
 	seen := map[string]bool{}
 	for _, q := range qs {
 		off, err := pc.CommittedOffset(ctx, q)
