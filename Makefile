@@ -22,9 +22,10 @@ lint:
 unit:
 	$(GO) test -race -shuffle=on -short -count=1 -timeout 10m $(PKGS)
 
-# itest: tests that start the real binaries as processes.
+# itest: tests that start the real binaries as processes (the SDK runs in the test process, so
+# with the race detector; the daemons are built without it).
 itest:
-	$(GO) test -count=1 -timeout 10m ./itest/... ./cmd/...
+	$(GO) test -race -count=1 -timeout 10m ./itest/... ./cmd/...
 
 # compat: the official rocketmq-client-go v2.1.2 against real Skiff processes.
 compat:
