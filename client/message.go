@@ -107,6 +107,14 @@ func (m *Message) Validate(maxBody int) error {
 	if m.DelayLevel < 0 {
 		return fmt.Errorf("%w: delay level %d is negative", ErrInvalidArgument, m.DelayLevel)
 	}
+	if strings.ContainsAny(m.Tags, "\x01\x02") {
+		return fmt.Errorf("%w: tags %q contain a separator byte (0x01 or 0x02)", ErrInvalidArgument, m.Tags)
+	}
+	for _, k := range m.Keys {
+		if strings.ContainsAny(k, "\x01\x02") {
+			return fmt.Errorf("%w: key %q contains a separator byte (0x01 or 0x02)", ErrInvalidArgument, k)
+		}
+	}
 	for k, v := range m.Properties {
 		if strings.ContainsAny(k, "\x01\x02") || strings.ContainsAny(v, "\x01\x02") {
 			return fmt.Errorf("%w: property %q contains a separator byte (0x01 or 0x02)", ErrInvalidArgument, k)

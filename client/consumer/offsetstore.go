@@ -203,11 +203,15 @@ func (s *LocalOffsetStore) load() error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("consumer: offsets file %s is corrupt (move it away to start over): %w", s.path, err)
 	}
+	s.mu.Lock()
 	for k, v := range f.OffsetTable {
 		if mq, ok := parseMQKey(k); ok {
-			s.Update(mq, v, false)
+			if _, set := s.table[mq]; !set { // an offset set since start is newer than the file
+				s.table[mq] = v
+			}
 		}
 	}
+	s.mu.Unlock()
 	s.loaded = true
 	return nil
 }

@@ -293,7 +293,7 @@ func retryable(err error) bool {
 	var be *client.BrokerError
 	if errors.As(err, &be) {
 		switch be.Code {
-		case remoting.TopicNotExist, remoting.ServiceNotAvailable, remoting.SystemError, remoting.SystemBusy,
+		case remoting.TopicNotExist, remoting.ServiceNotAvailable, remoting.SystemError, remoting.SystemBusy, remoting.FlowControl,
 			remoting.NoPermission, remoting.NoBuyerID, remoting.NotInCurrentUnit:
 			return true
 		}

@@ -305,8 +305,8 @@ func TestRetryable(t *testing.T) {
 	}
 	for code, want := range map[int32]bool{
 		remoting.SystemBusy: true, remoting.SystemError: true, remoting.TopicNotExist: true, remoting.NoPermission: true,
-		remoting.ServiceNotAvailable: true,
-		remoting.FlushDiskTimeout:    false, remoting.MessageIllegal: false, 999: false,
+		remoting.ServiceNotAvailable: true, remoting.FlowControl: true,
+		remoting.FlushDiskTimeout: false, remoting.MessageIllegal: false, 999: false,
 	} {
 		if got := retryable(be(code)); got != want {
 			t.Errorf("retryable(code %d) = %v, want %v", code, got, want)

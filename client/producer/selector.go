@@ -29,7 +29,7 @@ func HashQueueSelector() QueueSelector {
 	return QueueSelectorFunc(func(msg *client.Message, queues []client.MessageQueue) client.MessageQueue {
 		key := msg.ShardingKey()
 		if key == "" {
-			return queues[int(n.Add(1)-1)%len(queues)]
+			return queues[(n.Add(1)-1)%uint32(len(queues))]
 		}
 		h := fnv.New32a()
 		_, _ = h.Write([]byte(key))
@@ -86,7 +86,7 @@ func (f *faults) available(broker string) bool {
 // pick returns the next queue round robin, preferring broker sets that are available and not
 // avoid (the set that just failed); when every set is to be avoided it still returns a queue.
 func pick(queues []client.MessageQueue, counter *atomic.Uint32, f *faults, avoid string) client.MessageQueue {
-	start := int(counter.Add(1) - 1)
+	start := int((counter.Add(1) - 1) % uint32(len(queues))) // modulo before int: no negative index on 32-bit
 	if f != nil {
 		for i := range queues {
 			q := queues[(start+i)%len(queues)]
