@@ -16,7 +16,7 @@ const EnvNameServer = "NAMESRV_ADDR"
 func NameServers(addrs []string) ([]string, error) {
 	s := strings.Join(addrs, ";")
 	src := "the name server list"
-	if strings.TrimSpace(s) == "" {
+	if strings.Trim(s, "; \t") == "" {
 		s, src = os.Getenv(EnvNameServer), EnvNameServer
 	}
 	var out []string
