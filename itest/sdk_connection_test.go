@@ -191,12 +191,28 @@ func TestSDKShutdownCommitsOffsets(t *testing.T) {
 	fresh := newCollector()
 	startPush(t, "cg-commit-ts", "SDKCommit", "*", fresh.handler("c"),
 		append(fastConsumer(c), consumer.WithConsumeTimestamp(since))...)
-	waitFor(t, 20*time.Second, "the 10 new messages in both groups", func() bool { return again.distinct() >= 10 && fresh.distinct() >= 10 })
+	// A new group starting from the last offset sees only what is sent after it started.
+	last := newCollector()
+	lc := startPush(t, "cg-commit-last", "SDKCommit", "*", last.handler("d"),
+		append(fastConsumer(c), consumer.WithConsumeFrom(consumer.ConsumeFromLastOffset))...)
+	waitFor(t, 10*time.Second, "the last-offset group to own both queues", func() bool { return countTopic(lc.Assigned(), "SDKCommit") == 2 })
+	for i := 0; i < 5; i++ {
+		if _, err := p.Send(ctx, client.NewMessage("SDKCommit", body("c3", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 20*time.Second, "the new messages in every group", func() bool {
+		return again.distinct() >= 15 && fresh.distinct() >= 15 && last.distinct() >= 5
+	})
 	time.Sleep(time.Second)
-	for name, col := range map[string]*collector{"restarted group": again, "timestamp group": fresh} {
+	for name, col := range map[string]*collector{"restarted group": again, "timestamp group": fresh, "last-offset group": last} {
+		want := 15
+		if col == last {
+			want = 5
+		}
 		col.mu.Lock()
-		if len(col.count) != 10 {
-			t.Errorf("%s consumed %d messages, want only the 10 new ones", name, len(col.count))
+		if len(col.count) != want {
+			t.Errorf("%s consumed %d messages, want only the %d new ones", name, len(col.count), want)
 		}
 		col.mu.Unlock()
 	}

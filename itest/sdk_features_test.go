@@ -559,3 +559,52 @@ func TestSDKErrors(t *testing.T) {
 		t.Fatalf("dead name server: %v", err)
 	}
 }
+
+// TestSDKConcurrentBatches: WithBatchSize bounds how many messages one handler call gets and
+// WithGoroutines how many calls run at once.
+func TestSDKConcurrentBatches(t *testing.T) {
+	c := sdkCluster(t, nil)
+	createTopic(t, c, "SDKBatches", 4)
+	p := startProducer(t, c)
+	ctx := context.Background()
+	const n = 400
+	for i := 0; i < n; i += 10 {
+		var msgs []*client.Message
+		for j := i; j < i+10; j++ {
+			msgs = append(msgs, client.NewMessage("SDKBatches", body("cb", j)))
+		}
+		if _, err := p.SendBatch(ctx, msgs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var running, maxRunning, maxBatch atomic.Int64
+	col := newCollector()
+	inner := col.handler("a")
+	h := func(ctx context.Context, msgs []*client.MessageExt) consumer.ConsumeResult {
+		now := running.Add(1)
+		defer running.Add(-1)
+		for {
+			m := maxRunning.Load()
+			if now <= m || maxRunning.CompareAndSwap(m, now) {
+				break
+			}
+		}
+		for {
+			m := maxBatch.Load()
+			if int64(len(msgs)) <= m || maxBatch.CompareAndSwap(m, int64(len(msgs))) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		return inner(ctx, msgs)
+	}
+	startPush(t, "cg-batches", "SDKBatches", "*", h, append(fastConsumer(c), consumer.WithBatchSize(8), consumer.WithGoroutines(3))...)
+	waitFor(t, 30*time.Second, "every message", func() bool { return col.distinct() >= n })
+	t.Logf("largest batch %d, most handlers at once %d", maxBatch.Load(), maxRunning.Load())
+	if maxBatch.Load() < 2 || maxBatch.Load() > 8 {
+		t.Errorf("largest batch %d, want 2..8", maxBatch.Load())
+	}
+	if maxRunning.Load() < 2 || maxRunning.Load() > 3 {
+		t.Errorf("at most %d handlers ran at once, want 2..3", maxRunning.Load())
+	}
+}
