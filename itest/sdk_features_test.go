@@ -608,3 +608,76 @@ func TestSDKConcurrentBatches(t *testing.T) {
 		t.Errorf("at most %d handlers ran at once, want 2..3", maxRunning.Load())
 	}
 }
+
+// TestSDKOrderlyHandover: while a producer keeps sending ordered steps, a second orderly
+// consumer joins and the first leaves; across both handovers every order's steps are consumed
+// exactly in sequence (the leaving consumer commits before it releases the broker lock, and the
+// next owner starts from that offset once it holds the lock).
+func TestSDKOrderlyHandover(t *testing.T) {
+	c := sdkCluster(t, nil)
+	createTopic(t, c, "SDKOrderHand", 4)
+	p := startProducer(t, c, producer.WithQueueSelector(producer.HashQueueSelector()))
+	var mu sync.Mutex
+	next := map[string]int{}
+	var bad []string
+	total := 0
+	h := func(_ context.Context, msgs []*client.MessageExt) consumer.ConsumeResult {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range msgs {
+			key := m.Keys[0]
+			s, _ := strconv.Atoi(string(m.Body[len(key)+1:]))
+			if s != next[key] {
+				bad = append(bad, fmt.Sprintf("%s: step %d after %d", key, s, next[key]-1))
+			}
+			next[key] = s + 1
+			total++
+		}
+		return consumer.ConsumeSuccess
+	}
+	opts := append(fastConsumer(c), consumer.WithOrderly(true))
+	a := startPush(t, "cg-orderhand", "SDKOrderHand", "*", h, opts...)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const orders = 16
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for s := 0; s < 400 && ctx.Err() == nil; s++ {
+			for o := 0; o < orders; o++ {
+				key := fmt.Sprintf("o%d", o)
+				if _, err := p.Send(context.Background(), client.NewMessage("SDKOrderHand", []byte(fmt.Sprintf("%s:%d", key, s))).WithShardingKey(key).WithKeys(key)); err != nil {
+					t.Errorf("send: %v", err)
+					return
+				}
+				sent.Add(1)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	waitFor(t, 10*time.Second, "consumption", func() bool { mu.Lock(); defer mu.Unlock(); return total > 100 })
+	b := startPush(t, "cg-orderhand", "SDKOrderHand", "*", h, opts...)
+	waitFor(t, 20*time.Second, "the queues split", func() bool {
+		return countTopic(a.Assigned(), "SDKOrderHand") == 2 && countTopic(b.Assigned(), "SDKOrderHand") == 2
+	})
+	time.Sleep(300 * time.Millisecond)
+	if err := a.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "b to own every queue", func() bool { return countTopic(b.Assigned(), "SDKOrderHand") == 4 })
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	n := int(sent.Load())
+	waitFor(t, 60*time.Second, fmt.Sprintf("all %d steps", n), func() bool { mu.Lock(); defer mu.Unlock(); return total >= n })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bad) > 0 {
+		t.Fatalf("%d steps out of order or repeated, e.g. %v", len(bad), bad[:min(5, len(bad))])
+	}
+	if total != n {
+		t.Fatalf("consumed %d steps, sent %d", total, n)
+	}
+}
