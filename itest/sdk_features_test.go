@@ -621,22 +621,27 @@ func TestSDKOrderlyHandover(t *testing.T) {
 	next := map[string]int{}
 	var bad []string
 	total := 0
-	h := func(_ context.Context, msgs []*client.MessageExt) consumer.ConsumeResult {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, m := range msgs {
-			key := m.Keys[0]
-			s, _ := strconv.Atoi(string(m.Body[len(key)+1:]))
-			if s != next[key] {
-				bad = append(bad, fmt.Sprintf("%s: step %d after %d", key, s, next[key]-1))
+	last := map[string]string{}
+	handler := func(who string) consumer.Handler {
+		return func(_ context.Context, msgs []*client.MessageExt) consumer.ConsumeResult {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range msgs {
+				key := m.Keys[0]
+				s, _ := strconv.Atoi(string(m.Body[len(key)+1:]))
+				where := fmt.Sprintf("%s q%d@%d", who, m.QueueID, m.QueueOffset)
+				if s != next[key] {
+					bad = append(bad, fmt.Sprintf("%s: step %d (%s) after %d (%s)", key, s, where, next[key]-1, last[key]))
+				}
+				next[key] = s + 1
+				last[key] = where
+				total++
 			}
-			next[key] = s + 1
-			total++
+			return consumer.ConsumeSuccess
 		}
-		return consumer.ConsumeSuccess
 	}
 	opts := append(fastConsumer(c), consumer.WithOrderly(true))
-	a := startPush(t, "cg-orderhand", "SDKOrderHand", "*", h, opts...)
+	a := startPush(t, "cg-orderhand", "SDKOrderHand", "*", handler("a"), opts...)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const orders = 16
@@ -658,7 +663,7 @@ func TestSDKOrderlyHandover(t *testing.T) {
 		}
 	}()
 	waitFor(t, 10*time.Second, "consumption", func() bool { mu.Lock(); defer mu.Unlock(); return total > 100 })
-	b := startPush(t, "cg-orderhand", "SDKOrderHand", "*", h, opts...)
+	b := startPush(t, "cg-orderhand", "SDKOrderHand", "*", handler("b"), opts...)
 	waitFor(t, 20*time.Second, "the queues split", func() bool {
 		return countTopic(a.Assigned(), "SDKOrderHand") == 2 && countTopic(b.Assigned(), "SDKOrderHand") == 2
 	})

@@ -65,6 +65,10 @@ type RemoteOffsetStore struct {
 	memOffsets
 	group string
 	core  *core.Client
+	// persistMu serializes Persist calls, so that a periodic commit that read an older offset
+	// cannot land after a later commit of the same queue (say, the one before its lock is
+	// released to the next owner).
+	persistMu sync.Mutex
 }
 
 func newRemoteOffsetStore(group string, c *core.Client) *RemoteOffsetStore {
@@ -78,6 +82,15 @@ func (s *RemoteOffsetStore) Read(ctx context.Context, mq client.MessageQueue, fr
 			return v, nil
 		}
 	}
+	off, err := s.fetch(ctx, mq)
+	if err == nil && off >= 0 {
+		s.Update(mq, off, false)
+	}
+	return off, err
+}
+
+// fetch asks mq's broker for the group's offset without touching the memory copy.
+func (s *RemoteOffsetStore) fetch(ctx context.Context, mq client.MessageQueue) (int64, error) {
 	addr, err := s.brokerAddr(ctx, mq)
 	if err != nil {
 		return -1, err
@@ -98,7 +111,6 @@ func (s *RemoteOffsetStore) Read(ctx context.Context, mq client.MessageQueue, fr
 	if err != nil {
 		return -1, fmt.Errorf("consumer: offset of %s from %s: %w: %q", mq, addr, client.ErrBadResponse, resp.ExtFields["offset"])
 	}
-	s.Update(mq, off, false)
 	return off, nil
 }
 
@@ -119,6 +131,8 @@ func (s *RemoteOffsetStore) brokerAddr(ctx context.Context, mq client.MessageQue
 // Persist implements OffsetStore: each queue's offset goes to its broker set's master (a
 // slave's address is skipped: slaves copy offsets from their master).
 func (s *RemoteOffsetStore) Persist(ctx context.Context, mqs []client.MessageQueue) error {
+	s.persistMu.Lock()
+	defer s.persistMu.Unlock()
 	var errs []error
 	for _, mq := range mqs {
 		off, ok := s.get(mq)

@@ -136,8 +136,17 @@ func (pc *PushConsumer) pullLoop(pq *processQueue, offset int64) {
 				continue
 			}
 			// The previous owner may have committed more than we read at assignment.
-			if off, err := pc.offsets.Read(ctx, pq.mq, true); err == nil && off >= 0 {
+			off, err := pc.offsets.Read(ctx, pq.mq, true)
+			if err != nil {
+				pc.core.Logger().Debug("offset after lock unknown", "queue", pq.mq.String(), "err", err)
+				pq.setLocked(false)
+				sleepCtx(ctx, time.Second)
+				continue
+			}
+			if off >= 0 {
 				next = off
+			} else {
+				pc.offsets.Update(pq.mq, next, false)
 			}
 		}
 		if pq.count() >= pc.o.maxCached {

@@ -460,7 +460,11 @@ func (pc *PushConsumer) apply(ctx context.Context, topic string, mine []client.M
 			pc.core.Logger().Warn("cannot start queue; will retry", "group", pc.group, "queue", mq.String(), "err", err)
 			continue
 		}
-		pc.offsets.Update(mq, off, false)
+		if !(pc.o.orderly && pc.o.model == Clustering) {
+			pc.offsets.Update(mq, off, false)
+		}
+		// An orderly queue gets its offset once it holds the broker lock: until then the
+		// previous owner may still commit, and committing ours would move its offset back.
 		pq := newProcessQueue(mq)
 		pc.mu.Lock()
 		if pc.state.Load() != stateStarted {
@@ -499,7 +503,13 @@ func (pc *PushConsumer) release(pq *processQueue) {
 // startOffset is where consumption of mq starts: the committed offset, or for a new group the
 // consume-from-where setting.
 func (pc *PushConsumer) startOffset(ctx context.Context, mq client.MessageQueue) (int64, error) {
-	off, err := pc.offsets.Read(ctx, mq, true)
+	var off int64
+	var err error
+	if rs, ok := pc.offsets.(*RemoteOffsetStore); ok {
+		off, err = rs.fetch(ctx, mq) // apply decides whether the memory copy takes it
+	} else {
+		off, err = pc.offsets.Read(ctx, mq, true)
+	}
 	if err != nil {
 		return -1, err
 	}
