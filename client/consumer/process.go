@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"container/heap"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,14 +26,29 @@ type processQueue struct {
 	brokerID atomic.Int64 // where the broker suggested pulling from
 
 	mu       sync.Mutex
-	msgs     map[int64]*client.MessageExt
-	maxSeen  int64 // offset after the highest pulled message
+	inflight map[int64]struct{} // pulled, not yet consumed
+	low      offsetHeap         // the in-flight offsets (and some consumed ones, dropped lazily)
+	maxSeen  int64              // offset after the highest pulled message
 	lockedAt time.Time
+}
+
+// offsetHeap is a min-heap of queue offsets.
+type offsetHeap []int64
+
+func (h offsetHeap) Len() int           { return len(h) }
+func (h offsetHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h offsetHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *offsetHeap) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *offsetHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func newProcessQueue(mq client.MessageQueue) *processQueue {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &processQueue{mq: mq, ctx: ctx, cancel: cancel, done: make(chan struct{}), msgs: map[int64]*client.MessageExt{}, maxSeen: -1}
+	return &processQueue{mq: mq, ctx: ctx, cancel: cancel, done: make(chan struct{}), inflight: map[int64]struct{}{}, maxSeen: -1}
 }
 
 func (pq *processQueue) drop() {
@@ -44,7 +60,10 @@ func (pq *processQueue) add(msgs []*client.MessageExt) {
 	pq.mu.Lock()
 	defer pq.mu.Unlock()
 	for _, m := range msgs {
-		pq.msgs[m.QueueOffset] = m
+		if _, ok := pq.inflight[m.QueueOffset]; !ok {
+			pq.inflight[m.QueueOffset] = struct{}{}
+			heap.Push(&pq.low, m.QueueOffset)
+		}
 		pq.maxSeen = max(pq.maxSeen, m.QueueOffset+1)
 	}
 }
@@ -52,27 +71,25 @@ func (pq *processQueue) add(msgs []*client.MessageExt) {
 func (pq *processQueue) count() int {
 	pq.mu.Lock()
 	defer pq.mu.Unlock()
-	return len(pq.msgs)
+	return len(pq.inflight)
 }
 
 // remove forgets consumed messages and returns the offset that may be committed: the lowest
-// offset still in flight, or the one after the highest pulled when nothing is.
+// offset still in flight, or the one after the highest pulled when nothing is. Amortized
+// O(log n): consumed offsets leave the heap only when they reach its top.
 func (pq *processQueue) remove(msgs []*client.MessageExt) int64 {
 	pq.mu.Lock()
 	defer pq.mu.Unlock()
 	for _, m := range msgs {
-		delete(pq.msgs, m.QueueOffset)
+		delete(pq.inflight, m.QueueOffset)
 	}
-	if len(pq.msgs) == 0 {
-		return pq.maxSeen
-	}
-	low := int64(-1)
-	for off := range pq.msgs {
-		if low < 0 || off < low {
-			low = off
+	for pq.low.Len() > 0 {
+		if _, ok := pq.inflight[pq.low[0]]; ok {
+			return pq.low[0]
 		}
+		heap.Pop(&pq.low)
 	}
-	return low
+	return pq.maxSeen
 }
 
 // lockValid reports whether the broker lock was confirmed recently (orderly consumption).
