@@ -13,41 +13,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiffmq/skiff/client"
+	"github.com/skiffmq/skiff/client/examples/internal/example"
 	"github.com/skiffmq/skiff/client/producer"
 )
 
 func main() {
-	app := &cli.App{
-		Name:  "batch",
-		Usage: "send messages in batches (SendBatch)",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "namesrv", Aliases: []string{"n"}, Value: "127.0.0.1:9876", EnvVars: []string{"NAMESRV_ADDR"}, Usage: "name server address(es), `ip:port[;ip:port]`"},
-			&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "BatchTopic", Usage: "topic to send to"},
-			&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "BatchProducerGroup", Usage: "producer group"},
-			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 10, Usage: "how many messages to send in all"},
-			&cli.IntFlag{Name: "batch-size", Aliases: []string{"b"}, Value: 5, Usage: "messages per batch"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log what the SDK does to stderr"},
-		},
-		Action: run,
-	}
-	if err := app.Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "batch:", err)
-		os.Exit(1)
-	}
+	example.Main("batch", "send messages in batches (SendBatch)", run,
+		&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "BatchTopic", Usage: "topic to send to"},
+		&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "BatchProducerGroup", Usage: "producer group"},
+		&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 10, Usage: "how many messages to send in all"},
+		&cli.IntFlag{Name: "batch-size", Aliases: []string{"b"}, Value: 5, Usage: "messages per batch"},
+	)
 }
 
 func run(c *cli.Context) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := example.SignalContext()
 	defer stop()
 
 	topic, count, size := c.String("topic"), c.Int("count"), c.Int("batch-size")
@@ -55,9 +42,7 @@ func run(c *cli.Context) error {
 		return errors.New("--count and --batch-size must be at least 1")
 	}
 	opts := []producer.Option{producer.WithNameServers(c.String("namesrv")), producer.WithGroup(c.String("group"))}
-	if c.Bool("verbose") {
-		opts = append(opts, producer.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))
-	}
+	opts = append(opts, producer.WithLogger(example.Logger(c)))
 	p, err := producer.New(opts...)
 	if err != nil {
 		return err

@@ -16,39 +16,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/client/consumer"
+	"github.com/skiffmq/skiff/client/examples/internal/example"
 	"github.com/skiffmq/skiff/client/producer"
 )
 
 func main() {
-	app := &cli.App{
-		Name:  "broadcast",
-		Usage: "show two broadcasting consumers of one group each getting every message",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "namesrv", Aliases: []string{"n"}, Value: "127.0.0.1:9876", EnvVars: []string{"NAMESRV_ADDR"}, Usage: "name server address(es), `ip:port[;ip:port]`"},
-			&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "BroadcastTopic", Usage: "topic"},
-			&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "BroadcastConsumerGroup", Usage: "consumer group of both consumers"},
-			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 10, Usage: "how many messages to send (each consumer waits for all)"},
-			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up (exit 1) after this long"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log what the SDK does to stderr"},
-		},
-		Action: run,
-	}
-	if err := app.Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "broadcast:", err)
-		os.Exit(1)
-	}
+	example.Main("broadcast", "show two broadcasting consumers of one group each getting every message", run,
+		&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "BroadcastTopic", Usage: "topic"},
+		&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "BroadcastConsumerGroup", Usage: "consumer group of both consumers"},
+		&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 10, Usage: "how many messages to send (each consumer waits for all)"},
+		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up (exit 1) after this long"},
+	)
 }
 
 // member is one broadcasting consumer and what it got.
@@ -58,17 +45,14 @@ type member struct {
 }
 
 func run(c *cli.Context) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := example.SignalContext()
 	defer stop()
 
 	topic, count := c.String("topic"), c.Int("count")
 	if count < 1 {
 		return errors.New("--count must be at least 1")
 	}
-	var logger *slog.Logger
-	if c.Bool("verbose") {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
+	logger := example.Logger(c)
 	run := strconv.FormatInt(time.Now().UnixNano(), 36) // tells this run's messages from older ones
 
 	p, err := producer.New(producer.WithNameServers(c.String("namesrv")), producer.WithGroup("BroadcastProducerGroup"), producer.WithLogger(logger))
@@ -78,7 +62,7 @@ func run(c *cli.Context) error {
 	if err := p.Start(); err != nil {
 		return err
 	}
-	defer shutdown("producer", p.Shutdown)
+	defer example.Shutdown("producer", p.Shutdown)
 	for i := 0; i < count; i++ {
 		if ctx.Err() != nil {
 			return errors.New("interrupted while sending")
@@ -141,7 +125,7 @@ func run(c *cli.Context) error {
 		if err := pc.Start(); err != nil {
 			return err
 		}
-		defer shutdown("consumer "+name, pc.Shutdown)
+		defer example.Shutdown("consumer "+name, pc.Shutdown)
 		members = append(members, m)
 		if s, ok := pc.OffsetStore().(*consumer.LocalOffsetStore); ok {
 			fmt.Printf("consumer %s (client id %s) keeps its offsets in %s\n", name, pc.ClientID(), s.Path())
@@ -158,14 +142,5 @@ func run(c *cli.Context) error {
 		return fmt.Errorf("timed out after %v: A received %d, B %d of %d messages", c.Duration("timeout"), len(members[0].got), len(members[1].got), count)
 	case <-ctx.Done():
 		return errors.New("interrupted while consuming")
-	}
-}
-
-// shutdown calls a client's Shutdown with a deadline.
-func shutdown(what string, f func(context.Context) error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := f(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "broadcast: %s shutdown: %v\n", what, err)
 	}
 }

@@ -14,42 +14,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/client/consumer"
+	"github.com/skiffmq/skiff/client/examples/internal/example"
 )
 
 func main() {
-	app := &cli.App{
-		Name:  "consumer",
-		Usage: "consume messages with a push consumer and print each one",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "namesrv", Aliases: []string{"n"}, Value: "127.0.0.1:9876", EnvVars: []string{"NAMESRV_ADDR"}, Usage: "name server address(es), `ip:port[;ip:port]`"},
-			&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "ExampleTopic", Usage: "topic to consume"},
-			&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "ExampleConsumerGroup", Usage: "consumer group"},
-			&cli.StringFlag{Name: "expr", Aliases: []string{"e"}, Value: "*", Usage: `tag expression ("*", "TagA", "TagA || TagB")`},
-			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 10, Usage: "exit after this many messages"},
-			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up (exit 1) after this long"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log what the SDK does to stderr"},
-		},
-		Action: run,
-	}
-	if err := app.Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "consumer:", err)
-		os.Exit(1)
-	}
+	example.Main("consumer", "consume messages with a push consumer and print each one", run,
+		&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "ExampleTopic", Usage: "topic to consume"},
+		&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "ExampleConsumerGroup", Usage: "consumer group"},
+		&cli.StringFlag{Name: "expr", Aliases: []string{"e"}, Value: "*", Usage: `tag expression ("*", "TagA", "TagA || TagB")`},
+		&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 10, Usage: "exit after this many messages"},
+		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up (exit 1) after this long"},
+	)
 }
 
 func run(c *cli.Context) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := example.SignalContext()
 	defer stop()
 
 	topic, count := c.String("topic"), c.Int("count")
@@ -61,9 +48,7 @@ func run(c *cli.Context) error {
 		// A new group starts at the oldest stored message instead of only new ones.
 		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset),
 	}
-	if c.Bool("verbose") {
-		opts = append(opts, consumer.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))
-	}
+	opts = append(opts, consumer.WithLogger(example.Logger(c)))
 	pc, err := consumer.NewPushConsumer(c.String("group"), opts...)
 	if err != nil {
 		return err

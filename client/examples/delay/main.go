@@ -14,54 +14,37 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/client/consumer"
+	"github.com/skiffmq/skiff/client/examples/internal/example"
 	"github.com/skiffmq/skiff/client/producer"
 )
 
 func main() {
-	app := &cli.App{
-		Name:  "delay",
-		Usage: "send delayed messages and print the delay each one had",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "namesrv", Aliases: []string{"n"}, Value: "127.0.0.1:9876", EnvVars: []string{"NAMESRV_ADDR"}, Usage: "name server address(es), `ip:port[;ip:port]`"},
-			&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "DelayTopic", Usage: "topic"},
-			&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "DelayConsumerGroup", Usage: "consumer group"},
-			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 5, Usage: "how many messages to send and wait for"},
-			&cli.IntFlag{Name: "level", Aliases: []string{"l"}, Value: 2, Usage: "delay level, 1..18 (the broker's messageDelayLevel)"},
-			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up (exit 1) after this long"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log what the SDK does to stderr"},
-		},
-		Action: run,
-	}
-	if err := app.Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "delay:", err)
-		os.Exit(1)
-	}
+	example.Main("delay", "send delayed messages and print the delay each one had", run,
+		&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "DelayTopic", Usage: "topic"},
+		&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "DelayConsumerGroup", Usage: "consumer group"},
+		&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 5, Usage: "how many messages to send and wait for"},
+		&cli.IntFlag{Name: "level", Aliases: []string{"l"}, Value: 2, Usage: "delay level, 1..18 (the broker's messageDelayLevel)"},
+		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up (exit 1) after this long"},
+	)
 }
 
 func run(c *cli.Context) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := example.SignalContext()
 	defer stop()
 
 	topic, count, level := c.String("topic"), c.Int("count"), c.Int("level")
 	if count < 1 || level < 1 {
 		return errors.New("--count and --level must be at least 1")
 	}
-	var logger *slog.Logger
-	if c.Bool("verbose") {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
+	logger := example.Logger(c)
 	run := strconv.FormatInt(time.Now().UnixNano(), 36) // tells this run's messages from older ones
 
 	p, err := producer.New(producer.WithNameServers(c.String("namesrv")), producer.WithGroup("DelayProducerGroup"), producer.WithLogger(logger))
@@ -71,7 +54,7 @@ func run(c *cli.Context) error {
 	if err := p.Start(); err != nil {
 		return err
 	}
-	defer shutdown("producer", p.Shutdown)
+	defer example.Shutdown("producer", p.Shutdown)
 	for i := 0; i < count; i++ {
 		if ctx.Err() != nil {
 			return errors.New("interrupted while sending")
@@ -127,7 +110,7 @@ func run(c *cli.Context) error {
 	if err := pc.Start(); err != nil {
 		return err
 	}
-	defer shutdown("consumer", pc.Shutdown)
+	defer example.Shutdown("consumer", pc.Shutdown)
 
 	select {
 	case <-done:
@@ -141,14 +124,5 @@ func run(c *cli.Context) error {
 		return fmt.Errorf("timed out after %v: received %d of %d messages", c.Duration("timeout"), len(received), count)
 	case <-ctx.Done():
 		return errors.New("interrupted while consuming")
-	}
-}
-
-// shutdown calls a client's Shutdown with a deadline.
-func shutdown(what string, f func(context.Context) error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := f(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "delay: %s shutdown: %v\n", what, err)
 	}
 }

@@ -15,19 +15,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/client/consumer"
+	"github.com/skiffmq/skiff/client/examples/internal/example"
 	"github.com/skiffmq/skiff/client/producer"
 )
 
@@ -35,37 +32,23 @@ import (
 var steps = []string{"created", "paid", "shipped", "delivered"}
 
 func main() {
-	app := &cli.App{
-		Name:  "orderly",
-		Usage: "send ordered messages with sharding keys and consume them orderly",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "namesrv", Aliases: []string{"n"}, Value: "127.0.0.1:9876", EnvVars: []string{"NAMESRV_ADDR"}, Usage: "name server address(es), `ip:port[;ip:port]`"},
-			&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "OrderTopic", Usage: "topic"},
-			&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "OrderConsumerGroup", Usage: "consumer group"},
-			&cli.IntFlag{Name: "orders", Aliases: []string{"c"}, Value: 5, Usage: fmt.Sprintf("how many orders to send (%d messages each)", len(steps))},
-			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up (exit 1) after this long"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log what the SDK does to stderr"},
-		},
-		Action: run,
-	}
-	if err := app.Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "orderly:", err)
-		os.Exit(1)
-	}
+	example.Main("orderly", "send ordered messages with sharding keys and consume them orderly", run,
+		&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "OrderTopic", Usage: "topic"},
+		&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "OrderConsumerGroup", Usage: "consumer group"},
+		&cli.IntFlag{Name: "orders", Aliases: []string{"c"}, Value: 5, Usage: fmt.Sprintf("how many orders to send (%d messages each)", len(steps))},
+		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up (exit 1) after this long"},
+	)
 }
 
 func run(c *cli.Context) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := example.SignalContext()
 	defer stop()
 
 	topic, orders := c.String("topic"), c.Int("orders")
 	if orders < 1 {
 		return errors.New("--orders must be at least 1")
 	}
-	var logger *slog.Logger
-	if c.Bool("verbose") {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
+	logger := example.Logger(c)
 	// Messages carry this run's id, so that messages left over from earlier runs (which a new
 	// group starting at the first offset also reads) are told apart.
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -79,7 +62,7 @@ func run(c *cli.Context) error {
 	if err := p.Start(); err != nil {
 		return err
 	}
-	defer shutdown("producer", p.Shutdown)
+	defer example.Shutdown("producer", p.Shutdown)
 	for s, step := range steps {
 		for o := 1; o <= orders; o++ {
 			if ctx.Err() != nil {
@@ -151,7 +134,7 @@ func run(c *cli.Context) error {
 	if err := pc.Start(); err != nil {
 		return err
 	}
-	defer shutdown("consumer", pc.Shutdown)
+	defer example.Shutdown("consumer", pc.Shutdown)
 
 	select {
 	case <-done:
@@ -176,13 +159,4 @@ func run(c *cli.Context) error {
 	}
 	fmt.Printf("all %d orders arrived in order\n", orders)
 	return nil
-}
-
-// shutdown calls a client's Shutdown with a deadline.
-func shutdown(what string, f func(context.Context) error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := f(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "orderly: %s shutdown: %v\n", what, err)
-	}
 }

@@ -16,43 +16,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiffmq/skiff/client"
+	"github.com/skiffmq/skiff/client/examples/internal/example"
 	"github.com/skiffmq/skiff/client/producer"
 )
 
 func main() {
-	app := &cli.App{
-		Name:  "producer",
-		Usage: "send messages and print each send result",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "namesrv", Aliases: []string{"n"}, Value: "127.0.0.1:9876", EnvVars: []string{"NAMESRV_ADDR"}, Usage: "name server address(es), `ip:port[;ip:port]`"},
-			&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "ExampleTopic", Usage: "topic to send to"},
-			&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "ExampleProducerGroup", Usage: "producer group"},
-			&cli.StringFlag{Name: "tags", Value: "TagA", Usage: "tag of every message"},
-			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 10, Usage: "how many messages to send"},
-			&cli.BoolFlag{Name: "async", Usage: "send asynchronously (SendAsync) instead of waiting for each result"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log what the SDK does to stderr"},
-		},
-		Action: run,
-	}
-	if err := app.Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "producer:", err)
-		os.Exit(1)
-	}
+	example.Main("producer", "send messages and print each send result", run,
+		&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "ExampleTopic", Usage: "topic to send to"},
+		&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "ExampleProducerGroup", Usage: "producer group"},
+		&cli.StringFlag{Name: "tags", Value: "TagA", Usage: "tag of every message"},
+		&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 10, Usage: "how many messages to send"},
+		&cli.BoolFlag{Name: "async", Usage: "send asynchronously (SendAsync) instead of waiting for each result"},
+	)
 }
 
 func run(c *cli.Context) error {
 	// Ctrl-C or SIGTERM cancels ctx: sends in progress give up and the producer shuts down.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := example.SignalContext()
 	defer stop()
 
 	topic, count := c.String("topic"), c.Int("count")
@@ -60,9 +47,7 @@ func run(c *cli.Context) error {
 		return errors.New("--count must be at least 1")
 	}
 	opts := []producer.Option{producer.WithNameServers(c.String("namesrv")), producer.WithGroup(c.String("group"))}
-	if c.Bool("verbose") {
-		opts = append(opts, producer.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))
-	}
+	opts = append(opts, producer.WithLogger(example.Logger(c)))
 	p, err := producer.New(opts...)
 	if err != nil {
 		return err

@@ -17,41 +17,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/client/consumer"
+	"github.com/skiffmq/skiff/client/examples/internal/example"
 )
 
 func main() {
-	app := &cli.App{
-		Name:  "pull",
-		Usage: "pull every queue of a topic from the committed offset, print, and commit",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "namesrv", Aliases: []string{"n"}, Value: "127.0.0.1:9876", EnvVars: []string{"NAMESRV_ADDR"}, Usage: "name server address(es), `ip:port[;ip:port]`"},
-			&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "ExampleTopic", Usage: "topic to pull"},
-			&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "ExamplePullGroup", Usage: "consumer group whose offsets are read and committed"},
-			&cli.StringFlag{Name: "expr", Aliases: []string{"e"}, Value: "*", Usage: `tag expression ("*", "TagA", "TagA || TagB")`},
-			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 10, Usage: "stop after this many messages (0: after one pass finds nothing new)"},
-			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up (exit 1) after this long"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log what the SDK does to stderr"},
-		},
-		Action: run,
-	}
-	if err := app.Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "pull:", err)
-		os.Exit(1)
-	}
+	example.Main("pull", "pull every queue of a topic from the committed offset, print, and commit", run,
+		&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "ExampleTopic", Usage: "topic to pull"},
+		&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "ExamplePullGroup", Usage: "consumer group whose offsets are read and committed"},
+		&cli.StringFlag{Name: "expr", Aliases: []string{"e"}, Value: "*", Usage: `tag expression ("*", "TagA", "TagA || TagB")`},
+		&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 10, Usage: "stop after this many messages (0: after one pass finds nothing new)"},
+		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up (exit 1) after this long"},
+	)
 }
 
 func run(c *cli.Context) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := example.SignalContext()
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
 	defer cancel()
@@ -61,9 +47,7 @@ func run(c *cli.Context) error {
 		return errors.New("--count must not be negative")
 	}
 	opts := []consumer.Option{consumer.WithNameServers(c.String("namesrv"))}
-	if c.Bool("verbose") {
-		opts = append(opts, consumer.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))
-	}
+	opts = append(opts, consumer.WithLogger(example.Logger(c)))
 	pc, err := consumer.NewPullConsumer(c.String("group"), opts...)
 	if err != nil {
 		return err

@@ -21,42 +21,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/client/consumer"
+	"github.com/skiffmq/skiff/client/examples/internal/example"
 	"github.com/skiffmq/skiff/client/producer"
 )
 
 func main() {
-	app := &cli.App{
-		Name:  "transaction",
-		Usage: "send transactional messages: commit, roll back, and answer the broker's check-backs",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "namesrv", Aliases: []string{"n"}, Value: "127.0.0.1:9876", EnvVars: []string{"NAMESRV_ADDR"}, Usage: "name server address(es), `ip:port[;ip:port]`"},
-			&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "TransactionTopic", Usage: "topic"},
-			&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "TransactionProducerGroup", Usage: "producer group (check-backs go to a producer of this group)"},
-			&cli.StringFlag{Name: "consumer-group", Value: "TransactionConsumerGroup", Usage: "consumer group"},
-			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 10, Usage: "how many transactional messages to send"},
-			&cli.DurationFlag{Name: "timeout", Value: 90 * time.Second, Usage: "give up (exit 1) after this long"},
-			&cli.DurationFlag{Name: "grace", Value: 2 * time.Second, Usage: "how long to keep watching for rolled-back messages after the committed ones arrived"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log what the SDK does to stderr"},
-		},
-		Action: run,
-	}
-	if err := app.Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "transaction:", err)
-		os.Exit(1)
-	}
+	example.Main("transaction", "send transactional messages: commit, roll back, and answer the broker's check-backs", run,
+		&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "TransactionTopic", Usage: "topic"},
+		&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Value: "TransactionProducerGroup", Usage: "producer group (check-backs go to a producer of this group)"},
+		&cli.StringFlag{Name: "consumer-group", Value: "TransactionConsumerGroup", Usage: "consumer group"},
+		&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Value: 10, Usage: "how many transactional messages to send"},
+		&cli.DurationFlag{Name: "timeout", Value: 90 * time.Second, Usage: "give up (exit 1) after this long"},
+		&cli.DurationFlag{Name: "grace", Value: 2 * time.Second, Usage: "how long to keep watching for rolled-back messages after the committed ones arrived"},
+	)
 }
 
 // outcome is what the local transaction of message id decides.
@@ -89,17 +75,14 @@ func (listener) CheckLocalTransaction(msg *client.MessageExt) producer.LocalTran
 }
 
 func run(c *cli.Context) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := example.SignalContext()
 	defer stop()
 
 	topic, count := c.String("topic"), c.Int("count")
 	if count < 1 {
 		return errors.New("--count must be at least 1")
 	}
-	var logger *slog.Logger
-	if c.Bool("verbose") {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
+	logger := example.Logger(c)
 	run := strconv.FormatInt(time.Now().UnixNano(), 36) // tells this run's messages from older ones
 
 	// A transaction producer needs its own group: the broker sends check-backs to any producer
@@ -112,7 +95,7 @@ func run(c *cli.Context) error {
 	if err := p.Start(); err != nil {
 		return err
 	}
-	defer shutdown("producer", p.Shutdown)
+	defer example.Shutdown("producer", p.Shutdown)
 
 	var committed, rolledBack []int
 	for id := 0; id < count; id++ {
@@ -184,7 +167,7 @@ func run(c *cli.Context) error {
 	if err := pc.Start(); err != nil {
 		return err
 	}
-	defer shutdown("consumer", pc.Shutdown)
+	defer example.Shutdown("consumer", pc.Shutdown)
 
 	timeout := time.After(c.Duration("timeout"))
 	select {
@@ -209,13 +192,4 @@ func run(c *cli.Context) error {
 	}
 	fmt.Printf("delivered: %v; rolled back and not delivered: %v\n", committed, rolledBack)
 	return nil
-}
-
-// shutdown calls a client's Shutdown with a deadline.
-func shutdown(what string, f func(context.Context) error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := f(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "transaction: %s shutdown: %v\n", what, err)
-	}
 }
