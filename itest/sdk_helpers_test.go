@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,17 +36,10 @@ func sdkCluster(t *testing.T, extra map[string]string) *testutil.Cluster {
 	return testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, Broker: bo})
 }
 
-// testLogger sends SDK logs to t.Log (visible when the test fails or with -v).
+// testLogger sends SDK logs at info level and above to t.Log (visible when the test fails or
+// with -v); lines logged after the test ended are dropped.
 func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	return slog.New(testutil.NewLogHandler(t, slog.LevelInfo))
 }
 
 // createTopic creates topic with queues read/write queues on the cluster's broker.
@@ -140,17 +132,10 @@ func (c *collector) distinct() int {
 	return len(c.count)
 }
 
-// waitFor polls cond every 50 ms until it holds or timeout passes.
+// waitFor is testutil.WaitFor with the description first (it reads better before a closure).
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	testutil.WaitFor(t, timeout, cond, what)
 }
 
 func body(prefix string, i int) []byte { return []byte(fmt.Sprintf("%s-%05d", prefix, i)) }
