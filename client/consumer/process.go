@@ -191,7 +191,7 @@ func (pc *PushConsumer) pullLoop(pq *processQueue, offset int64) {
 			}
 			next = res.NextBeginOffset
 			if pc.o.orderly {
-				next = pc.consumeOrderly(pq, sub, msgs, next)
+				next = pc.consumeOrderly(pq, msgs, next)
 				continue
 			}
 			pq.add(msgs)
@@ -327,7 +327,7 @@ func (pc *PushConsumer) maxReconsume() int32 {
 
 // consumeOrderly consumes msgs (one queue's, in order) on the pull loop's goroutine and returns
 // the next offset to pull.
-func (pc *PushConsumer) consumeOrderly(pq *processQueue, _ *subscription, msgs []*client.MessageExt, next int64) int64 {
+func (pc *PushConsumer) consumeOrderly(pq *processQueue, msgs []*client.MessageExt, next int64) int64 {
 	for i := 0; i < len(msgs); {
 		batch := msgs[i:min(i+pc.o.batchSize, len(msgs))]
 		if pq.dropped.Load() || (pc.o.model == Clustering && !pq.lockValid()) {

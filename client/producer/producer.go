@@ -39,7 +39,6 @@ type Producer struct {
 	rr       atomic.Uint32
 	state    atomic.Int32 // 0 new, 1 started, 2 shut down
 	inflight sync.WaitGroup
-	tx       *TransactionProducer // set for transaction producers
 }
 
 const (

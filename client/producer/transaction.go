@@ -78,7 +78,6 @@ func NewTransactionProducer(listener TransactionListener, opts ...Option) (*Tran
 		return nil, err
 	}
 	tp := &TransactionProducer{Producer: p, listener: listener}
-	p.tx = tp
 	p.core.Handle(remoting.CheckTransactionState, tp.handleCheck)
 	return tp, nil
 }

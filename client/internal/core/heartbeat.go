@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"sync"
 
 	"github.com/skiffmq/skiff/internal/remoting"
@@ -117,11 +118,7 @@ func (c *Client) Unregister(ctx context.Context, producerGroup, consumerGroup st
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e := make(map[string]string, len(ext))
-			for k, v := range ext {
-				e[k] = v
-			}
-			if _, err := c.Invoke(ctx, a, remoting.NewRequest(remoting.UnregisterClient, e, nil)); err != nil {
+			if _, err := c.Invoke(ctx, a, remoting.NewRequest(remoting.UnregisterClient, maps.Clone(ext), nil)); err != nil {
 				c.log.Debug("unregister failed", "addr", a, "err", err)
 			}
 		}()
