@@ -40,6 +40,9 @@ type Config struct {
 	MaxTransferCountOnMessageInMemory int           // 32
 	Logger                            *slog.Logger
 	OnFlush                           func(time.Duration) // called after each msync pass with its duration (metrics)
+	// Clock is the store's source of wall time (retention's deleteWhen hour and segment age);
+	// nil means time.Now. Tests inject a fixed clock so that no result depends on today's date.
+	Clock func() time.Time
 }
 
 // DefaultConfig returns the defaults for a store under root.
@@ -60,6 +63,9 @@ func DefaultConfig(root string) Config {
 // fillDefaults replaces zero or invalid values with DefaultConfig's.
 func (c *Config) fillDefaults() {
 	def := DefaultConfig(c.StorePathRootDir)
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
 	if c.StorePathCommitLog == "" {
 		c.StorePathCommitLog = def.StorePathCommitLog
 	}

@@ -23,7 +23,7 @@ func (s *Store) cleanLoop() {
 		case <-s.done:
 			return
 		case <-t.C:
-			s.clean(s.now())
+			s.clean(s.cfg.Clock())
 		}
 	}
 }

@@ -21,9 +21,18 @@ func fillSegments(t *testing.T, s *Store, n int) {
 	s.WaitDispatched(s.MaxPhyOffset(), 5*time.Second)
 }
 
+// retentionClock is the fixed "now" of the retention tests: a Monday at 00:00 local time. Each
+// test reads the hour from it and sets every segment's mtime relative to it, so no result depends
+// on the real date or on how long the test takes.
+var retentionClock = time.Date(2030, 1, 7, 0, 0, 0, 0, time.Local)
+
+// retentionAt is retentionClock's day at hour h.
+func retentionAt(h int) time.Time { return retentionClock.Add(time.Duration(h) * time.Hour) }
+
+// ageSegments sets every segment's last-modified time to age before retentionClock.
 func ageSegments(t *testing.T, s *Store, age time.Duration) {
 	t.Helper()
-	old := time.Now().Add(-age)
+	old := retentionClock.Add(-age)
 	s.segMu.RLock()
 	defer s.segMu.RUnlock()
 	for _, seg := range s.segs {
@@ -37,6 +46,8 @@ func TestCommitLogRetentionDeletesExpiredSegmentsAtDeleteWhen(t *testing.T) {
 	c := testConfig(t.TempDir())
 	c.FileReservedTime = 48 * time.Hour
 	c.DeleteWhen = "04"
+	c.Clock = func() time.Time { return retentionAt(4) }
+	c.CleanResourceInterval = 24 * time.Hour // only the explicit clean calls below run
 	s := mustOpen(t, c)
 	defer s.Close()
 	s.diskUsage = func() float64 { return 0.10 }
@@ -45,8 +56,9 @@ func TestCommitLogRetentionDeletesExpiredSegmentsAtDeleteWhen(t *testing.T) {
 	if segs < 4 {
 		t.Fatalf("only %d segments", segs)
 	}
-	at := func(h int) time.Time { return time.Date(2026, 11, 23, h, 0, 0, 0, time.Local) }
+	at := retentionAt
 
+	ageSegments(t, s, time.Hour)
 	if n := s.clean(at(4)); n != 0 {
 		t.Fatalf("deleted %d fresh segments", n)
 	}
@@ -83,11 +95,14 @@ func TestCommitLogRetentionOnFullDisk(t *testing.T) {
 	c.FileReservedTime = 48 * time.Hour
 	c.DeleteWhen = "04"
 	c.DiskMaxUsedSpaceRatio = 75
+	noon := retentionAt(12)
+	c.Clock = func() time.Time { return noon }
+	c.CleanResourceInterval = 24 * time.Hour
 	s := mustOpen(t, c)
 	defer s.Close()
 	fillSegments(t, s, 300)
 	segs := len(s.segs)
-	noon := time.Date(2026, 11, 23, 12, 0, 0, 0, time.Local)
+	ageSegments(t, s, time.Hour)
 	s.diskUsage = func() float64 { return 0.80 }
 	if n := s.clean(noon); n != 0 {
 		t.Fatalf("deleted %d unexpired segments at 80%% use", n)

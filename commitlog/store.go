@@ -79,8 +79,7 @@ type Store struct {
 	closed       atomic.Bool
 	ckpt         *checkpoint
 
-	now       func() time.Time // retention clock (tests replace it)
-	diskUsage func() float64   // disk-use override for tests; nil reads the file system
+	diskUsage func() float64 // disk-use override for tests; nil reads the file system
 }
 
 type flushWaiter struct {
@@ -105,7 +104,6 @@ func Open(cfg Config) (*Store, error) {
 		queueOffsets: map[queueKey]int64{}, cqs: map[queueKey]*consumeQueue{},
 		wakeFlush: make(chan struct{}, 1), wakeDispatch: make(chan struct{}, 1), done: make(chan struct{}),
 	}
-	s.now = time.Now
 	s.onDispatch.Store(func(string, int32, int64, int64) {})
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("commitlog: %w", err)
