@@ -5,21 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/skiffmq/skiff/client/internal/core"
 	"github.com/skiffmq/skiff/internal/remoting"
-	"github.com/skiffmq/skiff/internal/remoting/rpc"
 )
-
-const codeTopicNotExist = remoting.TopicNotExist
 
 // DefaultTimeout is the per-call timeout used when the context has no deadline.
 const DefaultTimeout = 5 * time.Second
@@ -54,14 +47,12 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // Admin is an administration client. It is safe for concurrent use.
+//
+// It is a thin layer over the SDK's shared client (client/internal/core): connections, name-server
+// failover in round-robin order, and the mapping of transport and broker errors to package
+// client's sentinels are core's; Admin adds only the administration requests.
 type Admin struct {
-	nameServers []string
-	timeout     time.Duration
-	log         *slog.Logger
-	rpc         *rpc.Client
-
-	mu   sync.Mutex
-	next int // name server to try first (round robin)
+	cl *core.Client
 }
 
 // New returns a client for the configured name servers; it dials nothing yet.
@@ -70,124 +61,23 @@ func New(opts ...Option) (*Admin, error) {
 	for _, f := range opts {
 		f(&o)
 	}
-	if len(o.nameServers) == 0 {
-		if env := os.Getenv("NAMESRV_ADDR"); env != "" {
-			o.nameServers = []string{env}
-		}
-	}
-	addrs, err := ParseAddrs(strings.Join(o.nameServers, ";"))
-	if err != nil {
-		return nil, err
-	}
-	if o.logger == nil {
-		o.logger = slog.New(slog.DiscardHandler)
-	}
 	if o.timeout <= 0 {
 		o.timeout = DefaultTimeout
 	}
-	log := o.logger.With("component", "admin")
-	return &Admin{
-		nameServers: addrs,
-		timeout:     o.timeout,
-		log:         log,
-		rpc:         rpc.New(rpc.Config{Logger: log, DialTimeout: o.timeout, DefaultTimeout: o.timeout}),
-	}, nil
-}
-
-// ParseAddrs splits "ip:port;ip:port" into addresses, checking each has a host and a port.
-func ParseAddrs(s string) ([]string, error) {
-	var out []string
-	for _, a := range strings.Split(s, ";") {
-		a = strings.TrimSpace(a)
-		if a == "" {
-			continue
-		}
-		host, port, err := net.SplitHostPort(a)
-		if err != nil || host == "" {
-			return nil, fmt.Errorf("%w: %q is not ip:port", ErrNoNameServer, a)
-		}
-		if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
-			return nil, fmt.Errorf("%w: %q has a bad port", ErrNoNameServer, a)
-		}
-		out = append(out, a)
+	cl, err := core.New(core.Config{Name: "admin", NameServers: o.nameServers, Logger: o.logger, Timeout: o.timeout})
+	if err != nil {
+		return nil, err
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: use WithNameServers or set NAMESRV_ADDR", ErrNoNameServer)
-	}
-	return out, nil
+	return &Admin{cl: cl}, nil
 }
 
 // NameServers returns the configured name server addresses.
-func (a *Admin) NameServers() []string { return slices.Clone(a.nameServers) }
+func (a *Admin) NameServers() []string { return a.cl.NameServers() }
 
 // Close closes every connection. Later calls return ErrClosed.
-func (a *Admin) Close() error { return a.rpc.Close() }
-
-// invoke sends req to addr and returns the response, translating transport errors.
-func (a *Admin) invoke(ctx context.Context, addr string, req *remoting.Command) (*remoting.Command, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, a.timeout)
-		defer cancel()
-	}
-	resp, err := a.rpc.Invoke(ctx, addr, req)
-	if err != nil {
-		return nil, wrapTransport(err, addr, req.Code)
-	}
-	return resp, nil
-}
-
-// wrapTransport maps an rpc error to this package's sentinels, keeping the detail.
-func wrapTransport(err error, addr string, code int32) error {
-	var s error
-	switch {
-	case errors.Is(err, rpc.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		s = ErrTimeout
-	case errors.Is(err, rpc.ErrConnect):
-		s = ErrConnect
-	case errors.Is(err, rpc.ErrConnClosed):
-		s = ErrConnClosed
-	case errors.Is(err, rpc.ErrClosed):
-		s = ErrClosed
-	default:
-		return fmt.Errorf("admin: request %d to %s: %w", code, addr, err)
-	}
-	return fmt.Errorf("admin: request %d to %s: %w (%w)", code, addr, s, err)
-}
-
-// transportErr reports whether err is worth trying another name server for.
-func transportErr(err error) bool {
-	return errors.Is(err, ErrTimeout) || errors.Is(err, ErrConnect) || errors.Is(err, ErrConnClosed)
-}
-
-// invokeNamesrv sends a fresh request built by mk to the name servers in turn until one answers.
-func (a *Admin) invokeNamesrv(ctx context.Context, mk func() *remoting.Command) (*remoting.Command, string, error) {
-	a.mu.Lock()
-	start := a.next
-	a.next = (a.next + 1) % len(a.nameServers)
-	a.mu.Unlock()
-	var errs []error
-	for i := range a.nameServers {
-		addr := a.nameServers[(start+i)%len(a.nameServers)]
-		resp, err := a.invoke(ctx, addr, mk())
-		if err == nil {
-			return resp, addr, nil
-		}
-		errs = append(errs, err)
-		if !transportErr(err) || ctx.Err() != nil {
-			break
-		}
-		a.log.Debug("name server failed, trying the next", "addr", addr, "err", err)
-	}
-	return nil, "", errors.Join(errs...)
-}
-
-// check turns a non-success response into a *BrokerError.
-func check(resp *remoting.Command, addr string, reqCode int32) error {
-	if resp.Code == remoting.Success {
-		return nil
-	}
-	return &BrokerError{Addr: addr, RequestCode: reqCode, Code: resp.Code, Remark: resp.Remark}
+func (a *Admin) Close() error {
+	a.cl.Shutdown()
+	return nil
 }
 
 // BrokerData is one broker name with its addresses by broker id (0 = master).
@@ -253,13 +143,13 @@ func DefaultTopicConfig(topic string) TopicConfig {
 
 // ClusterInfo asks a name server for the clusters and their brokers (106).
 func (a *Admin) ClusterInfo(ctx context.Context) (*ClusterInfo, error) {
-	resp, addr, err := a.invokeNamesrv(ctx, func() *remoting.Command {
+	resp, addr, err := a.cl.InvokeNamesrv(ctx, func() *remoting.Command {
 		return remoting.NewRequest(remoting.GetBrokerClusterInfo, nil, nil)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := check(resp, addr, remoting.GetBrokerClusterInfo); err != nil {
+	if err := core.Check(resp, addr, remoting.GetBrokerClusterInfo); err != nil {
 		return nil, err
 	}
 	ci := &ClusterInfo{}
@@ -271,13 +161,13 @@ func (a *Admin) ClusterInfo(ctx context.Context) (*ClusterInfo, error) {
 
 // TopicList returns every topic a name server knows (206), sorted.
 func (a *Admin) TopicList(ctx context.Context) ([]string, error) {
-	resp, addr, err := a.invokeNamesrv(ctx, func() *remoting.Command {
+	resp, addr, err := a.cl.InvokeNamesrv(ctx, func() *remoting.Command {
 		return remoting.NewRequest(remoting.GetAllTopicListFromNameServer, nil, nil)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := check(resp, addr, remoting.GetAllTopicListFromNameServer); err != nil {
+	if err := core.Check(resp, addr, remoting.GetAllTopicListFromNameServer); err != nil {
 		return nil, err
 	}
 	var body struct {
@@ -303,23 +193,7 @@ func (a *Admin) TopicRouteRaw(ctx context.Context, topic string) (*TopicRoute, [
 	if topic == "" {
 		return nil, nil, fmt.Errorf("%w: empty topic", ErrInvalidArgument)
 	}
-	resp, addr, err := a.invokeNamesrv(ctx, func() *remoting.Command {
-		return remoting.NewRequest(remoting.GetRouteInfoByTopic, map[string]string{"topic": topic}, nil)
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	if resp.Code == remoting.TopicNotExist {
-		return nil, nil, fmt.Errorf("admin: topic %q: %w (name server %s: %s)", topic, ErrTopicNotExist, addr, resp.Remark)
-	}
-	if err := check(resp, addr, remoting.GetRouteInfoByTopic); err != nil {
-		return nil, nil, err
-	}
-	r := &TopicRoute{}
-	if err := Unmarshal(resp.Body, r); err != nil {
-		return nil, nil, fmt.Errorf("%w: route of %q from %s: %w", ErrBadResponse, topic, addr, err)
-	}
-	return r, resp.Body, nil
+	return a.cl.FetchRouteRaw(ctx, topic)
 }
 
 // CreateTopic creates or updates a topic on the broker at brokerAddr (17). Zero queue numbers and
@@ -351,11 +225,11 @@ func (a *Admin) CreateTopic(ctx context.Context, brokerAddr string, tc TopicConf
 		"topicSysFlag":    strconv.Itoa(int(tc.TopicSysFlag)),
 		"order":           strconv.FormatBool(tc.Order),
 	}, nil)
-	resp, err := a.invoke(ctx, brokerAddr, req)
+	resp, err := a.cl.Invoke(ctx, brokerAddr, req)
 	if err != nil {
 		return fmt.Errorf("admin: create topic %q: %w", tc.TopicName, err)
 	}
-	return check(resp, brokerAddr, remoting.UpdateAndCreateTopic)
+	return core.Check(resp, brokerAddr, remoting.UpdateAndCreateTopic)
 }
 
 // MasterAddrs returns the master address of every broker of cluster.
@@ -402,19 +276,19 @@ func (a *Admin) DeleteTopic(ctx context.Context, cluster, topic string) error {
 	var errs []error
 	for _, addr := range addrs {
 		req := remoting.NewRequest(remoting.DeleteTopicInBroker, map[string]string{"topic": topic}, nil)
-		resp, err := a.invoke(ctx, addr, req)
+		resp, err := a.cl.Invoke(ctx, addr, req)
 		if err == nil {
-			err = check(resp, addr, remoting.DeleteTopicInBroker)
+			err = core.Check(resp, addr, remoting.DeleteTopicInBroker)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("admin: delete topic %q on broker %s: %w", topic, addr, err))
 		}
 	}
-	for _, ns := range a.nameServers {
+	for _, ns := range a.cl.NameServers() {
 		req := remoting.NewRequest(remoting.DeleteTopicInNamesrv, map[string]string{"topic": topic, "clusterName": cluster}, nil)
-		resp, err := a.invoke(ctx, ns, req)
+		resp, err := a.cl.Invoke(ctx, ns, req)
 		if err == nil {
-			err = check(resp, ns, remoting.DeleteTopicInNamesrv)
+			err = core.Check(resp, ns, remoting.DeleteTopicInNamesrv)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("admin: delete topic %q on name server %s: %w", topic, ns, err))
@@ -425,11 +299,11 @@ func (a *Admin) DeleteTopic(ctx context.Context, cluster, topic string) error {
 
 // BrokerRuntimeInfo returns the runtime KV table of the broker at brokerAddr (28).
 func (a *Admin) BrokerRuntimeInfo(ctx context.Context, brokerAddr string) (map[string]string, error) {
-	resp, err := a.invoke(ctx, brokerAddr, remoting.NewRequest(remoting.GetBrokerRuntimeInfo, nil, nil))
+	resp, err := a.cl.Invoke(ctx, brokerAddr, remoting.NewRequest(remoting.GetBrokerRuntimeInfo, nil, nil))
 	if err != nil {
 		return nil, err
 	}
-	if err := check(resp, brokerAddr, remoting.GetBrokerRuntimeInfo); err != nil {
+	if err := core.Check(resp, brokerAddr, remoting.GetBrokerRuntimeInfo); err != nil {
 		return nil, err
 	}
 	var body struct {

@@ -212,6 +212,25 @@ func TestUnreachableAndTimeout(t *testing.T) {
 	}
 }
 
+func TestCallsAfterCloseReturnErrClosed(t *testing.T) {
+	ns := newFakeServer(t)
+	ns.handle(remoting.GetAllTopicListFromNameServer, remoting.Success, "", `{"topicList":["a"]}`)
+	a := newAdmin(t, ns.addr())
+	if _, err := a.TopicList(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := a.TopicList(context.Background())
+	if !errors.Is(err, ErrClosed) || !strings.HasPrefix(err.Error(), "admin: ") {
+		t.Fatalf("TopicList after Close = %v, want an \"admin: \" error wrapping ErrClosed", err)
+	}
+	if got := len(ns.requests(remoting.GetAllTopicListFromNameServer)); got != 1 {
+		t.Fatalf("name server got %d topic-list requests, want 1 (none after Close)", got)
+	}
+}
+
 func TestCreateTopicHeader(t *testing.T) {
 	br := newFakeServer(t)
 	br.handle(remoting.UpdateAndCreateTopic, remoting.Success, "", "")

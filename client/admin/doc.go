@@ -1,9 +1,10 @@
 // Package admin is Skiff's administration client: cluster and topic queries against name servers,
 // and topic management and runtime queries against brokers. mqadmin is built on it.
 //
-// It speaks the RocketMQ 4.x remoting protocol through internal/remoting/rpc and imports nothing
-// else from Skiff. Every call takes a context; a context without a deadline gets the client's
-// default timeout (WithTimeout, 5 s).
+// It speaks the RocketMQ 4.x remoting protocol through the SDK's shared client
+// (client/internal/core), which owns the connections, the name-server failover and the error
+// mapping for producers, consumers and this package alike. Every call takes a context; a context
+// without a deadline gets the client's default timeout (WithTimeout, 5 s).
 //
 // # Requests
 //

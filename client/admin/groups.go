@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/skiffmq/skiff/client/internal/core"
 	"github.com/skiffmq/skiff/internal/message"
 	"github.com/skiffmq/skiff/internal/remoting"
 )
@@ -38,31 +39,31 @@ func (a *Admin) UpdateSubGroup(ctx context.Context, brokerAddr string, g Subscri
 		return err
 	}
 	req := remoting.NewRequest(remoting.UpdateAndCreateSubscriptionGroup, nil, body)
-	resp, err := a.invoke(ctx, brokerAddr, req)
+	resp, err := a.cl.Invoke(ctx, brokerAddr, req)
 	if err != nil {
 		return err
 	}
-	return check(resp, brokerAddr, req.Code)
+	return core.Check(resp, brokerAddr, req.Code)
 }
 
 // DeleteSubGroup deletes a subscription group on a broker (207), with its offsets when removeOffset.
 func (a *Admin) DeleteSubGroup(ctx context.Context, brokerAddr, group string, removeOffset bool) error {
 	req := remoting.NewRequest(remoting.DeleteSubscriptionGroup, map[string]string{"groupName": group, "removeOffset": strconv.FormatBool(removeOffset)}, nil)
-	resp, err := a.invoke(ctx, brokerAddr, req)
+	resp, err := a.cl.Invoke(ctx, brokerAddr, req)
 	if err != nil {
 		return err
 	}
-	return check(resp, brokerAddr, req.Code)
+	return core.Check(resp, brokerAddr, req.Code)
 }
 
 // SubGroups returns a broker's subscription groups (201).
 func (a *Admin) SubGroups(ctx context.Context, brokerAddr string) (map[string]SubscriptionGroupConfig, error) {
 	req := remoting.NewRequest(remoting.GetAllSubscriptionGroupConfig, nil, nil)
-	resp, err := a.invoke(ctx, brokerAddr, req)
+	resp, err := a.cl.Invoke(ctx, brokerAddr, req)
 	if err != nil {
 		return nil, err
 	}
-	if err := check(resp, brokerAddr, req.Code); err != nil {
+	if err := core.Check(resp, brokerAddr, req.Code); err != nil {
 		return nil, err
 	}
 	var w struct {
@@ -94,11 +95,11 @@ type ConsumerConnection struct {
 // ConsumerConnection asks a broker for a group's consumer connections (203).
 func (a *Admin) ConsumerConnection(ctx context.Context, brokerAddr, group string) (*ConsumerConnection, error) {
 	req := remoting.NewRequest(remoting.GetConsumerConnectionList, map[string]string{"consumerGroup": group}, nil)
-	resp, err := a.invoke(ctx, brokerAddr, req)
+	resp, err := a.cl.Invoke(ctx, brokerAddr, req)
 	if err != nil {
 		return nil, err
 	}
-	if err := check(resp, brokerAddr, req.Code); err != nil {
+	if err := core.Check(resp, brokerAddr, req.Code); err != nil {
 		return nil, err
 	}
 	var cc ConsumerConnection
@@ -112,11 +113,11 @@ func (a *Admin) ConsumerConnection(ctx context.Context, brokerAddr, group string
 // ProducerConnection asks a broker for a producer group's connections (204).
 func (a *Admin) ProducerConnection(ctx context.Context, brokerAddr, group string) ([]Connection, error) {
 	req := remoting.NewRequest(remoting.GetProducerConnectionList, map[string]string{"producerGroup": group}, nil)
-	resp, err := a.invoke(ctx, brokerAddr, req)
+	resp, err := a.cl.Invoke(ctx, brokerAddr, req)
 	if err != nil {
 		return nil, err
 	}
-	if err := check(resp, brokerAddr, req.Code); err != nil {
+	if err := core.Check(resp, brokerAddr, req.Code); err != nil {
 		return nil, err
 	}
 	var w struct {
@@ -131,11 +132,11 @@ func (a *Admin) ProducerConnection(ctx context.Context, brokerAddr, group string
 // BrokerConfig returns a broker's configuration as key=value properties text (26).
 func (a *Admin) BrokerConfig(ctx context.Context, brokerAddr string) (string, error) {
 	req := remoting.NewRequest(remoting.GetBrokerConfig, nil, nil)
-	resp, err := a.invoke(ctx, brokerAddr, req)
+	resp, err := a.cl.Invoke(ctx, brokerAddr, req)
 	if err != nil {
 		return "", err
 	}
-	if err := check(resp, brokerAddr, req.Code); err != nil {
+	if err := core.Check(resp, brokerAddr, req.Code); err != nil {
 		return "", err
 	}
 	return string(resp.Body), nil
@@ -149,13 +150,13 @@ func (a *Admin) WritePerm(ctx context.Context, brokerName string, wipe bool) (ma
 		code, field = remoting.WipeWritePermOfBroker, "wipeTopicCount"
 	}
 	out := map[string]int{}
-	for _, ns := range a.nameServers {
+	for _, ns := range a.cl.NameServers() {
 		req := remoting.NewRequest(code, map[string]string{"brokerName": brokerName}, nil)
-		resp, err := a.invoke(ctx, ns, req)
+		resp, err := a.cl.Invoke(ctx, ns, req)
 		if err != nil {
 			return out, err
 		}
-		if err := check(resp, ns, req.Code); err != nil {
+		if err := core.Check(resp, ns, req.Code); err != nil {
 			return out, err
 		}
 		n, _ := strconv.Atoi(resp.ExtFields[field])
@@ -172,11 +173,11 @@ func (a *Admin) ViewMessage(ctx context.Context, offsetMsgID string) (*message.M
 	}
 	addr := host.String()
 	req := remoting.NewRequest(remoting.ViewMessageByID, map[string]string{"offset": strconv.FormatInt(off, 10)}, nil)
-	resp, err := a.invoke(ctx, addr, req)
+	resp, err := a.cl.Invoke(ctx, addr, req)
 	if err != nil {
 		return nil, err
 	}
-	if err := check(resp, addr, req.Code); err != nil {
+	if err := core.Check(resp, addr, req.Code); err != nil {
 		return nil, err
 	}
 	m, err := message.Decode(resp.Body, true)
@@ -205,14 +206,14 @@ func (a *Admin) QueryByKey(ctx context.Context, topic, key string, unique bool, 
 			ext["_UNIQUE_KEY_QUERY"] = "true"
 		}
 		req := remoting.NewRequest(remoting.QueryMessage, ext, nil)
-		resp, err := a.invoke(ctx, addr, req)
+		resp, err := a.cl.Invoke(ctx, addr, req)
 		if err != nil {
 			return out, err
 		}
 		if resp.Code == remoting.QueryNotFound {
 			continue
 		}
-		if err := check(resp, addr, req.Code); err != nil {
+		if err := core.Check(resp, addr, req.Code); err != nil {
 			return out, err
 		}
 		msgs, err := message.DecodeAll(resp.Body)
@@ -247,9 +248,9 @@ func (a *Admin) UpdateBrokerConfig(ctx context.Context, brokerAddr string, kv ma
 		body = append(body, k+"="+kv[k]+"\n"...)
 	}
 	req := remoting.NewRequest(remoting.UpdateBrokerConfig, nil, body)
-	resp, err := a.invoke(ctx, brokerAddr, req)
+	resp, err := a.cl.Invoke(ctx, brokerAddr, req)
 	if err != nil {
 		return err
 	}
-	return check(resp, brokerAddr, req.Code)
+	return core.Check(resp, brokerAddr, req.Code)
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/skiffmq/skiff/client/internal/core"
 	"github.com/skiffmq/skiff/internal/message"
 	"github.com/skiffmq/skiff/internal/remoting"
 )
@@ -80,14 +81,14 @@ func (a *Admin) SendMessage(ctx context.Context, topic string, body []byte, tags
 		"flag": "0", "properties": message.FormatProperties(props), "reconsumeTimes": "0", "unitMode": "false",
 		"batch": "false",
 	}, body)
-	resp, err := a.invoke(ctx, tg.addr, req)
+	resp, err := a.cl.Invoke(ctx, tg.addr, req)
 	if err != nil {
 		return nil, err
 	}
 	switch resp.Code {
 	case remoting.Success, remoting.FlushDiskTimeout, remoting.FlushSlaveTimeout, remoting.SlaveNotAvailable:
 	default:
-		return nil, fmt.Errorf("admin: send to topic %s on %s: %w", topic, tg.addr, check(resp, tg.addr, req.Code))
+		return nil, fmt.Errorf("admin: send to topic %s on %s: %w", topic, tg.addr, core.Check(resp, tg.addr, req.Code))
 	}
 	q, _ := strconv.ParseInt(resp.ExtFields["queueId"], 10, 32)
 	off, _ := strconv.ParseInt(resp.ExtFields["queueOffset"], 10, 64)
@@ -129,7 +130,7 @@ func (a *Admin) PullMessages(ctx context.Context, topic, brokerName string, queu
 			}
 			off := offset
 			if off < 0 {
-				resp, err := a.invoke(ctx, addr, remoting.NewRequest(remoting.GetMinOffset, map[string]string{"topic": topic, "queueId": strconv.Itoa(int(q))}, nil))
+				resp, err := a.cl.Invoke(ctx, addr, remoting.NewRequest(remoting.GetMinOffset, map[string]string{"topic": topic, "queueId": strconv.Itoa(int(q))}, nil))
 				if err != nil {
 					return out, err
 				}
@@ -142,7 +143,7 @@ func (a *Admin) PullMessages(ctx context.Context, topic, brokerName string, queu
 					"sysFlag": "4", "commitOffset": "-1", "suspendTimeoutMillis": "0", "subscription": "*",
 					"subVersion": "0", "expressionType": "TAG",
 				}, nil)
-				resp, err := a.invoke(ctx, addr, req)
+				resp, err := a.cl.Invoke(ctx, addr, req)
 				if err != nil {
 					return out, err
 				}

@@ -40,11 +40,11 @@ func (a *Admin) TopicStatus(ctx context.Context, topic string) ([]QueueOffsets, 
 			continue
 		}
 		req := remoting.NewRequest(remoting.GetTopicStatsInfo, map[string]string{"topic": topic}, nil)
-		resp, err := a.invoke(ctx, addr, req)
+		resp, err := a.cl.Invoke(ctx, addr, req)
 		if err != nil {
 			return nil, err
 		}
-		if err := check(resp, addr, req.Code); err != nil {
+		if err := core.Check(resp, addr, req.Code); err != nil {
 			return nil, err
 		}
 		pairs, err := core.ObjectKeyMap(resp.Body, "offsetTable")
@@ -74,11 +74,11 @@ func (a *Admin) ConsumerProgress(ctx context.Context, brokers []string, group, t
 			ext["topic"] = topic
 		}
 		req := remoting.NewRequest(remoting.GetConsumeStats, ext, nil)
-		resp, err := a.invoke(ctx, addr, req)
+		resp, err := a.cl.Invoke(ctx, addr, req)
 		if err != nil {
 			return nil, err
 		}
-		if err := check(resp, addr, req.Code); err != nil {
+		if err := core.Check(resp, addr, req.Code); err != nil {
 			return nil, err
 		}
 		pairs, err := core.ObjectKeyMap(resp.Body, "offsetTable")
@@ -115,11 +115,11 @@ func (a *Admin) ResetOffsetByTime(ctx context.Context, group, topic string, ts i
 		}
 		req := remoting.NewRequest(remoting.InvokeBrokerToResetOffset, map[string]string{"topic": topic, "group": group,
 			"timestamp": strconv.FormatInt(ts, 10), "isForce": strconv.FormatBool(force)}, nil)
-		resp, err := a.invoke(ctx, addr, req)
+		resp, err := a.cl.Invoke(ctx, addr, req)
 		if err != nil {
 			return nil, err
 		}
-		if err := check(resp, addr, req.Code); err != nil {
+		if err := core.Check(resp, addr, req.Code); err != nil {
 			return nil, err
 		}
 		pairs, err := core.ObjectKeyMap(resp.Body, "offsetTable")

@@ -113,23 +113,29 @@ func (r *TopicRoute) SubscribeQueues(topic string) []client.MessageQueue {
 
 // FetchRoute asks the name servers for topic's route, trying each in turn on transport errors.
 func (c *Client) FetchRoute(ctx context.Context, topic string) (*TopicRoute, error) {
+	r, _, err := c.FetchRouteRaw(ctx, topic)
+	return r, err
+}
+
+// FetchRouteRaw is FetchRoute that also returns the body as the name server sent it.
+func (c *Client) FetchRouteRaw(ctx context.Context, topic string) (*TopicRoute, []byte, error) {
 	resp, addr, err := c.InvokeNamesrv(ctx, func() *remoting.Command {
 		return remoting.NewRequest(remoting.GetRouteInfoByTopic, map[string]string{"topic": topic}, nil)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if resp.Code == remoting.TopicNotExist {
-		return nil, fmt.Errorf("%s: topic %q: %w (name server %s: %s)", c.name, topic, client.ErrTopicNotExist, addr, resp.Remark)
+		return nil, nil, fmt.Errorf("%s: topic %q: %w (name server %s: %s)", c.name, topic, client.ErrTopicNotExist, addr, resp.Remark)
 	}
 	if err := Check(resp, addr, remoting.GetRouteInfoByTopic); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r := &TopicRoute{}
 	if err := Unmarshal(resp.Body, r); err != nil {
-		return nil, fmt.Errorf("%s: route of %q from %s: %w: %v", c.name, topic, addr, client.ErrBadResponse, err)
+		return nil, nil, fmt.Errorf("%s: route of %q from %s: %w: %v", c.name, topic, addr, client.ErrBadResponse, err)
 	}
-	return r, nil
+	return r, resp.Body, nil
 }
 
 // Route returns topic's route from the cache, fetching it when absent. The topic is refreshed
