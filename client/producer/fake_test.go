@@ -501,3 +501,62 @@ func TestTransactionProducerArguments(t *testing.T) {
 		t.Error("wire codes of the transaction states")
 	}
 }
+
+// TestSendRefreshesRouteWhenMasterUnknown: a cached route whose broker set has no known master
+// (another topic's newer route listed only its slave) makes both the sync and the async send fetch
+// the route again and send to the master it names; the two share one retry loop.
+func TestSendRefreshesRouteWhenMasterUnknown(t *testing.T) {
+	for _, mode := range []string{"sync", "async"} {
+		t.Run(mode, func(t *testing.T) {
+			fc := newFakeCluster(t, 1, 1, "T")
+			answerSend(fc.brokers[0], remoting.Success, "")
+			full := fc.routeBody(1)
+			slaveOnly := `{"queueDatas":[{"brokerName":"b1","readQueueNums":1,"writeQueueNums":1,"perm":6,"topicSysFlag":0}],` +
+				`"brokerDatas":[{"cluster":"c","brokerName":"b1","brokerAddrs":{"1":"127.0.0.1:1"}}]}`
+			fc.ns.HandleFunc(remoting.GetRouteInfoByTopic, func(req *remoting.Command) *remoting.Command {
+				r := remoting.NewResponse(req, remoting.Success, "")
+				r.Body = []byte(full)
+				if req.ExtFields["topic"] == "U" {
+					r.Body = []byte(slaveOnly)
+				}
+				return r
+			})
+			p := startProducer(t, fc, WithRetries(0))
+			send := func(topic string) error {
+				msg := client.NewMessage(topic, []byte("x"))
+				if mode == "sync" {
+					_, err := p.Send(context.Background(), msg)
+					return err
+				}
+				ch := make(chan error, 1)
+				if err := p.SendAsync(context.Background(), msg, func(_ *client.SendResult, err error) { ch <- err }); err != nil {
+					return err
+				}
+				select {
+				case err := <-ch:
+					return err
+				case <-time.After(10 * time.Second):
+					t.Fatal("callback never called")
+				}
+				return nil
+			}
+			if err := send("T"); err != nil {
+				t.Fatal(err)
+			}
+			// U's route now tells the client that b1 has no master.
+			if err := send("U"); !errors.Is(err, client.ErrNoPermission) {
+				t.Fatalf("send to U (slave only) = %v, want ErrNoPermission", err)
+			}
+			before := len(fc.ns.Requests(remoting.GetRouteInfoByTopic))
+			if err := send("T"); err != nil {
+				t.Fatalf("send to T after b1's master was forgotten = %v, want the route refreshed and the send stored", err)
+			}
+			if n := sends(fc, 0); n != 2 {
+				t.Fatalf("broker got %d sends, want 2", n)
+			}
+			if n := len(fc.ns.Requests(remoting.GetRouteInfoByTopic)); n <= before {
+				t.Fatal("T's route was not fetched again")
+			}
+		})
+	}
+}

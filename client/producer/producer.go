@@ -364,68 +364,118 @@ func (p *Producer) attemptCtx(ctx context.Context) (context.Context, context.Can
 	return context.WithTimeout(ctx, p.o.sendTimeout)
 }
 
-func (p *Producer) sendSync(ctx context.Context, pr *prepared, fixed *client.MessageQueue) (*client.SendResult, error) {
-	var errs []error
-	avoid := ""
-	attempts := p.o.retries + 1
+// sendOp is one send and its retries. Sync and async sends drive the same loop: next picks the
+// queue and master of the next attempt (refreshing the route when no master is known), done
+// judges its outcome (stored, retry elsewhere, or give up).
+type sendOp struct {
+	p        *Producer
+	ctx      context.Context
+	pr       *prepared
+	fixed    *client.MessageQueue // SendToQueue: this queue only, one attempt
+	attempts int
+	tried    int
+	avoid    string // broker set the last attempt failed on
+	errs     []error
+}
+
+// attempt is one request of a sendOp.
+type attempt struct {
+	mq    client.MessageQueue
+	addr  string
+	req   *remoting.Command
+	start time.Time
+}
+
+func (p *Producer) newSendOp(ctx context.Context, pr *prepared, fixed *client.MessageQueue) *sendOp {
+	op := &sendOp{p: p, ctx: ctx, pr: pr, fixed: fixed, attempts: p.o.retries + 1}
 	if fixed != nil {
-		attempts = 1
+		op.attempts = 1
 	}
-	for i := 0; i < attempts; i++ {
-		if ctx.Err() != nil {
-			errs = append(errs, fmt.Errorf("producer: %w: %w", client.ErrTimeout, ctx.Err()))
-			break
+	return op
+}
+
+// next returns the next attempt to make; false when the send has failed (see err).
+func (op *sendOp) next() (attempt, bool) {
+	p, pr := op.p, op.pr
+	for op.tried < op.attempts {
+		op.tried++
+		if op.ctx.Err() != nil {
+			op.errs = append(op.errs, fmt.Errorf("producer: %w: %w", client.ErrTimeout, op.ctx.Err()))
+			return attempt{}, false
 		}
 		var mq client.MessageQueue
-		if fixed != nil {
-			mq = *fixed
+		if op.fixed != nil {
+			mq = *op.fixed
 		} else {
-			queues, err := p.publishQueues(ctx, pr.topic)
+			queues, err := p.publishQueues(op.ctx, pr.topic)
 			if err != nil {
-				errs = append(errs, err)
+				op.errs = append(op.errs, err)
 				if !retryable(err) {
-					break
+					return attempt{}, false
 				}
 				continue
 			}
-			mq = p.chooseQueue(pr, queues, avoid)
+			mq = p.chooseQueue(pr, queues, op.avoid)
 		}
 		addr := p.core.MasterAddr(mq.BrokerName)
 		if addr == "" {
-			if _, err := p.core.UpdateRoute(ctx, pr.topic); err == nil {
+			if _, err := p.core.UpdateRoute(op.ctx, pr.topic); err == nil {
 				addr = p.core.MasterAddr(mq.BrokerName)
 			}
 			if addr == "" {
-				errs = append(errs, fmt.Errorf("producer: no master of broker set %q for %s: %w", mq.BrokerName, mq, client.ErrConnect))
-				avoid = mq.BrokerName
+				op.errs = append(op.errs, fmt.Errorf("producer: no master of broker set %q for %s: %w", mq.BrokerName, mq, client.ErrConnect))
+				op.avoid = mq.BrokerName
 				continue
 			}
 		}
-		req := p.request(pr, mq.QueueID)
-		start := time.Now()
-		actx, cancel := p.attemptCtx(ctx)
-		resp, err := p.core.Invoke(actx, addr, req)
-		cancel()
-		if err == nil {
-			var res *client.SendResult
-			res, err = p.result(resp, addr, req.Code, mq, pr)
-			if res != nil { // stored, whatever the status
-				p.record(mq.BrokerName, start, false)
-				return res, err
-			}
-		}
-		p.record(mq.BrokerName, start, true)
-		errs = append(errs, err)
-		p.core.Logger().Debug("send attempt failed", "topic", pr.topic, "broker", mq.BrokerName, "addr", addr, "attempt", i+1, "err", err)
-		if !retryable(err) {
-			break
-		}
-		if errors.Is(err, client.ErrTopicNotExist) || core.IsTransport(err) {
-			_, _ = p.core.UpdateRoute(ctx, pr.topic)
-		}
-		avoid = mq.BrokerName
+		return attempt{mq: mq, addr: addr, req: p.request(pr, mq.QueueID), start: time.Now()}, true
 	}
-	return nil, fmt.Errorf("producer: send %s to topic %q failed after %d attempt(s): %w", pr.uniq, pr.topic, len(errs), errors.Join(errs...))
+	return attempt{}, false
+}
+
+// done judges the outcome of at. over reports whether the send is finished; res and err are then
+// its result (a stored message gives res, with an error for a status other than SEND_OK).
+func (op *sendOp) done(at attempt, resp *remoting.Command, err error) (res *client.SendResult, _ error, over bool) {
+	p := op.p
+	if err == nil {
+		res, err = p.result(resp, at.addr, at.req.Code, at.mq, op.pr)
+		if res != nil { // stored, whatever the status
+			p.record(at.mq.BrokerName, at.start, false)
+			return res, err, true
+		}
+	}
+	p.record(at.mq.BrokerName, at.start, true)
+	op.errs = append(op.errs, err)
+	p.core.Logger().Debug("send attempt failed", "topic", op.pr.topic, "broker", at.mq.BrokerName, "addr", at.addr, "attempt", op.tried, "err", err)
+	if !retryable(err) {
+		return nil, op.err(), true
+	}
+	if errors.Is(err, client.ErrTopicNotExist) || core.IsTransport(err) {
+		_, _ = p.core.UpdateRoute(op.ctx, op.pr.topic)
+	}
+	op.avoid = at.mq.BrokerName
+	return nil, nil, false
+}
+
+// err is the error of a send that failed: every attempt's error, joined.
+func (op *sendOp) err() error {
+	return fmt.Errorf("producer: send %s to topic %q failed after %d attempt(s): %w", op.pr.uniq, op.pr.topic, len(op.errs), errors.Join(op.errs...))
+}
+
+func (p *Producer) sendSync(ctx context.Context, pr *prepared, fixed *client.MessageQueue) (*client.SendResult, error) {
+	op := p.newSendOp(ctx, pr, fixed)
+	for {
+		at, ok := op.next()
+		if !ok {
+			return nil, op.err()
+		}
+		actx, cancel := p.attemptCtx(ctx)
+		resp, err := p.core.Invoke(actx, at.addr, at.req)
+		cancel()
+		if res, err, over := op.done(at, resp, err); over {
+			return res, err
+		}
+	}
 }
 
 // SendAsync sends msg and returns once the request is written; cb is called exactly once, from
@@ -467,62 +517,41 @@ func (p *Producer) startAsync(ctx context.Context, pr *prepared, cb func(*client
 		defer p.inflight.Done()
 		cb(r, err)
 	}
-	if err := p.sendAsync(ctx, pr, "", p.o.retries, nil, done); err != nil {
+	if err := p.runAsync(p.newSendOp(ctx, pr, nil), done); err != nil {
 		p.inflight.Done()
 		return err
 	}
 	return nil
 }
 
-// sendAsync makes one attempt; on a retryable failure the callback path makes the next.
-func (p *Producer) sendAsync(ctx context.Context, pr *prepared, avoid string, left int, errs []error, cb func(*client.SendResult, error)) error {
-	fail := func(err error) {
-		errs = append(errs, err)
-		if left > 0 && retryable(err) && ctx.Err() == nil {
-			if e := p.sendAsync(ctx, pr, avoid, left-1, errs, cb); e == nil {
-				return
-			} else {
-				errs = append(errs, e)
-			}
+// runAsync drives op until a request is in flight (it returns nil; that request's callback drives
+// the rest of the loop and ends it with cb) or until the send failed before any request was in
+// flight (it returns the error and cb is not called).
+func (p *Producer) runAsync(op *sendOp, cb func(*client.SendResult, error)) error {
+	for {
+		at, ok := op.next()
+		if !ok {
+			return op.err()
 		}
-		cb(nil, fmt.Errorf("producer: async send %s to topic %q failed after %d attempt(s): %w", pr.uniq, pr.topic, len(errs), errors.Join(errs...)))
-	}
-	queues, err := p.publishQueues(ctx, pr.topic)
-	if err != nil {
-		return err
-	}
-	mq := p.chooseQueue(pr, queues, avoid)
-	avoid = mq.BrokerName
-	addr := p.core.MasterAddr(mq.BrokerName)
-	if addr == "" {
-		return fmt.Errorf("producer: no master of broker set %q for %s: %w", mq.BrokerName, mq, client.ErrConnect)
-	}
-	req := p.request(pr, mq.QueueID)
-	start := time.Now()
-	actx, cancel := p.attemptCtx(ctx)
-	err = p.core.InvokeAsync(actx, addr, req, func(resp *remoting.Command, err error) {
-		cancel()
-		if err == nil {
-			var res *client.SendResult
-			res, err = p.result(resp, addr, req.Code, mq, pr)
-			if res != nil {
-				p.record(mq.BrokerName, start, false)
+		actx, cancel := p.attemptCtx(op.ctx)
+		err := p.core.InvokeAsync(actx, at.addr, at.req, func(resp *remoting.Command, err error) {
+			cancel()
+			if res, err, over := op.done(at, resp, err); over {
 				cb(res, err)
 				return
 			}
+			if err := p.runAsync(op, cb); err != nil {
+				cb(nil, err)
+			}
+		})
+		if err == nil {
+			return nil
 		}
-		p.record(mq.BrokerName, start, true)
-		fail(err)
-	})
-	if err != nil {
 		cancel()
-		p.record(mq.BrokerName, start, true)
-		if left > 0 && retryable(err) {
-			return p.sendAsync(ctx, pr, avoid, left-1, append(errs, err), cb)
+		if _, err, over := op.done(at, nil, err); over {
+			return err
 		}
-		return err
 	}
-	return nil
 }
 
 // SendOneway writes msg to a broker without waiting for an answer: fastest, but the caller never
