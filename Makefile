@@ -12,11 +12,15 @@ build:
 	@mkdir -p $(BUILD_DIR)
 	@for b in $(BINARIES); do CGO_ENABLED=0 $(GO) build -o $(BUILD_DIR)/$$b ./cmd/$$b || exit 1; done
 
-# lint: formatting, vet, and the import rules (TestImportRules in internal/lint).
+# lint: formatting, vet, go.mod/go.sum exactly as `go mod tidy` leaves them (both modules), and
+# the import rules (TestImportRules in internal/lint, rules in internal/lint/rules.go).
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	cd compat && $(GO) vet ./...
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+	@cd compat && { $(GO) mod tidy -diff || { echo "compat/go.mod/go.sum are not tidy: run (cd compat && go mod tidy)"; exit 1; }; }
+	$(GO) test -count=1 ./internal/lint/
 
 # unit: every package's tests with the race detector; process-based suites skip under -short.
 unit:
