@@ -512,11 +512,16 @@ func TestBrokerHTTPMetricsAndReadiness(t *testing.T) {
 		`skiff_send_latency_seconds_bucket`,
 		`skiff_commitlog_max_offset_bytes`,
 		`skiff_commitlog_flush_seconds_bucket`,
-		`go_goroutines`,
+		"\ngo_goroutines ",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	// go_goroutines (a gauge, from the process metrics) is exported once; a counter-suffixed
+	// duplicate is not.
+	if strings.Contains(body, "go_goroutines_total") || strings.Count(body, "\ngo_goroutines ") != 1 {
+		t.Errorf("/metrics exports go_goroutines other than once as a gauge:\n%s", body)
 	}
 	if code, body := get("/api/consumerProgress?group=cg"); code != 200 || !strings.Contains(body, `"diff":4`) {
 		t.Fatalf("/api/consumerProgress = %d %s", code, body)

@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -88,7 +87,6 @@ func (b *Broker) registerGauges() {
 		}
 		return float64(len(b.srv.Conns()))
 	})
-	m.Gauge("go_goroutines_total", func() float64 { return float64(runtime.NumGoroutine()) })
 	m.GaugeFamily("skiff_replication_lag_bytes", func() []metrics.Sample {
 		var out []metrics.Sample
 		if !b.storeOpen() {
