@@ -10,6 +10,7 @@ import (
 
 	"github.com/skiffmq/skiff/internal/config"
 	"github.com/skiffmq/skiff/internal/daemon"
+	"github.com/skiffmq/skiff/namesrv/controller"
 )
 
 // Config is the name server configuration. TOML keys are RocketMQ's NamesrvConfig and
@@ -44,6 +45,27 @@ type Config struct {
 	// (/api/cluster, /api/topics, /api/route?topic=T); 0 (the default) turns it off.
 	HTTPPort int `toml:"httpPort"`
 
+	// EnableControllerInNamesrv runs the failover controller in this name server
+	// (enableControllerInNamesrv, default false). Without it the name server is stateless.
+	EnableControllerInNamesrv bool `toml:"enableControllerInNamesrv"`
+	// ControllerPeers lists the controller group's Raft addresses as id-host:port separated by
+	// ";" (controllerPeers, e.g. "n0-127.0.0.1:9878;n1-127.0.0.1:9868;n2-127.0.0.1:9858").
+	ControllerPeers string `toml:"controllerPeers"`
+	// ControllerSelfID is this node's id in controllerPeers (controllerSelfId).
+	ControllerSelfID string `toml:"controllerSelfId"`
+	// ControllerStorePath holds the Raft log and snapshots (controllerStorePath, default
+	// <dir of kvConfigPath>/controller).
+	ControllerStorePath string `toml:"controllerStorePath"`
+	// ControllerHeartBeatTimeoutMills is how long a broker may go without a heartbeat before the
+	// controller treats it as dead, in ms (controllerHeartBeatTimeoutMills, default 10000).
+	ControllerHeartBeatTimeoutMills int64 `toml:"controllerHeartBeatTimeoutMills"`
+	// EnableElectUncleanMaster lets the controller elect a replica outside the SyncStateSet when
+	// no member is alive, which may lose acknowledged messages (enableElectUncleanMaster, default false).
+	EnableElectUncleanMaster bool `toml:"enableElectUncleanMaster"`
+	// NotifyBrokerRoleChanged pushes a new master to the set's brokers at once; they also poll
+	// with their heartbeats (notifyBrokerRoleChanged, default true).
+	NotifyBrokerRoleChanged bool `toml:"notifyBrokerRoleChanged"`
+
 	// Now is the clock of the route table (tests); nil means time.Now. Not read from TOML.
 	Now func() time.Time `toml:"-"`
 }
@@ -59,6 +81,9 @@ func DefaultConfig() Config {
 		BrokerChannelExpiredTime:    120000,
 		ServerWorkerThreads:         8,
 		LogLevel:                    "info",
+
+		ControllerHeartBeatTimeoutMills: 10000,
+		NotifyBrokerRoleChanged:         true,
 	}
 }
 
@@ -100,6 +125,22 @@ func (c *Config) Validate() error {
 	if c.ServerWorkerThreads < 1 || c.ServerWorkerThreads > 1024 {
 		return fmt.Errorf("namesrv: serverWorkerThreads = %d: must be in 1..1024", c.ServerWorkerThreads)
 	}
+	if c.EnableControllerInNamesrv {
+		peers, err := controller.ParsePeers(c.ControllerPeers)
+		if err != nil {
+			return fmt.Errorf("namesrv: controllerPeers = %q: %w", c.ControllerPeers, err)
+		}
+		found := false
+		for _, p := range peers {
+			found = found || p.ID == c.ControllerSelfID
+		}
+		if !found {
+			return fmt.Errorf("namesrv: controllerSelfId = %q: not an id in controllerPeers %q", c.ControllerSelfID, c.ControllerPeers)
+		}
+	}
+	if c.ControllerHeartBeatTimeoutMills < 100 {
+		return fmt.Errorf("namesrv: controllerHeartBeatTimeoutMills = %d: must be ≥ 100 (ms)", c.ControllerHeartBeatTimeoutMills)
+	}
 	if _, err := daemon.ParseLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("namesrv: logLevel = %q: want debug, info, warn or error", c.LogLevel)
 	}
@@ -109,6 +150,14 @@ func (c *Config) Validate() error {
 // ListenAddr is BindAddress:ListenPort.
 func (c *Config) ListenAddr() string {
 	return net.JoinHostPort(c.BindAddress, fmt.Sprint(c.ListenPort))
+}
+
+// ControllerDir is controllerStorePath, or <dir of kvConfigPath>/controller when it is empty.
+func (c *Config) ControllerDir() string {
+	if c.ControllerStorePath != "" {
+		return expandHome(c.ControllerStorePath)
+	}
+	return filepath.Join(filepath.Dir(expandHome(c.KvConfigPath)), "controller")
 }
 
 // LogFile is <dir of KvConfigPath>/logs/namesrv.log.

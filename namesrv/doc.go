@@ -33,6 +33,13 @@
 //	                                         DataVersion JSON)       DataVersion JSON when known
 //	 327  ADD_WRITE_PERM_OF_BROKER           brokerName              SUCCESS + ext addTopicCount
 //
+// With enableControllerInNamesrv = true the name server also runs a node of the failover
+// controller (namesrv/controller, a hashicorp/raft group over controllerPeers) and serves the
+// controller requests of internal/controlapi (904, 1001..1006) on this same port; a node that is
+// not the Raft leader forwards them to the leader. A REGISTER_BROKER as brokerId 0 whose extField
+// masterEpoch is older than one already seen for that broker name is refused (a deposed master
+// cannot take the route back). Without the key nothing of this runs.
+//
 // A missing required extField is answered with SYSTEM_ERROR "the custom field <name> is null".
 // REGISTER_BROKER checks bodyCrc32 (CRC-32 IEEE of the body & 0x7FFFFFFF; 0 or absent = no check)
 // and answers SYSTEM_ERROR "crc32 not match" on a mismatch.

@@ -21,6 +21,10 @@ func (s *Server) startHTTP() error {
 		defer s.connMu.Unlock()
 		return float64(len(s.conns))
 	})
+	if s.cfg.EnableControllerInNamesrv {
+		m.Gauge("skiff_controller_master_switches_total", s.controllerSwitches)
+		m.Gauge("skiff_controller_is_leader", s.controllerLeader)
+	}
 	protocol := func(code int32, ext map[string]string) (any, error) {
 		r := s.process("", &request{Code: code, Version: 409, ExtFields: ext})
 		if r.Code != respSuccess {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/server"
+	"github.com/skiffmq/skiff/namesrv/controller"
 )
 
 // Start binds the listener, registers the processors and starts the expiry scan.
@@ -16,7 +17,7 @@ func (s *Server) Start() error {
 	rs := server.New(server.Config{
 		Addr:   s.cfg.ListenAddr(),
 		Logger: s.log,
-		Pools:  map[string]int{poolName: s.cfg.ServerWorkerThreads},
+		Pools:  map[string]int{poolName: s.cfg.ServerWorkerThreads, controllerPool: 4},
 	})
 	for _, code := range []int32{
 		codePutKVConfig, codeGetKVConfig, codeDeleteKVConfig, codeRegisterBroker, codeUnregisterBroker,
@@ -26,12 +27,22 @@ func (s *Server) Start() error {
 	} {
 		rs.Handle(code, poolName, s.handle)
 	}
+	if s.cfg.EnableControllerInNamesrv {
+		for _, code := range controller.Codes {
+			rs.Handle(code, controllerPool, s.handleController)
+		}
+	}
 	rs.OnConnClose(s.connClosed)
 	if err := rs.Start(); err != nil {
 		return fmt.Errorf("namesrv: start on %s: %w", s.cfg.ListenAddr(), err)
 	}
 	s.rs = rs
+	if err := s.startController(rs.Addr()); err != nil {
+		_ = rs.Shutdown(context.Background())
+		return err
+	}
 	if err := s.startHTTP(); err != nil {
+		s.stopController()
 		_ = rs.Shutdown(context.Background())
 		return err
 	}

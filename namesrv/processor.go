@@ -122,6 +122,11 @@ func (s *Server) registerBroker(connKey string, req *request) *response {
 			return newResponse(respSystemError, "crc32 not match")
 		}
 	}
+	if stale, have := s.staleRegistration(v[0], brokerID, ext(req, "masterEpoch")); stale {
+		s.log.Warn("register broker ignored: master epoch older than the set's", "broker", v[0], "addr", v[1],
+			"masterEpoch", ext(req, "masterEpoch"), "known", have)
+		return newResponse(respSystemError, fmt.Sprintf("stale master epoch %s: broker set %s is in epoch %d", ext(req, "masterEpoch"), v[0], have))
+	}
 	reg := routeinfo.Registration{
 		ClusterName: v[2], BrokerName: v[0], BrokerAddr: v[1], HaServerAddr: v[3], BrokerID: brokerID, ConnKey: connKey,
 	}
@@ -370,6 +375,14 @@ func (s *Server) configMap() map[string]string {
 		"brokerChannelExpiredTime":    strconv.FormatInt(s.expiredTime.Load(), 10),
 		"serverWorkerThreads":         strconv.Itoa(c.ServerWorkerThreads),
 		"logLevel":                    c.LogLevel,
+
+		"enableControllerInNamesrv":       strconv.FormatBool(c.EnableControllerInNamesrv),
+		"controllerPeers":                 c.ControllerPeers,
+		"controllerSelfId":                c.ControllerSelfID,
+		"controllerStorePath":             c.ControllerStorePath,
+		"controllerHeartBeatTimeoutMills": strconv.FormatInt(c.ControllerHeartBeatTimeoutMills, 10),
+		"enableElectUncleanMaster":        strconv.FormatBool(c.EnableElectUncleanMaster),
+		"notifyBrokerRoleChanged":         strconv.FormatBool(c.NotifyBrokerRoleChanged),
 	}
 }
 

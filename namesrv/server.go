@@ -47,6 +47,10 @@ type Server struct {
 	connMu sync.Mutex
 	conns  map[string]func() // connKey -> closes the connection that registered a broker
 
+	fo           *failover        // nil unless enableControllerInNamesrv
+	epochMu      sync.Mutex       // guards masterEpochs
+	masterEpochs map[string]int64 // brokerName -> highest masterEpoch a brokerId-0 registration carried
+
 	// kvPrintInterval is the period of the KV config dump to the log (RocketMQ: 10 min).
 	kvPrintInterval time.Duration
 
@@ -77,6 +81,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		kv:    kv,
 		conns: make(map[string]func()),
 		stop:  make(chan struct{}),
+
+		masterEpochs: make(map[string]int64),
 
 		kvPrintInterval: 10 * time.Minute,
 	}
@@ -110,6 +116,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.rs != nil {
 		err = s.rs.Shutdown(ctx)
 	}
+	s.stopController()
 	if s.http != nil {
 		if herr := s.http.Shutdown(ctx); herr != nil && err == nil {
 			err = herr

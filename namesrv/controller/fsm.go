@@ -35,8 +35,14 @@ func (f *fsm) Apply(l *raft.Log) any {
 		return refuse(1, "%v", err)
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.st.Apply(c)
+	res := f.st.Apply(c)
+	f.mu.Unlock()
+	if res.Changed {
+		// Every node logs the switch as it applies it, leader or not.
+		f.log.Info("broker set master changed", "broker", c.BrokerName, "master", res.Info.MasterBrokerID,
+			"masterAddr", res.Info.MasterAddress, "masterEpoch", res.Info.MasterEpoch, "index", l.Index)
+	}
+	return res
 }
 
 // view runs fn with the state under the read lock; fn must not keep references into it.
