@@ -37,29 +37,44 @@ type testBroker struct {
 	cli  *rpc.Client
 }
 
+// startBroker starts an in-process broker on free ports with a fresh store (mutate may point it at
+// another). A port picked free can be taken by another process before the broker binds it, so a
+// start that fails with "address already in use" is retried on fresh ports.
 func startBroker(t testing.TB, mutate func(*Config)) *testBroker {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.BrokerName = "broker-t"
-	cfg.BrokerIP1 = "127.0.0.1"
-	cfg.BindAddress = "127.0.0.1"
-	cfg.ListenPort = freePort(t)
-	cfg.HaListenPort = freePort(t)
-	cfg.StorePathRootDir = t.TempDir()
-	cfg.MappedFileSizeCommitLog = 4 << 20
-	cfg.MappedFileSizeConsumeQueue = 20 * 1000
-	cfg.MaxMessageSize = 1 << 20
-	cfg.NamesrvAddr = ""
-	cfg.MessageDelayLevel = "1s 2s 3s"
-	cfg.HTTPPort = -1
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	b, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(); err != nil {
+	root := t.TempDir()
+	var b *Broker
+	for attempt := 1; ; attempt++ {
+		cfg := DefaultConfig()
+		cfg.BrokerName = "broker-t"
+		cfg.BrokerIP1 = "127.0.0.1"
+		cfg.BindAddress = "127.0.0.1"
+		cfg.ListenPort = freePort(t)
+		cfg.HaListenPort = freePort(t)
+		cfg.StorePathRootDir = root
+		cfg.MappedFileSizeCommitLog = 4 << 20
+		cfg.MappedFileSizeConsumeQueue = 20 * 1000
+		cfg.MaxMessageSize = 1 << 20
+		cfg.NamesrvAddr = ""
+		cfg.MessageDelayLevel = "1s 2s 3s"
+		cfg.HTTPPort = -1
+		if mutate != nil {
+			mutate(&cfg)
+		}
+		var err error
+		b, err = New(cfg, nil)
+		if err == nil {
+			if err = b.Start(); err != nil {
+				_ = b.Shutdown(context.Background())
+			}
+		}
+		if err == nil {
+			break
+		}
+		if attempt < 5 && strings.Contains(err.Error(), "address already in use") {
+			t.Logf("broker start lost a port race (%v); retrying on fresh ports", err)
+			continue
+		}
 		t.Fatal(err)
 	}
 	cli := rpc.New(rpc.Config{})
@@ -73,6 +88,29 @@ func startBroker(t testing.TB, mutate func(*Config)) *testBroker {
 		}
 	})
 	return tb
+}
+
+// heldPulls counts the pulls the hold service keeps.
+func heldPulls(b *Broker) int {
+	b.hold.mu.Lock()
+	defer b.hold.mu.Unlock()
+	n := 0
+	for _, l := range b.hold.held {
+		n += len(l)
+	}
+	return n
+}
+
+// waitFor polls cond every 10 ms until it holds, failing the test after timeout.
+func waitFor(t testing.TB, timeout time.Duration, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (tb *testBroker) call(t testing.TB, code int32, ext map[string]string, body []byte, timeout time.Duration) *remoting.Command {
@@ -193,13 +231,24 @@ func TestBrokerLongPollAnsweredWhenMessageArrives(t *testing.T) {
 		}
 		done <- resp
 	}()
-	// While the pull is held, a heartbeat on the same connection is answered.
-	time.Sleep(200 * time.Millisecond)
+	// The pull is held (not answered with PULL_NOT_FOUND), and while it is, a heartbeat on the
+	// same connection is answered.
+	waitFor(t, 10*time.Second, func() bool {
+		select {
+		case r := <-done:
+			t.Fatalf("pull answered before any message arrived: %+v", r)
+		default:
+		}
+		return heldPulls(tb.b) == 1
+	}, "the pull to be held")
 	tb.heartbeat(t, "cg", "127.0.0.1@1", map[string]string{"LP": "*"})
 	select {
 	case r := <-done:
-		t.Fatalf("pull answered before any message arrived: code %d", r.Code)
+		t.Fatalf("pull answered before any message arrived: %+v", r)
 	default:
+	}
+	if n := heldPulls(tb.b); n != 1 {
+		t.Fatalf("%d pulls held after the heartbeat, want 1", n)
 	}
 	tb.send(t, "LP", 0, "", "", "second")
 	r := <-done
@@ -287,18 +336,82 @@ func TestBrokerConsumerOffsets(t *testing.T) {
 	if r.ExtFields["offset"] != "3" {
 		t.Fatalf("max offset = %q", r.ExtFields["offset"])
 	}
-	r = tb.call(t, remoting.SearchOffsetByTimestamp, map[string]string{"topic": "Off", "queueId": "0", "timestamp": strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)}, nil, 3*time.Second)
-	if _, err := strconv.Atoi(r.ExtFields["offset"]); err != nil {
-		t.Fatalf("search by timestamp offset = %q", r.ExtFields["offset"])
-	}
-	// Offsets survive a restart (persisted at shutdown).
+	// Offsets survive a restart: they are persisted at shutdown (the periodic persist is pushed
+	// out of the test's reach) and read back by a new broker on the same store.
 	root := tb.b.conf().StorePathRootDir
 	if err := tb.b.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(root, "config", "consumerOffset.json"))
-	if err != nil || !strings.Contains(string(data), `"Off@g"`) {
-		t.Fatalf("consumerOffset.json = %s, %v", data, err)
+	tb2 := startBroker(t, func(c *Config) { c.StorePathRootDir = root; c.FlushConsumerOffsetInterval = 3600_000 })
+	r = tb2.call(t, remoting.QueryConsumerOffset, map[string]string{"consumerGroup": "g", "topic": "Off", "queueId": "0"}, nil, 3*time.Second)
+	if r.Code != remoting.Success || r.ExtFields["offset"] != "42" {
+		t.Fatalf("offset after a restart: code %d offset %q, want 42", r.Code, r.ExtFields["offset"])
+	}
+	r = tb2.call(t, remoting.GetMaxOffset, map[string]string{"topic": "Off", "queueId": "0"}, nil, 3*time.Second)
+	if r.ExtFields["offset"] != "3" {
+		t.Fatalf("max offset after a restart = %q, want 3", r.ExtFields["offset"])
+	}
+}
+
+// TestBrokerSearchOffsetByTimestamp: SEARCH_OFFSET_BY_TIMESTAMP returns the entry stored at the
+// timestamp, else the nearer neighbour by store time (the older on a tie), the first entry for a
+// time before all and the last for a time after all. The expectations come from the store times
+// the pulled messages carry, by a linear scan.
+func TestBrokerSearchOffsetByTimestamp(t *testing.T) {
+	tb := startBroker(t, nil)
+	const n = 4
+	for i := 0; i < n; i++ {
+		tb.send(t, "Search", 0, "", "", fmt.Sprintf("m%d", i))
+		// The next message gets a later store time (ms): wait for the clock to move on.
+		stored := time.Now().UnixMilli()
+		waitFor(t, 5*time.Second, func() bool { return time.Now().UnixMilli() > stored+2 }, "the clock to pass a millisecond")
+	}
+	tb.heartbeat(t, "cg", "127.0.0.1@1", map[string]string{"Search": "*"})
+	msgs := decodeBody(t, tb.call(t, remoting.PullMessage, pullExt("cg", "Search", 0, 0, 0, 0, ""), nil, 5*time.Second).Body)
+	if len(msgs) != n {
+		t.Fatalf("pulled %d messages, want %d", len(msgs), n)
+	}
+	times := make([]int64, n)
+	for i, m := range msgs {
+		times[i] = m.StoreTimestamp
+		if i > 0 && times[i] <= times[i-1] {
+			t.Fatalf("store times %v are not increasing", times)
+		}
+	}
+	nearest := func(ts int64) int64 {
+		best := 0
+		for i := range times {
+			d, bd := times[i]-ts, times[best]-ts
+			if d < 0 {
+				d = -d
+			}
+			if bd < 0 {
+				bd = -bd
+			}
+			if d < bd {
+				best = i
+			}
+		}
+		return int64(best)
+	}
+	probes := []int64{times[0] - 3600_000, times[0] - 1, times[n-1] + 1, times[n-1] + 3600_000}
+	for i := range times {
+		probes = append(probes, times[i])
+		if i > 0 {
+			probes = append(probes, (times[i-1]+times[i])/2, times[i-1]+1, times[i]-1)
+		}
+	}
+	for _, ts := range probes {
+		r := tb.call(t, remoting.SearchOffsetByTimestamp, map[string]string{"topic": "Search", "queueId": "0", "timestamp": strconv.FormatInt(ts, 10)}, nil, 3*time.Second)
+		got, err := strconv.ParseInt(r.ExtFields["offset"], 10, 64)
+		if r.Code != remoting.Success || err != nil || got != nearest(ts) {
+			t.Errorf("search by timestamp %d (store times %v) = code %d offset %q, want %d", ts, times, r.Code, r.ExtFields["offset"], nearest(ts))
+		}
+	}
+	// An unknown queue has nothing: 0.
+	r := tb.call(t, remoting.SearchOffsetByTimestamp, map[string]string{"topic": "Search", "queueId": "3", "timestamp": strconv.FormatInt(times[0], 10)}, nil, 3*time.Second)
+	if r.ExtFields["offset"] != "0" {
+		t.Errorf("search in an empty queue = %q, want 0", r.ExtFields["offset"])
 	}
 }
 
@@ -476,8 +589,8 @@ func TestBrokerConfigRefusesBadValues(t *testing.T) {
 }
 
 func TestBrokerHTTPMetricsAndReadiness(t *testing.T) {
-	port := freePort(t)
-	tb := startBroker(t, func(c *Config) { c.HTTPPort = port; c.FlushDiskType = SyncFlush })
+	// httpPort 0 is listenPort+3; startBroker retries on fresh ports if another process has it.
+	tb := startBroker(t, func(c *Config) { c.HTTPPort = 0; c.FlushDiskType = SyncFlush })
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + tb.b.HTTPAddr() + path)
 		if err != nil {
