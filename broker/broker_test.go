@@ -42,6 +42,12 @@ type testBroker struct {
 // start that fails with "address already in use" is retried on fresh ports.
 func startBroker(t testing.TB, mutate func(*Config)) *testBroker {
 	t.Helper()
+	return startBrokerHook(t, mutate, nil)
+}
+
+// startBrokerHook is startBroker with hook run on the broker between New and Start.
+func startBrokerHook(t testing.TB, mutate func(*Config), hook func(*Broker)) *testBroker {
+	t.Helper()
 	root := t.TempDir()
 	var b *Broker
 	for attempt := 1; ; attempt++ {
@@ -64,6 +70,9 @@ func startBroker(t testing.TB, mutate func(*Config)) *testBroker {
 		var err error
 		b, err = New(cfg, nil)
 		if err == nil {
+			if hook != nil {
+				hook(b)
+			}
 			if err = b.Start(); err != nil {
 				_ = b.Shutdown(context.Background())
 			}

@@ -65,9 +65,9 @@ func (b *Broker) slaveSyncLoop(ctx context.Context) {
 	select {
 	case <-ctx.Done():
 		return
-	case <-time.After(3 * time.Second):
+	case <-time.After(b.slaveSyncFirst):
 	}
-	t := time.NewTicker(10 * time.Second)
+	t := time.NewTicker(b.slaveSyncEvery)
 	defer t.Stop()
 	for {
 		if addr := b.masterAddr.Load().(string); addr != "" && addr != b.conf().BrokerAddr() {
