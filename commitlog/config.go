@@ -2,6 +2,8 @@ package commitlog
 
 import (
 	"log/slog"
+
+	"github.com/skiffmq/skiff/commitlog/vfs"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,6 +45,16 @@ type Config struct {
 	// Clock is the store's source of wall time (retention's deleteWhen hour and segment age);
 	// nil means time.Now. Tests inject a fixed clock so that no result depends on today's date.
 	Clock func() time.Time
+	// FS is the file-system seam: every file operation of the store goes through it. nil means
+	// vfs.Default (the operating system); tests pass vfs.NewMem (power loss) or vfs.NewErrorFS.
+	FS vfs.FS
+	// RecoverVerifyBytes is how much of the flushed log before the checkpoint is re-verified
+	// (CRC) after a crash, on top of everything past the checkpoint; a bad record there is
+	// corruption and the store refuses to open. Default 64 MiB; a clean stop verifies nothing.
+	RecoverVerifyBytes int64
+	// ackBeforeFlush breaks SYNC_FLUSH on purpose (tests only): sends are acknowledged without
+	// waiting for the flush, to show that the power-loss test catches a store that acks early.
+	ackBeforeFlush bool
 }
 
 // DefaultConfig returns the defaults for a store under root.
@@ -66,6 +78,10 @@ func (c *Config) fillDefaults() {
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
+	if c.FS == nil {
+		c.FS = vfs.Default
+	}
+	positive(&c.RecoverVerifyBytes, 64<<20)
 	if c.StorePathCommitLog == "" {
 		c.StorePathCommitLog = def.StorePathCommitLog
 	}

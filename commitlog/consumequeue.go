@@ -2,11 +2,14 @@ package commitlog
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"sync"
+
+	"github.com/skiffmq/skiff/commitlog/vfs"
 )
 
 // cqEntrySize is the size of one consume-queue entry (§4.3):
@@ -24,11 +27,16 @@ const fillerSize = 0x7FFFFFFF
 // consumeQueue is the dense array of entries of one topic and queue id, in segment files named by
 // the byte offset of their first entry. Concurrency model (b): mu guards the segment list and the
 // offsets; the dispatcher is the only writer.
+//
+// Invariant: after the last valid entry every byte of the queue's files is zero (entries are
+// written in order, and recovery zeroes a torn tail), so after a clean stop the end of a queue is
+// found by a binary search in its last file, without reading the queue.
 type consumeQueue struct {
 	topic    string
 	queueID  int32
 	dir      string
 	fileSize int64
+	fs       vfs.FS
 
 	mu        sync.RWMutex
 	segs      []*segment
@@ -37,25 +45,40 @@ type consumeQueue struct {
 	maxPhyEnd int64 // phyOffset+size of the last entry
 	flushedTo int64 // byte offset flushed
 	closed    bool  // closed or deleted: puts are dropped
+	strict    bool  // recovery: report a gap or a mismatching entry instead of papering over it
 }
+
+// errQueueDamaged is returned by put in strict mode when the queue does not agree with the
+// commit log (an entry missing before idx, or a different record at idx).
+var errQueueDamaged = errors.New("commitlog: consume queue does not match the commit log")
 
 func cqDir(root, topic string, queueID int32) string {
 	return filepath.Join(root, "consumequeue", topic, strconv.Itoa(int(queueID)))
 }
 
-// openConsumeQueue loads a queue's files and finds its end: the first entry that is not valid.
-func openConsumeQueue(root, topic string, queueID int32, fileSize int64) (*consumeQueue, error) {
-	q := &consumeQueue{topic: topic, queueID: queueID, dir: cqDir(root, topic, queueID), fileSize: fileSize}
-	starts, err := listSegments(q.dir)
+func newConsumeQueue(fsys vfs.FS, root, topic string, queueID int32, fileSize int64) *consumeQueue {
+	return &consumeQueue{topic: topic, queueID: queueID, dir: cqDir(root, topic, queueID), fileSize: fileSize, fs: fsys}
+}
+
+// openConsumeQueue maps a queue's files and finds its end. After a clean stop (crashed false) the
+// end is found by binary search in the last file. After a crash the last file is read from its
+// start up to the first entry that is not valid or does not advance in the commit log, and the
+// entries of records at or past durablePhy (written after the last checkpoint, possibly torn)
+// are dropped and zeroed: re-dispatch writes them again.
+func openConsumeQueue(fsys vfs.FS, root, topic string, queueID int32, fileSize int64, crashed bool, durablePhy int64) (*consumeQueue, error) {
+	q := newConsumeQueue(fsys, root, topic, queueID, fileSize)
+	starts, err := listSegments(fsys, q.dir)
 	if err != nil {
 		return nil, err
 	}
 	for i, st := range starts {
-		if i > 0 && st != starts[i-1]+fileSize {
+		if st%cqEntrySize != 0 || (i > 0 && st != starts[i-1]+fileSize) {
+			q.close()
 			return nil, fmt.Errorf("commitlog: consume queue %s has a gap before %s", q.dir, segmentName(st))
 		}
-		s, err := openSegment(q.dir, st, fileSize)
+		s, err := openSegment(fsys, q.dir, st, fileSize)
 		if err != nil {
+			q.close()
 			return nil, err
 		}
 		q.segs = append(q.segs, s)
@@ -65,22 +88,68 @@ func openConsumeQueue(root, topic string, queueID int32, fileSize int64) (*consu
 	}
 	first := q.segs[0].start / cqEntrySize
 	q.minOffset, q.maxOffset = first, first
-	for idx := first; ; idx++ {
-		phy, size, _, ok := q.entryLocked(idx)
-		if !ok || size <= 0 || phy < 0 {
-			break
+	// Filler entries pad the front of the first file (a queue that starts mid-stream).
+	perFile := fileSize / cqEntrySize
+	q.minOffset = first + q.searchLocked(first, first+perFile, func(i int64) bool {
+		_, size, _, ok := q.entryLocked(i)
+		return !ok || size != fillerSize
+	})
+	last := q.segs[len(q.segs)-1].start / cqEntrySize
+	valid := func(i int64) bool {
+		phy, size, _, ok := q.entryLocked(i)
+		return ok && size > 0 && phy >= 0 && (size != fillerSize || i < q.minOffset)
+	}
+	if !crashed {
+		q.maxOffset = last + q.searchLocked(last, last+perFile, func(i int64) bool { return !valid(i) })
+		if q.maxOffset == last && len(q.segs) > 1 { // an empty last file after a full one
+			prev := last - perFile
+			q.maxOffset = prev + q.searchLocked(prev, last, func(i int64) bool { return !valid(i) })
 		}
-		if size == fillerSize {
-			q.minOffset = idx + 1
-		} else {
-			q.maxPhyEnd = phy + int64(size)
+	} else {
+		from := last
+		if len(q.segs) > 1 {
+			from = last - perFile // the previous file may have been completed after the checkpoint
 		}
-		q.maxOffset = idx + 1
+		from = max(from, q.minOffset)
+		q.maxOffset = from
+		prevPhy := int64(-1)
+		if from > q.minOffset {
+			prevPhy, _, _, _ = q.entryLocked(from - 1)
+		}
+		for i := from; valid(i); i++ {
+			phy, size, _, _ := q.entryLocked(i)
+			if size != fillerSize {
+				if phy <= prevPhy {
+					break
+				}
+				prevPhy = phy
+			}
+			q.maxOffset = i + 1
+		}
+		for q.maxOffset > q.minOffset {
+			phy, size, _, _ := q.entryLocked(q.maxOffset - 1)
+			if phy+int64(size) <= durablePhy {
+				break
+			}
+			q.maxOffset--
+		}
+		if err := q.zeroFromLocked(q.maxOffset); err != nil {
+			q.close()
+			return nil, err
+		}
+	}
+	if q.maxOffset > q.minOffset {
+		phy, size, _, _ := q.entryLocked(q.maxOffset - 1)
+		q.maxPhyEnd = phy + int64(size)
 	}
 	q.flushedTo = q.maxOffset * cqEntrySize
-	// Zero anything after the end so a torn tail can never be read as entries.
-	q.zeroFromLocked(q.maxOffset)
 	return q, nil
+}
+
+// searchLocked returns the smallest n in [0, hi-lo] such that pred(lo+n) holds, assuming pred is
+// false and then true over [lo, hi) (sort.Search).
+func (q *consumeQueue) searchLocked(lo, hi int64, pred func(int64) bool) int64 {
+	return int64(sort.Search(int(hi-lo), func(i int) bool { return pred(lo + int64(i)) }))
 }
 
 // entryLocked reads entry idx; ok is false when idx has no file.
@@ -118,8 +187,19 @@ func (q *consumeQueue) offsets() (minOff, maxOff int64) {
 func (q *consumeQueue) put(idx, phy int64, size int32, tags int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if idx < q.maxOffset || q.closed {
+	if q.closed {
 		return nil
+	}
+	if idx < q.maxOffset {
+		if q.strict && idx >= q.minOffset {
+			if have, _, _, ok := q.entryLocked(idx); ok && have != phy {
+				return fmt.Errorf("%w: %s/%d entry %d points at %d, the record is at %d", errQueueDamaged, q.topic, q.queueID, idx, have, phy)
+			}
+		}
+		return nil
+	}
+	if q.strict && idx > q.maxOffset && len(q.segs) > 0 {
+		return fmt.Errorf("%w: %s/%d ends at entry %d, the next record has queue offset %d", errQueueDamaged, q.topic, q.queueID, q.maxOffset, idx)
 	}
 	if q.maxOffset == 0 && len(q.segs) == 0 && idx > 0 {
 		q.minOffset, q.maxOffset = idx, idx
@@ -149,10 +229,10 @@ func (q *consumeQueue) writeLocked(idx, phy int64, size int32, tags int64) error
 	pos := idx * cqEntrySize
 	start := pos - pos%q.fileSize
 	if len(q.segs) == 0 || start > q.segs[len(q.segs)-1].start {
-		if err := os.MkdirAll(q.dir, 0o755); err != nil {
+		if err := q.fs.MkdirAll(q.dir, 0o755); err != nil {
 			return fmt.Errorf("commitlog: %w", err)
 		}
-		s, err := openSegment(q.dir, start, q.fileSize)
+		s, err := openSegment(q.fs, q.dir, start, q.fileSize)
 		if err != nil {
 			return err
 		}
@@ -167,8 +247,9 @@ func (q *consumeQueue) writeLocked(idx, phy int64, size int32, tags int64) error
 	return nil
 }
 
-// truncateAbove drops entries that point at or past phyEnd (commit-log bytes lost in a crash).
-func (q *consumeQueue) truncateAbove(phyEnd int64) {
+// truncateAbove drops entries that point at or past phyEnd (commit-log bytes lost in a crash,
+// or cut by Store.TruncateTo) and zeroes them durably.
+func (q *consumeQueue) truncateAbove(phyEnd int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for q.maxOffset > q.minOffset {
@@ -182,18 +263,32 @@ func (q *consumeQueue) truncateAbove(phyEnd int64) {
 	if q.maxOffset == q.minOffset {
 		q.maxPhyEnd = 0
 	}
-	q.zeroFromLocked(q.maxOffset)
+	q.flushedTo = min(q.flushedTo, q.maxOffset*cqEntrySize)
+	return q.zeroFromLocked(q.maxOffset)
 }
 
-func (q *consumeQueue) zeroFromLocked(idx int64) {
+// zeroFromLocked zeroes every entry from idx on, durably, and removes files that then hold
+// nothing (never the first one).
+func (q *consumeQueue) zeroFromLocked(idx int64) error {
 	pos := idx * cqEntrySize
-	for _, s := range q.segs {
-		if pos >= s.start+s.size {
-			continue
+	keep := q.segs[:0]
+	for i, s := range q.segs {
+		switch {
+		case pos >= s.start+s.size:
+			keep = append(keep, s)
+		case pos <= s.start && i > 0:
+			if err := s.remove(q.fs); err != nil {
+				return fmt.Errorf("commitlog: remove consume-queue file %s: %w", s.path, err)
+			}
+		default:
+			if err := s.zeroFrom(max(pos-s.start, 0)); err != nil {
+				return err
+			}
+			keep = append(keep, s)
 		}
-		from := max(pos-s.start, 0)
-		clear(s.data[from:])
 	}
+	q.segs = keep
+	return nil
 }
 
 // flush makes written entries durable.

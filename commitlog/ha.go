@@ -38,6 +38,9 @@ func (s *Store) AppendCommitLog(offset int64, data []byte) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
+	if err := s.FlushError(); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotWriteable, err)
+	}
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
 	segSize := s.cfg.MappedFileSizeCommitLog

@@ -11,9 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edsrzf/mmap-go"
-	"golang.org/x/sys/unix"
-
+	"github.com/skiffmq/skiff/commitlog/vfs"
 	"github.com/skiffmq/skiff/internal/message"
 )
 
@@ -37,20 +35,29 @@ import (
 //	    16    4 previous entry number in the same slot (0 = end of chain)
 //
 // Concurrency: one mutex; the dispatcher adds, queries read.
+//
+// Durability: the newest file is msynced in the flush pass before the checkpoint is written, so
+// records below the checkpoint's index offset are indexed durably. After a crash the newest file
+// may hold torn entries past that offset; it is sealed (kept for lookups, never written again) and
+// re-indexing continues in a new file. Lookups verify every hit against the record itself, so a
+// torn entry can only make a lookup miss in the sealed file, never return a wrong message.
 type keyIndex struct {
 	dir      string
 	slots    int
 	maxIndex int
 	log      *slog.Logger
+	fs       vfs.FS
+	now      func() time.Time
 
-	mu    sync.RWMutex
-	files []*indexFile // oldest first; the last one is written
+	mu     sync.RWMutex
+	files  []*indexFile // oldest first; the last one is written unless sealed
+	sealed bool         // the newest file is not written any more (crash recovery)
 }
 
 type indexFile struct {
 	path string
-	f    *os.File
-	data mmap.MMap
+	f    vfs.File
+	data []byte
 }
 
 const indexHeaderSize = 40
@@ -59,15 +66,15 @@ func (x *keyIndex) fileSize() int64 {
 	return indexHeaderSize + int64(x.slots)*4 + int64(x.maxIndex)*20
 }
 
-func openKeyIndex(root string, slots, maxIndex int, log *slog.Logger) (*keyIndex, error) {
+func openKeyIndex(fsys vfs.FS, root string, slots, maxIndex int, log *slog.Logger, now func() time.Time) (*keyIndex, error) {
 	if slots <= 0 {
 		slots = 5000000
 	}
 	if maxIndex <= 0 {
 		maxIndex = 20000000
 	}
-	x := &keyIndex{dir: filepath.Join(root, "index"), slots: slots, maxIndex: maxIndex, log: log}
-	entries, err := os.ReadDir(x.dir)
+	x := &keyIndex{dir: filepath.Join(root, "index"), slots: slots, maxIndex: maxIndex, log: log, fs: fsys, now: now}
+	entries, err := fsys.ReadDir(x.dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("commitlog: %w", err)
 	}
@@ -81,8 +88,10 @@ func openKeyIndex(root string, slots, maxIndex int, log *slog.Logger) (*keyIndex
 	for _, n := range names {
 		f, err := x.mapFile(filepath.Join(x.dir, n))
 		if err != nil {
-			x.log.Warn("index file unusable; deleting it (the index is rebuilt from the commit log)", "file", n, "err", err)
-			_ = os.Remove(filepath.Join(x.dir, n))
+			// The index is derived data: a file that cannot be used is set aside (renamed, never
+			// deleted) and lookups simply miss what it held.
+			x.log.Warn("index file unusable; renamed to .bad", "file", n, "err", err)
+			_ = fsys.Rename(filepath.Join(x.dir, n), filepath.Join(x.dir, n+".bad"))
 			continue
 		}
 		x.files = append(x.files, f)
@@ -91,34 +100,37 @@ func openKeyIndex(root string, slots, maxIndex int, log *slog.Logger) (*keyIndex
 }
 
 func (x *keyIndex) mapFile(path string) (*indexFile, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := x.fs.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
+	size, err := f.Size()
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	if st.Size() != x.fileSize() {
-		if st.Size() != 0 {
+	if size != x.fileSize() {
+		if size != 0 {
 			f.Close()
-			return nil, fmt.Errorf("index file %s has %d bytes, want %d", path, st.Size(), x.fileSize())
+			return nil, fmt.Errorf("index file %s has %d bytes, want %d", path, size, x.fileSize())
 		}
-		// Preallocate (never a sparse file: a write into a hole on a full disk is SIGBUS).
-		if err := fallocate(int(f.Fd()), 0, 0, x.fileSize()); err != nil {
-			if !errors.Is(err, unix.EOPNOTSUPP) {
-				f.Close()
-				_ = os.Remove(path)
-				return nil, fmt.Errorf("commitlog: preallocate index file %s: %w", path, err)
-			}
-			if err := f.Truncate(x.fileSize()); err != nil {
-				f.Close()
-				return nil, err
-			}
+		// Preallocate (never a sparse file: a write into a hole on a full disk is SIGBUS), and make
+		// the size and the name durable before the file is used.
+		if err := sizeFile(f, x.fileSize()); err != nil {
+			f.Close()
+			_ = x.fs.Remove(path)
+			return nil, fmt.Errorf("commitlog: preallocate index file %s: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("commitlog: sync index file %s: %w", path, err)
+		}
+		if err := x.fs.SyncDir(x.dir); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("commitlog: sync folder %s: %w", x.dir, err)
 		}
 	}
-	data, err := mmap.Map(f, mmap.RDWR, 0)
+	data, err := f.Map()
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -136,10 +148,9 @@ func (f *indexFile) beginPhy() int64        { return f.i64(16) }
 func (f *indexFile) endPhy() int64          { return f.i64(24) }
 func (f *indexFile) count() int32           { return max(f.i32(36), 1) }
 
-func (f *indexFile) close() {
-	_ = f.data.Unmap()
-	_ = f.f.Close()
-}
+func (f *indexFile) close() { _ = f.f.Close() }
+
+func (f *indexFile) msync() error { return f.f.Msync(0, int64(len(f.data))) }
 
 func keyHash(k string) int32 {
 	h := int32(message.TagsCode(k))
@@ -164,7 +175,7 @@ func (x *keyIndex) add(m *message.Message) {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if n := len(x.files); n > 0 {
+	if n := len(x.files); n > 0 && !x.sealed {
 		last := x.files[n-1]
 		if last.count() > 1 && m.CommitLogOffset <= last.endPhy() {
 			return
@@ -182,16 +193,18 @@ func (x *keyIndex) add(m *message.Message) {
 
 // writableLocked returns the newest file, creating one when it is full or missing.
 func (x *keyIndex) writableLocked(need int) (*indexFile, error) {
-	if n := len(x.files); n > 0 && int(x.files[n-1].count())+need <= x.maxIndex {
+	if n := len(x.files); n > 0 && !x.sealed && int(x.files[n-1].count())+need <= x.maxIndex {
 		return x.files[n-1], nil
 	}
-	if err := os.MkdirAll(x.dir, 0o755); err != nil {
+	if err := x.fs.MkdirAll(x.dir, 0o755); err != nil {
 		return nil, err
 	}
-	if n := len(x.files); n > 0 {
-		_ = x.files[n-1].data.Flush()
+	if n := len(x.files); n > 0 && !x.sealed {
+		if err := x.files[n-1].msync(); err != nil {
+			return nil, fmt.Errorf("commitlog: flush full index file: %w", err)
+		}
 	}
-	name := time.Now().Format("20060102150405.000")
+	name := x.now().Format("20060102150405.000")
 	name = name[:14] + name[15:]
 	for _, f := range x.files {
 		if filepath.Base(f.path) >= name { // keep names increasing
@@ -203,7 +216,17 @@ func (x *keyIndex) writableLocked(need int) (*indexFile, error) {
 		return nil, err
 	}
 	x.files = append(x.files, f)
+	x.sealed = false
 	return f, nil
+}
+
+// seal stops writes to the newest file; the next add starts a new one.
+func (x *keyIndex) seal() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if len(x.files) > 0 {
+		x.sealed = true
+	}
 }
 
 func mustAtoi(s string) int64 {
@@ -282,30 +305,9 @@ func (x *keyIndex) dropBelow(off int64) {
 	for len(x.files) > 1 && x.files[0].endPhy() < off {
 		f := x.files[0]
 		f.close()
-		_ = os.Remove(f.path)
+		_ = x.fs.Remove(f.path)
 		x.files = x.files[1:]
 	}
-}
-
-// truncateAbove deletes index files holding entries at or past end (commit-log bytes lost in a
-// crash) and returns the lowest begin offset of what it deleted, from which the caller re-indexes
-// (-1 when nothing was deleted).
-func (x *keyIndex) truncateAbove(end int64) int64 {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	from := int64(-1)
-	for len(x.files) > 0 {
-		f := x.files[len(x.files)-1]
-		if f.count() <= 1 || f.endPhy() < end {
-			break
-		}
-		from = f.beginPhy()
-		x.log.Warn("index file points past the recovered end; rebuilding it", "file", f.path, "endPhyOffset", f.endPhy(), "end", end)
-		f.close()
-		_ = os.Remove(f.path)
-		x.files = x.files[:len(x.files)-1]
-	}
-	return from
 }
 
 // endPhy is the newest indexed offset (-1 when nothing is indexed).
@@ -321,8 +323,8 @@ func (x *keyIndex) endPhy() int64 {
 func (x *keyIndex) flush() error {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	if n := len(x.files); n > 0 {
-		if err := x.files[n-1].data.Flush(); err != nil {
+	if n := len(x.files); n > 0 && !x.sealed {
+		if err := x.files[n-1].msync(); err != nil {
 			return fmt.Errorf("commitlog: flush index: %w", err)
 		}
 	}
@@ -333,7 +335,6 @@ func (x *keyIndex) close() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, f := range x.files {
-		_ = f.data.Flush()
 		f.close()
 	}
 	x.files = nil

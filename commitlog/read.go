@@ -251,7 +251,12 @@ func (s *Store) QueryMessage(topic, key string, maxNum int, begin, end int64) Qu
 	var res QueryResult
 	offs, lastTs, lastPhy := s.idx.lookup(topic, key, maxNum, begin, end)
 	res.IndexLastUpdateTimestamp, res.IndexLastUpdatePhyoffset = lastTs, lastPhy
+	seen := map[int64]bool{}
 	for _, off := range offs {
+		if seen[off] { // a record indexed in a sealed file and again after a crash
+			continue
+		}
+		seen[off] = true
 		raw, err := s.LookupMessage(off)
 		if err != nil {
 			continue

@@ -1,7 +1,6 @@
 package commitlog
 
 import (
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -51,7 +50,7 @@ func (s *Store) clean(now time.Time) int {
 		if first.start+first.size > s.dispatched.Load() {
 			break
 		}
-		st, err := os.Stat(first.path)
+		st, err := s.fs.Stat(first.path)
 		if err != nil {
 			break
 		}
@@ -88,7 +87,7 @@ func (s *Store) deleteFirstSegment() error {
 	newMin := s.segs[0].start
 	s.minPhy.Store(newMin)
 	s.segMu.Unlock() // readers copy under the read lock, so no one reads seg any more
-	if err := seg.remove(); err != nil {
+	if err := seg.remove(s.fs); err != nil {
 		return err
 	}
 	s.cqMu.RLock()
@@ -117,7 +116,7 @@ func (q *consumeQueue) dropBelowPhy(minPhy int64) {
 		q.minOffset++
 	}
 	for len(q.segs) > 1 && q.segs[0].start+q.segs[0].size <= q.minOffset*cqEntrySize {
-		_ = q.segs[0].remove()
+		_ = q.segs[0].remove(q.fs)
 		q.segs = q.segs[1:]
 	}
 }

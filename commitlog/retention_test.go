@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/skiffmq/skiff/commitlog/vfs"
 )
 
 func fillSegments(t *testing.T, s *Store, n int) {
@@ -121,6 +123,10 @@ func TestCommitLogRetentionOnFullDisk(t *testing.T) {
 
 func TestCommitLogDiskFullMakesStoreNotWriteable(t *testing.T) {
 	c := testConfig(t.TempDir())
+	efs := vfs.NewErrorFS(vfs.Default, nil)
+	c.FS = efs
+	defer func(d time.Duration) { probeInterval = d }(probeInterval)
+	probeInterval = 20 * time.Millisecond
 	s := mustOpen(t, c)
 	defer s.Close()
 	var ok int
@@ -130,8 +136,12 @@ func TestCommitLogDiskFullMakesStoreNotWriteable(t *testing.T) {
 		}
 	}
 	s.WaitDispatched(s.MaxPhyOffset(), 5*time.Second)
-	real := setFallocate(func(fd int, mode uint32, off, size int64) error { return unix.ENOSPC })
-	defer setFallocate(real)
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpAllocate {
+			return unix.ENOSPC
+		}
+		return nil
+	})
 	var failed PutResult
 	for i := 0; i < 200; i++ {
 		r := s.PutMessage(newMsg("Full", 0, fmt.Sprintf("%0900d", i), nil))
@@ -155,7 +165,7 @@ func TestCommitLogDiskFullMakesStoreNotWriteable(t *testing.T) {
 	if got := pullAll(t, s, "Full", 0); len(got) != ok {
 		t.Fatalf("%d messages readable, %d were acknowledged", len(got), ok)
 	}
-	setFallocate(real)
+	efs.SetInjector(nil)
 	deadline := time.Now().Add(5 * time.Second)
 	for !s.Writeable() && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)

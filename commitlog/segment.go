@@ -7,75 +7,58 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"sync/atomic"
 
-	"github.com/edsrzf/mmap-go"
-	"golang.org/x/sys/unix"
+	"github.com/skiffmq/skiff/commitlog/vfs"
 )
 
-// fallocateFn preallocates a file; tests replace it (setFallocate) to inject ENOSPC: the
-// disk-full seam.
-var fallocateFn atomic.Value
-
-func init() { fallocateFn.Store(unix.Fallocate) }
-
-func fallocate(fd int, mode uint32, off, size int64) error {
-	return fallocateFn.Load().(func(int, uint32, int64, int64) error)(fd, mode, off, size)
-}
-
-// setFallocate replaces the preallocation function and returns the previous one.
-func setFallocate(fn func(int, uint32, int64, int64) error) func(int, uint32, int64, int64) error {
-	return fallocateFn.Swap(fn).(func(int, uint32, int64, int64) error)
-}
-
 // segment is one fixed-size file mapped read-write. Its name is its start offset, 20 digits.
-// The file is preallocated with fallocate before it is mapped, so a full disk surfaces as an
-// error when the segment is created, never as SIGBUS on a write into a hole.
+// A new file is preallocated (vfs.File.Allocate, fallocate on Linux) and fsynced, and its folder
+// synced, before it is mapped, so a full disk surfaces as an error when the segment is created,
+// never as SIGBUS on a write into a hole, and the file and its size survive a power loss.
 type segment struct {
 	start int64
 	size  int64
 	path  string
-	file  *os.File
-	data  mmap.MMap
+	file  vfs.File
+	data  []byte
 }
 
 func segmentName(start int64) string { return fmt.Sprintf("%020d", start) }
 
 // openSegment maps an existing segment file or creates and preallocates a new one.
-func openSegment(dir string, start, size int64) (*segment, error) {
+func openSegment(fsys vfs.FS, dir string, start, size int64) (*segment, error) {
 	path := filepath.Join(dir, segmentName(start))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("commitlog: open segment %s: %w", path, err)
 	}
-	st, err := f.Stat()
+	have, err := f.Size()
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("commitlog: stat segment %s: %w", path, err)
 	}
-	if st.Size() != size {
-		if st.Size() > size {
+	if have != size {
+		if have > size {
 			f.Close()
-			return nil, fmt.Errorf("commitlog: segment %s has %d bytes, the configured size is %d", path, st.Size(), size)
+			return nil, fmt.Errorf("commitlog: segment %s has %d bytes, the configured size is %d", path, have, size)
 		}
-		if err := fallocate(int(f.Fd()), 0, 0, size); err != nil {
-			if !errors.Is(err, unix.EOPNOTSUPP) {
-				f.Close()
-				_ = os.Remove(path)
-				return nil, fmt.Errorf("commitlog: preallocate segment %s (%d bytes): %w", path, size, err)
+		if err := sizeFile(f, size); err != nil {
+			f.Close()
+			if have == 0 {
+				_ = fsys.Remove(path)
 			}
-			if err := f.Truncate(size); err != nil {
-				f.Close()
-				return nil, fmt.Errorf("commitlog: size segment %s: %w", path, err)
-			}
+			return nil, fmt.Errorf("commitlog: preallocate segment %s (%d bytes): %w", path, size, err)
 		}
 		if err := f.Sync(); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("commitlog: sync segment %s: %w", path, err)
 		}
-		syncDir(dir)
+		if err := fsys.SyncDir(dir); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("commitlog: sync folder %s: %w", dir, err)
+		}
 	}
-	data, err := mmap.Map(f, mmap.RDWR, 0)
+	data, err := f.Map()
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("commitlog: map segment %s: %w", path, err)
@@ -83,13 +66,14 @@ func openSegment(dir string, start, size int64) (*segment, error) {
 	return &segment{start: start, size: size, path: path, file: f, data: data}, nil
 }
 
-// msync is the sync call used by flushRange; tests replace it (setMsync) to slow flushes down.
-var msyncFn atomic.Value
-
-func init() { msyncFn.Store(unix.Msync) }
-
-func setMsync(fn func([]byte, int) error) func([]byte, int) error {
-	return msyncFn.Swap(fn).(func([]byte, int) error)
+// sizeFile preallocates a file to size bytes, falling back to Truncate where the file system
+// cannot preallocate.
+func sizeFile(f vfs.File, size int64) error {
+	err := f.Allocate(0, size)
+	if errors.Is(err, vfs.ErrUnsupported) {
+		err = f.Truncate(size)
+	}
+	return err
 }
 
 // flushRange makes bytes [from, to) of the segment (segment-relative) durable.
@@ -97,32 +81,44 @@ func (s *segment) flushRange(from, to int64) error {
 	if to <= from {
 		return nil
 	}
-	page := int64(os.Getpagesize())
-	from -= from % page
-	if err := msyncFn.Load().(func([]byte, int) error)(s.data[from:to], unix.MS_SYNC); err != nil {
-		return fmt.Errorf("commitlog: msync %s: %w", s.path, err)
+	if err := s.file.Msync(from, to-from); err != nil {
+		return fmt.Errorf("commitlog: msync %s [%d, %d): %w", s.path, from, to, err)
 	}
 	return nil
 }
 
-func (s *segment) close() error {
-	err := s.data.Unmap()
-	if cerr := s.file.Close(); err == nil {
-		err = cerr
+// zeroFrom makes everything from off (segment-relative) to the end read as zeros, durably.
+func (s *segment) zeroFrom(off int64) error {
+	if off >= s.size {
+		return nil
 	}
-	return err
+	if err := s.file.ZeroRange(off, s.size-off); err != nil {
+		return fmt.Errorf("commitlog: zero %s from %d: %w", s.path, off, err)
+	}
+	if err := s.file.Msync(off, s.size-off); err != nil {
+		return fmt.Errorf("commitlog: msync %s: %w", s.path, err)
+	}
+	if err := s.file.Sync(); err != nil {
+		return fmt.Errorf("commitlog: sync %s: %w", s.path, err)
+	}
+	return nil
 }
 
-func (s *segment) remove() error {
+func (s *segment) close() error { return s.file.Close() }
+
+func (s *segment) remove(fsys vfs.FS) error {
 	if err := s.close(); err != nil {
 		return err
 	}
-	return os.Remove(s.path)
+	if err := fsys.Remove(s.path); err != nil {
+		return err
+	}
+	return fsys.SyncDir(filepath.Dir(s.path))
 }
 
 // listSegments returns the start offsets of the segment files in dir, ascending.
-func listSegments(dir string) ([]int64, error) {
-	entries, err := os.ReadDir(dir)
+func listSegments(fsys vfs.FS, dir string) ([]int64, error) {
+	entries, err := fsys.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil
@@ -142,11 +138,4 @@ func listSegments(dir string) ([]int64, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out, nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }

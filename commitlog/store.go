@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/skiffmq/skiff/commitlog/vfs"
 	"github.com/skiffmq/skiff/internal/message"
 )
 
@@ -22,6 +23,13 @@ var (
 	ErrNotWriteable = errors.New("commitlog: store is not writeable")
 	ErrNotFound     = errors.New("commitlog: no message at that offset")
 	ErrCorrupt      = errors.New("commitlog: corrupt record")
+	// ErrFlushFailed wraps the first failed msync/fsync. It sticks: the store refuses every later
+	// write and SYNC_FLUSH wait until it is reopened (the kernel may have dropped the dirty pages,
+	// so a later flush that succeeds proves nothing — "fsyncgate").
+	ErrFlushFailed = errors.New("commitlog: flush failed; the store refuses writes until it is restarted and recovered")
+	// ErrFlushTimeout is the detail of a FlushDiskTimeout result: the flush did not finish within
+	// SyncFlushTimeout (the message is stored but not yet known to be durable).
+	ErrFlushTimeout = errors.New("commitlog: flush did not finish in time")
 )
 
 // scheduleTopic is the delay-level topic; its consume-queue tag code is the delivery time.
@@ -37,13 +45,21 @@ type queueKey struct {
 //
 // Concurrency: appends are serialized by appendMu (model b); the end of written data is published
 // with the atomic wrote, and readers only read below it (the race detector cannot see mmap'd
-// memory). The dispatcher goroutine (model a) is the only writer of consume queues and the index.
-// segMu guards the segment slice (appends add segments; readers look them up).
+// memory). The dispatcher goroutine (model a) is the only writer of consume queues and the index;
+// it holds dispatchMu while it dispatches. segMu guards the segment slice (appends add segments;
+// readers look them up).
+//
+// Lock order: appendMu → dispatchMu → segMu; dispatchMu → cqMu → consumeQueue.mu; keyIndex.mu is
+// taken alone (under dispatchMu); flushMu and ckptMu are leaves.
 type Store struct {
 	cfg    Config
+	fs     vfs.FS
 	log    *slog.Logger
 	dir    string
 	levels []int64
+
+	dispatchMu sync.Mutex
+	ckptMu     sync.Mutex // serializes checkpoint writes (flush pass, TruncateTo, Close)
 
 	appendMu     sync.Mutex
 	writePos     int64              // next byte to write (under appendMu)
@@ -62,15 +78,23 @@ type Store struct {
 
 	idx *keyIndex
 
-	writeable  atomic.Bool
-	lastErr    atomic.Value // error
-	onDispatch atomic.Value // func(string, int32, int64, int64)
+	writeable   atomic.Bool
+	lastErr     atomic.Value          // error
+	flushErr    atomic.Pointer[error] // the first failed msync/fsync (sticky)
+	flushErrs   atomic.Int64          // failed flush calls
+	onDispatch  atomic.Value          // func(string, int32, int64, int64)
+	lastStoreTs atomic.Int64          // store time of the last appended record
+	lastDispTs  atomic.Int64          // store time of the last dispatched record
+	recovery    RecoveryStats         // what Open did (read-only after Open)
+	damaged     map[queueKey]bool     // queues found damaged during recovery (under dispatchMu)
+	probing     atomic.Bool           // a probe for free space runs
 
 	flushMu      sync.Mutex
 	flushWaiters []flushWaiter
 	flushCount   atomic.Int64 // number of group-commit flushes
 	lastFlushNs  atomic.Int64 // duration of the last msync pass
 	flushedMsgs  atomic.Int64 // messages acknowledged by those flushes
+	flushedTs    atomic.Int64 // store time of the last flushed record
 
 	wakeFlush    chan struct{}
 	wakeDispatch chan struct{}
@@ -80,6 +104,16 @@ type Store struct {
 	ckpt         *checkpoint
 
 	diskUsage func() float64 // disk-use override for tests; nil reads the file system
+}
+
+// RecoveryStats says what Open did to recover.
+type RecoveryStats struct {
+	Crashed           bool          // the last run did not stop cleanly (or no valid checkpoint)
+	VerifiedBytes     int64         // commit-log bytes read and CRC-checked
+	RedispatchedBytes int64         // commit-log bytes dispatched again into consume queues/index
+	TruncatedBytes    int64         // torn tail dropped (bytes between the valid end and the last segment end)
+	RebuiltQueues     int           // consume queues rebuilt from the commit log (damaged files)
+	Took              time.Duration // wall time of recovery
 }
 
 type flushWaiter struct {
@@ -99,16 +133,16 @@ func Open(cfg Config) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{
-		cfg: cfg, log: log.With("component", "store"), dir: cfg.StorePathCommitLog,
+		cfg: cfg, fs: cfg.FS, log: log.With("component", "store"), dir: cfg.StorePathCommitLog,
 		levels:       delayLevels(cfg.MessageDelayLevel),
 		queueOffsets: map[queueKey]int64{}, cqs: map[queueKey]*consumeQueue{},
 		wakeFlush: make(chan struct{}, 1), wakeDispatch: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	s.onDispatch.Store(func(string, int32, int64, int64) {})
-	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+	if err := s.fs.MkdirAll(s.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("commitlog: %w", err)
 	}
-	idx, err := openKeyIndex(cfg.StorePathRootDir, cfg.MaxHashSlotNum, cfg.MaxIndexNum, s.log)
+	idx, err := openKeyIndex(s.fs, cfg.StorePathRootDir, cfg.MaxHashSlotNum, cfg.MaxIndexNum, s.log, cfg.Clock)
 	if err != nil {
 		return nil, err
 	}
@@ -168,9 +202,8 @@ func (s *Store) PutMessages(msgs []*message.Message) PutResult {
 	if s.closed.Load() {
 		return PutResult{Status: ServiceNotAvailable, Err: ErrClosed}
 	}
-	if !s.writeable.Load() {
-		err, _ := s.lastErr.Load().(error)
-		return PutResult{Status: ServiceNotAvailable, Err: fmt.Errorf("%w: %v", ErrNotWriteable, err)}
+	if err := s.Err(); err != nil {
+		return PutResult{Status: ServiceNotAvailable, Err: fmt.Errorf("%w: %w", ErrNotWriteable, err)}
 	}
 	props := make([]string, len(msgs))
 	sizes := make([]int, len(msgs))
@@ -208,13 +241,59 @@ func (s *Store) PutMessages(msgs []*message.Message) PutResult {
 		default:
 		}
 	}
-	if s.cfg.FlushDiskType == SyncFlush && msgs[0].Properties[message.PropertyWait] != "false" {
-		if !s.waitFlushed(res.EndOffset, len(msgs)) {
+	if s.cfg.FlushDiskType == SyncFlush && msgs[0].Properties[message.PropertyWait] != "false" && !s.cfg.ackBeforeFlush {
+		if err := s.waitFlushed(res.EndOffset, len(msgs)); err != nil {
 			res.Status = FlushDiskTimeout
-			res.Err = fmt.Errorf("commitlog: flush of offset %d did not finish within %v", res.EndOffset, s.cfg.SyncFlushTimeout)
+			res.Err = fmt.Errorf("commitlog: flush of offset %d: %w", res.EndOffset, err)
+		}
+	} else if s.cfg.FlushDiskType == SyncFlush {
+		select {
+		case s.wakeFlush <- struct{}{}:
+		default:
 		}
 	}
 	return res
+}
+
+// Err is why the store refuses writes (nil when it accepts them): the sticky flush error, or a
+// write error (disk full) that clears once a probe finds space again.
+func (s *Store) Err() error {
+	if p := s.flushErr.Load(); p != nil {
+		return *p
+	}
+	if !s.writeable.Load() {
+		err, _ := s.lastErr.Load().(error)
+		if err == nil {
+			err = ErrNotWriteable
+		}
+		return err
+	}
+	return nil
+}
+
+// FlushError is the sticky flush error (nil when every flush succeeded): once set, the store
+// refuses writes until it is reopened. The broker reports it in /readyz.
+func (s *Store) FlushError() error {
+	if p := s.flushErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// failFlush records the first flush error (later ones are only counted), makes the store refuse
+// writes and fails every waiting SYNC_FLUSH send.
+func (s *Store) failFlush(err error) {
+	s.flushErrs.Add(1)
+	wrapped := fmt.Errorf("%w: %w", ErrFlushFailed, err)
+	if s.flushErr.CompareAndSwap(nil, &wrapped) {
+		s.log.Error("flush failed; the store refuses writes until it is restarted", "err", err)
+	}
+	s.flushMu.Lock()
+	for _, w := range s.flushWaiters {
+		close(w.ch)
+	}
+	s.flushWaiters = nil
+	s.flushMu.Unlock()
 }
 
 // append writes a batch under appendMu. The batch is one contiguous run of records inside one
@@ -223,7 +302,7 @@ func (s *Store) PutMessages(msgs []*message.Message) PutResult {
 func (s *Store) append(msgs []*message.Message, props []string, sizes []int, total int64) (PutResult, error) {
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
-	now := time.Now().UnixMilli()
+	now := s.cfg.Clock().UnixMilli()
 	res := PutResult{Status: PutOK, MsgCount: len(msgs), StoreTimestamp: now}
 	segSize := s.cfg.MappedFileSizeCommitLog
 	pos := s.writePos
@@ -288,6 +367,7 @@ func (s *Store) append(msgs []*message.Message, props []string, sizes []int, tot
 	res.WroteBytes = int(total)
 	s.writePos = at
 	res.EndOffset = at
+	s.lastStoreTs.Store(now)
 	s.wrote.Store(at)
 	return res, nil
 }
@@ -298,7 +378,7 @@ func (s *Store) segmentForWrite(pos int64) (*segment, error) {
 		return seg, nil
 	}
 	start := pos - pos%s.cfg.MappedFileSizeCommitLog
-	seg, err := openSegment(s.dir, start, s.cfg.MappedFileSizeCommitLog)
+	seg, err := openSegment(s.fs, s.dir, start, s.cfg.MappedFileSizeCommitLog)
 	if err != nil {
 		return nil, err
 	}
@@ -312,13 +392,22 @@ func (s *Store) markNotWriteable(err error) {
 	s.lastErr.Store(err)
 	if s.writeable.Swap(false) {
 		s.log.Error("store is not writeable", "err", err)
+	}
+	if s.probing.CompareAndSwap(false, true) {
+		s.wg.Add(1)
 		go s.probeWriteable()
 	}
 }
 
-// probeWriteable retries creating a file until space returns, then clears the flag.
+// probeInterval is how often a store that hit a write error (disk full) probes for space.
+var probeInterval = time.Second
+
+// probeWriteable preallocates a probe file of one segment every probeInterval until that
+// succeeds, then accepts writes again. A flush error is never cleared this way.
 func (s *Store) probeWriteable() {
-	t := time.NewTicker(time.Second)
+	defer s.wg.Done()
+	defer s.probing.Store(false)
+	t := time.NewTicker(probeInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -327,13 +416,13 @@ func (s *Store) probeWriteable() {
 		case <-t.C:
 		}
 		probe := filepath.Join(s.dir, ".probe")
-		f, err := os.Create(probe)
+		f, err := s.fs.OpenFile(probe, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err == nil {
-			err = fallocate(int(f.Fd()), 0, 0, s.cfg.MappedFileSizeCommitLog)
+			err = f.Allocate(0, s.cfg.MappedFileSizeCommitLog)
 			f.Close()
 		}
-		_ = os.Remove(probe)
-		if err == nil || errors.Is(err, unix.EOPNOTSUPP) {
+		_ = s.fs.Remove(probe)
+		if err == nil || errors.Is(err, vfs.ErrUnsupported) {
 			s.writeable.Store(true)
 			s.log.Info("store is writeable again")
 			return
@@ -341,14 +430,23 @@ func (s *Store) probeWriteable() {
 	}
 }
 
-// waitFlushed waits until the durable end reaches end (group commit).
-func (s *Store) waitFlushed(end int64, n int) bool {
+// waitFlushed waits until the durable end reaches end (group commit). It returns nil only when
+// the bytes are durable: ErrFlushTimeout after SyncFlushTimeout, the sticky flush error when a
+// flush failed.
+func (s *Store) waitFlushed(end int64, n int) error {
 	if s.flushed.Load() >= end {
 		s.flushedMsgs.Add(int64(n))
-		return true
+		return nil
+	}
+	if err := s.FlushError(); err != nil {
+		return err
 	}
 	w := flushWaiter{end: end, ch: make(chan struct{})}
 	s.flushMu.Lock()
+	if err := s.FlushError(); err != nil { // failFlush ran before we queued
+		s.flushMu.Unlock()
+		return err
+	}
 	s.flushWaiters = append(s.flushWaiters, w)
 	s.flushMu.Unlock()
 	select {
@@ -359,15 +457,19 @@ func (s *Store) waitFlushed(end int64, n int) bool {
 	defer t.Stop()
 	select {
 	case <-w.ch:
-		s.flushedMsgs.Add(int64(n))
-		return true
 	case <-t.C:
-		if s.flushed.Load() >= end {
-			s.flushedMsgs.Add(int64(n))
-			return true
-		}
-		return false
 	}
+	if s.flushed.Load() >= end {
+		s.flushedMsgs.Add(int64(n))
+		return nil
+	}
+	if err := s.FlushError(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: waited %v", ErrFlushTimeout, s.cfg.SyncFlushTimeout)
 }
 
 // asyncFlushDirtyBytes wakes the ASYNC_FLUSH flusher before its interval when this much is dirty.
@@ -402,25 +504,21 @@ func (s *Store) flushLoop() {
 				lastThorough = time.Now()
 			}
 		}
-		if err := s.flush(); err != nil {
-			s.log.Error("commit log flush failed", "err", err)
-		}
+		_ = s.flush() // a failure is recorded by flush (sticky)
 	}
 }
 
-// flush msyncs [flushed, wrote) and releases the waiters it covers.
+// flush msyncs [flushed, wrote) and releases the waiters it covers. After a failure nothing is
+// flushed any more and the durable end never advances (the first error sticks).
 func (s *Store) flush() error {
+	if err := s.FlushError(); err != nil {
+		return err
+	}
 	end := s.wrote.Load()
+	ts := s.lastStoreTs.Load()
 	from := s.flushed.Load()
 	if end > from {
 		t0 := time.Now()
-		defer func() {
-			d := time.Since(t0)
-			s.lastFlushNs.Store(int64(d))
-			if s.cfg.OnFlush != nil {
-				s.cfg.OnFlush(d)
-			}
-		}()
 		s.segMu.RLock()
 		segs := append([]*segment(nil), s.segs...)
 		s.segMu.RUnlock()
@@ -428,10 +526,17 @@ func (s *Store) flush() error {
 			lo, hi := max(from, seg.start), min(end, seg.start+seg.size)
 			if hi > lo {
 				if err := seg.flushRange(lo-seg.start, hi-seg.start); err != nil {
+					s.failFlush(err)
 					return err
 				}
 			}
 		}
+		d := time.Since(t0)
+		s.lastFlushNs.Store(int64(d))
+		if s.cfg.OnFlush != nil {
+			s.cfg.OnFlush(d)
+		}
+		s.flushedTs.Store(ts)
 		s.flushed.Store(end)
 		s.flushCount.Add(1)
 	}
@@ -472,7 +577,7 @@ func (s *Store) dispatchLoop() {
 		case <-s.wakeDispatch:
 		case <-t.C:
 		}
-		if err := s.dispatchUpTo(s.wrote.Load()); err != nil {
+		if err := s.dispatch(s.wrote.Load()); err != nil {
 			s.log.Error("dispatch failed", "offset", s.dispatched.Load(), "err", err)
 			if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
 				// No room for a consume-queue file: refuse appends until space returns.
@@ -482,7 +587,14 @@ func (s *Store) dispatchLoop() {
 	}
 }
 
-// dispatchUpTo dispatches every complete record below end.
+// dispatch dispatches every complete record below end under dispatchMu.
+func (s *Store) dispatch(end int64) error {
+	s.dispatchMu.Lock()
+	defer s.dispatchMu.Unlock()
+	return s.dispatchUpTo(end)
+}
+
+// dispatchUpTo dispatches every complete record below end; dispatchMu must be held.
 func (s *Store) dispatchUpTo(end int64) error {
 	off := s.dispatched.Load()
 	cb := s.onDispatch.Load().(func(string, int32, int64, int64))
@@ -511,6 +623,7 @@ func (s *Store) dispatchUpTo(end int64) error {
 		if err := s.dispatchOne(m, cb); err != nil {
 			return err
 		}
+		s.lastDispTs.Store(m.StoreTimestamp)
 		off += int64(size)
 		s.dispatched.Store(off)
 	}
@@ -535,8 +648,14 @@ func (s *Store) dispatchOne(m *message.Message, cb func(string, int32, int64, in
 	if err != nil {
 		return err
 	}
-	if err := q.put(m.QueueOffset, m.CommitLogOffset, m.StoreSize, tags); err != nil {
-		return err
+	if s.damaged[queueKey{m.Topic, m.QueueID}] {
+		// Rebuilt from the commit log after recovery; only the index is fed here.
+	} else if err := q.put(m.QueueOffset, m.CommitLogOffset, m.StoreSize, tags); err != nil {
+		if !errors.Is(err, errQueueDamaged) || s.damaged == nil {
+			return err
+		}
+		s.log.Warn("consume queue does not match the commit log; it is rebuilt", "topic", m.Topic, "queueId", m.QueueID, "err", err)
+		s.damaged[queueKey{m.Topic, m.QueueID}] = true
 	}
 	if s.cfg.MessageIndexEnable {
 		s.idx.add(m)
@@ -557,7 +676,7 @@ func (s *Store) queue(topic string, queueID int32, create bool) (*consumeQueue, 
 	s.cqMu.Lock()
 	defer s.cqMu.Unlock()
 	if q = s.cqs[k]; q == nil {
-		q = &consumeQueue{topic: topic, queueID: queueID, dir: cqDir(s.cfg.StorePathRootDir, topic, queueID), fileSize: s.cfg.MappedFileSizeConsumeQueue}
+		q = newConsumeQueue(s.fs, s.cfg.StorePathRootDir, topic, queueID, s.cfg.MappedFileSizeConsumeQueue)
 		s.cqs[k] = q
 	}
 	return q, nil
@@ -581,8 +700,14 @@ func (s *Store) cqFlushLoop() {
 	}
 }
 
+// flushQueues makes consume queues and the index durable and then writes the checkpoint: after
+// a crash, recovery verifies and re-dispatches only what lies past it. A failure is sticky.
 func (s *Store) flushQueues() error {
+	if err := s.FlushError(); err != nil {
+		return err
+	}
 	dispatched := s.dispatched.Load()
+	dispTs := s.lastDispTs.Load()
 	s.cqMu.RLock()
 	qs := make([]*consumeQueue, 0, len(s.cqs))
 	for _, q := range s.cqs {
@@ -591,15 +716,38 @@ func (s *Store) flushQueues() error {
 	s.cqMu.RUnlock()
 	for _, q := range qs {
 		if err := q.flush(); err != nil {
+			s.failFlush(err)
 			return err
 		}
 	}
 	if s.cfg.MessageIndexEnable {
 		if err := s.idx.flush(); err != nil {
+			s.failFlush(err)
 			return err
 		}
 	}
-	return s.ckpt.save(min(dispatched, s.flushed.Load()))
+	return s.saveCheckpoint(min(dispatched, s.flushed.Load()), dispTs, false)
+}
+
+// saveCheckpoint writes the checkpoint: the commit log is durable below the flushed offset, the
+// consume queues and the index below durable (a record boundary not past it).
+func (s *Store) saveCheckpoint(durable, dispTs int64, clean bool) error {
+	s.ckptMu.Lock()
+	defer s.ckptMu.Unlock()
+	if err := s.FlushError(); err != nil {
+		return err
+	}
+	flushed := s.flushed.Load()
+	st := checkpointState{
+		PhysicTs: s.flushedTs.Load(), LogicsTs: dispTs, IndexTs: dispTs,
+		Flushed: flushed, ConsumeQueue: min(durable, flushed), Index: min(durable, flushed),
+		MinPhys: min(s.minPhy.Load(), flushed), Clean: clean,
+	}
+	if err := s.ckpt.save(st); err != nil {
+		s.failFlush(err)
+		return err
+	}
+	return nil
 }
 
 // MaxPhyOffset is the end of the written commit log.
@@ -615,7 +763,9 @@ func (s *Store) FlushedOffset() int64 { return s.flushed.Load() }
 func (s *Store) DispatchedOffset() int64 { return s.dispatched.Load() }
 
 // Writeable reports whether appends are accepted.
-func (s *Store) Writeable() bool { return s.writeable.Load() && !s.closed.Load() }
+func (s *Store) Writeable() bool {
+	return s.writeable.Load() && s.flushErr.Load() == nil && !s.closed.Load()
+}
 
 // WaitDispatched waits until every record below off is dispatched (tests, slaves).
 func (s *Store) WaitDispatched(off int64, timeout time.Duration) bool {
@@ -633,7 +783,9 @@ func (s *Store) WaitDispatched(off int64, timeout time.Duration) bool {
 	return true
 }
 
-// Close flushes everything, writes the checkpoint, removes the abort marker and unmaps files.
+// Close flushes everything, writes a clean checkpoint, removes the abort marker and unmaps
+// files. After a flush error it writes nothing: the next Open recovers from the last good
+// checkpoint.
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
@@ -641,14 +793,23 @@ func (s *Store) Close() error {
 	close(s.done)
 	s.wg.Wait()
 	var errs []error
-	if err := s.dispatchUpTo(s.wrote.Load()); err != nil {
+	if err := s.dispatch(s.wrote.Load()); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.flush(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := s.flushQueues(); err != nil {
-		errs = append(errs, err)
+	if len(errs) == 0 {
+		if err := s.flushQueues(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	clean := len(errs) == 0 && s.dispatched.Load() == s.flushed.Load() && s.flushed.Load() == s.wrote.Load()
+	if clean {
+		if err := s.saveCheckpoint(s.dispatched.Load(), s.lastDispTs.Load(), true); err != nil {
+			errs = append(errs, err)
+			clean = false
+		}
 	}
 	s.flushMu.Lock()
 	for _, w := range s.flushWaiters {
@@ -657,10 +818,11 @@ func (s *Store) Close() error {
 	s.flushWaiters = nil
 	s.flushMu.Unlock()
 	s.closeFiles()
-	if len(errs) == 0 {
-		if err := os.Remove(filepath.Join(s.cfg.StorePathRootDir, "abort")); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if clean {
+		if err := s.fs.Remove(filepath.Join(s.cfg.StorePathRootDir, "abort")); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("commitlog: %w", err))
 		}
+		_ = s.fs.SyncDir(s.cfg.StorePathRootDir)
 	}
 	return errors.Join(errs...)
 }
@@ -695,7 +857,7 @@ func (s *Store) DeleteTopic(topic string) {
 		}
 	}
 	s.cqMu.Unlock()
-	_ = os.RemoveAll(filepath.Join(s.cfg.StorePathRootDir, "consumequeue", topic))
+	_ = s.fs.RemoveAll(filepath.Join(s.cfg.StorePathRootDir, "consumequeue", topic))
 	s.appendMu.Lock()
 	for k := range s.queueOffsets {
 		if k.topic == topic {
@@ -714,6 +876,8 @@ type Stats struct {
 	Writeable                                                   bool
 	Flushes, FlushedMessages                                    int64
 	LastFlushDuration                                           time.Duration
+	FlushErrors                                                 int64 // failed msync/fsync calls (the first one sticks)
+	Recovery                                                    RecoveryStats
 }
 
 // Stats returns a snapshot; it takes no store lock.
@@ -727,6 +891,8 @@ func (s *Store) Stats() Stats {
 	st.Flushes, st.FlushedMessages = s.FlushStats()
 	st.DiskRatio = s.diskRatio()
 	st.LastFlushDuration = time.Duration(s.lastFlushNs.Load())
+	st.FlushErrors = s.flushErrs.Load()
+	st.Recovery = s.recovery
 	if raw, err := s.LookupMessage(st.MinPhyOffset); err == nil {
 		if m, err := message.Decode(raw, false); err == nil {
 			st.EarliestMessageTime = m.StoreTimestamp

@@ -2,14 +2,20 @@ package commitlog
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/skiffmq/skiff/commitlog/vfs"
 	"github.com/skiffmq/skiff/internal/message"
 )
 
@@ -162,7 +168,13 @@ func TestCommitLogRecoveryTruncatesTornTailAndContinues(t *testing.T) {
 	}
 }
 
-func TestCommitLogCorruptRecordIsNeverReturned(t *testing.T) {
+// TestCommitLogCorruptionIsNotATornTail flips one body byte of message 6 in a flushed segment.
+// After a clean stop nothing is scanned: the store opens and serves the 9 intact messages and
+// never the corrupted one. After a crash the corrupted record lies inside the verified range and
+// before the checkpoint's flushed offset: Open refuses with an error naming the file and offset,
+// and no file changes. (This replaces a test that expected everything after the bad record to be
+// truncated, the behaviour the issue calls data loss; see also the 399-of-400 test.)
+func TestCommitLogCorruptionIsNotATornTail(t *testing.T) {
 	dir := t.TempDir()
 	c := testConfig(dir)
 	s := mustOpen(t, c)
@@ -172,25 +184,70 @@ func TestCommitLogCorruptRecordIsNeverReturned(t *testing.T) {
 		s.PutMessage(m)
 		offs = append(offs, m.CommitLogOffset)
 	}
-	s.Close()
-	// Flip one body byte of message 6: its CRC no longer matches.
-	f, _ := os.OpenFile(filepath.Join(c.StorePathCommitLog, segmentName(0)), os.O_RDWR, 0)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segPath := filepath.Join(c.StorePathCommitLog, segmentName(0))
+	f, _ := os.OpenFile(segPath, os.O_RDWR, 0)
 	var b [1]byte
 	f.ReadAt(b[:], offs[6]+88)
 	b[0] ^= 0xFF
 	f.WriteAt(b[:], offs[6]+88)
 	f.Close()
+
 	s = mustOpen(t, c)
-	defer s.Close()
 	msgs := pullAll(t, s, "C", 0)
-	if len(msgs) != 6 {
-		t.Fatalf("%d messages after corruption at message 6, want the 6 before it", len(msgs))
+	if len(msgs) != 9 {
+		t.Fatalf("%d messages after a clean stop with message 6 corrupted, want the other 9", len(msgs))
 	}
-	for i, m := range msgs {
-		if string(m.Body) != fmt.Sprintf("body-%d", i) {
-			t.Fatalf("message %d = %q", i, m.Body)
+	for _, m := range msgs {
+		if string(m.Body) == "body-6" {
+			t.Fatal("the corrupted message was served")
 		}
 	}
+	if st := s.Stats().Recovery; st.Crashed || st.VerifiedBytes != 0 || st.RedispatchedBytes != 0 {
+		t.Fatalf("clean open scanned: %+v", st)
+	}
+	s.Close()
+
+	// A crash: the abort marker is left behind.
+	if err := os.WriteFile(filepath.Join(dir, "abort"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshotFiles(t, dir)
+	_, err := Open(c)
+	var ce *CorruptionError
+	if !errors.Is(err, ErrCorrupt) || !errors.As(err, &ce) || ce.Path != segPath || ce.Offset != offs[6] {
+		t.Fatalf("open after a crash with a corrupted flushed record: %v; want a CorruptionError for %s at %d", err, segPath, offs[6])
+	}
+	if !strings.Contains(err.Error(), segPath) || !strings.Contains(err.Error(), fmt.Sprint(offs[6])) {
+		t.Fatalf("error %q does not name the file and the offset", err)
+	}
+	if after := snapshotFiles(t, dir); !maps.Equal(before, after) {
+		t.Fatalf("a refused open changed files:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// snapshotFiles returns a hash of every file under dir.
+func snapshotFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		out[strings.TrimPrefix(p, dir)] = hex.EncodeToString(sum[:8])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestCommitLogSyncFlushGroupCommit(t *testing.T) {
@@ -297,11 +354,17 @@ func TestCommitLogSyncFlushTimeoutIsNeverSuccess(t *testing.T) {
 	c := testConfig(t.TempDir())
 	c.FlushDiskType = SyncFlush
 	c.SyncFlushTimeout = 50 * time.Millisecond
+	efs := vfs.NewErrorFS(vfs.Default, nil)
+	c.FS = efs
 	s := mustOpen(t, c)
 	defer s.Close()
 	release := make(chan struct{})
-	real := setMsync(func(b []byte, flags int) error { <-release; return nil })
-	defer setMsync(real)
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpMsync && strings.Contains(path, "commitlog") {
+			<-release
+		}
+		return nil
+	})
 	m := newMsg("FT", 0, "slow disk", nil)
 	r := s.PutMessage(m)
 	close(release)
