@@ -4,8 +4,8 @@
 //
 // Lifecycle: New validates the configuration, locks the store folder and opens the store (running
 // recovery); Start binds the remoting port, registers with every name server and starts the loops;
-// Shutdown unregisters, answers held pulls, stops the server, persists offsets and metadata and
-// closes the store. Handlers live in one file per group of requests (send.go, pull.go,
+// Shutdown stops accepting requests, unregisters, answers held pulls, drains the workers, stops
+// the server, persists offsets and metadata and closes the store. Handlers live in one file per group of requests (send.go, pull.go,
 // offsets.go, client.go, admin.go, sendback.go); the store's statuses are mapped to response codes in
 // codes.go.
 package broker
@@ -255,9 +255,11 @@ func (b *Broker) Config() Config { return *b.conf() }
 // conf is the current configuration; callers must not modify it.
 func (b *Broker) conf() *Config { return b.cfgPtr.Load() }
 
-// Shutdown stops the broker gracefully: unregister from name servers, answer held pulls, stop the
-// remoting server, stop the loops, persist offsets and metadata, flush and close the store. It is
-// idempotent.
+// Shutdown stops the broker gracefully, in this order: stop accepting requests and connections
+// (new requests are answered SERVICE_NOT_AVAILABLE, so no pull can be held after the next
+// step), unregister from the name servers, answer the held pulls, drain the worker pools (every
+// queued request is answered), close the connections, stop the loops and HA, persist offsets and
+// metadata, flush and close the store. It is idempotent.
 func (b *Broker) Shutdown(ctx context.Context) error {
 	if !b.stopped.CompareAndSwap(false, true) {
 		return nil
@@ -265,8 +267,12 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	start := time.Now()
 	var errs []error
 	if b.started.Load() {
+		b.srv.StopAccepting()
 		b.unregisterAll(ctx)
 		b.hold.stop()
+		if err := b.srv.Drain(ctx); err != nil {
+			errs = append(errs, err)
+		}
 		if err := b.srv.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}

@@ -721,3 +721,49 @@ func invoke(tb *testBroker, code int32, ext map[string]string, body []byte) (*re
 	defer cancel()
 	return tb.cli.Invoke(ctx, tb.addr, remoting.NewRequest(code, ext, body))
 }
+
+// TestBrokerShutdownAnswersHeldPulls: shutdown answers every held pull (PULL_NOT_FOUND, on the
+// still-open connection), and a pull that reaches the hold service once it has stopped is
+// answered at once instead of being held until its timer — the window in which a pull used to
+// wait out the shutdown deadline.
+func TestBrokerShutdownAnswersHeldPulls(t *testing.T) {
+	tb := startBroker(t, nil)
+	tb.send(t, "SD", 0, "", "", "only")
+	tb.heartbeat(t, "cg", "127.0.0.1@1", map[string]string{"SD": "*"})
+	const n = 3
+	answers := make(chan *remoting.Command, n)
+	for q := range n {
+		offset := int64(0)
+		if q == 0 {
+			offset = 1 // past "only"
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			r, err := tb.cli.Invoke(ctx, tb.addr, remoting.NewRequest(remoting.PullMessage, pullExt("cg", "SD", int32(q), offset, 0x2, 50000, ""), nil))
+			if err != nil {
+				t.Errorf("held pull %d: %v", q, err)
+			}
+			answers <- r
+		}()
+	}
+	waitFor(t, 10*time.Second, func() bool { return heldPulls(tb.b) == n }, "the pulls to be held")
+
+	// The hold service stops first in Shutdown: it answers what it holds, and a pull that still
+	// reaches it is answered now.
+	tb.b.hold.stop()
+	for range n {
+		if r := <-answers; r == nil || r.Code != remoting.PullNotFound {
+			t.Fatalf("held pull answered with %+v, want PULL_NOT_FOUND", r)
+		}
+	}
+	r := tb.call(t, remoting.PullMessage, pullExt("cg", "SD", 2, 0, 0x2, 50000, ""), nil, 10*time.Second)
+	if r.Code != remoting.PullNotFound || heldPulls(tb.b) != 0 {
+		t.Fatalf("pull after the hold service stopped = code %d (held %d), want PULL_NOT_FOUND at once", r.Code, heldPulls(tb.b))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := tb.b.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}

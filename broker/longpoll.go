@@ -16,9 +16,10 @@ import (
 type holdService struct {
 	b *Broker
 
-	mu   sync.Mutex
-	held map[queueKey][]*heldPull
-	wake chan queueEvent
+	mu      sync.Mutex
+	held    map[queueKey][]*heldPull
+	stopped bool // set by stop: pulls are answered at once, never held
+	wake    chan queueEvent
 
 	workers chan struct{} // bounds concurrent re-runs
 	done    chan struct{}
@@ -67,7 +68,10 @@ func (h *holdService) onDispatch(topic string, queueID int32, queueOffset, tagsC
 	}
 }
 
-func (h *holdService) suspend(c *server.Conn, req *remoting.Command, topic string, queueID int32, offset int64, sub *subscription, timeoutMs int64) {
+// suspend holds a pull that found nothing. It returns false, holding nothing, once stop has
+// begun: the caller answers the pull at once (a pull held then would wait for a timer on a
+// service that no longer runs, and its worker could block shutdown).
+func (h *holdService) suspend(c *server.Conn, req *remoting.Command, topic string, queueID int32, offset int64, sub *subscription, timeoutMs int64) bool {
 	if timeoutMs <= 0 {
 		timeoutMs = 1000
 	}
@@ -76,6 +80,10 @@ func (h *holdService) suspend(c *server.Conn, req *remoting.Command, topic strin
 	// The timer is set before p becomes visible in the table: notify stops it as soon as it can
 	// find p (the callback takes h.mu itself, on its own goroutine).
 	h.mu.Lock()
+	if h.stopped {
+		h.mu.Unlock()
+		return false
+	}
 	p.timer = time.AfterFunc(time.Duration(timeoutMs)*time.Millisecond, func() {
 		if h.remove(p) {
 			h.rerun(p)
@@ -90,6 +98,7 @@ func (h *holdService) suspend(c *server.Conn, req *remoting.Command, topic strin
 			h.rerun(p)
 		}
 	}
+	return true
 }
 
 // remove takes p out of the table; only the caller that removes it may answer it.
@@ -215,9 +224,15 @@ func (h *holdService) dropConn(connID uint64) {
 	}
 }
 
-// stop answers every held pull at once (with whatever the store has) and stops the goroutines.
+// stop answers every held pull at once (with whatever the store has), makes later pulls be
+// answered at once instead of held, and stops the goroutines. It is idempotent.
 func (h *holdService) stop() {
 	h.mu.Lock()
+	if h.stopped {
+		h.mu.Unlock()
+		return
+	}
+	h.stopped = true
 	var all []*heldPull
 	for _, list := range h.held {
 		all = append(all, list...)

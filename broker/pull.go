@@ -165,9 +165,11 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 		if !b.conf().LongPollingEnable {
 			timeout = int64(b.conf().ShortPollingTimeMills)
 		}
-		b.hold.suspend(c, req, ph.topic, ph.queueID, ph.queueOffset, sub, timeout)
-		b.commitFromPull(ph, allowSuspend)
-		return nil
+		if b.hold.suspend(c, req, ph.topic, ph.queueID, ph.queueOffset, sub, timeout) {
+			b.commitFromPull(ph, allowSuspend)
+			return nil
+		}
+		// Shutting down: answered now with what the store has.
 	}
 	b.commitFromPull(ph, allowSuspend)
 

@@ -25,6 +25,9 @@ func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 
 func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s := h.s
+	if s.draining.Load() {
+		return nil, gnet.Close // stopping: no new connections
+	}
 	c := &Conn{id: s.nextID.Add(1), gc: gc, srv: s, done: make(chan struct{})}
 	if ra := gc.RemoteAddr(); ra != nil {
 		c.remote = ra.String()

@@ -100,6 +100,7 @@ type Server struct {
 	addr     string
 	started  atomic.Bool
 	shutdown atomic.Bool
+	draining atomic.Bool // StopAccepting was called
 	hookWG   sync.WaitGroup
 }
 
@@ -240,6 +241,26 @@ func (s *Server) Conns() []*Conn {
 	return out
 }
 
+// StopAccepting is the first step of a graceful stop. From now on a new connection is closed at
+// once and a request is answered SERVICE_NOT_AVAILABLE (a oneway one is dropped), while the open
+// connections stay up: requests already queued or held still get their answers, and answers to
+// requests the server sent still arrive. Drain and Shutdown do the rest. It is idempotent.
+func (s *Server) StopAccepting() {
+	if s.draining.CompareAndSwap(false, true) {
+		s.log.Info("remoting server stopped accepting requests", "addr", s.addr)
+	}
+}
+
+// Drain stops accepting (StopAccepting) and waits until every queued and running request has
+// finished and its answer is written, or until ctx is done. Connections stay open.
+func (s *Server) Drain(ctx context.Context) error {
+	s.StopAccepting()
+	if !s.started.Load() {
+		return nil
+	}
+	return s.stopPools(ctx)
+}
+
 // Shutdown stops accepting, closes every connection (running the close hooks), cancels the
 // handlers' context and waits for the workers, or until ctx is done. It is idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -294,6 +315,12 @@ func (s *Server) stopPools(ctx context.Context) error {
 func (s *Server) dispatch(c *Conn, cmd *remoting.Command) {
 	if cmd.IsResponse() {
 		c.deliver(cmd)
+		return
+	}
+	if s.draining.Load() {
+		if !cmd.IsOneway() {
+			_ = c.WriteResponse(remoting.NewResponse(cmd, remoting.ServiceNotAvailable, "the server is shutting down"))
+		}
 		return
 	}
 	r, ok := s.handlers[cmd.Code]

@@ -3,7 +3,10 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
+	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,5 +113,73 @@ func TestServerEchoAndPort0(t *testing.T) {
 	if resp.Opaque != req.Opaque || !resp.IsResponse() || resp.Code != remoting.Success ||
 		resp.ExtFields["echo"] != "hello" || string(resp.Body) != "body" {
 		t.Fatalf("resp %+v", resp)
+	}
+}
+
+// TestServerStopAcceptingThenDrain: after StopAccepting a request on an open connection is
+// answered SERVICE_NOT_AVAILABLE and a new connection is closed at once, while a request that was
+// already running still gets its answer; Drain returns once it has.
+func TestServerStopAcceptingThenDrain(t *testing.T) {
+	release := make(chan struct{})
+	running := make(chan struct{}, 1)
+	f := startServer(t, Config{}, func(s *Server) {
+		s.Handle(codeEcho, PoolAdmin, echo)
+		s.Handle(codeSlow, PoolSend, func(ctx context.Context, c *Conn, req *remoting.Command) *remoting.Command {
+			running <- struct{}{}
+			<-release
+			return remoting.NewResponse(req, remoting.Success, "slow done")
+		})
+	})
+	addr := f.srv.Addr()
+	if r := invoke(t, f.cli, addr, remoting.NewRequest(codeEcho, nil, []byte("x"))); r.Code != remoting.Success {
+		t.Fatalf("echo before = %d", r.Code)
+	}
+	slow := make(chan *remoting.Command, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		r, err := f.cli.Invoke(ctx, addr, remoting.NewRequest(codeSlow, nil, nil))
+		if err != nil {
+			t.Errorf("slow request: %v", err)
+		}
+		slow <- r
+	}()
+	<-running
+	f.srv.StopAccepting()
+	if r := invoke(t, f.cli, addr, remoting.NewRequest(codeEcho, nil, []byte("x"))); r.Code != remoting.ServiceNotAvailable {
+		t.Fatalf("request after StopAccepting = %d %q, want SERVICE_NOT_AVAILABLE", r.Code, r.Remark)
+	}
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err == nil {
+		_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, rerr := nc.Read(make([]byte, 1))
+		_ = nc.Close()
+		if rerr == nil || errors.Is(rerr, os.ErrDeadlineExceeded) {
+			t.Fatalf("a connection opened after StopAccepting stayed open (read: %v)", rerr)
+		}
+	}
+	// Drain waits for the running request: with a short deadline it gives up with an error.
+	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := f.srv.Drain(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Drain with a request still running = %v, want a deadline error", err)
+	}
+	select {
+	case r := <-slow:
+		t.Fatalf("the running request was answered before it finished: %+v", r)
+	default:
+	}
+	drained := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		drained <- f.srv.Drain(ctx)
+	}()
+	close(release)
+	if r := <-slow; r == nil || r.Code != remoting.Success || r.Remark != "slow done" {
+		t.Fatalf("the request running at StopAccepting got %+v, want its own answer", r)
+	}
+	if err := <-drained; err != nil {
+		t.Fatalf("Drain: %v", err)
 	}
 }
