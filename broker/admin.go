@@ -353,7 +353,7 @@ func (c Config) Properties() string {
 	var lines []string
 	for i := 0; i < t.NumField(); i++ {
 		key := strings.Split(t.Field(i).Tag.Get("toml"), ",")[0]
-		if key == "" {
+		if key == "" || key == "-" {
 			continue
 		}
 		lines = append(lines, fmt.Sprintf("%s=%v", key, v.Field(i).Interface()))

@@ -386,6 +386,7 @@ func (b *Broker) registerHandlers() {
 	h(remoting.GetTopicStatsInfo, poolAdmin, b.handleTopicStats)
 	h(remoting.GetConsumerConnectionList, poolAdmin, b.handleConsumerConnections)
 	h(remoting.GetProducerConnectionList, poolAdmin, b.handleProducerConnections)
+	h(remoting.GetAllProducerInfo, poolAdmin, b.handleAllProducerInfo)
 	h(remoting.GetConsumeStats, poolAdmin, b.handleConsumeStats)
 	h(remoting.GetBrokerRuntimeInfo, poolAdmin, b.handleRuntimeInfo)
 	h(remoting.GetBrokerConfig, poolAdmin, b.handleGetBrokerConfig)

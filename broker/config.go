@@ -11,6 +11,7 @@ import (
 
 	"github.com/skiffmq/skiff/commitlog"
 	"github.com/skiffmq/skiff/internal/config"
+	"github.com/skiffmq/skiff/internal/httpapi"
 )
 
 // Broker roles (brokerRole).
@@ -100,6 +101,10 @@ type Config struct {
 	HaHousekeepingInterval            int    `toml:"haHousekeepingInterval"`
 	HaTransferBatchSize               int    `toml:"haTransferBatchSize"`
 	HaSlaveFallbehindMax              int64  `toml:"haSlaveFallbehindMax"`
+
+	// HTTPMounts are extra handlers served on the HTTP port under path prefixes (cmd/mqbroker
+	// mounts the dashboard here); ignored when the HTTP port is off. Not read from TOML.
+	HTTPMounts httpapi.Mounts `toml:"-"`
 }
 
 // DefaultConfig returns every default, as RocketMQ 4.9 has them.

@@ -24,6 +24,7 @@ func (b *Broker) startHTTP() error {
 		Ready:   b.Ready,
 		Metrics: b.metrics.WritePrometheus,
 		Logger:  b.log,
+		Mounts:  b.conf().HTTPMounts,
 		API: map[string]func(map[string]string) (any, error){
 			"runtime": func(map[string]string) (any, error) { return b.runtimeTable(), nil },
 			"topics":  func(map[string]string) (any, error) { return b.topics.Snapshot(), nil },

@@ -11,6 +11,7 @@ import (
 	"github.com/skiffmq/skiff/internal/config"
 	"github.com/skiffmq/skiff/internal/daemon"
 	"github.com/skiffmq/skiff/namesrv/controller"
+	"github.com/skiffmq/skiff/internal/httpapi"
 )
 
 // Config is the name server configuration. TOML keys are RocketMQ's NamesrvConfig and
@@ -68,6 +69,9 @@ type Config struct {
 
 	// Now is the clock of the route table (tests); nil means time.Now. Not read from TOML.
 	Now func() time.Time `toml:"-"`
+	// HTTPMounts are extra handlers served on the HTTP port under path prefixes (cmd/mqnamesrv
+	// mounts the dashboard here); ignored when HTTPPort is 0. Not read from TOML.
+	HTTPMounts httpapi.Mounts `toml:"-"`
 }
 
 // DefaultConfig returns the configuration with every default filled in.

@@ -37,6 +37,7 @@ func (s *Server) startHTTP() error {
 		Ready:   func() bool { return s.started.Load() && !s.shutdown.Load() },
 		Metrics: m.WritePrometheus,
 		Logger:  s.log,
+		Mounts:  s.cfg.HTTPMounts,
 		API: map[string]func(map[string]string) (any, error){
 			"cluster": func(map[string]string) (any, error) {
 				return protocol(codeGetBrokerClusterInfo, map[string]string{"acceptStandardJsonOnly": "true"})

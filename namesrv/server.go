@@ -190,3 +190,11 @@ func (s *Server) scanNotActive() {
 		}
 	}
 }
+
+// HTTPAddr returns the address of the HTTP surface ("" when httpPort is 0 or before Start).
+func (s *Server) HTTPAddr() string {
+	if s.http == nil {
+		return ""
+	}
+	return s.http.Addr()
+}

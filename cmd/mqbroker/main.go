@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiffmq/skiff/broker"
+	"github.com/skiffmq/skiff/dashboard"
 	"github.com/skiffmq/skiff/internal/config"
 	"github.com/skiffmq/skiff/internal/daemon"
 )
@@ -88,6 +89,15 @@ func serve(cfg broker.Config, stderr io.Writer) error {
 	defer closer.Close()
 	ctx, stop := daemon.NotifyContext(context.Background(), log)
 	defer stop()
+	var d *dashboard.Dashboard
+	if cfg.HTTPPort >= 0 {
+		if d, err = newDashboard(cfg, log); err != nil {
+			log.Warn("dashboard not started", "err", err)
+		} else {
+			cfg.HTTPMounts = d.Mounts()
+			defer d.Close()
+		}
+	}
 	b, err := broker.New(cfg, log)
 	if err != nil {
 		log.Error("broker failed to start", "err", err)
@@ -98,6 +108,12 @@ func serve(cfg broker.Config, stderr io.Writer) error {
 		_ = b.Shutdown(context.Background())
 		return err
 	}
+	if d != nil {
+		d.Start()
+		if h := b.HTTPAddr(); h != "" {
+			log.Info("dashboard serving", "url", "http://"+h+dashboard.PagePrefix)
+		}
+	}
 	removePid, err := daemon.WritePidFile("mqbroker", cfg.ListenPort)
 	if err != nil {
 		log.Warn("pid file not written", "err", err)
@@ -106,6 +122,9 @@ func serve(cfg broker.Config, stderr io.Writer) error {
 	}
 	<-ctx.Done()
 	log.Info("shutdown requested")
+	if d != nil {
+		d.Close()
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := b.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {

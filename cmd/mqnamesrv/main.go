@@ -21,6 +21,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/urfave/cli/v2"
 
+	"github.com/skiffmq/skiff/dashboard"
 	"github.com/skiffmq/skiff/internal/daemon"
 	"github.com/skiffmq/skiff/namesrv"
 )
@@ -86,6 +87,10 @@ func serve(path string, printConfig, check bool, stdout, stderr io.Writer) error
 	ctx, stop := daemon.NotifyContext(context.Background(), log)
 	defer stop()
 
+	var dash dashboard.Lazy
+	if cfg.HTTPPort != 0 {
+		cfg.HTTPMounts = dash.Mounts()
+	}
 	srv, err := namesrv.New(cfg, log)
 	if err != nil {
 		log.Error("name server failed to start", "err", err)
@@ -114,8 +119,22 @@ func serve(path string, printConfig, check bool, stdout, stderr io.Writer) error
 
 	log.Info("The Name Server boot success. serializeType=JSON, address=" + addr)
 	fmt.Fprintf(stdout, "The Name Server boot success. serializeType=JSON, address=%s\n", addr)
+	var d *dashboard.Dashboard
+	if h := srv.HTTPAddr(); h != "" {
+		if d, err = newDashboard(addr, log); err != nil {
+			log.Error("dashboard not started", "err", err)
+		} else {
+			dash.Set(d)
+			d.Start()
+			log.Info("dashboard serving", "url", dashboardURL(h))
+			fmt.Fprintf(stdout, "Dashboard: %s\n", dashboardURL(h))
+		}
+	}
 
 	<-ctx.Done()
+	if d != nil {
+		d.Close()
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

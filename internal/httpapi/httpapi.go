@@ -1,7 +1,8 @@
 // Package httpapi is the HTTP surface of the daemons, on fasthttp: /healthz (the process is up),
-// /readyz (recovered and registered), /metrics (Prometheus text) and read-only JSON endpoints
-// under /api/ that the daemon supplies. Every handler runs under a panic guard (fasthttp does
-// not recover panics) and the server stops gracefully.
+// /readyz (recovered and registered), /metrics (Prometheus text), read-only JSON endpoints
+// under /api/ that the daemon supplies, and handlers mounted under path prefixes (the dashboard,
+// which also answers form POSTs). Every handler runs under a panic guard (fasthttp does not
+// recover panics) and the server stops gracefully.
 package httpapi
 
 import (
@@ -24,8 +25,19 @@ type Config struct {
 	Ready   func() bool                                          // /readyz
 	Metrics func(w io.Writer)                                    // /metrics
 	API     map[string]func(args map[string]string) (any, error) // GET /api/<name>?k=v → JSON
+	Mounts  Mounts                                               // path prefix → handler (any method)
 	Logger  *slog.Logger
 }
+
+// Handler serves one request. It is fasthttp's handler type, named here so that daemon packages
+// can carry handlers in their Config without importing fasthttp.
+type Handler = fasthttp.RequestHandler
+
+// Mounts maps path prefixes to handlers that serve every method below them. A prefix that ends
+// in "/" matches every path under it, except "/" itself, which matches only the root; any other
+// prefix matches only itself. The longest match
+// wins; /healthz, /readyz, /metrics and the names in Config.API are never shadowed.
+type Mounts map[string]Handler
 
 // Server is a running HTTP server.
 type Server struct {
@@ -79,11 +91,15 @@ func (s *Server) guard(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 }
 
 func (s *Server) route(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	if h := s.mounted(path); h != nil {
+		h(ctx)
+		return
+	}
 	if !ctx.IsGet() && !ctx.IsHead() {
 		ctx.Error("method not allowed", fasthttp.StatusMethodNotAllowed)
 		return
 	}
-	path := string(ctx.Path())
 	switch {
 	case path == "/healthz":
 		ctx.SetContentType("text/plain")
@@ -117,6 +133,33 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	default:
 		ctx.Error("not found", fasthttp.StatusNotFound)
 	}
+}
+
+// mounted returns the handler mounted for path, or nil when a built-in endpoint or an API name
+// owns it or no prefix matches.
+func (s *Server) mounted(path string) Handler {
+	if len(s.cfg.Mounts) == 0 {
+		return nil
+	}
+	switch path {
+	case "/healthz", "/readyz", "/metrics":
+		return nil
+	}
+	if name, ok := strings.CutPrefix(path, "/api/"); ok {
+		if _, ok := s.cfg.API[name]; ok {
+			return nil
+		}
+	}
+	best := ""
+	for p := range s.cfg.Mounts {
+		if (p == path || (p != "/" && strings.HasSuffix(p, "/") && strings.HasPrefix(path, p))) && len(p) > len(best) {
+			best = p
+		}
+	}
+	if best == "" {
+		return nil
+	}
+	return s.cfg.Mounts[best]
 }
 
 type fhLogger struct{ l *slog.Logger }

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/skiffmq/skiff/broker"
+	"github.com/skiffmq/skiff/client/admin"
+	"github.com/skiffmq/skiff/dashboard"
+	"github.com/skiffmq/skiff/internal/config"
+)
+
+// newDashboard builds the dashboard of this broker alone: the same pages as the name server's,
+// scoped to the broker's address, read over the remoting protocol (from the broker itself and,
+// for routes, from its name servers).
+func newDashboard(cfg broker.Config, log *slog.Logger) (*dashboard.Dashboard, error) {
+	ns, err := config.ParseAddrList(cfg.NamesrvAddr)
+	if err != nil {
+		return nil, err
+	}
+	if len(ns) == 0 {
+		return nil, fmt.Errorf("namesrvAddr is empty")
+	}
+	a, err := admin.New(admin.WithNameServers(ns), admin.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	return dashboard.New(dashboard.Config{Source: a, Scope: cfg.BrokerAddr(),
+		Title: fmt.Sprintf("broker %s (%s, id %d)", cfg.BrokerName, cfg.BrokerAddr(), cfg.BrokerID), Logger: log})
+}

@@ -1,0 +1,1175 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/skiffmq/skiff/client/admin"
+	"github.com/skiffmq/skiff/internal/message"
+)
+
+const maxPageSize = 500
+
+// Pager is the position in a paginated list; Links are the page links to show.
+type Pager struct {
+	Page  int    `json:"page"` // 1-based
+	Size  int    `json:"size"`
+	Total int    `json:"total"`
+	Pages int    `json:"pages"`
+	Links []Link `json:"-"`
+}
+
+// Link is one page link.
+type Link struct {
+	Label   string
+	URL     string
+	Current bool
+}
+
+// paginate clamps page and size from q and returns the pager and the [lo, hi) range of total.
+func (d *Dashboard) paginate(q url.Values, total int, base string) (Pager, int, int) {
+	size := atoiDefault(q.Get("size"), d.cfg.PageSize)
+	size = min(max(size, 1), maxPageSize)
+	pages := max((total+size-1)/size, 1)
+	page := min(max(atoiDefault(q.Get("page"), 1), 1), pages)
+	p := Pager{Page: page, Size: size, Total: total, Pages: pages}
+	link := func(label string, n int) Link {
+		v := url.Values{}
+		for k, vs := range q {
+			if k != "page" {
+				v[k] = vs
+			}
+		}
+		v.Set("page", strconv.Itoa(n))
+		return Link{Label: label, URL: base + "?" + v.Encode(), Current: n == page}
+	}
+	if pages > 1 {
+		if page > 1 {
+			p.Links = append(p.Links, link("« prev", page-1))
+		}
+		for _, n := range pageWindow(page, pages) {
+			if n == 0 {
+				p.Links = append(p.Links, Link{Label: "…"})
+				continue
+			}
+			p.Links = append(p.Links, link(strconv.Itoa(n), n))
+		}
+		if page < pages {
+			p.Links = append(p.Links, link("next »", page+1))
+		}
+	}
+	lo := (page - 1) * size
+	return p, lo, min(lo+size, total)
+}
+
+// pageWindow lists page numbers to link: first, last and two around page; 0 marks a gap.
+func pageWindow(page, pages int) []int {
+	var out []int
+	last := 0
+	for n := 1; n <= pages; n++ {
+		if n == 1 || n == pages || (n >= page-2 && n <= page+2) {
+			if last != 0 && n > last+1 {
+				out = append(out, 0)
+			}
+			out = append(out, n)
+			last = n
+		}
+	}
+	return out
+}
+
+func atoiDefault(s string, def int) int {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return def
+	}
+	return n
+}
+
+// masters returns the master address of every broker set the dashboard shows (Scope only when
+// set), sorted by broker name.
+func (d *Dashboard) masters(c context.Context) ([]string, error) {
+	if d.cfg.Scope != "" {
+		return []string{d.cfg.Scope}, nil
+	}
+	info, err := d.cfg.Source.ClusterInfo(c)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(info.BrokerAddrTable))
+	for n := range info.BrokerAddrTable {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []string
+	for _, n := range names {
+		if a := info.BrokerAddrTable[n].MasterAddr(); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// clusters returns the cluster names the name servers know (for forms).
+func (d *Dashboard) clusters(c context.Context) []string {
+	info, err := d.cfg.Source.ClusterInfo(c)
+	if err != nil {
+		return nil
+	}
+	return info.ClusterNames()
+}
+
+// ---- overview ----
+
+// OverviewData is the overview page.
+type OverviewData struct {
+	SampledAt   time.Time       `json:"sampledAt"`
+	SampleEvery string          `json:"sampleEvery"`
+	Error       string          `json:"error,omitempty"`
+	Clusters    []ClusterData   `json:"clusters"`
+	Actions     []AuditEntry    `json:"recentActions"`
+	Totals      OverviewTotals  `json:"totals"`
+}
+
+// OverviewTotals sums the brokers' rates.
+type OverviewTotals struct {
+	Brokers int     `json:"brokers"`
+	InTPS   float64 `json:"inTps"`
+	OutTPS  float64 `json:"outTps"`
+}
+
+// ClusterData is one cluster with its broker sets.
+type ClusterData struct {
+	Name string        `json:"name"`
+	Sets []BrokerSetVw `json:"brokerSets"`
+}
+
+// BrokerSetVw is one broker name with its master and slaves.
+type BrokerSetVw struct {
+	Name    string     `json:"brokerName"`
+	Brokers []BrokerVw `json:"brokers"`
+}
+
+// BrokerVw is one broker of the overview.
+type BrokerVw struct {
+	ID         int64         `json:"brokerId"`
+	Addr       string        `json:"addr"`
+	Role       string        `json:"role"`
+	Version    string        `json:"version"`
+	InTPS      float64       `json:"inTps"`
+	OutTPS     float64       `json:"outTps"`
+	DiskRatio  float64       `json:"diskUsedRatio"`
+	MaxOffset  int64         `json:"commitLogMaxOffset"`
+	LagBytes   int64         `json:"replicationLagBytes"`
+	LagKnown   bool          `json:"replicationLagKnown"`
+	LagWhy     string        `json:"replicationLagNote,omitempty"`
+	Writeable  string        `json:"storeWriteable"`
+	Error      string        `json:"error,omitempty"`
+	Series     []sample      `json:"series"`
+	TPSChart   template.HTML `json:"-"`
+	LagChart   template.HTML `json:"-"`
+	ChartEmpty bool          `json:"-"`
+}
+
+func (d *Dashboard) overview(_ context.Context, _ url.Values) (any, error) {
+	snap := d.sampler.snapshot()
+	out := &OverviewData{SampledAt: snap.At, SampleEvery: d.cfg.SampleInterval.String(), Error: snap.InfoErr, Actions: d.audit.recent(10)}
+	byCluster := map[string]map[string][]BrokerVw{}
+	for _, st := range snap.Brokers {
+		b := BrokerVw{ID: st.ID, Addr: st.Addr, Error: st.Err, Series: st.Series}
+		if rt := st.Runtime; rt != nil {
+			b.Role, b.Version, b.Writeable = rt["brokerRole"], rt["brokerVersionDesc"], rt["storeWriteable"]
+			b.InTPS, b.OutTPS = parseTPS(rt["putTps"]), parseTPS(rt["getTransferedTps"])
+			b.DiskRatio, _ = strconv.ParseFloat(rt["commitLogDiskRatio"], 64)
+			b.MaxOffset, _ = strconv.ParseInt(rt["commitLogMaxOffset"], 10, 64)
+			b.LagBytes, b.LagKnown, b.LagWhy = replicationLag(rt)
+			out.Totals.InTPS += b.InTPS
+			out.Totals.OutTPS += b.OutTPS
+		}
+		out.Totals.Brokers++
+		var in, outs, lag chartSeries
+		in.Class, outs.Class, lag.Class = "in", "out", "lag"
+		for _, s := range st.Series {
+			in.Values, in.Times = append(in.Values, s.InTPS), append(in.Times, s.At)
+			outs.Values, outs.Times = append(outs.Values, s.OutTPS), append(outs.Times, s.At)
+			if s.LagKnown {
+				lag.Values, lag.Times = append(lag.Values, float64(s.LagBytes)), append(lag.Times, s.At)
+			}
+		}
+		b.ChartEmpty = len(st.Series) == 0
+		b.TPSChart = sparkline("messages per second in and out of "+st.Addr, snap.At, d.cfg.History, "msg/s", in, outs)
+		b.LagChart = sparkline("replication lag of "+st.Addr, snap.At, d.cfg.History, "bytes", lag)
+		if byCluster[st.Cluster] == nil {
+			byCluster[st.Cluster] = map[string][]BrokerVw{}
+		}
+		byCluster[st.Cluster][st.Name] = append(byCluster[st.Cluster][st.Name], b)
+	}
+	for _, cn := range sortedKeys(byCluster) {
+		cd := ClusterData{Name: cn}
+		for _, bn := range sortedKeys(byCluster[cn]) {
+			cd.Sets = append(cd.Sets, BrokerSetVw{Name: bn, Brokers: byCluster[cn][bn]})
+		}
+		out.Clusters = append(out.Clusters, cd)
+	}
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ---- topics ----
+
+// TopicsData is one page of the topic list.
+type TopicsData struct {
+	Query    string     `json:"query"`
+	Kind     string     `json:"kind"`
+	Pager    Pager      `json:"pager"`
+	Topics   []TopicRow `json:"topics"`
+	Clusters []string   `json:"clusters"`
+}
+
+// TopicRow is one topic of the list.
+type TopicRow struct {
+	Name    string   `json:"name"`
+	Kind    string   `json:"kind"` // normal, retry, dlq, system
+	Brokers []string `json:"brokers"`
+	ReadQ   int32    `json:"readQueueNums"`
+	WriteQ  int32    `json:"writeQueueNums"`
+	Perm    string   `json:"perm"`
+	Error   string   `json:"error,omitempty"`
+}
+
+var systemTopics = map[string]bool{"TBW102": true, "SELF_TEST_TOPIC": true, "SCHEDULE_TOPIC_XXXX": true, "OFFSET_MOVED_EVENT": true,
+	"RMQ_SYS_TRANS_HALF_TOPIC": true, "RMQ_SYS_TRANS_OP_HALF_TOPIC": true, "TRANS_CHECK_MAX_TIME_TOPIC": true, "BenchmarkTest": true,
+	"RMQ_SYS_TRACE_TOPIC": true}
+
+func topicKind(t string) string {
+	switch {
+	case strings.HasPrefix(t, "%RETRY%"):
+		return "retry"
+	case strings.HasPrefix(t, "%DLQ%"):
+		return "dlq"
+	case systemTopics[t] || strings.HasPrefix(t, "rmq_sys_") || strings.HasPrefix(t, "RMQ_SYS_"):
+		return "system"
+	default:
+		return "normal"
+	}
+}
+
+func permString(p int32) string {
+	s := ""
+	if p&admin.PermRead != 0 {
+		s += "R"
+	}
+	if p&admin.PermWrite != 0 {
+		s += "W"
+	}
+	if s == "" {
+		s = "-"
+	}
+	return fmt.Sprintf("%s (%d)", s, p)
+}
+
+func (d *Dashboard) topics(c context.Context, q url.Values) (any, error) {
+	query, kind := strings.TrimSpace(q.Get("q")), q.Get("kind")
+	if kind == "" {
+		kind = "normal"
+	}
+	if kind != "all" && kind != "normal" && kind != "retry" && kind != "dlq" && kind != "system" {
+		return nil, badf("kind must be all, normal, retry, dlq or system, not %q", kind)
+	}
+	var names []string
+	var scoped map[string]admin.BrokerTopicConfig
+	var err error
+	if d.cfg.Scope != "" {
+		scoped, err = d.cfg.Source.TopicConfigs(c, d.cfg.Scope)
+		names = sortedKeys(scoped)
+	} else {
+		names, err = d.cfg.Source.TopicList(c)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("topic list: %w", err)
+	}
+	lq := strings.ToLower(query)
+	matched := names[:0:0]
+	for _, n := range names {
+		if (kind == "all" || topicKind(n) == kind) && (lq == "" || strings.Contains(strings.ToLower(n), lq)) {
+			matched = append(matched, n)
+		}
+	}
+	sort.Strings(matched)
+	out := &TopicsData{Query: query, Kind: kind, Clusters: d.clusters(c)}
+	var lo, hi int
+	out.Pager, lo, hi = d.paginate(q, len(matched), PagePrefix+"topics")
+	out.Topics = make([]TopicRow, hi-lo)
+	parallel(hi-lo, func(i int) {
+		name := matched[lo+i]
+		row := TopicRow{Name: name, Kind: topicKind(name)}
+		if scoped != nil {
+			tc := scoped[name]
+			row.ReadQ, row.WriteQ, row.Perm = tc.ReadQueueNums, tc.WriteQueueNums, permString(tc.Perm)
+		} else if r, err := d.cfg.Source.TopicRoute(c, name); err != nil {
+			row.Error = err.Error()
+		} else {
+			perm := int32(-1)
+			for _, qd := range r.QueueDatas {
+				row.Brokers = append(row.Brokers, qd.BrokerName)
+				row.ReadQ += qd.ReadQueueNums
+				row.WriteQ += qd.WriteQueueNums
+				if perm < 0 {
+					perm = qd.Perm
+				}
+			}
+			sort.Strings(row.Brokers)
+			row.Perm = permString(max(perm, 0))
+		}
+		out.Topics[i] = row
+	})
+	return out, nil
+}
+
+// TopicData is one topic: its route and queues.
+type TopicData struct {
+	Name     string           `json:"name"`
+	Kind     string           `json:"kind"`
+	Route    *admin.TopicRoute `json:"route"`
+	Queues   []QueueRow       `json:"queues"`
+	Messages int64            `json:"messages"`
+	Clusters []string         `json:"clusters"`
+	Perm     int32            `json:"perm"`
+	ReadQ    int32            `json:"readQueueNums"`
+	WriteQ   int32            `json:"writeQueueNums"`
+	Order    bool             `json:"order"`
+	Errors   []string         `json:"errors,omitempty"`
+}
+
+// QueueRow is one queue of a topic with its offsets and retained span.
+type QueueRow struct {
+	Broker    string `json:"brokerName"`
+	QueueID   int32  `json:"queueId"`
+	Min       int64  `json:"minOffset"`
+	Max       int64  `json:"maxOffset"`
+	Messages  int64  `json:"messages"`
+	Earliest  int64  `json:"earliestStoreTime"` // ms; 0 when empty
+	Latest    int64  `json:"latestStoreTime"`   // ms; 0 when empty
+	Retention string `json:"retainedSpan"`
+}
+
+func (d *Dashboard) topic(c context.Context, q url.Values) (any, error) {
+	name := strings.TrimSpace(q.Get("topic"))
+	if name == "" {
+		return nil, badf("query parameter topic is required")
+	}
+	out := &TopicData{Name: name, Kind: topicKind(name), Clusters: d.clusters(c)}
+	r, err := d.cfg.Source.TopicRoute(c, name)
+	if err != nil {
+		if errors.Is(err, admin.ErrTopicNotExist) {
+			return nil, badf("topic %q does not exist (no name server has a route for it)", name)
+		}
+		return nil, err
+	}
+	out.Route = r
+	addrOf := map[string]string{}
+	for _, bd := range r.BrokerDatas {
+		addrOf[bd.BrokerName] = bd.MasterAddr()
+	}
+	for _, qd := range r.QueueDatas {
+		out.Perm, out.ReadQ, out.WriteQ = qd.Perm, max(out.ReadQ, qd.ReadQueueNums), max(out.WriteQ, qd.WriteQueueNums)
+	}
+	out.Order = r.OrderTopicConf != ""
+	st, err := d.cfg.Source.TopicStatus(c, name)
+	if err != nil {
+		out.Errors = append(out.Errors, "queue offsets: "+err.Error())
+	}
+	rows := make([]QueueRow, len(st))
+	errs := make([]string, len(st))
+	parallel(len(st), func(i int) {
+		s := st[i]
+		row := QueueRow{Broker: s.BrokerName, QueueID: s.QueueID, Min: s.MinOffset, Max: s.MaxOffset, Messages: max(s.MaxOffset-s.MinOffset, 0)}
+		if row.Messages > 0 {
+			row.Latest = s.LastUpdateTimestamp
+			e, err := d.cfg.Source.EarliestStoreTime(c, addrOf[s.BrokerName], name, s.QueueID)
+			if err != nil {
+				errs[i] = fmt.Sprintf("earliest store time of %s queue %d: %v", s.BrokerName, s.QueueID, err)
+			} else {
+				row.Earliest = e
+			}
+		}
+		row.Retention = retained(row)
+		rows[i] = row
+	})
+	for _, e := range errs {
+		if e != "" {
+			out.Errors = append(out.Errors, e)
+		}
+	}
+	for _, r := range rows {
+		out.Messages += r.Messages
+	}
+	out.Queues = rows
+	return out, nil
+}
+
+func retained(r QueueRow) string {
+	switch {
+	case r.Messages == 0:
+		return "empty"
+	case r.Earliest == 0 || r.Latest == 0:
+		return "unknown (store times not available)"
+	default:
+		return humanDuration(time.Duration(max(r.Latest-r.Earliest, 0)) * time.Millisecond)
+	}
+}
+
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	case d < 48*time.Hour:
+		return d.Round(time.Minute).String()
+	default:
+		return fmt.Sprintf("%.1f days", d.Hours()/24)
+	}
+}
+
+// ---- consumer groups ----
+
+// Lag is a consumer lag that is either known or explained.
+type Lag struct {
+	Value int64  `json:"value"`
+	Known bool   `json:"known"`
+	Why   string `json:"why,omitempty"` // set when !Known
+}
+
+// GroupsData is one page of the group list.
+type GroupsData struct {
+	Query  string     `json:"query"`
+	System bool       `json:"system"`
+	Pager  Pager      `json:"pager"`
+	Groups []GroupRow `json:"groups"`
+	Errors []string   `json:"errors,omitempty"`
+}
+
+// GroupRow is one group of the list.
+type GroupRow struct {
+	Name      string   `json:"name"`
+	Brokers   []string `json:"brokers"`
+	Lag       Lag      `json:"lag"`
+	Online    int      `json:"onlineClients"`
+	Model     string   `json:"messageModel,omitempty"`
+	OnlineErr string   `json:"onlineError,omitempty"`
+}
+
+var systemGroups = map[string]bool{"TOOLS_CONSUMER": true, "FILTERSRV_CONSUMER": true, "__MONITOR_CONSUMER": true,
+	"CLIENT_INNER_PRODUCER": true, "SELF_TEST_P_GROUP": true, "SELF_TEST_C_GROUP": true, "CID_ONS-HTTP-PROXY": true,
+	"CID_ONSAPI_PERMISSION": true, "CID_ONSAPI_OWNER": true, "CID_ONSAPI_PULL": true, "CID_RMQ_SYS_TRANS": true,
+	"SKIFF_ADMIN_CONSUMER": true}
+
+// groupBrokers lists every group on the masters with the masters that know it.
+func (d *Dashboard) groupBrokers(c context.Context) (map[string][]string, []string, error) {
+	ms, err := d.masters(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := map[string][]string{}
+	var errs []string
+	for _, addr := range ms {
+		gs, err := d.cfg.Source.SubGroups(c, addr)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("groups of %s: %v", addr, err))
+			continue
+		}
+		for g := range gs {
+			out[g] = append(out[g], addr)
+		}
+	}
+	return out, errs, nil
+}
+
+func (d *Dashboard) groups(c context.Context, q url.Values) (any, error) {
+	query := strings.TrimSpace(q.Get("q"))
+	system := q.Get("system") == "1" || q.Get("system") == "true"
+	all, errs, err := d.groupBrokers(c)
+	if err != nil {
+		return nil, err
+	}
+	lq := strings.ToLower(query)
+	var names []string
+	for g := range all {
+		if (system || !systemGroups[g]) && (lq == "" || strings.Contains(strings.ToLower(g), lq)) {
+			names = append(names, g)
+		}
+	}
+	sort.Strings(names)
+	out := &GroupsData{Query: query, System: system, Errors: errs}
+	var lo, hi int
+	out.Pager, lo, hi = d.paginate(q, len(names), PagePrefix+"groups")
+	out.Groups = make([]GroupRow, hi-lo)
+	parallel(hi-lo, func(i int) {
+		g := names[lo+i]
+		row := GroupRow{Name: g, Brokers: all[g]}
+		prog, err := d.cfg.Source.ConsumerProgress(c, all[g], g, "")
+		row.Lag = lagOf(prog, err)
+		for _, addr := range all[g] {
+			cc, err := d.cfg.Source.ConsumerConnection(c, addr, g)
+			if err != nil {
+				if !notOnline(err) {
+					row.OnlineErr = err.Error()
+				}
+				continue
+			}
+			row.Online = max(row.Online, len(cc.ConnectionSet))
+			row.Model = cc.MessageModel
+		}
+		if !row.Lag.Known && row.Model == "BROADCASTING" {
+			row.Lag.Why = "broadcasting consumers keep their offsets on the client; the brokers have none"
+		}
+		out.Groups[i] = row
+	})
+	return out, nil
+}
+
+// notOnline reports a CONSUMER_NOT_ONLINE (206) answer.
+func notOnline(err error) bool {
+	var be *admin.BrokerError
+	return errors.As(err, &be) && be.Code == 206
+}
+
+// lagOf sums the lag of progress rows, or says why it is unknown. A row whose consumer offset is
+// negative (never committed) is left out and named.
+func lagOf(prog []admin.QueueProgress, err error) Lag {
+	if err != nil {
+		return Lag{Why: "the brokers could not be asked: " + err.Error()}
+	}
+	if len(prog) == 0 {
+		return Lag{Why: "no offsets committed on any broker yet: the group has not consumed, or it consumes in broadcasting mode (offsets stay on the client)"}
+	}
+	var l Lag
+	uncommitted := 0
+	for _, p := range prog {
+		if p.ConsumerOffset < 0 {
+			uncommitted++
+			continue
+		}
+		l.Value += max(p.BrokerOffset-p.ConsumerOffset, 0)
+		l.Known = true
+	}
+	if !l.Known {
+		return Lag{Why: fmt.Sprintf("none of its %d queues has a committed offset yet", len(prog))}
+	}
+	if uncommitted > 0 {
+		l.Why = fmt.Sprintf("%d queues without a committed offset are not counted", uncommitted)
+	}
+	return l
+}
+
+// GroupData is one consumer group.
+type GroupData struct {
+	Name        string                             `json:"name"`
+	Brokers     []string                           `json:"brokers"`
+	Configs     map[string]admin.SubscriptionGroupConfig `json:"configs"`
+	Lag         Lag                                `json:"lag"`
+	Queues      []GroupQueue                       `json:"queues"`
+	Topics      []string                           `json:"topics"`
+	Connections []ConnRow                          `json:"connections"`
+	Online      string                             `json:"online"`
+	Model       string                             `json:"messageModel,omitempty"`
+	ConsumeType string                             `json:"consumeType,omitempty"`
+	From        string                             `json:"consumeFromWhere,omitempty"`
+	Subs        []string                           `json:"subscriptions,omitempty"`
+	Errors      []string                           `json:"errors,omitempty"`
+}
+
+// GroupQueue is one queue of a group's progress.
+type GroupQueue struct {
+	Topic          string `json:"topic"`
+	Broker         string `json:"brokerName"`
+	QueueID        int32  `json:"queueId"`
+	BrokerOffset   int64  `json:"brokerOffset"`
+	ConsumerOffset int64  `json:"consumerOffset"`
+	Lag            Lag    `json:"lag"`
+	LastTimestamp  int64  `json:"lastTimestamp"`
+}
+
+// ConnRow is one client connection.
+type ConnRow struct {
+	Broker   string `json:"broker"`
+	ClientID string `json:"clientId"`
+	Addr     string `json:"clientAddr"`
+	Language string `json:"language"`
+	Version  string `json:"version"`
+}
+
+func (d *Dashboard) group(c context.Context, q url.Values) (any, error) {
+	g := strings.TrimSpace(q.Get("group"))
+	if g == "" {
+		return nil, badf("query parameter group is required")
+	}
+	ms, err := d.masters(c)
+	if err != nil {
+		return nil, err
+	}
+	out := &GroupData{Name: g, Configs: map[string]admin.SubscriptionGroupConfig{}}
+	for _, addr := range ms {
+		gs, err := d.cfg.Source.SubGroups(c, addr)
+		if err != nil {
+			out.Errors = append(out.Errors, fmt.Sprintf("groups of %s: %v", addr, err))
+			continue
+		}
+		if cfg, ok := gs[g]; ok {
+			out.Brokers = append(out.Brokers, addr)
+			out.Configs[addr] = cfg
+		}
+	}
+	if len(out.Brokers) == 0 && len(out.Errors) == 0 {
+		return nil, badf("consumer group %q does not exist on any broker", g)
+	}
+	prog, err := d.cfg.Source.ConsumerProgress(c, out.Brokers, g, "")
+	out.Lag = lagOf(prog, err)
+	topics := map[string]bool{}
+	for _, p := range prog {
+		gq := GroupQueue{Topic: p.Topic, Broker: p.BrokerName, QueueID: p.QueueID, BrokerOffset: p.BrokerOffset,
+			ConsumerOffset: p.ConsumerOffset, LastTimestamp: p.LastTimestamp}
+		if p.ConsumerOffset < 0 {
+			gq.Lag = Lag{Why: "no committed offset yet"}
+		} else {
+			gq.Lag = Lag{Value: max(p.BrokerOffset-p.ConsumerOffset, 0), Known: true}
+		}
+		out.Queues = append(out.Queues, gq)
+		topics[p.Topic] = true
+	}
+	online := false
+	for _, addr := range out.Brokers {
+		cc, err := d.cfg.Source.ConsumerConnection(c, addr, g)
+		if err != nil {
+			if !notOnline(err) {
+				out.Errors = append(out.Errors, fmt.Sprintf("connections on %s: %v", addr, err))
+			}
+			continue
+		}
+		online = true
+		out.Model, out.ConsumeType, out.From = cc.MessageModel, cc.ConsumeType, cc.ConsumeFromWhere
+		for t := range cc.SubscriptionTable {
+			if !slices.Contains(out.Subs, t) {
+				out.Subs = append(out.Subs, t)
+			}
+			if !strings.HasPrefix(t, "%RETRY%") {
+				topics[t] = true
+			}
+		}
+		for _, cn := range cc.ConnectionSet {
+			out.Connections = append(out.Connections, ConnRow{Broker: addr, ClientID: cn.ClientID, Addr: cn.ClientAddr,
+				Language: cn.Language, Version: clientVersion(cn.Version)})
+		}
+	}
+	sort.Strings(out.Subs)
+	if online {
+		out.Online = fmt.Sprintf("%d connections", len(out.Connections))
+	} else {
+		out.Online = "no consumer of this group is connected"
+	}
+	if !out.Lag.Known && out.Model == "BROADCASTING" {
+		out.Lag.Why = "broadcasting consumers keep their offsets on the client; the brokers have none"
+	}
+	delete(topics, "")
+	out.Topics = sortedKeys(topics)
+	return out, nil
+}
+
+// clientVersion names a RocketMQ client version code (MQVersion ordinal) when it is a known one.
+func clientVersion(v int32) string {
+	names := map[int32]string{317: "V4_3_0 (rocketmq-client-go v2)", 373: "V4_5_2", 395: "V4_7_1", 399: "V4_8_0",
+		409: "V4_9_1", 411: "V4_9_3", 413: "V4_9_4"}
+	if n, ok := names[v]; ok {
+		return fmt.Sprintf("%d %s", v, n)
+	}
+	return strconv.Itoa(int(v))
+}
+
+// ---- producers ----
+
+// ProducersData lists producer groups with their connections.
+type ProducersData struct {
+	Query  string        `json:"query"`
+	Pager  Pager         `json:"pager"`
+	Groups []ProducerRow `json:"groups"`
+	Errors []string      `json:"errors,omitempty"`
+}
+
+// ProducerRow is one producer group.
+type ProducerRow struct {
+	Group       string    `json:"group"`
+	Connections []ConnRow `json:"connections"`
+}
+
+func (d *Dashboard) producers(c context.Context, q url.Values) (any, error) {
+	ms, err := d.masters(c)
+	if err != nil {
+		return nil, err
+	}
+	query := strings.ToLower(strings.TrimSpace(q.Get("q")))
+	out := &ProducersData{Query: q.Get("q")}
+	byGroup := map[string][]ConnRow{}
+	for _, addr := range ms {
+		all, err := d.cfg.Source.AllProducers(c, addr)
+		if err != nil {
+			out.Errors = append(out.Errors, fmt.Sprintf("producers on %s: %v", addr, err))
+			continue
+		}
+		for g, list := range all {
+			for _, p := range list {
+				byGroup[g] = append(byGroup[g], ConnRow{Broker: addr, ClientID: p.ClientID, Addr: p.RemoteIP, Language: p.Language, Version: clientVersion(p.Version)})
+			}
+		}
+	}
+	var names []string
+	for g := range byGroup {
+		if query == "" || strings.Contains(strings.ToLower(g), query) {
+			names = append(names, g)
+		}
+	}
+	sort.Strings(names)
+	var lo, hi int
+	out.Pager, lo, hi = d.paginate(q, len(names), PagePrefix+"producers")
+	for _, g := range names[lo:hi] {
+		out.Groups = append(out.Groups, ProducerRow{Group: g, Connections: byGroup[g]})
+	}
+	return out, nil
+}
+
+// ---- messages ----
+
+// MessagesData is a message search and its results.
+type MessagesData struct {
+	Mode    string       `json:"mode"` // id, key, time
+	Topic   string       `json:"topic"`
+	Key     string       `json:"key"`
+	ID      string       `json:"id"`
+	Begin   string       `json:"begin"`
+	End     string       `json:"end"`
+	Results []MessageRow `json:"results"`
+	Note    string       `json:"note,omitempty"`
+	Errors  []string     `json:"errors,omitempty"`
+}
+
+// MessageRow is one message found.
+type MessageRow struct {
+	OffsetID   string `json:"offsetMsgId"`
+	UniqKey    string `json:"msgId"`
+	Topic      string `json:"topic"`
+	Tags       string `json:"tags"`
+	Keys       string `json:"keys"`
+	QueueID    int32  `json:"queueId"`
+	Offset     int64  `json:"queueOffset"`
+	StoreTime  int64  `json:"storeTimestamp"`
+	BornTime   int64  `json:"bornTimestamp"`
+	Size       int    `json:"bodySize"`
+	Reconsumed int32  `json:"reconsumeTimes"`
+}
+
+const timeLayout = "2006-01-02T15:04"
+
+// parseTime reads a time field: empty → def, milliseconds since the epoch, or UTC date-time
+// (2006-01-02T15:04[:05]).
+func parseTime(s string, def time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return def, nil
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	for _, l := range []string{timeLayout, timeLayout + ":05", "2006-01-02 15:04:05", "2006-01-02 15:04", time.RFC3339} {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, badf("time %q is neither milliseconds nor YYYY-MM-DDTHH:MM (UTC)", s)
+}
+
+func rowOf(m *message.Message) MessageRow {
+	return MessageRow{OffsetID: message.OffsetMsgID(m.StoreHost, m.CommitLogOffset), UniqKey: m.UniqKey(), Topic: m.Topic,
+		Tags: m.Tags(), Keys: strings.Join(m.Keys(), " "), QueueID: m.QueueID, Offset: m.QueueOffset,
+		StoreTime: m.StoreTimestamp, BornTime: m.BornTimestamp, Size: len(m.Body), Reconsumed: m.ReconsumeTimes}
+}
+
+const maxResults = 64
+
+func (d *Dashboard) messages(c context.Context, q url.Values) (any, error) {
+	now := d.cfg.Now().UTC()
+	out := &MessagesData{Mode: q.Get("mode"), Topic: strings.TrimSpace(q.Get("topic")), Key: strings.TrimSpace(q.Get("key")),
+		ID: strings.TrimSpace(q.Get("id")), Begin: q.Get("begin"), End: q.Get("end")}
+	if out.Begin == "" {
+		out.Begin = now.Add(-time.Hour).Format(timeLayout)
+	}
+	if out.End == "" {
+		out.End = now.Add(time.Minute).Format(timeLayout)
+	}
+	switch out.Mode {
+	case "":
+		return out, nil
+	case "id":
+		if out.ID == "" {
+			return nil, badf("enter a message id")
+		}
+		if m, err := d.cfg.Source.ViewMessage(c, out.ID); err == nil {
+			out.Results = append(out.Results, rowOf(m))
+			return out, nil
+		} else if out.Topic == "" {
+			return nil, badf("%v (a unique key — the producer's msgId — needs the topic too)", err)
+		}
+		ms, err := d.cfg.Source.QueryByKey(c, out.Topic, out.ID, true, maxResults, 0, now.UnixMilli()+60_000)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			out.Results = append(out.Results, rowOf(m))
+		}
+	case "key":
+		if out.Topic == "" || out.Key == "" {
+			return nil, badf("searching by key needs a topic and a key")
+		}
+		ms, err := d.cfg.Source.QueryByKey(c, out.Topic, out.Key, false, maxResults, 0, now.UnixMilli()+60_000)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			out.Results = append(out.Results, rowOf(m))
+		}
+	case "time":
+		if out.Topic == "" {
+			return nil, badf("searching by time needs a topic")
+		}
+		begin, err := parseTime(out.Begin, now.Add(-time.Hour))
+		if err != nil {
+			return nil, err
+		}
+		end, err := parseTime(out.End, now)
+		if err != nil {
+			return nil, err
+		}
+		if end.Before(begin) {
+			return nil, badf("the end %s is before the begin %s", end.Format(timeLayout), begin.Format(timeLayout))
+		}
+		rows, errs, err := d.byTime(c, out.Topic, begin.UnixMilli(), end.UnixMilli())
+		if err != nil {
+			return nil, err
+		}
+		out.Results, out.Errors = rows, errs
+		if len(rows) >= maxResults {
+			out.Note = fmt.Sprintf("showing the first %d messages; narrow the time range to see others", maxResults)
+		}
+	default:
+		return nil, badf("mode must be id, key or time, not %q", out.Mode)
+	}
+	return out, nil
+}
+
+// byTime reads the messages of topic stored in [begin, end] ms: on every queue, from the offset
+// SEARCH_OFFSET_BY_TIMESTAMP gives for begin, at most maxResults in all.
+func (d *Dashboard) byTime(c context.Context, topic string, begin, end int64) ([]MessageRow, []string, error) {
+	r, err := d.cfg.Source.TopicRoute(c, topic)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rows []MessageRow
+	var errs []string
+	for _, qd := range r.QueueDatas {
+		addr := ""
+		for _, bd := range r.BrokerDatas {
+			if bd.BrokerName == qd.BrokerName {
+				addr = bd.MasterAddr()
+			}
+		}
+		if addr == "" {
+			errs = append(errs, fmt.Sprintf("broker %s has no master online", qd.BrokerName))
+			continue
+		}
+		for qid := int32(0); qid < qd.ReadQueueNums && len(rows) < maxResults; qid++ {
+			off, err := d.cfg.Source.SearchOffset(c, addr, topic, qid, begin)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s queue %d: %v", qd.BrokerName, qid, err))
+				continue
+			}
+			ms, err := d.cfg.Source.PullMessages(c, topic, qd.BrokerName, qid, off, maxResults-len(rows))
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s queue %d: %v", qd.BrokerName, qid, err))
+			}
+			for _, m := range ms {
+				if m.StoreTimestamp >= begin && m.StoreTimestamp <= end {
+					rows = append(rows, rowOf(m.Message))
+				}
+			}
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].StoreTime < rows[j].StoreTime })
+	return rows, errs, nil
+}
+
+// MessageData is one message in full.
+type MessageData struct {
+	MessageRow
+	StoreHost  string            `json:"storeHost"`
+	BornHost   string            `json:"bornHost"`
+	Properties map[string]string `json:"properties"`
+	View       string            `json:"view"` // text or hex
+	Body       string            `json:"body"`
+	BodyNote   string            `json:"bodyNote,omitempty"`
+	PropKeys   []string          `json:"-"`
+	Groups     []string          `json:"-"` // for the resend form
+}
+
+func (d *Dashboard) message(c context.Context, q url.Values) (any, error) {
+	id := strings.TrimSpace(q.Get("id"))
+	if id == "" {
+		return nil, badf("query parameter id (an offset message id) is required")
+	}
+	m, err := d.cfg.Source.ViewMessage(c, id)
+	if err != nil {
+		if errors.Is(err, admin.ErrInvalidArgument) {
+			return nil, badf("%v", err)
+		}
+		return nil, err
+	}
+	out := &MessageData{MessageRow: rowOf(m), StoreHost: m.StoreHost.String(), BornHost: m.BornHost.String(),
+		Properties: m.Properties, PropKeys: sortedKeys(m.Properties), View: q.Get("view")}
+	if out.View != "hex" && out.View != "text" {
+		out.View = "text"
+		if !printable(m.Body) {
+			out.View = "hex"
+			out.BodyNote = "the body is not printable UTF-8 text, so it is shown in hex"
+		}
+	}
+	if out.View == "hex" {
+		out.Body = hexDump(m.Body)
+	} else {
+		out.Body = strings.ToValidUTF8(string(m.Body), "\uFFFD")
+	}
+	if all, _, err := d.groupBrokers(c); err == nil {
+		for g := range all {
+			if !systemGroups[g] {
+				out.Groups = append(out.Groups, g)
+			}
+		}
+		sort.Strings(out.Groups)
+		if len(out.Groups) > 200 {
+			out.Groups = out.Groups[:200]
+		}
+	}
+	return out, nil
+}
+
+func printable(b []byte) bool {
+	s := string(b)
+	if !strings.ContainsRune(s, '\uFFFD') && !utf8Valid(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\n' && r != '\r' && r != '\t' {
+			return false
+		}
+	}
+	return true
+}
+
+func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "") == s }
+
+func hexDump(b []byte) string {
+	var sb strings.Builder
+	for i := 0; i < len(b); i += 16 {
+		line := b[i:min(i+16, len(b))]
+		fmt.Fprintf(&sb, "%08x  ", i)
+		for j := 0; j < 16; j++ {
+			if j < len(line) {
+				fmt.Fprintf(&sb, "%02x ", line[j])
+			} else {
+				sb.WriteString("   ")
+			}
+		}
+		sb.WriteString(" |")
+		for _, c := range line {
+			if c >= 0x20 && c < 0x7f {
+				sb.WriteByte(c)
+			} else {
+				sb.WriteByte('.')
+			}
+		}
+		sb.WriteString("|\n")
+	}
+	return sb.String()
+}
+
+// DLQData is one page of a group's dead-letter queue.
+type DLQData struct {
+	Group    string       `json:"group"`
+	Topic    string       `json:"topic"`
+	Offset   int64        `json:"offset"`
+	Next     int64        `json:"nextOffset"`
+	Min, Max int64        `json:"-"`
+	Messages []DLQRow     `json:"messages"`
+	Note     string       `json:"note,omitempty"`
+}
+
+// DLQRow is one dead-lettered message.
+type DLQRow struct {
+	MessageRow
+	OriginTopic string `json:"originTopic"`
+	Broker      string `json:"brokerName"`
+	Preview     string `json:"bodyPreview"`
+}
+
+func (d *Dashboard) dlq(c context.Context, q url.Values) (any, error) {
+	g := strings.TrimSpace(q.Get("group"))
+	if g == "" {
+		return &DLQData{}, nil
+	}
+	out := &DLQData{Group: g, Topic: "%DLQ%" + g, Offset: -1}
+	if s := q.Get("offset"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return nil, badf("offset %q is not a non-negative number", s)
+		}
+		out.Offset = n
+	}
+	ms, err := d.cfg.Source.PullMessages(c, out.Topic, "", -1, out.Offset, d.cfg.PageSize)
+	if err != nil {
+		if errors.Is(err, admin.ErrTopicNotExist) {
+			out.Note = "the group has no dead-letter queue: no message of it exhausted its retries"
+			return out, nil
+		}
+		return nil, err
+	}
+	for _, m := range ms {
+		r := DLQRow{MessageRow: rowOf(m.Message), OriginTopic: m.Properties[message.PropertyRetryTopic], Broker: m.BrokerName,
+			Preview: preview(m.Body)}
+		out.Messages = append(out.Messages, r)
+		out.Next = max(out.Next, m.QueueOffset+1)
+	}
+	if len(ms) == 0 {
+		out.Note = "no messages at this offset"
+	}
+	return out, nil
+}
+
+func preview(b []byte) string {
+	if !printable(b) {
+		return fmt.Sprintf("(%d bytes, binary)", len(b))
+	}
+	s := string(b)
+	if len(s) > 80 {
+		s = strings.ToValidUTF8(s[:80], "") + "…"
+	}
+	return s
+}
+
+// ---- broker configuration and name servers ----
+
+// ConfigData is one broker's configuration.
+type ConfigData struct {
+	Broker  string     `json:"broker"`
+	Brokers []string   `json:"brokers"`
+	Query   string     `json:"query"`
+	Items   [][2]string `json:"items"`
+}
+
+func (d *Dashboard) brokerConfig(c context.Context, q url.Values) (any, error) {
+	out := &ConfigData{Broker: strings.TrimSpace(q.Get("broker")), Query: strings.TrimSpace(q.Get("q"))}
+	if d.cfg.Scope != "" {
+		out.Brokers = []string{d.cfg.Scope}
+	} else if info, err := d.cfg.Source.ClusterInfo(c); err == nil {
+		for _, t := range d.targets(info) {
+			out.Brokers = append(out.Brokers, t.addr)
+		}
+	} else {
+		return nil, err
+	}
+	if out.Broker == "" && len(out.Brokers) > 0 {
+		out.Broker = out.Brokers[0]
+	}
+	if out.Broker == "" {
+		return out, nil
+	}
+	if !slices.Contains(out.Brokers, out.Broker) {
+		return nil, badf("%q is not a broker of this cluster", out.Broker)
+	}
+	text, err := d.cfg.Source.BrokerConfig(c, out.Broker)
+	if err != nil {
+		return nil, err
+	}
+	lq := strings.ToLower(out.Query)
+	for _, line := range strings.Split(text, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if !ok || (lq != "" && !strings.Contains(strings.ToLower(k), lq)) {
+			continue
+		}
+		out.Items = append(out.Items, [2]string{k, v})
+	}
+	sort.Slice(out.Items, func(i, j int) bool { return out.Items[i][0] < out.Items[j][0] })
+	return out, nil
+}
+
+// NameServersData lists the name servers known to the dashboard and the brokers.
+type NameServersData struct {
+	Servers []NameServerRow `json:"nameServers"`
+}
+
+// NameServerRow is one name server.
+type NameServerRow struct {
+	Addr    string   `json:"addr"`
+	KnownBy []string `json:"knownBy"`
+	Brokers int      `json:"brokers"`
+	Status  string   `json:"status"`
+}
+
+func (d *Dashboard) nameServers(c context.Context, _ url.Values) (any, error) {
+	known := map[string][]string{}
+	for _, a := range d.cfg.Source.NameServers() {
+		known[a] = append(known[a], "this dashboard")
+	}
+	if info, err := d.cfg.Source.ClusterInfo(c); err == nil {
+		for _, t := range d.targets(info) {
+			text, err := d.cfg.Source.BrokerConfig(c, t.addr)
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(text, "\n") {
+				if v, ok := strings.CutPrefix(strings.TrimSpace(line), "namesrvAddr="); ok {
+					for _, a := range strings.Split(v, ";") {
+						if a = strings.TrimSpace(a); a != "" && !slices.Contains(known[a], "broker "+t.addr) {
+							known[a] = append(known[a], "broker "+t.addr)
+						}
+					}
+				}
+			}
+		}
+	}
+	addrs := sortedKeys(known)
+	out := &NameServersData{Servers: make([]NameServerRow, len(addrs))}
+	parallel(len(addrs), func(i int) {
+		r := NameServerRow{Addr: addrs[i], KnownBy: known[addrs[i]]}
+		n, err := d.cfg.Source.NameServerBrokers(c, addrs[i])
+		if err != nil {
+			r.Status = "unreachable: " + err.Error()
+		} else {
+			r.Status, r.Brokers = "up", n
+		}
+		out.Servers[i] = r
+	})
+	return out, nil
+}
