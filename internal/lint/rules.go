@@ -79,8 +79,9 @@ var Rules = []Rule{
 	{Pkg: "broker/...", Imports: concat([]string{"broker/...", "commitlog"}, daemonKit),
 		ThirdParty: []string{"golang.org/x/sys"}},
 	{Pkg: "dashboard/...", Imports: []string{"dashboard/...", "internal/httpapi", "internal/metrics", "internal/remoting", "internal/protocol", "internal/message", "client", "client/admin"},
-		TestThird: []string{"github.com/chromedp/chromedp", "github.com/chromedp/cdproto"},
-		Why:       "the dashboard reads the cluster through the admin client and serves pages through httpapi"},
+		ThirdParty: []string{"github.com/valyala/fasthttp"},
+		TestThird:  []string{"github.com/chromedp/chromedp", "github.com/chromedp/cdproto"},
+		Why:        "the dashboard reads the cluster through the admin client and serves pages as fasthttp handlers that httpapi mounts"},
 
 	// The SDK: public packages over the shared core; never a server package.
 	{Pkg: "client", Imports: []string{"internal/remoting", "internal/protocol", "internal/message"}},
@@ -92,10 +93,12 @@ var Rules = []Rule{
 		ThirdParty: []string{"github.com/urfave/cli/v2"}, Why: "examples show the public SDK only"},
 
 	// Mains: flags and config, one server or app, exit codes.
-	{Pkg: "cmd/mqbroker", Imports: []string{"broker/...", "internal/config", "internal/daemon", "dashboard/..."},
-		ThirdParty: []string{"github.com/urfave/cli/v2", "github.com/BurntSushi/toml"}},
-	{Pkg: "cmd/mqnamesrv", Imports: []string{"namesrv/...", "internal/config", "internal/daemon", "dashboard/..."},
-		ThirdParty: []string{"github.com/urfave/cli/v2", "github.com/BurntSushi/toml"}, TestImports: []string{"internal/remoting"}},
+	{Pkg: "cmd/mqbroker", Imports: []string{"broker/...", "internal/config", "internal/daemon", "dashboard/...", "client/admin"},
+		ThirdParty: []string{"github.com/urfave/cli/v2", "github.com/BurntSushi/toml"},
+		Why:        "client/admin: the main builds the dashboard's admin client (broker/ itself never imports client/)"},
+	{Pkg: "cmd/mqnamesrv", Imports: []string{"namesrv/...", "internal/config", "internal/daemon", "dashboard/...", "client/admin"},
+		ThirdParty: []string{"github.com/urfave/cli/v2", "github.com/BurntSushi/toml"}, TestImports: []string{"internal/remoting"},
+		Why: "client/admin: the main builds the dashboard's admin client (namesrv/ itself never imports client/)"},
 	{Pkg: "cmd/mqadmin", Imports: concat(publicClient, []string{"internal/message", "internal/protocol"}),
 		ThirdParty: []string{"github.com/urfave/cli/v2"}, TestImports: []string{"internal/remoting"}},
 	{Pkg: "cmd/mqbench", Imports: concat(publicClient, []string{"internal/message", "internal/remoting/server/..."}),
@@ -107,7 +110,8 @@ var Rules = []Rule{
 	// Black-box tests: the built binaries (through testutil's launcher), the public SDK, and the
 	// wire protocol that any RocketMQ client speaks (raw frames, bad input); no server package.
 	{Pkg: "itest", TestImports: concat(publicClient, wire),
-		Why: "itest drives the real binaries through the public SDK or the wire protocol"},
+		TestThird: []string{"github.com/chromedp/chromedp", "github.com/chromedp/cdproto"},
+		Why:       "itest drives the real binaries through the public SDK or the wire protocol, and the dashboard through headless Chromium"},
 	{Pkg: "compat/...", Imports: concat(publicClient, []string{"internal/remoting"}), TestImports: concat(publicClient, wire),
 		ThirdParty: []string{"github.com/apache/rocketmq-client-go/v2", "github.com/urfave/cli/v2"},
 		TestThird:  []string{"github.com/apache/rocketmq-client-go/v2"},
