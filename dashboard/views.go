@@ -131,12 +131,12 @@ func (d *Dashboard) clusters(c context.Context) []string {
 
 // OverviewData is the overview page.
 type OverviewData struct {
-	SampledAt   time.Time       `json:"sampledAt"`
-	SampleEvery string          `json:"sampleEvery"`
-	Error       string          `json:"error,omitempty"`
-	Clusters    []ClusterData   `json:"clusters"`
-	Actions     []AuditEntry    `json:"recentActions"`
-	Totals      OverviewTotals  `json:"totals"`
+	SampledAt   time.Time      `json:"sampledAt"`
+	SampleEvery string         `json:"sampleEvery"`
+	Error       string         `json:"error,omitempty"`
+	Clusters    []ClusterData  `json:"clusters"`
+	Actions     []AuditEntry   `json:"recentActions"`
+	Totals      OverviewTotals `json:"totals"`
 }
 
 // OverviewTotals sums the brokers' rates.
@@ -344,17 +344,17 @@ func (d *Dashboard) topics(c context.Context, q url.Values) (any, error) {
 
 // TopicData is one topic: its route and queues.
 type TopicData struct {
-	Name     string           `json:"name"`
-	Kind     string           `json:"kind"`
+	Name     string            `json:"name"`
+	Kind     string            `json:"kind"`
 	Route    *admin.TopicRoute `json:"route"`
-	Queues   []QueueRow       `json:"queues"`
-	Messages int64            `json:"messages"`
-	Clusters []string         `json:"clusters"`
-	Perm     int32            `json:"perm"`
-	ReadQ    int32            `json:"readQueueNums"`
-	WriteQ   int32            `json:"writeQueueNums"`
-	Order    bool             `json:"order"`
-	Errors   []string         `json:"errors,omitempty"`
+	Queues   []QueueRow        `json:"queues"`
+	Messages int64             `json:"messages"`
+	Clusters []string          `json:"clusters"`
+	Perm     int32             `json:"perm"`
+	ReadQ    int32             `json:"readQueueNums"`
+	WriteQ   int32             `json:"writeQueueNums"`
+	Order    bool              `json:"order"`
+	Errors   []string          `json:"errors,omitempty"`
 }
 
 // QueueRow is one queue of a topic with its offsets and retained span.
@@ -581,19 +581,19 @@ func lagOf(prog []admin.QueueProgress, err error) Lag {
 
 // GroupData is one consumer group.
 type GroupData struct {
-	Name        string                             `json:"name"`
-	Brokers     []string                           `json:"brokers"`
+	Name        string                                   `json:"name"`
+	Brokers     []string                                 `json:"brokers"`
 	Configs     map[string]admin.SubscriptionGroupConfig `json:"configs"`
-	Lag         Lag                                `json:"lag"`
-	Queues      []GroupQueue                       `json:"queues"`
-	Topics      []string                           `json:"topics"`
-	Connections []ConnRow                          `json:"connections"`
-	Online      string                             `json:"online"`
-	Model       string                             `json:"messageModel,omitempty"`
-	ConsumeType string                             `json:"consumeType,omitempty"`
-	From        string                             `json:"consumeFromWhere,omitempty"`
-	Subs        []string                           `json:"subscriptions,omitempty"`
-	Errors      []string                           `json:"errors,omitempty"`
+	Lag         Lag                                      `json:"lag"`
+	Queues      []GroupQueue                             `json:"queues"`
+	Topics      []string                                 `json:"topics"`
+	Connections []ConnRow                                `json:"connections"`
+	Online      string                                   `json:"online"`
+	Model       string                                   `json:"messageModel,omitempty"`
+	ConsumeType string                                   `json:"consumeType,omitempty"`
+	From        string                                   `json:"consumeFromWhere,omitempty"`
+	Subs        []string                                 `json:"subscriptions,omitempty"`
+	Errors      []string                                 `json:"errors,omitempty"`
 }
 
 // GroupQueue is one queue of a group's progress.
@@ -1017,13 +1017,13 @@ func hexDump(b []byte) string {
 
 // DLQData is one page of a group's dead-letter queue.
 type DLQData struct {
-	Group    string       `json:"group"`
-	Topic    string       `json:"topic"`
-	Offset   int64        `json:"offset"`
-	Next     int64        `json:"nextOffset"`
-	Min, Max int64        `json:"-"`
-	Messages []DLQRow     `json:"messages"`
-	Note     string       `json:"note,omitempty"`
+	Group    string   `json:"group"`
+	Topic    string   `json:"topic"`
+	Offset   int64    `json:"offset"`
+	Next     int64    `json:"nextOffset"`
+	Min, Max int64    `json:"-"`
+	Messages []DLQRow `json:"messages"`
+	Note     string   `json:"note,omitempty"`
 }
 
 // DLQRow is one dead-lettered message.
@@ -1082,9 +1082,9 @@ func preview(b []byte) string {
 
 // ConfigData is one broker's configuration.
 type ConfigData struct {
-	Broker  string     `json:"broker"`
-	Brokers []string   `json:"brokers"`
-	Query   string     `json:"query"`
+	Broker  string      `json:"broker"`
+	Brokers []string    `json:"brokers"`
+	Query   string      `json:"query"`
 	Items   [][2]string `json:"items"`
 }
 

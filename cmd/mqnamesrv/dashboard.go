@@ -31,4 +31,6 @@ func dialable(addr string) string {
 }
 
 // dashboardURL is the address a person opens.
-func dashboardURL(httpAddr string) string { return "http://" + dialable(httpAddr) + dashboard.PagePrefix }
+func dashboardURL(httpAddr string) string {
+	return "http://" + dialable(httpAddr) + dashboard.PagePrefix
+}
