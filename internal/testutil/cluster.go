@@ -90,6 +90,7 @@ type NamesrvOptions struct {
 	BrokerChannelExpiredTime    int64 // ms; 0: server default (120000)
 	ScanNotActiveBrokerInterval int64 // ms; 0: server default (10000)
 	LogLevel                    string
+	HTTPPort                    int // httpPort (the dashboard, /metrics, /api); 0: off
 }
 
 // Namesrv is a running mqnamesrv process.
@@ -115,6 +116,9 @@ func WriteNamesrvConfig(dir string, port int, o NamesrvOptions) (string, error) 
 	}
 	if o.LogLevel != "" {
 		fmt.Fprintf(&b, "logLevel = %q\n", o.LogLevel)
+	}
+	if o.HTTPPort > 0 {
+		fmt.Fprintf(&b, "httpPort = %d\n", o.HTTPPort)
 	}
 	path := filepath.Join(dir, "namesrv.toml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {

@@ -1,0 +1,309 @@
+package itest
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/skiffmq/skiff/client"
+	"github.com/skiffmq/skiff/client/admin"
+	"github.com/skiffmq/skiff/client/consumer"
+	"github.com/skiffmq/skiff/client/producer"
+	"github.com/skiffmq/skiff/internal/testutil"
+)
+
+// TestDashboardInBrowser drives the dashboard in headless Chromium against a real name server and
+// broker after a known workload: every page shows the workload, and creating a topic, resetting
+// a group's offsets and resending a dead-lettered message from the pages take effect (checked
+// with the SDK). Screenshots of every page go to build/test-artifacts/dashboard/.
+func TestDashboardInBrowser(t *testing.T) {
+	needProcesses(t)
+	chromiumPath(t)
+	nsHTTP, brHTTP := testutil.FreePort(t), testutil.FreePort(t)
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, Namesrv: testutil.NamesrvOptions{HTTPPort: nsHTTP},
+		Broker: testutil.BrokerOptions{Extra: map[string]string{"httpPort": strconv.Itoa(brHTTP), "messageDelayLevel": sdkDelayLevels}}})
+	base := "http://127.0.0.1:" + strconv.Itoa(nsHTTP) + "/dashboard/"
+	ctx := context.Background()
+	a, err := admin.New(admin.WithNameServers(c.NamesrvList()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+
+	// The workload: 20 keyed messages consumed by dash-group, one poison message dead-lettered
+	// by dash-dlq (maxReconsumeTimes 0: its first refusal goes to %DLQ%dash-dlq).
+	start := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+	createTopic(t, c, "DashTopic", 4)
+	createTopic(t, c, "DashDLQ", 1)
+	p := startProducer(t, c, producer.WithGroup("dash-producer"))
+	for i := 0; i < 20; i++ {
+		m := client.NewMessage("DashTopic", []byte(fmt.Sprintf("dash-body-%02d", i))).WithTags("TagA").WithKeys(fmt.Sprintf("dash-key-%02d", i))
+		if _, err := p.Send(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	col := newCollector()
+	startPush(t, "dash-group", "DashTopic", "*", col.handler("c1"), fastConsumer(c)...)
+	var mu sync.Mutex
+	poison := []*client.MessageExt{}
+	startPush(t, "dash-dlq", "DashDLQ", "*", func(_ context.Context, msgs []*client.MessageExt) consumer.ConsumeResult {
+		mu.Lock()
+		defer mu.Unlock()
+		poison = append(poison, msgs...)
+		if len(poison) == 1 {
+			return consumer.ConsumeRetryLater
+		}
+		return consumer.ConsumeSuccess
+	}, append(fastConsumer(c), consumer.WithMaxReconsumeTimes(0), consumer.WithRouteInterval(time.Second))...)
+	if _, err := p.Send(ctx, client.NewMessage("DashDLQ", []byte("poison")).WithKeys("poison-key")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "dash-group to consume 20 messages and commit", func() bool {
+		prog, err := a.ConsumerProgress(ctx, []string{c.Broker.Addr}, "dash-group", "DashTopic")
+		lag := int64(0)
+		for _, q := range prog {
+			lag += q.BrokerOffset - q.ConsumerOffset
+		}
+		return col.distinct() == 20 && err == nil && len(prog) == 4 && lag == 0
+	})
+	waitFor(t, 30*time.Second, "the poison message in %DLQ%dash-dlq", func() bool {
+		dlq, err := a.PullMessages(ctx, "%DLQ%dash-dlq", "", -1, 0, 10)
+		return err == nil && len(dlq) == 1
+	})
+
+	b := newBrowser(t)
+
+	t.Run("overview", func(t *testing.T) {
+		row := fmt.Sprintf(`tr.broker[data-addr="%s"]`, c.Broker.Addr)
+		browse(t, b, "overview", chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS(row)))
+		txt := pageText(t, b, row)
+		for _, want := range []string{"ASYNC_MASTER", "Skiff", "master", "no slave connected"} {
+			if !strings.Contains(txt, want) {
+				t.Errorf("overview row lacks %q: %s", want, txt)
+			}
+		}
+		browse(t, b, "TPS chart", chromedp.WaitVisible(chromedp.CSS(row+" svg.chart")))
+		if s := pageText(t, b, "h2"); !strings.Contains(s, c.Broker.ClusterName) {
+			t.Errorf("overview heading %q lacks the cluster name", s)
+		}
+		screenshot(t, b, "overview")
+	})
+
+	t.Run("topics", func(t *testing.T) {
+		browse(t, b, "topics", chromedp.Navigate(base+"topics?q=Dash"), chromedp.WaitVisible(chromedp.CSS("table.topics")))
+		if s := pageText(t, b, "#topic-count"); !strings.Contains(s, "2 topics match") {
+			t.Errorf("topics page: %q", s)
+		}
+		screenshot(t, b, "topics")
+		// htmx: typing in the search box replaces the list without a page load.
+		browse(t, b, "search", chromedp.Navigate(base+"topics"), chromedp.WaitVisible(chromedp.CSS("#q")),
+			chromedp.SendKeys(chromedp.CSS("#q"), "DashTop"))
+		waitText(t, b, "#topic-count", "1 topics match")
+		if s := pageText(t, b, "table.topics tbody"); !strings.Contains(s, "DashTopic") || strings.Contains(s, "DashDLQ") {
+			t.Errorf("after typing, the list shows %q", s)
+		}
+	})
+
+	t.Run("create topic", func(t *testing.T) {
+		browse(t, b, "create form", chromedp.Navigate(base+"topics"), chromedp.Click(chromedp.CSS("#create-topic summary")),
+			chromedp.SendKeys(chromedp.CSS(`#create-topic input[name=topic]`), "DashCreated"),
+			chromedp.SetValue(chromedp.CSS(`#create-topic input[name=readQueueNums]`), "3"),
+			chromedp.SetValue(chromedp.CSS(`#create-topic input[name=writeQueueNums]`), "3"),
+			chromedp.Click(chromedp.CSS(`#create-topic button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("#action-result")))
+		if s := pageText(t, b, "#action-result"); !strings.HasPrefix(s, "Done") {
+			t.Fatalf("create topic: %s", s)
+		}
+		waitFor(t, 20*time.Second, "DashCreated to get a route with 3 write queues", func() bool {
+			r, err := a.TopicRoute(ctx, "DashCreated")
+			return err == nil && len(r.QueueDatas) == 1 && r.QueueDatas[0].WriteQueueNums == 3
+		})
+	})
+
+	t.Run("topic", func(t *testing.T) {
+		browse(t, b, "topic", chromedp.Navigate(base+"topic?topic=DashTopic"), chromedp.WaitVisible(chromedp.CSS("table.queues")))
+		if s := pageText(t, b, "main p"); !strings.Contains(s, "20 messages retained") {
+			t.Errorf("topic page: %q", s)
+		}
+		rows := eval[[]string](t, b, `[...document.querySelectorAll("tr.queue")].map(r => r.innerText)`)
+		if len(rows) != 4 {
+			t.Fatalf("%d queue rows: %q", len(rows), rows)
+		}
+		for _, r := range rows {
+			if strings.Contains(r, "empty") || strings.Contains(r, "unknown") {
+				t.Errorf("queue row without a retained span: %q", r)
+			}
+		}
+		screenshot(t, b, "topic")
+	})
+
+	t.Run("groups", func(t *testing.T) {
+		browse(t, b, "groups", chromedp.Navigate(base+"groups?q=dash"), chromedp.WaitVisible(chromedp.CSS("table.groups")))
+		s := pageText(t, b, "table.groups tbody")
+		if !strings.Contains(s, "dash-group") || !strings.Contains(s, "dash-dlq") || strings.Contains(s, "-1") {
+			t.Errorf("groups page: %q", s)
+		}
+		screenshot(t, b, "groups")
+	})
+
+	t.Run("reset offset", func(t *testing.T) {
+		browse(t, b, "group", chromedp.Navigate(base+"group?group=dash-group"), chromedp.WaitVisible(chromedp.CSS("table.progress")))
+		if s := pageText(t, b, "main"); !strings.Contains(s, "1 connections") || !strings.Contains(s, "GO") || !strings.Contains(s, "CLUSTERING") {
+			t.Errorf("group page: %q", s)
+		}
+		screenshot(t, b, "group")
+		before := col.total()
+		browse(t, b, "reset", chromedp.SetValue(chromedp.CSS(`#reset-offset select[name=topic]`), "DashTopic"),
+			chromedp.SetValue(chromedp.CSS(`#reset-offset input[name=time]`), start.Format("2006-01-02T15:04:05")),
+			chromedp.Click(chromedp.CSS(`#reset-offset button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("#action-result")))
+		if s := pageText(t, b, "#action-result"); !strings.HasPrefix(s, "Done") {
+			t.Fatalf("reset: %s", s)
+		}
+		waitFor(t, 30*time.Second, "dash-group to consume all 20 messages again", func() bool { return col.total() >= before+20 })
+	})
+
+	t.Run("producers", func(t *testing.T) {
+		browse(t, b, "producers", chromedp.Navigate(base+"producers"), chromedp.WaitVisible(chromedp.CSS("table.producers")))
+		if s := pageText(t, b, "table.producers tbody"); !strings.Contains(s, "dash-producer") {
+			t.Errorf("producers page: %q", s)
+		}
+		screenshot(t, b, "producers")
+	})
+
+	t.Run("messages", func(t *testing.T) {
+		q := fmt.Sprintf("messages?mode=time&topic=DashTopic&begin=%d&end=%d", start.UnixMilli(), time.Now().Add(time.Minute).UnixMilli())
+		browse(t, b, "by time", chromedp.Navigate(base+q), chromedp.WaitVisible(chromedp.CSS("#result-count")))
+		if s := pageText(t, b, "#result-count"); s != "20 messages found." {
+			t.Errorf("by time: %q", s)
+		}
+		screenshot(t, b, "messages")
+		browse(t, b, "by key", chromedp.Navigate(base+"messages?mode=key&topic=DashTopic&key=dash-key-07"),
+			chromedp.WaitVisible(chromedp.CSS("#result-count")))
+		if s := pageText(t, b, "#result-count"); s != "1 messages found." {
+			t.Fatalf("by key: %q", s)
+		}
+		browse(t, b, "open", chromedp.Click(chromedp.CSS("tr.message a")), chromedp.WaitVisible(chromedp.CSS("#body")))
+		if s := pageText(t, b, "#body"); s != "dash-body-07" {
+			t.Errorf("message body %q", s)
+		}
+		if s := pageText(t, b, "#keys"); s != "dash-key-07" {
+			t.Errorf("message keys %q", s)
+		}
+		screenshot(t, b, "message")
+		id := pageText(t, b, "#offset-id")
+		browse(t, b, "hex", chromedp.Navigate(base+"message?view=hex&id="+id), chromedp.WaitVisible(chromedp.CSS("#body")))
+		if s := pageText(t, b, "#body"); !strings.Contains(s, "64 61 73 68 2d") {
+			t.Errorf("hex body %q", s)
+		}
+		browse(t, b, "by id", chromedp.Navigate(base+"messages?mode=id&id="+id), chromedp.WaitVisible(chromedp.CSS("#result-count")))
+		if s := pageText(t, b, "#result-count"); s != "1 messages found." {
+			t.Errorf("by id: %q", s)
+		}
+	})
+
+	t.Run("dlq resend", func(t *testing.T) {
+		browse(t, b, "dlq", chromedp.Navigate(base+"dlq?group=dash-dlq"), chromedp.WaitVisible(chromedp.CSS("tr.dlq-message")))
+		if s := pageText(t, b, "tr.dlq-message"); !strings.Contains(s, "poison") || !strings.Contains(s, "DashDLQ") {
+			t.Errorf("dlq row %q", s)
+		}
+		screenshot(t, b, "dlq")
+		browse(t, b, "resend", chromedp.Click(chromedp.CSS(`tr.dlq-message input[type=checkbox]`)),
+			chromedp.Click(chromedp.CSS("#dlq-resend")), chromedp.WaitVisible(chromedp.CSS("#action-result")))
+		if s := pageText(t, b, "#action-result"); !strings.HasPrefix(s, "Done") {
+			t.Fatalf("resend: %s", s)
+		}
+		waitFor(t, 30*time.Second, "dash-dlq to get the poison message again", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(poison) >= 2
+		})
+		mu.Lock()
+		got := poison[1]
+		mu.Unlock()
+		if string(got.Body) != "poison" || got.Topic != "DashDLQ" || strings.Join(got.Keys, " ") != "poison-key" {
+			t.Errorf("resent message arrived as topic %q body %q keys %v", got.Topic, got.Body, got.Keys)
+		}
+	})
+
+	t.Run("config and name servers", func(t *testing.T) {
+		browse(t, b, "config", chromedp.Navigate(base+"config?q=broker"), chromedp.WaitVisible(chromedp.CSS("table.config")))
+		if s := pageText(t, b, "table.config"); !strings.Contains(s, "brokerName") || !strings.Contains(s, c.Broker.Name) {
+			t.Errorf("config page: %q", s)
+		}
+		screenshot(t, b, "config")
+		browse(t, b, "namesrv", chromedp.Navigate(base+"namesrv"), chromedp.WaitVisible(chromedp.CSS("tr.ns")))
+		if s := pageText(t, b, "tr.ns"); !strings.Contains(s, c.NameServers[0].Addr) || !strings.Contains(s, "up") {
+			t.Errorf("name servers page: %q", s)
+		}
+		screenshot(t, b, "namesrv")
+	})
+
+	t.Run("broker's own dashboard", func(t *testing.T) {
+		browse(t, b, "broker overview", chromedp.Navigate("http://127.0.0.1:"+strconv.Itoa(brHTTP)+"/dashboard/"),
+			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`tr.broker[data-addr="%s"]`, c.Broker.Addr))))
+		if s := pageText(t, b, "header"); !strings.Contains(s, "broker "+c.Broker.Name) || !strings.Contains(s, "this broker only") {
+			t.Errorf("broker header %q", s)
+		}
+		screenshot(t, b, "broker-overview")
+		browse(t, b, "broker topics", chromedp.Navigate("http://127.0.0.1:"+strconv.Itoa(brHTTP)+"/dashboard/topics?q=Dash"),
+			chromedp.WaitVisible(chromedp.CSS("#topic-count")))
+		if s := pageText(t, b, "#topic-count"); !strings.Contains(s, "3 topics match") {
+			t.Errorf("broker topics %q", s)
+		}
+	})
+
+	t.Run("phone", func(t *testing.T) {
+		browse(t, b, "phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Navigate(base+"group?group=dash-group"),
+			chromedp.WaitVisible(chromedp.CSS("table.progress")))
+		overflow := eval[bool](t, b, `document.documentElement.scrollWidth > window.innerWidth + 1`)
+		if overflow {
+			t.Errorf("the group page is wider than a 390 px phone screen (tables should scroll inside their box)")
+		}
+		screenshot(t, b, "phone-group")
+		browse(t, b, "desktop", chromedp.EmulateViewport(1280, 900))
+	})
+}
+
+// total is how many deliveries the collector saw.
+func (c *collector) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.msgs)
+}
+
+// TestDashboardScale: with 5,000 topics and 1,000 groups the first page of each list arrives and
+// renders in the browser (the page asks for its own 50 rows only).
+func TestDashboardScale(t *testing.T) {
+	needProcesses(t)
+	chromiumPath(t)
+	_, httpPort := bigCluster(t, 5000, 1000)
+	base := "http://127.0.0.1:" + strconv.Itoa(httpPort) + "/dashboard/"
+	b := newBrowser(t)
+	browse(t, b, "topics", chromedp.Navigate(base+"topics"), chromedp.WaitVisible(chromedp.CSS("table.topics")))
+	if s := pageText(t, b, "#topic-count"); !strings.Contains(s, "5000 topics match; page 1 of 100") {
+		t.Errorf("topics: %q", s)
+	}
+	rows := eval[int](t, b, `document.querySelectorAll("tr.topic").length`)
+	if rows != 50 {
+		t.Errorf("%d topic rows on the first page, want 50", rows)
+	}
+	screenshot(t, b, "topics-5000")
+	browse(t, b, "last page", chromedp.Navigate(base+"topics?page=100"), chromedp.WaitVisible(chromedp.CSS("table.topics")))
+	if s := pageText(t, b, "table.topics tbody"); !strings.Contains(s, "ScaleTopic-04999") {
+		t.Errorf("the last page lacks the last topic")
+	}
+	browse(t, b, "groups", chromedp.Navigate(base+"groups"), chromedp.WaitVisible(chromedp.CSS("table.groups")))
+	if s := pageText(t, b, "#group-list p"); !strings.Contains(s, "1000 groups match") {
+		t.Errorf("groups: %q", s)
+	}
+	rows = eval[int](t, b, `document.querySelectorAll("tr.group").length`)
+	if rows != 50 {
+		t.Errorf("%d group rows on the first page, want 50", rows)
+	}
+	screenshot(t, b, "groups-1000")
+}
