@@ -4,13 +4,17 @@ BUILD_DIR ?= build
 BINARIES  := mqnamesrv mqbroker mqadmin mqbench
 PKGS      := ./...
 
-.PHONY: all build test unit itest compat fuzz bench lint ci clean
+.PHONY: all build run test unit itest compat fuzz bench lint ci clean
 
 all: build
 
 build:
 	@mkdir -p $(BUILD_DIR)
 	@for b in $(BINARIES); do CGO_ENABLED=0 $(GO) build -o $(BUILD_DIR)/$$b ./cmd/$$b || exit 1; done
+
+# run: a single-node cluster in the foreground (scripts/quickstart.sh); it prints the dashboard's URL.
+run:
+	./scripts/quickstart.sh
 
 # lint: formatting, vet, go.mod/go.sum exactly as `go mod tidy` leaves them (both modules), and
 # the import rules (TestImportRules in internal/lint, rules in internal/lint/rules.go).

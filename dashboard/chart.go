@@ -28,8 +28,8 @@ func sparkline(label string, end time.Time, span time.Duration, unit string, ser
 	if first.After(start) {
 		start = first
 	}
-	if end.Sub(start) < time.Minute {
-		start = end.Add(-time.Minute)
+	if end.Sub(start) < 15*time.Second {
+		start = end.Add(-15 * time.Second)
 	}
 	span = end.Sub(start)
 	const w, h, pad = 300.0, 60.0, 2.0

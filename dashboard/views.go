@@ -257,8 +257,26 @@ var systemTopics = map[string]bool{"TBW102": true, "SELF_TEST_TOPIC": true, "SCH
 	"RMQ_SYS_TRANS_HALF_TOPIC": true, "RMQ_SYS_TRANS_OP_HALF_TOPIC": true, "TRANS_CHECK_MAX_TIME_TOPIC": true, "BenchmarkTest": true,
 	"RMQ_SYS_TRACE_TOPIC": true}
 
-func topicKind(t string) string {
+// clusterTopics names the topics a broker creates after its cluster and itself (the cluster name,
+// the broker name, <cluster>_REPLY_TOPIC): they count as system topics.
+func clusterTopics(info *admin.ClusterInfo) map[string]bool {
+	out := map[string]bool{}
+	if info == nil {
+		return out
+	}
+	for c := range info.ClusterAddrTable {
+		out[c], out[c+"_REPLY_TOPIC"] = true, true
+	}
+	for b := range info.BrokerAddrTable {
+		out[b] = true
+	}
+	return out
+}
+
+func topicKind(t string, sys map[string]bool) string {
 	switch {
+	case sys[t]:
+		return "system"
 	case strings.HasPrefix(t, "%RETRY%"):
 		return "retry"
 	case strings.HasPrefix(t, "%DLQ%"):
@@ -304,21 +322,26 @@ func (d *Dashboard) topics(c context.Context, q url.Values) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("topic list: %w", err)
 	}
+	info, _ := d.cfg.Source.ClusterInfo(c)
+	sys := clusterTopics(info)
 	lq := strings.ToLower(query)
 	matched := names[:0:0]
 	for _, n := range names {
-		if (kind == "all" || topicKind(n) == kind) && (lq == "" || strings.Contains(strings.ToLower(n), lq)) {
+		if (kind == "all" || topicKind(n, sys) == kind) && (lq == "" || strings.Contains(strings.ToLower(n), lq)) {
 			matched = append(matched, n)
 		}
 	}
 	sort.Strings(matched)
-	out := &TopicsData{Query: query, Kind: kind, Clusters: d.clusters(c)}
+	out := &TopicsData{Query: query, Kind: kind}
+	if info != nil {
+		out.Clusters = info.ClusterNames()
+	}
 	var lo, hi int
 	out.Pager, lo, hi = d.paginate(q, len(matched), PagePrefix+"topics")
 	out.Topics = make([]TopicRow, hi-lo)
 	parallel(hi-lo, func(i int) {
 		name := matched[lo+i]
-		row := TopicRow{Name: name, Kind: topicKind(name)}
+		row := TopicRow{Name: name, Kind: topicKind(name, sys)}
 		if scoped != nil {
 			tc := scoped[name]
 			row.ReadQ, row.WriteQ, row.Perm = tc.ReadQueueNums, tc.WriteQueueNums, permString(tc.Perm)
@@ -374,7 +397,8 @@ func (d *Dashboard) topic(c context.Context, q url.Values) (any, error) {
 	if name == "" {
 		return nil, badf("query parameter topic is required")
 	}
-	out := &TopicData{Name: name, Kind: topicKind(name), Clusters: d.clusters(c)}
+	info, _ := d.cfg.Source.ClusterInfo(c)
+	out := &TopicData{Name: name, Kind: topicKind(name, clusterTopics(info)), Clusters: d.clusters(c)}
 	r, err := d.cfg.Source.TopicRoute(c, name)
 	if err != nil {
 		if errors.Is(err, admin.ErrTopicNotExist) {

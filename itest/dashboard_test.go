@@ -2,6 +2,7 @@ package itest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -26,8 +27,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	needProcesses(t)
 	chromiumPath(t)
 	nsHTTP, brHTTP := testutil.FreePort(t), testutil.FreePort(t)
-	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, Namesrv: testutil.NamesrvOptions{HTTPPort: nsHTTP},
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, Namesrv: testutil.NamesrvOptions{HTTPPort: nsHTTP, DashboardSampleInterval: 1000},
 		Broker: testutil.BrokerOptions{Extra: map[string]string{"httpPort": strconv.Itoa(brHTTP), "messageDelayLevel": sdkDelayLevels}}})
+	slave := startHABroker(t, t.TempDir(), c.Broker.ClusterName, c.Broker.Name, 1, "SLAVE", "ASYNC_FLUSH", c.NamesrvAddr)
 	base := "http://127.0.0.1:" + strconv.Itoa(nsHTTP) + "/dashboard/"
 	ctx := context.Background()
 	a, err := admin.New(admin.WithNameServers(c.NamesrvList()))
@@ -77,18 +79,65 @@ func TestDashboardInBrowser(t *testing.T) {
 		return err == nil && len(dlq) == 1
 	})
 
+	// The broker's in-rate is over a window that starts at its first one-second sample, so the
+	// workload above (all within a second of the start) may not count: keep sending one message
+	// per poll until the sampler (every second here) has seen a non-zero rate twice, and the
+	// slave's acknowledgement.
+	var body string
+	if !testutil.Poll(30*time.Second, func() bool {
+		if _, err := p.Send(ctx, client.NewMessage("LoadTopic", []byte("load"))); err != nil {
+			t.Logf("send to DashLoad: %v", err)
+		}
+		_, body = httpGet(t, "http://127.0.0.1:"+strconv.Itoa(nsHTTP)+"/api/dashboard/overview")
+		var ov struct {
+			Clusters []struct {
+				BrokerSets []struct {
+					Brokers []struct {
+						Addr     string `json:"addr"`
+						LagKnown bool   `json:"replicationLagKnown"`
+						Series   []struct {
+							InTPS float64 `json:"inTps"`
+						} `json:"series"`
+					} `json:"brokers"`
+				} `json:"brokerSets"`
+			} `json:"clusters"`
+		}
+		if json.Unmarshal([]byte(body), &ov) != nil || len(ov.Clusters) != 1 || len(ov.Clusters[0].BrokerSets) != 1 {
+			return false
+		}
+		bs := ov.Clusters[0].BrokerSets[0].Brokers
+		if len(bs) != 2 || bs[0].Addr != c.Broker.Addr || bs[1].Addr != slave.addr || !bs[0].LagKnown || !bs[1].LagKnown {
+			return false
+		}
+		busy := 0
+		for _, s := range bs[0].Series {
+			if s.InTPS > 0 {
+				busy++
+			}
+		}
+		return busy >= 2
+	}) {
+		t.Fatalf("the dashboard never showed the workload's rates and the slave's lag:\n%s", body)
+	}
+
 	b := newBrowser(t)
 
 	t.Run("overview", func(t *testing.T) {
 		row := fmt.Sprintf(`tr.broker[data-addr="%s"]`, c.Broker.Addr)
 		browse(t, b, "overview", chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS(row)))
 		txt := pageText(t, b, row)
-		for _, want := range []string{"ASYNC_MASTER", "Skiff", "master", "no slave connected"} {
+		for _, want := range []string{"ASYNC_MASTER", "Skiff", "master", " B"} {
 			if !strings.Contains(txt, want) {
 				t.Errorf("overview row lacks %q: %s", want, txt)
 			}
 		}
-		browse(t, b, "TPS chart", chromedp.WaitVisible(chromedp.CSS(row+" svg.chart")))
+		if s := pageText(t, b, fmt.Sprintf(`tr.broker[data-addr="%s"]`, slave.addr)); !strings.Contains(s, "SLAVE") {
+			t.Errorf("slave row: %s", s)
+		}
+		browse(t, b, "TPS chart", chromedp.WaitVisible(chromedp.CSS(row+" svg.chart polyline.in")))
+		if pts := eval[int](t, b, `document.querySelector('`+row+` svg.chart polyline.in').getAttribute("points").split(" ").length`); pts < 2 {
+			t.Errorf("the TPS chart has %d points", pts)
+		}
 		if s := pageText(t, b, "h2"); !strings.Contains(s, c.Broker.ClusterName) {
 			t.Errorf("overview heading %q lacks the cluster name", s)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/skiffmq/skiff/client/admin"
 	"github.com/skiffmq/skiff/dashboard"
@@ -10,12 +11,12 @@ import (
 
 // newDashboard builds the cluster-wide dashboard of the name server listening on addr; it reads
 // the cluster through this name server over the remoting protocol.
-func newDashboard(addr string, log *slog.Logger) (*dashboard.Dashboard, error) {
+func newDashboard(addr string, sample time.Duration, log *slog.Logger) (*dashboard.Dashboard, error) {
 	a, err := admin.New(admin.WithNameServers([]string{dialable(addr)}), admin.WithLogger(log))
 	if err != nil {
 		return nil, err
 	}
-	return dashboard.New(dashboard.Config{Source: a, Title: "name server " + addr, Logger: log})
+	return dashboard.New(dashboard.Config{Source: a, Title: "name server " + addr, Logger: log, SampleInterval: sample})
 }
 
 // dialable turns a wildcard listen address (0.0.0.0:9876, [::]:9876) into a loopback one.

@@ -90,7 +90,8 @@ type NamesrvOptions struct {
 	BrokerChannelExpiredTime    int64 // ms; 0: server default (120000)
 	ScanNotActiveBrokerInterval int64 // ms; 0: server default (10000)
 	LogLevel                    string
-	HTTPPort                    int // httpPort (the dashboard, /metrics, /api); 0: off
+	HTTPPort                    int   // httpPort (the dashboard, /metrics, /api); 0: off
+	DashboardSampleInterval     int64 // ms; 0: server default (10000)
 }
 
 // Namesrv is a running mqnamesrv process.
@@ -119,6 +120,9 @@ func WriteNamesrvConfig(dir string, port int, o NamesrvOptions) (string, error) 
 	}
 	if o.HTTPPort > 0 {
 		fmt.Fprintf(&b, "httpPort = %d\n", o.HTTPPort)
+	}
+	if o.DashboardSampleInterval > 0 {
+		fmt.Fprintf(&b, "dashboardSampleInterval = %d\n", o.DashboardSampleInterval)
 	}
 	path := filepath.Join(dir, "namesrv.toml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
