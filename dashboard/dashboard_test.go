@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -59,7 +60,7 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 type response struct {
 	code   int
 	body   string
-	header fasthttp.ResponseHeader
+	header http.Header
 	cookie string // csrf cookie value set, if any
 }
 
@@ -92,7 +93,8 @@ func call(d *Dashboard, method, uri string, form url.Values, cookie string, hdr 
 		m[PagePrefix](&ctx)
 	}
 	r := response{code: ctx.Response.StatusCode(), body: string(ctx.Response.Body())}
-	ctx.Response.Header.CopyTo(&r.header)
+	r.header = http.Header{}
+	ctx.Response.Header.VisitAll(func(k, v []byte) { r.header.Add(string(k), string(v)) })
 	var c fasthttp.Cookie
 	c.SetKey(csrfCookie)
 	if ctx.Response.Header.Cookie(&c) {
@@ -145,8 +147,8 @@ func TestDashboardPagesRender(t *testing.T) {
 			t.Errorf("GET %s = %d %.200s", api, j.code, j.body)
 		}
 	}
-	if r := call(d, "GET", "/", nil, "", nil); r.code != 302 || !strings.HasSuffix(string(r.header.Peek("Location")), PagePrefix) {
-		t.Errorf("/ = %d %q, want a redirect to %s", r.code, r.header.Peek("Location"), PagePrefix)
+	if r := call(d, "GET", "/", nil, "", nil); r.code != 302 || !strings.HasSuffix(r.header.Get("Location"), PagePrefix) {
+		t.Errorf("/ = %d %q, want a redirect to %s", r.code, r.header.Get("Location"), PagePrefix)
 	}
 	for uri, code := range map[string]int{"/dashboard/nope": 404, "/dashboard/topic": 400, "/dashboard/topic?topic=missing": 400,
 		"/dashboard/topics?kind=weird": 400, "/dashboard/messages?mode=zzz": 400, "/dashboard/static/../dashboard.go": 404,
@@ -243,8 +245,8 @@ func TestDashboardActionsNeedCSRFAndAuth(t *testing.T) {
 	if r := call(d, "POST", "/dashboard/action/topic-update", form, tok, map[string]string{"Origin": "http://evil.test"}); r.code != 403 {
 		t.Fatalf("cross-origin POST = %d, want 403", r.code)
 	}
-	if r := call(d, "POST", "/dashboard/action/topic-update", form, tok, nil); r.code != 401 || !strings.Contains(string(r.header.Peek("WWW-Authenticate")), "Basic") {
-		t.Fatalf("POST without credentials = %d %q, want 401 with a Basic challenge", r.code, r.header.Peek("WWW-Authenticate"))
+	if r := call(d, "POST", "/dashboard/action/topic-update", form, tok, nil); r.code != 401 || !strings.Contains(r.header.Get("WWW-Authenticate"), "Basic") {
+		t.Fatalf("POST without credentials = %d %q, want 401 with a Basic challenge", r.code, r.header.Get("WWW-Authenticate"))
 	}
 	if len(f.created) != 0 {
 		t.Fatalf("refused requests created topics: %v", f.created)
