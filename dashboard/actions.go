@@ -135,7 +135,7 @@ func (d *Dashboard) act(ctx *fasthttp.RequestCtx, name string) {
 			fail(fasthttp.StatusForbidden, err)
 			return
 		}
-		who = w + "@" + remote
+		who = w
 	}
 	target := a.target(form)
 	c, cancel := context.WithTimeout(context.Background(), d.cfg.Timeout)

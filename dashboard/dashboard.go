@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base64"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
@@ -37,9 +38,10 @@ const csrfCookie = "skiff_csrf"
 
 type atomicDashboard = atomic.Pointer[Dashboard]
 
-// Authorizer decides whether the request may change the cluster and names who makes it. It is the
-// single gate every dashboard action passes; it returns ErrUnauthorized (the browser is asked for
-// credentials) or another error to refuse.
+// Authorizer decides whether the request may change the cluster and names who makes it (e.g.
+// "admin@10.0.0.5:51234", as it appears in the log). It is the single gate every dashboard action
+// passes; it returns an error wrapping ErrUnauthorized (the browser is asked for credentials) or
+// another error to refuse.
 type Authorizer func(ctx *fasthttp.RequestCtx) (who string, err error)
 
 // ErrUnauthorized is returned by an Authorizer when the request carries no valid admin
@@ -378,4 +380,35 @@ func (l *Lazy) Mounts() httpapi.Mounts {
 		d.serve(ctx)
 	}
 	return httpapi.Mounts{"/": fwd, PagePrefix: fwd, APIPrefix: fwd}
+}
+
+// BasicAuth is an Authorizer that reads HTTP Basic credentials (the browser asks for them after a
+// 401) and passes them to check with the client address; check returns who acts or an error. A
+// request without credentials is refused with ErrUnauthorized before check is called unless
+// optional is set (check then decides, e.g. when ACL is off and everyone may act).
+func BasicAuth(optional bool, check func(remote, user, password string) (who string, err error)) Authorizer {
+	return func(ctx *fasthttp.RequestCtx) (string, error) {
+		user, pass, ok := basicCredentials(string(ctx.Request.Header.Peek("Authorization")))
+		if !ok && !optional {
+			return "", ErrUnauthorized
+		}
+		who, err := check(ctx.RemoteAddr().String(), user, pass)
+		if err != nil {
+			return "", fmt.Errorf("%w: %v", ErrUnauthorized, err)
+		}
+		return who, nil
+	}
+}
+
+func basicCredentials(h string) (user, pass string, ok bool) {
+	const prefix = "Basic "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h[len(prefix):]))
+	if err != nil {
+		return "", "", false
+	}
+	user, pass, ok = strings.Cut(string(raw), ":")
+	return user, pass, ok
 }

@@ -2,7 +2,9 @@ package dashboard
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -227,7 +229,7 @@ func TestDashboardActionsNeedCSRFAndAuth(t *testing.T) {
 			if allow == "" {
 				return "", ErrUnauthorized
 			}
-			return allow, nil
+			return allow + "@" + ctx.RemoteAddr().String(), nil
 		}
 	})
 	tok := call(d, "GET", "/dashboard/topics", nil, "", nil).cookie
@@ -339,5 +341,34 @@ func TestReplicationLag(t *testing.T) {
 		if lag != c.lag || known != c.known || (!known && why == "") {
 			t.Errorf("%v: lag %d known %v why %q", c.rt, lag, known, why)
 		}
+	}
+}
+
+// TestDashboardBasicAuth: actions with BasicAuth need credentials that check accepts; the log names
+// the account.
+func TestDashboardBasicAuth(t *testing.T) {
+	f := newFake(3, 1)
+	d, _, logs := newTest(t, f, func(c *Config) {
+		c.Authorize = BasicAuth(false, func(remote, user, pass string) (string, error) {
+			if user != "admin" || pass != "s3cret" {
+				return "", errors.New("acl: not an admin account")
+			}
+			return user + "@" + remote, nil
+		})
+	})
+	tok := call(d, "GET", "/dashboard/topics", nil, "", nil).cookie
+	form := url.Values{"csrf": {tok}, "topic": {"T1"}, "cluster": {"c1"}}
+	for _, h := range []map[string]string{nil, {"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:wrong"))},
+		{"Authorization": "Bearer xyz"}} {
+		if r := call(d, "POST", "/dashboard/action/topic-update", form, tok, h); r.code != 401 {
+			t.Fatalf("POST with %v = %d, want 401", h, r.code)
+		}
+	}
+	h := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:s3cret"))}
+	if r := call(d, "POST", "/dashboard/action/topic-update", form, tok, h); r.code != 200 || len(f.created) != 1 {
+		t.Fatalf("POST with the admin's credentials = %d, created %v", r.code, f.created)
+	}
+	if !strings.Contains(logs.String(), "who=admin@192.0.2.7:5555") {
+		t.Fatalf("log lacks the account:\n%s", logs.String())
 	}
 }
