@@ -3,6 +3,7 @@ package itest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -189,6 +190,29 @@ func TestDashboardInBrowser(t *testing.T) {
 			}
 		}
 		screenshot(t, b, "topic")
+		// Send a test message from the page: the result links to the stored message.
+		browse(t, b, "send", chromedp.SetValue(chromedp.CSS(`#send-form textarea[name=body]`), "sent from the page"),
+			chromedp.SetValue(chromedp.CSS(`#send-form input[name=keys]`), "page-key"),
+			chromedp.Click(chromedp.CSS(`#send-form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("#action-result")))
+		if s := pageText(t, b, "#action-result"); !strings.HasPrefix(s, "Done") {
+			t.Fatalf("send: %s", s)
+		}
+		waitFor(t, 10*time.Second, "the test message to be found by its key", func() bool {
+			ms, err := a.QueryByKey(ctx, "DashTopic", "page-key", false, 10, 0, time.Now().Add(time.Minute).UnixMilli())
+			return err == nil && len(ms) == 1 && string(ms[0].Body) == "sent from the page"
+		})
+	})
+
+	t.Run("delete topic", func(t *testing.T) {
+		browse(t, b, "delete", chromedp.Navigate(base+"topic?topic=DashCreated"), chromedp.Click(chromedp.CSS("details.danger summary")),
+			chromedp.SendKeys(chromedp.CSS(`details.danger input[name=confirm]`), "DashCreated"),
+			chromedp.Click(chromedp.CSS(`details.danger button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("#action-result")))
+		if s := pageText(t, b, "#action-result"); !strings.HasPrefix(s, "Done") {
+			t.Fatalf("delete: %s", s)
+		}
+		if _, err := a.TopicRoute(ctx, "DashCreated"); !errors.Is(err, admin.ErrTopicNotExist) {
+			t.Fatalf("DashCreated still has a route after the delete: %v", err)
+		}
 	})
 
 	t.Run("groups", func(t *testing.T) {
@@ -227,7 +251,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	t.Run("messages", func(t *testing.T) {
 		q := fmt.Sprintf("messages?mode=time&topic=DashTopic&begin=%d&end=%d", start.UnixMilli(), time.Now().Add(time.Minute).UnixMilli())
 		browse(t, b, "by time", chromedp.Navigate(base+q), chromedp.WaitVisible(chromedp.CSS("#result-count")))
-		if s := pageText(t, b, "#result-count"); s != "20 messages found." {
+		if s := pageText(t, b, "#result-count"); s != "21 messages found." { // 20 sent by the producer, 1 from the topic page
 			t.Errorf("by time: %q", s)
 		}
 		screenshot(t, b, "messages")
@@ -301,7 +325,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		screenshot(t, b, "broker-overview")
 		browse(t, b, "broker topics", chromedp.Navigate("http://127.0.0.1:"+strconv.Itoa(brHTTP)+"/dashboard/topics?q=Dash"),
 			chromedp.WaitVisible(chromedp.CSS("#topic-count")))
-		if s := pageText(t, b, "#topic-count"); !strings.Contains(s, "3 topics match") {
+		if s := pageText(t, b, "#topic-count"); !strings.Contains(s, "2 topics match") {
 			t.Errorf("broker topics %q", s)
 		}
 	})
