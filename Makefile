@@ -29,6 +29,7 @@ lint:
 # unit: every package's tests with the race detector; process-based suites skip under -short.
 unit:
 	$(GO) test -race -shuffle=on -short -count=1 -timeout 10m $(PKGS)
+	$(GO) test -count=1 -run '^TestInflateBound$$' ./client/ # skipped under -race (too slow there)
 
 # itest: tests that start the real binaries as processes (the SDK runs in the test process, so
 # with the race detector; the daemons are built without it).

@@ -217,19 +217,23 @@ func FromStored(s *message.Message, brokerName string) (*MessageExt, error) {
 // MaxInflatedBody bounds an inflated body (a corrupt or hostile body cannot exhaust memory).
 const MaxInflatedBody = 64 << 20
 
-// Inflate undoes zlib compression of a body.
-func Inflate(b []byte) ([]byte, error) {
+// Inflate undoes zlib compression of a body; a body that inflates to more than MaxInflatedBody
+// bytes is refused.
+func Inflate(b []byte) ([]byte, error) { return inflate(b, MaxInflatedBody) }
+
+// inflate is Inflate with the bound as a parameter (tests use a small one).
+func inflate(b []byte, limit int) ([]byte, error) {
 	r, err := zlib.NewReader(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	out, err := io.ReadAll(io.LimitReader(r, MaxInflatedBody+1))
+	out, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(out) > MaxInflatedBody {
-		return nil, fmt.Errorf("inflated body exceeds %d bytes", MaxInflatedBody)
+	if len(out) > limit {
+		return nil, fmt.Errorf("inflated body exceeds %d bytes", limit)
 	}
 	return out, nil
 }

@@ -40,6 +40,35 @@ func checkRecord(raw []byte, phy int64) error {
 	return nil
 }
 
+// checkEntry reports why raw, an intact record (checkRecord), is not the message that the
+// consume-queue entry for topic/queueID at queue offset idx names (nil when it is): a damaged
+// entry can point at another intact record, which must not be served in its place.
+func checkEntry(raw []byte, topic string, queueID int32, idx int64) error {
+	be := binary.BigEndian
+	if qid, qoff := int32(be.Uint32(raw[12:])), int64(be.Uint64(raw[20:])); qid != queueID || qoff != idx {
+		return fmt.Errorf("%w: the record is queue %d offset %d", ErrCorrupt, qid, qoff)
+	}
+	sys := int32(be.Uint32(raw[36:]))
+	p := 72 // born host, store timestamp and store host, both IPv4
+	if sys&message.FlagBornHostV6 != 0 {
+		p += 12
+	}
+	if sys&message.FlagStoreHostV6 != 0 {
+		p += 12
+	}
+	if p+16 > len(raw) {
+		return fmt.Errorf("%w: record too short for its hosts", ErrCorrupt)
+	}
+	p += 16 + int(int32(be.Uint32(raw[p+12:]))) // reconsume times, prepared offset, body length, body
+	if p < 0 || p >= len(raw) || p+1+int(raw[p]) > len(raw) {
+		return fmt.Errorf("%w: record too short for its topic", ErrCorrupt)
+	}
+	if got := raw[p+1 : p+1+int(raw[p])]; string(got) != topic {
+		return fmt.Errorf("%w: the record is of topic %q", ErrCorrupt, got)
+	}
+	return nil
+}
+
 // LookupMessage returns a copy of the whole record at a commit-log offset. An offset that is not
 // the start of a record is ErrNotFound; a record that fails its checks (CRC) is ErrCorrupt.
 func (s *Store) LookupMessage(off int64) ([]byte, error) {
@@ -222,9 +251,14 @@ func (s *Store) GetMessage(topic string, queueID int32, offset int64, maxMsgNums
 			removing = phy < s.minPhy.Load()
 			continue
 		}
-		if err := checkRecord(raw, phy); err != nil {
-			// A consume-queue entry that does not point at a whole record (a damaged
-			// consume-queue file), or a record whose CRC fails, is skipped, never served.
+		err = checkRecord(raw, phy)
+		if err == nil {
+			err = checkEntry(raw, topic, queueID, idx)
+		}
+		if err != nil {
+			// A consume-queue entry that does not point at a whole record of this queue and
+			// offset (a damaged consume-queue file), or a record whose CRC fails, is skipped,
+			// never served.
 			s.log.Error("consume-queue entry does not lead to an intact commit-log record; skipped",
 				"topic", topic, "queueId", queueID, "queueOffset", idx, "phyOffset", phy, "size", size, "err", err)
 			continue

@@ -108,10 +108,13 @@ type collector struct {
 	mu    sync.Mutex
 	msgs  []*client.MessageExt
 	count map[string]int
-	by    map[string]string // body -> consumer
+	by    map[string]string   // body -> consumer (the last one)
+	who   map[string][]string // body -> every consumer it was delivered to, in order
 }
 
-func newCollector() *collector { return &collector{count: map[string]int{}, by: map[string]string{}} }
+func newCollector() *collector {
+	return &collector{count: map[string]int{}, by: map[string]string{}, who: map[string][]string{}}
+}
 
 func (c *collector) handler(name string) consumer.Handler {
 	return func(_ context.Context, msgs []*client.MessageExt) consumer.ConsumeResult {
@@ -121,6 +124,7 @@ func (c *collector) handler(name string) consumer.Handler {
 			c.msgs = append(c.msgs, m)
 			c.count[string(m.Body)]++
 			c.by[string(m.Body)] = name
+			c.who[string(m.Body)] = append(c.who[string(m.Body)], name)
 		}
 		return consumer.ConsumeSuccess
 	}
