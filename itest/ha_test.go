@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,7 +33,31 @@ func startHABroker(t *testing.T, dir, cluster, name string, id int, role, flush,
 	return startHABrokerSized(t, dir, cluster, name, id, role, flush, namesrv, 16<<20)
 }
 
+// startHABrokerSized starts a broker on ports picked free; if another process took one before
+// the broker bound it, the broker exits with "address already in use" and is started again on
+// fresh ports (a restart with start keeps the ports that worked).
 func startHABrokerSized(t *testing.T, dir, cluster, name string, id int, role, flush, namesrv string, segment int64) *haBroker {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		b := writeHABroker(t, dir, cluster, name, id, role, flush, namesrv, segment)
+		b.start()
+		if attempt < 3 && testutil.LostPortRace(b.proc, func() bool { return haDialable(b.addr) }) {
+			t.Logf("%s lost a port race; retrying on fresh ports", b.name)
+			continue
+		}
+		return b
+	}
+}
+
+func haDialable(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		_ = c.Close()
+	}
+	return err == nil
+}
+
+func writeHABroker(t *testing.T, dir, cluster, name string, id int, role, flush, namesrv string, segment int64) *haBroker {
 	t.Helper()
 	port := testutil.FreePort(t)
 	store := filepath.Join(dir, fmt.Sprintf("%s-%d", name, id))
@@ -60,9 +85,7 @@ haSendHeartbeatInterval = 1000
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := &haBroker{t: t, name: fmt.Sprintf("%s-%d", name, id), conf: conf, addr: testutil.Addr(port)}
-	b.start()
-	return b
+	return &haBroker{t: t, name: fmt.Sprintf("%s-%d", name, id), conf: conf, addr: testutil.Addr(port)}
 }
 
 func (b *haBroker) start() {
@@ -209,10 +232,18 @@ func TestHASyncMasterKilledUnderLoad(t *testing.T) {
 			}
 		}(p)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	ackedOn := func(b *haBroker) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked[b.name])
+	}
+	testutil.WaitFor(t, 30*time.Second, func() bool { return ackedOn(aMaster) >= 200 && ackedOn(bMaster) >= 200 },
+		"200 acknowledged sends on each set before the kill")
 	aMaster.proc.Kill() // SIGKILL mid-load
 	killedAt := time.Now()
-	time.Sleep(1500 * time.Millisecond)
+	bAtKill := ackedOn(bMaster)
+	testutil.WaitFor(t, 30*time.Second, func() bool { return ackedOn(bMaster) >= bAtKill+200 },
+		"200 more acknowledged sends on broker-b after the kill")
 	close(stop)
 	wg.Wait()
 	mu.Lock()
@@ -239,13 +270,8 @@ func TestHASyncMasterKilledUnderLoad(t *testing.T) {
 		}
 	}
 	// While broker-a's master is down, its slave has every acknowledged message.
-	testutil.WaitFor(t, 15*time.Second, func() bool {
-		n := len(pullEverything(t, cli, aSlave.addr, topic))
-		if n < len(acked[aMaster.name]) {
-			t.Logf("slave of broker-a serves %d of %d acknowledged messages so far", n, len(acked[aMaster.name]))
-			time.Sleep(500 * time.Millisecond)
-		}
-		return n >= len(acked[aMaster.name])
+	testutil.WaitFor(t, 30*time.Second, func() bool {
+		return len(pullEverything(t, cli, aSlave.addr, topic)) >= len(acked[aMaster.name])
 	}, "slave of broker-a to serve what was acknowledged")
 	missing("slave of broker-a (master down)", pullEverything(t, cli, aSlave.addr, topic), acked[aMaster.name])
 	missing("master of broker-b", pullEverything(t, cli, bMaster.addr, topic), acked[bMaster.name])
@@ -266,17 +292,42 @@ func runtimeInfo(t *testing.T, cli *rpc.Client, addr string) map[string]string {
 	return kv.Table
 }
 
-func maxOffset(t *testing.T, cli *rpc.Client, addr string) int64 {
+// maxOffset returns a broker's commit-log max offset; ok is false when the broker did not answer
+// (so two failures never compare equal).
+func maxOffset(t *testing.T, cli *rpc.Client, addr string) (int64, bool) {
 	v, err := strconv.ParseInt(runtimeInfo(t, cli, addr)["commitLogMaxOffset"], 10, 64)
-	if err != nil {
-		return -1
+	return v, err == nil && v >= 0
+}
+
+// mustMaxOffset is maxOffset that fails the test when the broker does not answer.
+func mustMaxOffset(t *testing.T, cli *rpc.Client, addr string) int64 {
+	t.Helper()
+	v, ok := maxOffset(t, cli, addr)
+	if !ok {
+		t.Fatalf("no commit-log max offset from %s", addr)
 	}
 	return v
 }
 
-// sendN sends n messages of size bytes to addr and returns the send latencies.
+// sameMaxOffset reports whether the broker at addr answers with max offset want.
+func sameMaxOffset(t *testing.T, cli *rpc.Client, addr string, want int64) bool {
+	v, ok := maxOffset(t, cli, addr)
+	return ok && v == want
+}
+
+// sendN sends n messages of size bytes to addr and returns the send latencies; it fails the
+// test on the first failed send (call it from the test goroutine; trySendN is for others).
 func sendN(t *testing.T, cli *rpc.Client, addr, topic string, n, size int, tag string) []time.Duration {
 	t.Helper()
+	lat, err := trySendN(t, cli, addr, topic, n, size, tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lat
+}
+
+// trySendN is sendN that returns the first error instead of failing the test.
+func trySendN(t *testing.T, cli *rpc.Client, addr, topic string, n, size int, tag string) ([]time.Duration, error) {
 	body := make([]byte, size)
 	var lat []time.Duration
 	for i := 0; i < n; i++ {
@@ -286,11 +337,11 @@ func sendN(t *testing.T, cli *rpc.Client, addr, topic string, n, size int, tag s
 		t0 := time.Now()
 		r, err := haCall(t, cli, addr, remoting.SendMessage, ext, body)
 		if err != nil || r.Code != remoting.Success {
-			t.Fatalf("send %d to %s: %v %v", i, addr, r, err)
+			return lat, fmt.Errorf("send %d to %s: %v %v", i, addr, r, err)
 		}
 		lat = append(lat, time.Since(t0))
 	}
-	return lat
+	return lat, nil
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {
@@ -327,14 +378,14 @@ func TestHAAsyncMasterSlaveCatchUp(t *testing.T) {
 	defer cli.Close()
 	const topic = "HAAsync"
 	sendN(t, cli, master.addr, topic, 4000, 1024, "before") // about 4.5 MiB: at least 4 segments
-	if m := maxOffset(t, cli, master.addr); m < 3*seg {
+	if m := mustMaxOffset(t, cli, master.addr); m < 3*seg {
 		t.Fatalf("master holds %d bytes, want at least 3 segments", m)
 	}
 
 	slave := startHABrokerSized(t, dir, "HAAsync", "broker-c", 1, "SLAVE", "ASYNC_FLUSH", ns.Addr, seg)
 	start := time.Now()
-	target := maxOffset(t, cli, master.addr)
-	testutil.WaitFor(t, 60*time.Second, func() bool { return maxOffset(t, cli, slave.addr) == target }, "empty slave to catch up")
+	target := mustMaxOffset(t, cli, master.addr)
+	testutil.WaitFor(t, 60*time.Second, func() bool { return sameMaxOffset(t, cli, slave.addr, target) }, "empty slave to catch up")
 	t.Logf("empty slave caught up with %d bytes in %v", target, time.Since(start).Round(time.Millisecond))
 	if got := runtimeInfo(t, cli, slave.addr)["commitLogMinOffset"]; got != "0" {
 		t.Fatalf("empty slave starts at commit-log offset %s, want 0: it must copy the whole log", got)
@@ -345,7 +396,13 @@ func TestHAAsyncMasterSlaveCatchUp(t *testing.T) {
 
 	// Load continues while the slave is killed and restarted.
 	var loadLat []time.Duration
+	var loadErr error
 	var loadMu sync.Mutex
+	sent := func() int {
+		loadMu.Lock()
+		defer loadMu.Unlock()
+		return len(loadLat)
+	}
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -358,41 +415,51 @@ func TestHAAsyncMasterSlaveCatchUp(t *testing.T) {
 				return
 			default:
 			}
-			lat := sendN(t, pc, master.addr, topic, 50, 1024, fmt.Sprintf("load%d", i))
+			lat, err := trySendN(t, pc, master.addr, topic, 50, 1024, fmt.Sprintf("load%d", i))
 			loadMu.Lock()
 			loadLat = append(loadLat, lat...)
+			if err != nil {
+				loadErr = err
+			}
 			loadMu.Unlock()
+			if err != nil {
+				return
+			}
 		}
 	}()
-	time.Sleep(500 * time.Millisecond)
+	testutil.WaitFor(t, 30*time.Second, func() bool { return sent() >= 200 }, "200 sends of load before the slave is killed")
 	slave.proc.Kill()
-	time.Sleep(time.Second)
-	loadMu.Lock()
-	before := len(loadLat)
-	loadMu.Unlock()
+	atKill := sent()
+	testutil.WaitFor(t, 30*time.Second, func() bool { return sent() >= atKill+200 }, "200 sends while the slave is down")
+	before := sent()
 	slave.start()
 	restarted := time.Now()
+	// The restarted slave catches up with what the master held when it came back, while the load
+	// goes on (no race against the load's throughput: the target is fixed).
+	behind := mustMaxOffset(t, cli, master.addr)
 	caughtUp := time.Duration(0)
 	testutil.WaitFor(t, 60*time.Second, func() bool {
-		// Caught up: within one batch of the master's end while the load goes on.
-		lag := maxOffset(t, cli, master.addr) - maxOffset(t, cli, slave.addr)
-		if lag >= 0 && lag < 256<<10 && maxOffset(t, cli, slave.addr) > 0 {
+		if v, ok := maxOffset(t, cli, slave.addr); ok && v >= behind {
 			caughtUp = time.Since(restarted)
 			return true
 		}
 		return false
 	}, "restarted slave to catch up under load")
-	time.Sleep(300 * time.Millisecond)
+	testutil.WaitFor(t, 30*time.Second, func() bool { return sent() >= before+200 }, "200 sends after the slave caught up")
 	close(stop)
 	<-done
 	loadMu.Lock()
 	during := loadLat[before:]
+	err := loadErr
 	loadMu.Unlock()
-	t.Logf("restarted slave caught up in %v; master send latency meanwhile over %d sends: p50 %v p99 %v",
-		caughtUp.Round(time.Millisecond), len(during), percentile(during, 0.5), percentile(during, 0.99))
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	t.Logf("restarted slave caught up with %d bytes in %v; master send latency meanwhile over %d sends: p50 %v p99 %v",
+		behind, caughtUp.Round(time.Millisecond), len(during), percentile(during, 0.5), percentile(during, 0.99))
 
-	final := maxOffset(t, cli, master.addr)
-	testutil.WaitFor(t, 30*time.Second, func() bool { return maxOffset(t, cli, slave.addr) == final }, "slave to reach the master's max offset")
+	final := mustMaxOffset(t, cli, master.addr)
+	testutil.WaitFor(t, 30*time.Second, func() bool { return sameMaxOffset(t, cli, slave.addr, final) }, "slave to reach the master's max offset")
 	// clusterList shows the set with its master and slave, their roles and the slave's lag.
 	code, out, errOut := runAdmin(t, nil, "clusterList", "-n", ns.Addr)
 	if code != 0 {

@@ -606,7 +606,13 @@ func TestSDKConcurrentBatches(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		// Hold every call until three run at once (or a generous 10 s passes): the test then
+		// sees the consumer's full parallelism instead of hoping for an overlap; a fourth call
+		// at once would break the WithGoroutines bound.
+		deadline := time.Now().Add(10 * time.Second)
+		for maxRunning.Load() < 3 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
 		return inner(ctx, msgs)
 	}
 	startPush(t, "cg-batches", "SDKBatches", "*", h, append(fastConsumer(c), consumer.WithBatchSize(8), consumer.WithGoroutines(3))...)
@@ -615,8 +621,8 @@ func TestSDKConcurrentBatches(t *testing.T) {
 	if maxBatch.Load() < 2 || maxBatch.Load() > 8 {
 		t.Errorf("largest batch %d, want 2..8", maxBatch.Load())
 	}
-	if maxRunning.Load() < 2 || maxRunning.Load() > 3 {
-		t.Errorf("at most %d handlers ran at once, want 2..3", maxRunning.Load())
+	if maxRunning.Load() != 3 {
+		t.Errorf("at most %d handlers ran at once, want exactly WithGoroutines(3)", maxRunning.Load())
 	}
 }
 

@@ -167,6 +167,10 @@ func dialable(addr string) bool {
 	return true
 }
 
+// LostPortRace waits until ready() or the process exits, and reports whether it exited because
+// a port it was given was taken in the meantime (then start it again on fresh ports).
+func LostPortRace(p *Proc, ready func() bool) bool { return lostPortRace(p, ready) }
+
 // lostPortRace waits until ready() or the process exits, and reports whether it exited because
 // its port was taken.
 func lostPortRace(p *Proc, ready func() bool) bool {
