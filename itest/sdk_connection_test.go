@@ -170,15 +170,33 @@ func TestSDKShutdownCommitsOffsets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var committed int64
 	for _, q := range prog {
+		committed += q.ConsumerOffset
 		if q.ConsumerOffset != q.BrokerOffset {
 			t.Errorf("queue %d: committed %d of %d after shutdown", q.QueueID, q.ConsumerOffset, q.BrokerOffset)
 		}
 	}
+	if len(prog) != 2 || committed != 30 {
+		t.Fatalf("progress after shutdown: %d queues with %d committed in all, want both queues and all 30: %+v", len(prog), committed, prog)
+	}
 	if conn, err := a.ConsumerConnection(ctx, c.Broker.Addr, "cg-commit"); err == nil && len(conn.ConnectionSet) > 0 {
 		t.Errorf("consumer still registered after shutdown: %+v", conn.ConnectionSet)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	// A group reading from a timestamp starts at the entry nearest it by store time: put the
+	// timestamp well after the last stored message (by its store time), so the nearest is the
+	// next one sent.
+	var lastStored time.Time
+	col.mu.Lock()
+	for _, m := range col.msgs {
+		if m.StoreTimestamp.After(lastStored) {
+			lastStored = m.StoreTimestamp
+		}
+	}
+	col.mu.Unlock()
+	waitFor(t, 10*time.Second, "the clock to pass the last store time by a second", func() bool {
+		return time.Since(lastStored) > time.Second
+	})
 	since := time.Now()
 	for i := 0; i < 10; i++ {
 		if _, err := p.Send(ctx, client.NewMessage("SDKCommit", body("c2", i))); err != nil {
@@ -203,7 +221,23 @@ func TestSDKShutdownCommitsOffsets(t *testing.T) {
 	waitFor(t, 20*time.Second, "the new messages in every group", func() bool {
 		return again.distinct() >= 15 && fresh.distinct() >= 15 && last.distinct() >= 5
 	})
-	time.Sleep(time.Second)
+	// Nothing older can still arrive once each group's committed offset has reached the end of
+	// both queues: a queue is consumed in offset order, so an older message would come before
+	// the newest ones (no grace period needed).
+	for _, g := range []string{"cg-commit", "cg-commit-ts", "cg-commit-last"} {
+		waitFor(t, 20*time.Second, g+" to commit up to the end of both queues", func() bool {
+			prog, err := a.ConsumerProgress(ctx, []string{c.Broker.Addr}, g, "SDKCommit")
+			if err != nil || len(prog) != 2 {
+				return false
+			}
+			for _, q := range prog {
+				if q.ConsumerOffset != q.BrokerOffset {
+					return false
+				}
+			}
+			return true
+		})
+	}
 	for name, col := range map[string]*collector{"restarted group": again, "timestamp group": fresh, "last-offset group": last} {
 		want := 15
 		if col == last {
@@ -240,12 +274,19 @@ func TestSDKResetOffset(t *testing.T) {
 	}
 	startPush(t, "cg-reset", "SDKReset", "*", h, fastConsumer(c)...)
 	waitFor(t, 20*time.Second, "20 messages", func() bool { mu.Lock(); defer mu.Unlock(); return total >= 20 })
-	time.Sleep(500 * time.Millisecond) // let the offsets be committed
 	a, err := admin.New(admin.WithNameServers(c.NamesrvList()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
+	waitFor(t, 20*time.Second, "the offsets of all 20 to be committed", func() bool {
+		prog, err := a.ConsumerProgress(ctx, []string{c.Broker.Addr}, "cg-reset", "SDKReset")
+		var committed int64
+		for _, q := range prog {
+			committed += q.ConsumerOffset
+		}
+		return err == nil && len(prog) == 2 && committed == 20
+	})
 	if _, err := a.ResetOffsetByTime(ctx, "cg-reset", "SDKReset", start.UnixMilli(), true); err != nil {
 		t.Fatal(err)
 	}
