@@ -231,7 +231,30 @@ func TestSDKTransaction(t *testing.T) {
 		}
 	}
 	waitFor(t, 40*time.Second, "committed and checked-back messages", func() bool { return col.distinct() >= 4 })
-	time.Sleep(3 * time.Second) // a rolled-back message would show up by now
+	// Once the check-back has answered Rollback for both unknown-rollback messages, every
+	// transaction is decided; the topic then holds exactly the 4 committed messages, so a
+	// rolled-back one can never be delivered (no grace period needed).
+	waitFor(t, 40*time.Second, "the check-back of the unknown-rollback messages", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.checked["unknown-rollback-3"] > 0 && l.checked["unknown-rollback-7"] > 0
+	})
+	adm, err := admin.New(admin.WithNameServers(c.NamesrvList()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	status, err := adm.TopicStatus(ctx, "SDKTx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored int64
+	for _, q := range status {
+		stored += q.MaxOffset - q.MinOffset
+	}
+	if stored != 4 {
+		t.Fatalf("topic SDKTx holds %d messages, want the 4 committed ones: %+v", stored, status)
+	}
 	col.mu.Lock()
 	defer col.mu.Unlock()
 	want := map[string]bool{"commit-0": true, "commit-4": true, "unknown-commit-2": true, "unknown-commit-6": true}
@@ -311,7 +334,8 @@ func TestSDKRetryAndDLQ(t *testing.T) {
 	if len(dlq) != 1 || string(dlq[0].Body) != "poison" {
 		t.Fatalf("DLQ holds %d messages: %+v", len(dlq), dlq)
 	}
-	time.Sleep(2 * time.Second)
+	// The third delivery was recorded before its handler returned the RetryLater that sent the
+	// message to the DLQ, and the group never reads its DLQ: nothing more can arrive.
 	mu.Lock()
 	defer mu.Unlock()
 	if got := attempts["poison"]; len(got) != 3 || got[0] != 0 || got[1] != 1 || got[2] != 2 {
@@ -684,12 +708,15 @@ func TestSDKOrderlyHandover(t *testing.T) {
 	waitFor(t, 20*time.Second, "the queues split", func() bool {
 		return countTopic(a.Assigned(), "SDKOrderHand") == 2 && countTopic(b.Assigned(), "SDKOrderHand") == 2
 	})
-	time.Sleep(300 * time.Millisecond)
+	consumed := func() int { mu.Lock(); defer mu.Unlock(); return total }
+	split := consumed()
+	waitFor(t, 20*time.Second, "50 more steps with the queues split", func() bool { return consumed() >= split+50 })
 	if err := a.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, "b to own every queue", func() bool { return countTopic(b.Assigned(), "SDKOrderHand") == 4 })
-	time.Sleep(300 * time.Millisecond)
+	alone := consumed()
+	waitFor(t, 20*time.Second, "50 more steps with b alone", func() bool { return consumed() >= alone+50 })
 	cancel()
 	wg.Wait()
 	n := int(sent.Load())

@@ -143,3 +143,29 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 func body(prefix string, i int) []byte { return []byte(fmt.Sprintf("%s-%05d", prefix, i)) }
+
+// waitCommittedToEnd waits until group has committed every queue of topic on the cluster's
+// broker up to the queue's end (queues: how many the topic has). After that nothing already
+// stored can still be delivered to the group: a queue is consumed in offset order and every
+// pulled message is consumed before its offset is committed. It replaces grace sleeps before
+// "nothing more arrives" checks.
+func waitCommittedToEnd(t *testing.T, c *testutil.Cluster, group, topic string, queues int) {
+	t.Helper()
+	a, err := admin.New(admin.WithNameServers(c.NamesrvList()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	waitFor(t, 30*time.Second, group+" to commit every queue of "+topic+" up to its end", func() bool {
+		prog, err := a.ConsumerProgress(context.Background(), []string{c.Broker.Addr}, group, topic)
+		if err != nil || len(prog) != queues {
+			return false
+		}
+		for _, q := range prog {
+			if q.ConsumerOffset != q.BrokerOffset {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -74,7 +74,7 @@ func TestSDKSendAndConsume(t *testing.T) {
 	col := newCollector()
 	startPush(t, "cg-basic", "SDKBasic", "*", col.handler("a"), fastConsumer(c)...)
 	waitFor(t, 30*time.Second, "every message consumed", func() bool { return col.distinct() >= len(want) })
-	time.Sleep(500 * time.Millisecond)
+	waitCommittedToEnd(t, c, "cg-basic", "SDKBasic", 4)
 	col.mu.Lock()
 	defer col.mu.Unlock()
 	for b, k := range col.count {
@@ -124,7 +124,7 @@ func TestSDKTagFilterAndLargeBody(t *testing.T) {
 	col := newCollector()
 	startPush(t, "cg-tags", "SDKTags", "TA || TC", col.handler("a"), fastConsumer(c)...)
 	waitFor(t, 20*time.Second, "4 tagged messages", func() bool { return col.distinct() >= 4 })
-	time.Sleep(time.Second)
+	waitCommittedToEnd(t, c, "cg-tags", "SDKTags", 2)
 	col.mu.Lock()
 	defer col.mu.Unlock()
 	if len(col.msgs) != 4 {
