@@ -31,6 +31,10 @@ type MasterConfig struct {
 	HeartbeatInterval time.Duration // haSendHeartbeatInterval, default 5 s
 	Housekeeping      time.Duration // haHousekeepingInterval, default 20 s
 	Logger            *slog.Logger
+	// Accept, when set (controller mode), is asked about every slave that introduces itself
+	// with a hello (replica id and the master epoch it accepted); an error refuses the slave.
+	// Slaves without a hello are refused too when Accept is set.
+	Accept func(replicaID, epoch int64) error
 }
 
 // SlaveInfo describes one connected slave.
@@ -61,6 +65,7 @@ type Master struct {
 type slaveConn struct {
 	c     net.Conn
 	addr  string
+	id    int64 // replica id from the hello (controller mode), 0 without one
 	ack   atomic.Int64
 	wake  chan struct{}
 	close sync.Once
@@ -162,6 +167,13 @@ func (m *Master) serve(sc *slaveConn) {
 			return
 		}
 		off := int64(binary.BigEndian.Uint64(buf[:]))
+		if first && m.cfg.Accept != nil {
+			if err := m.hello(sc, off); err != nil {
+				m.drop(sc, "refused", err)
+				return
+			}
+			continue
+		}
 		end := m.cfg.Store.MaxPhyOffset()
 		if off > end || off < 0 {
 			m.log.Error("slave reports an offset past the master's end: its commit log diverged from the master's; refusing it",
@@ -190,6 +202,9 @@ func (m *Master) serve(sc *slaveConn) {
 		}
 		sc.ack.Store(off)
 		m.raisePushMax(off)
+		if m.cfg.Accept != nil {
+			m.broadcast() // waits on a particular replica's ack (controller mode)
+		}
 	}
 }
 

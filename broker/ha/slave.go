@@ -18,6 +18,15 @@ type SlaveConfig struct {
 	Housekeeping      time.Duration // haHousekeepingInterval, default 20 s
 	RetryInterval     time.Duration // between connection attempts, default 5 s
 	Logger            *slog.Logger
+	// ReplicaID and Epoch (controller mode) make the slave introduce itself with a hello before
+	// its first report, so that the master knows whose acks it gets and refuses a slave that
+	// accepted a newer master epoch than its own.
+	ReplicaID int64
+	Epoch     func() int64
+	// Prepare (controller mode) runs before each connection with the configured master address;
+	// it checks the master, truncates a divergent local tail and returns the HA address to dial.
+	// An error skips this attempt.
+	Prepare func(masterAddr string) (haAddr string, err error)
 }
 
 // Slave replicates from its master's HA address into its store.
@@ -98,7 +107,7 @@ func (s *Slave) Start() {
 func (s *Slave) run() {
 	defer s.wg.Done()
 	for {
-		if s.diverged.Load() {
+		if s.diverged.Load() && s.cfg.Prepare == nil {
 			select {
 			case <-s.done:
 				return
@@ -133,6 +142,14 @@ func (s *Slave) report(c net.Conn, off int64) error {
 
 // session replicates over one connection until it fails.
 func (s *Slave) session(addr string) error {
+	if s.cfg.Prepare != nil {
+		ha, err := s.cfg.Prepare(addr)
+		if err != nil {
+			return err
+		}
+		s.diverged.Store(false)
+		addr = ha
+	}
 	c, err := net.DialTimeout("tcp", addr, 3*time.Second)
 	if err != nil {
 		return fmt.Errorf("ha: connect to master %s: %w", addr, err)
@@ -158,6 +175,11 @@ func (s *Slave) session(addr string) error {
 		wmu.Lock()
 		defer wmu.Unlock()
 		return s.report(c, off)
+	}
+	if s.cfg.ReplicaID > 0 {
+		if err := s.hello(c); err != nil {
+			return err
+		}
 	}
 	if err := send(s.cfg.Store.MaxPhyOffset()); err != nil {
 		return err
