@@ -23,6 +23,7 @@ import (
 	"github.com/skiffmq/skiff/broker/ha"
 	"github.com/skiffmq/skiff/broker/metadata"
 	"github.com/skiffmq/skiff/commitlog"
+	"github.com/skiffmq/skiff/internal/controlapi"
 	"github.com/skiffmq/skiff/internal/daemon"
 	"github.com/skiffmq/skiff/internal/httpapi"
 	"github.com/skiffmq/skiff/internal/metrics"
@@ -53,6 +54,7 @@ type Broker struct {
 	stats        brokerStats
 	haMaster     *ha.Master   // masters only
 	haSlave      *ha.Slave    // slaves only
+	fo           *failover    // controller mode only (then haMaster and haSlave both exist)
 	masterAddr   atomic.Value // string: the master's remoting address (slaves), from registration
 	tx           txState
 	metrics      *metrics.Set
@@ -191,6 +193,14 @@ func (b *Broker) Start() error {
 			poolAdmin:  {Workers: 4, Queue: 1000},
 		},
 	})
+	if b.conf().EnableControllerMode {
+		fo, err := newFailover(b)
+		if err != nil {
+			b.cancel()
+			return err
+		}
+		b.fo = fo
+	}
 	b.registerHandlers()
 	b.srv.OnConnClose(b.onConnClose)
 	if err := b.srv.Start(); err != nil {
@@ -198,7 +208,14 @@ func (b *Broker) Start() error {
 		return fmt.Errorf("broker: listen on port %d: %w", b.conf().ListenPort, err)
 	}
 	b.masterAddr.Store("")
-	if b.conf().IsMaster() {
+	if b.fo != nil {
+		if err := b.fo.start(); err != nil {
+			_ = b.srv.Shutdown(context.Background())
+			b.cancel()
+			return err
+		}
+		b.goLoop("slave-sync", b.slaveSyncLoop)
+	} else if b.conf().IsMaster() {
 		b.haMaster = ha.NewMaster(ha.MasterConfig{
 			Addr: fmt.Sprintf("%s:%d", b.conf().BindAddress, b.conf().HaListenPort), Store: b.store,
 			SegmentSize: b.conf().MappedFileSizeCommitLog, BatchSize: b.conf().HaTransferBatchSize,
@@ -224,7 +241,7 @@ func (b *Broker) Start() error {
 	b.goLoop("persist", b.persistLoop)
 	b.goLoop("client-scan", b.clientScanLoop)
 	b.goLoop("stats", b.statsLoop)
-	if b.conf().IsMaster() {
+	if b.conf().IsMaster() || b.fo != nil { // in controller mode they idle while not master
 		b.goLoop("schedule", b.scheduleLoop)
 		b.goLoop("transaction-check", b.transactionCheckLoop)
 	}
@@ -394,4 +411,8 @@ func (b *Broker) registerHandlers() {
 	h(remoting.UpdateBrokerConfig, poolAdmin, b.handleUpdateBrokerConfig)
 	h(remoting.QueryMessage, poolAdmin, b.handleQueryMessage)
 	h(remoting.ViewMessageByID, poolAdmin, b.handleViewMessage)
+	if b.fo != nil {
+		h(controlapi.GetBrokerEpochCache, poolAdmin, b.handleEpochCache)
+		h(controlapi.NotifyBrokerRoleChanged, poolAdmin, b.handleRoleNotice)
+	}
 }

@@ -105,6 +105,19 @@ type Config struct {
 	// HTTPMounts are extra handlers served on the HTTP port under path prefixes (cmd/mqbroker
 	// mounts the dashboard here); ignored when the HTTP port is off. Not read from TOML.
 	HTTPMounts httpapi.Mounts `toml:"-"`
+
+	// Controller mode (RocketMQ 5): the failover controller in the name servers decides the role.
+	EnableControllerMode     bool   `toml:"enableControllerMode"`     // default false
+	ControllerAddr           string `toml:"controllerAddr"`           // name servers running the controller, "ip:port;ip:port"; default namesrvAddr
+	BrokerHeartbeatInterval  int    `toml:"brokerHeartbeatInterval"`  // ms between controller heartbeats, 1000
+	HaMaxTimeSlaveNotCatchup int    `toml:"haMaxTimeSlaveNotCatchup"` // ms a SyncStateSet member may lag before it is removed, 15000
+	AllAckInSyncStateSet     bool   `toml:"allAckInSyncStateSet"`     // a send waits for every SyncStateSet member, default false
+	MinInSyncReplicas        int    `toml:"minInSyncReplicas"`        // fewer members: IN_SYNC_REPLICAS_NOT_ENOUGH, default 1
+	BrokerElectionPriority   int64  `toml:"brokerElectionPriority"`   // smaller is elected first among equals, default 2147483647
+
+	// ReplicaID is brokerId in controller mode (the stable replica id); BrokerID then shows the
+	// current role (0 while master). Not read from TOML.
+	ReplicaID int64 `toml:"-"`
 }
 
 // DefaultConfig returns every default, as RocketMQ 4.9 has them.
@@ -135,6 +148,9 @@ func DefaultConfig() Config {
 		AccessMessageInMemoryMaxRatio: 40,
 		HaSendHeartbeatInterval:       5000, HaHousekeepingInterval: 20000, HaTransferBatchSize: 32 << 10,
 		HaSlaveFallbehindMax: 256 << 20,
+
+		BrokerHeartbeatInterval: 1000, HaMaxTimeSlaveNotCatchup: 15000, MinInSyncReplicas: 1,
+		BrokerElectionPriority: 1<<31 - 1,
 	}
 }
 
@@ -155,6 +171,24 @@ func LoadConfig(path string) (Config, error) {
 func (c *Config) Validate() error {
 	bad := func(key string, v any, why string) error {
 		return fmt.Errorf("broker config: %s = %v: %s", key, v, why)
+	}
+	if c.EnableControllerMode {
+		// The controller decides the role; brokerId is the replica's stable id.
+		if c.ReplicaID == 0 {
+			if c.BrokerID < 1 {
+				return bad("brokerId", c.BrokerID, "in controller mode brokerId is the replica id and must be ≥ 1")
+			}
+			c.ReplicaID, c.BrokerRole = c.BrokerID, RoleSlave
+		}
+		if c.BrokerHeartbeatInterval < 10 {
+			return bad("brokerHeartbeatInterval", c.BrokerHeartbeatInterval, "must be ≥ 10 (ms)")
+		}
+		if c.HaMaxTimeSlaveNotCatchup < 100 {
+			return bad("haMaxTimeSlaveNotCatchup", c.HaMaxTimeSlaveNotCatchup, "must be ≥ 100 (ms)")
+		}
+		if c.MinInSyncReplicas < 1 {
+			return bad("minInSyncReplicas", c.MinInSyncReplicas, "must be ≥ 1")
+		}
 	}
 	switch c.BrokerRole {
 	case RoleAsyncMaster, RoleSyncMaster:
@@ -284,6 +318,20 @@ func (c *Config) BrokerAddr() string {
 // HAServerAddr is the address slaves replicate from.
 func (c *Config) HAServerAddr() string {
 	return net.JoinHostPort(c.BrokerIP2, strconv.Itoa(c.HaListenPort))
+}
+
+// ControllerAddrs lists controllerAddr, or the name servers when it is empty.
+func (c *Config) ControllerAddrs() []string {
+	if strings.TrimSpace(c.ControllerAddr) == "" {
+		return c.NamesrvAddrs()
+	}
+	var out []string
+	for _, a := range strings.Split(c.ControllerAddr, ";") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // IsMaster reports whether the broker has a master role.

@@ -44,7 +44,7 @@ func (b *Broker) registerLoop(ctx context.Context) {
 		case <-t.C:
 		case <-b.registerCh:
 		case <-quick.C:
-			if b.haSlave == nil || b.haSlave.MasterAddr() != "" {
+			if b.haSlave == nil || b.haSlave.MasterAddr() != "" || b.fo != nil {
 				continue
 			}
 		}
@@ -79,6 +79,9 @@ func (b *Broker) registerAll(ctx context.Context) {
 		"compressed":   "false",
 		"bodyCrc32":    strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)&0x7FFFFFFF), 10),
 	}
+	if b.fo != nil {
+		ext["masterEpoch"] = strconv.FormatInt(b.fo.epoch(), 10) // the name server ignores older masters
+	}
 	var wg sync.WaitGroup
 	for _, addr := range addrs {
 		wg.Add(1)
@@ -107,7 +110,7 @@ func (b *Broker) registerAll(ctx context.Context) {
 
 // onRegisterResponse learns the master's addresses from the answer (slaves).
 func (b *Broker) onRegisterResponse(addr string, resp *remoting.Command) {
-	if b.conf().IsMaster() {
+	if b.conf().IsMaster() || b.fo != nil { // in controller mode the controller names the master
 		return
 	}
 	masterAddr, haAddr := resp.ExtFields["masterAddr"], resp.ExtFields["haServerAddr"]

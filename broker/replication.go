@@ -16,6 +16,9 @@ import (
 // SlaveNotAvailable when no healthy slave exists and FlushSlaveTimeout when the ack did not come
 // within slaveTimeout; the message stays stored on the master either way.
 func (b *Broker) replicate(res commitlog.PutResult, wait bool) replicaStatus {
+	if b.fo != nil {
+		return b.fo.replicate(res, wait)
+	}
 	if b.haMaster == nil || (res.Status != commitlog.PutOK && res.Status != commitlog.FlushDiskTimeout) {
 		return replicaOK
 	}
@@ -40,6 +43,7 @@ const (
 	replicaOK replicaStatus = iota
 	replicaSlaveNotAvailable
 	replicaTimeout
+	replicaNotEnough // controller mode: fewer SyncStateSet members than minInSyncReplicas
 )
 
 // withReplica overrides a send response code with the replication outcome (a non-OK replica
@@ -50,6 +54,8 @@ func withReplica(code int32, rs replicaStatus) int32 {
 		return remoting.SlaveNotAvailable
 	case replicaTimeout:
 		return remoting.FlushSlaveTimeout
+	case replicaNotEnough:
+		return remoting.SystemError
 	}
 	return code
 }
@@ -70,7 +76,7 @@ func (b *Broker) slaveSyncLoop(ctx context.Context) {
 	t := time.NewTicker(b.slaveSyncEvery)
 	defer t.Stop()
 	for {
-		if addr := b.masterAddr.Load().(string); addr != "" && addr != b.conf().BrokerAddr() {
+		if addr := b.masterAddr.Load().(string); addr != "" && addr != b.conf().BrokerAddr() && !b.conf().IsMaster() {
 			b.syncFromMaster(ctx, addr)
 		}
 		select {

@@ -29,6 +29,9 @@ func (b *Broker) scheduleLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if !b.conf().IsMaster() {
+			continue // controller mode: only the current master delivers
+		}
 		now := b.now()
 		for level := 1; level <= len(b.delayLevels); level++ {
 			if until, ok := backoff[level]; ok && now.Before(until) {

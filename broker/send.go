@@ -98,6 +98,11 @@ func (b *Broker) send(c *server.Conn, req *remoting.Command) *remoting.Command {
 	if !b.conf().IsMaster() {
 		return errResp(req, remoting.ServiceNotAvailable, "the broker[%s] is a slave and does not accept messages", b.conf().BrokerAddr())
 	}
+	if b.fo != nil {
+		if resp := b.fo.checkSend(req); resp != nil {
+			return resp
+		}
+	}
 	if b.conf().BrokerPermission&metadata.PermWrite == 0 {
 		return errResp(req, remoting.NoPermission, "the broker[%s] sending message is forbidden", b.conf().BrokerAddr())
 	}
@@ -299,6 +304,9 @@ func (b *Broker) sendBatch(req *remoting.Command, sh sendHeader, tc metadata.Top
 func (b *Broker) sendResponse(req *remoting.Command, res commitlog.PutResult, queueID int32, msgs []*message.Message) *remoting.Command {
 	code := putCode(res.Status)
 	if rs := b.replicate(res, waitRequested(msgs)); rs != replicaOK {
+		if rs == replicaNotEnough {
+			return errResp(req, remoting.SystemError, "in-sync replicas not enough")
+		}
 		code = withReplica(code, rs)
 		b.log.Debug("send not replicated in time", "code", code, "endOffset", res.EndOffset)
 	}

@@ -150,7 +150,9 @@ func (b *Broker) transactionCheckLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			b.checkTransactions(b.now())
+			if b.conf().IsMaster() { // controller mode: only the current master checks back
+				b.checkTransactions(b.now())
+			}
 		}
 	}
 }

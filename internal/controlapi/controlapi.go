@@ -264,6 +264,8 @@ type EpochCache struct {
 	Master     bool         `json:"master"`
 	MaxOffset  int64        `json:"maxOffset"`
 	Entries    []EpochEntry `json:"entries"`
+	// HaServerAddr is where a slave of this master connects.
+	HaServerAddr string `json:"haServerAddr"`
 	ReplicaInfo
 }
 
