@@ -25,7 +25,7 @@ func jsonBody(v any) []byte {
 }
 
 func (b *Broker) handleCreateTopic(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
-	if !b.conf().IsMaster() {
+	if !b.conf().IsMaster() && !b.fromMaster(req) {
 		return errResp(req, remoting.SystemError, slaveModifyRemark)
 	}
 	h := newHeader(req)
@@ -103,7 +103,7 @@ func (b *Broker) handleGetAllDelayOffset(_ context.Context, _ *server.Conn, req 
 }
 
 func (b *Broker) handleCreateGroup(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
-	if !b.conf().IsMaster() {
+	if !b.conf().IsMaster() && !b.fromMaster(req) {
 		return errResp(req, remoting.SystemError, slaveModifyRemark)
 	}
 	gc := metadata.DefaultGroupConfig("")

@@ -412,6 +412,8 @@ func (b *Broker) registerHandlers() {
 	h(remoting.QueryMessage, poolAdmin, b.handleQueryMessage)
 	h(remoting.ViewMessageByID, poolAdmin, b.handleViewMessage)
 	if b.fo != nil {
+		h(remoting.UpdateAndCreateTopic, poolAdmin, b.fo.replicatedAdmin(b.handleCreateTopic))
+		h(remoting.UpdateAndCreateSubscriptionGroup, poolAdmin, b.fo.replicatedAdmin(b.handleCreateGroup))
 		h(controlapi.GetBrokerEpochCache, poolAdmin, b.handleEpochCache)
 		h(controlapi.NotifyBrokerRoleChanged, poolAdmin, b.handleRoleNotice)
 	}

@@ -360,6 +360,13 @@ func (fo *failover) becomeMaster(info controlapi.ReplicaInfo) {
 	for b.haSlave.Connected() && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond) // the replication session ends once its connection is closed
 	}
+	if err := b.store.PrepareWrites(); err != nil {
+		fo.mu.Lock()
+		fo.broken = err
+		fo.mu.Unlock()
+		fo.log.Error("store not ready for writes; refusing to act as master", "epoch", info.MasterEpoch, "err", err)
+		return
+	}
 	start := b.store.MaxPhyOffset()
 	if err := fo.epochs.StartEpoch(info.MasterEpoch, start); err != nil {
 		fo.mu.Lock()
@@ -467,3 +474,79 @@ func (b *Broker) handleRoleNotice(_ context.Context, _ *server.Conn, req *remoti
 
 // syncStateSetOf is for diagnostics (runtime info).
 func (fo *failover) syncStateSetOf() []int64 { return slices.Clone(fo.snapshot().Info.SyncStateSet) }
+
+// replicatedField marks an admin request a master forwards to its in-sync replicas.
+const replicatedField = "skiffReplicatedFromMaster"
+
+// fromMaster reports whether req is a topic or group change forwarded by this set's master
+// (controller mode), which a slave applies.
+func (b *Broker) fromMaster(req *remoting.Command) bool {
+	return b.fo != nil && req.ExtFields[replicatedField] == "true"
+}
+
+// replicatedAdmin wraps a topic or subscription-group handler on a controller-mode master: the
+// change is answered only after every other SyncStateSet member applied it too, so a switch
+// never loses a topic or group that was acknowledged.
+func (fo *failover) replicatedAdmin(h server.Handler) server.Handler {
+	return func(ctx context.Context, c *server.Conn, req *remoting.Command) *remoting.Command {
+		resp := h(ctx, c, req)
+		if resp.Code != remoting.Success || fo.b.fromMaster(req) {
+			return resp
+		}
+		if err := fo.toSyncStateSet(ctx, req); err != nil {
+			fo.log.Warn("metadata change not on every in-sync replica", "code", req.Code, "err", err)
+			return errResp(req, remoting.SystemError, "applied on the master but not on every in-sync replica: %v", err)
+		}
+		return resp
+	}
+}
+
+func (fo *failover) toSyncStateSet(ctx context.Context, req *remoting.Command) error {
+	b := fo.b
+	names, _ := json.Marshal([]string{b.conf().BrokerName})
+	resp, err := fo.callOnce(ctx, controlapi.GetSyncStateData, nil, names)
+	if err != nil {
+		return err
+	}
+	sets, err := controlapi.DecodeSyncStateData(resp.Body)
+	if err != nil {
+		return err
+	}
+	set := sets[b.conf().BrokerName]
+	var errs []error
+	for _, r := range set.Replicas {
+		if r.BrokerID == b.conf().ReplicaID || !set.InSyncStateSet(r.BrokerID) {
+			continue
+		}
+		ext := copyMap(req.ExtFields)
+		ext[replicatedField] = "true"
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		out, err := b.rpc.Invoke(cctx, r.BrokerAddr, remoting.NewRequest(req.Code, ext, req.Body))
+		cancel()
+		if err == nil && out.Code != remoting.Success {
+			err = fmt.Errorf("code %d: %s", out.Code, out.Remark)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("replica %d (%s): %w", r.BrokerID, r.BrokerAddr, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// callOnce is call for request goroutines: it does not move the loop's preferred address.
+func (fo *failover) callOnce(ctx context.Context, code int32, ext map[string]string, body []byte) (*remoting.Command, error) {
+	var last error
+	for _, addr := range fo.b.conf().ControllerAddrs() {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		resp, err := fo.b.rpc.Invoke(cctx, addr, remoting.NewRequest(code, copyMap(ext), body))
+		cancel()
+		if err == nil && resp.Code == remoting.Success {
+			return resp, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("controller %s: code %d: %s", addr, resp.Code, resp.Remark)
+		}
+		last = err
+	}
+	return nil, last
+}

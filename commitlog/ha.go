@@ -78,3 +78,27 @@ func (s *Store) AppendCommitLog(offset int64, data []byte) error {
 	}
 	return nil
 }
+
+// PrepareWrites readies a store that received replicated bytes for its own appends (a slave
+// promoted to master): it dispatches everything written and then takes every queue's next queue
+// offset from its consume queue. Replicated appends do not move the queue offsets PutMessages
+// assigns, so without this a promoted slave would hand out queue offsets that already exist.
+func (s *Store) PrepareWrites() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	s.dispatchMu.Lock()
+	defer s.dispatchMu.Unlock()
+	if err := s.dispatchUpTo(s.writePos); err != nil {
+		return fmt.Errorf("commitlog: prepare writes: dispatch: %w", err)
+	}
+	s.cqMu.RLock()
+	for k, q := range s.cqs {
+		_, hi := q.offsets()
+		s.queueOffsets[k] = hi
+	}
+	s.cqMu.RUnlock()
+	return nil
+}

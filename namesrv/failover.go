@@ -93,6 +93,9 @@ func (s *Server) masterChanged(set controller.BrokerSet) {
 // is not the leader.
 func (s *Server) handleController(ctx context.Context, _ *server.Conn, cmd *remoting.Command) *remoting.Command {
 	f := s.fo
+	if f == nil { // a request between the listener's start and the controller's
+		return remoting.NewResponse(cmd, controlapi.NotLeader, "the controller is starting")
+	}
 	if controller.NeedsLeader(cmd.Code) && !f.ctl.IsLeader() && cmd.ExtFields[controlapi.ControllerForwardedField] != "true" {
 		if _, addr := f.ctl.Leader(); addr != "" {
 			ext := make(map[string]string, len(cmd.ExtFields)+1)

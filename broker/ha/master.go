@@ -167,7 +167,7 @@ func (m *Master) serve(sc *slaveConn) {
 			return
 		}
 		off := int64(binary.BigEndian.Uint64(buf[:]))
-		if first && m.cfg.Accept != nil {
+		if first && m.cfg.Accept != nil && sc.id == 0 {
 			if err := m.hello(sc, off); err != nil {
 				m.drop(sc, "refused", err)
 				return

@@ -1,0 +1,488 @@
+package itest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/skiffmq/skiff/client"
+	"github.com/skiffmq/skiff/client/producer"
+	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/remoting"
+	"github.com/skiffmq/skiff/internal/remoting/rpc"
+	"github.com/skiffmq/skiff/internal/testutil"
+)
+
+// Controller request codes (internal/controlapi; itest speaks the wire protocol only).
+const (
+	codeElectMaster      int32 = 1002
+	codeGetSyncStateData int32 = 1006
+	codeGetEpochCache    int32 = 1007
+)
+
+// foHeartbeatTimeout is controllerHeartBeatTimeoutMills in these tests: short, so that five
+// switches fit the time budget.
+const foHeartbeatTimeout = 2500 * time.Millisecond
+
+type foNamesrv struct {
+	conf string
+	addr string
+	proc *testutil.Proc
+}
+
+type foBroker struct {
+	id     int64
+	conf   string
+	addr   string
+	store  string
+	proc   *testutil.Proc
+	killed bool
+}
+
+// foCluster is three name servers running the controller and one broker set of three replicas
+// in controller mode, all real processes.
+type foCluster struct {
+	t       *testing.T
+	ns      []*foNamesrv
+	nsAddr  string
+	brokers map[int64]*foBroker
+	cli     *rpc.Client
+}
+
+func startFailoverCluster(t *testing.T, brokerExtra string) *foCluster {
+	t.Helper()
+	c := &foCluster{t: t, brokers: map[int64]*foBroker{}}
+	c.cli = rpc.New(rpc.Config{DialTimeout: 2 * time.Second})
+	t.Cleanup(func() { _ = c.cli.Close() })
+	var peers, addrs []string
+	ports := make([]int, 3)
+	for i := range 3 {
+		ports[i] = testutil.FreePort(t)
+		peers = append(peers, fmt.Sprintf("n%d-127.0.0.1:%d", i, testutil.FreePort(t)))
+		addrs = append(addrs, testutil.Addr(ports[i]))
+	}
+	c.nsAddr = strings.Join(addrs, ";")
+	for i := range 3 {
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "namesrv.toml")
+		text := fmt.Sprintf(`listenPort = %d
+bindAddress = "127.0.0.1"
+kvConfigPath = %q
+enableControllerInNamesrv = true
+controllerPeers = %q
+controllerSelfId = "n%d"
+controllerStorePath = %q
+controllerHeartBeatTimeoutMills = %d
+`, ports[i], filepath.Join(dir, "kv.json"), strings.Join(peers, ";"), i, filepath.Join(dir, "controller"), foHeartbeatTimeout.Milliseconds())
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ns := &foNamesrv{conf: conf, addr: addrs[i]}
+		ns.start(t)
+		c.ns = append(c.ns, ns)
+	}
+	for id := int64(1); id <= 3; id++ {
+		dir := t.TempDir()
+		b := &foBroker{id: id, store: filepath.Join(dir, "store"), conf: filepath.Join(dir, "broker.toml")}
+		port := testutil.FreePort(t)
+		b.addr = testutil.Addr(port)
+		text := fmt.Sprintf(`brokerClusterName = "FOCluster"
+brokerName = "broker-fo"
+brokerId = %d
+enableControllerMode = true
+controllerAddr = %q
+namesrvAddr = %q
+brokerIP1 = "127.0.0.1"
+bindAddress = "127.0.0.1"
+listenPort = %d
+haListenPort = %d
+storePathRootDir = %q
+httpPort = -1
+flushDiskType = "SYNC_FLUSH"
+mappedFileSizeCommitLog = %d
+maxMessageSize = 1048576
+slaveTimeout = 3000
+haSendHeartbeatInterval = 1000
+brokerHeartbeatInterval = 300
+haMaxTimeSlaveNotCatchup = 3000
+allAckInSyncStateSet = true
+%s`, id, c.nsAddr, c.nsAddr, port, testutil.FreePort(t), b.store, 16<<20, brokerExtra)
+		if err := os.WriteFile(b.conf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b.start(t)
+		c.brokers[id] = b
+	}
+	return c
+}
+
+func (ns *foNamesrv) start(t *testing.T) {
+	ns.proc = testutil.Start(t, bins.Namesrv, []string{"-c", ns.conf}, nil)
+}
+
+func (b *foBroker) kill() {
+	b.killed = true
+	b.proc.Kill()
+}
+
+func (b *foBroker) start(t *testing.T) {
+	b.killed = false
+	b.proc = testutil.Start(t, bins.Broker, []string{"-c", b.conf}, nil)
+}
+
+// foSet is the controller's view of the set (GET_SYNC_STATE_DATA).
+type foSet struct {
+	MasterBrokerID    int64   `json:"masterBrokerId"`
+	MasterAddress     string  `json:"masterAddress"`
+	MasterEpoch       int64   `json:"masterEpoch"`
+	SyncStateSet      []int64 `json:"syncStateSet"`
+	SyncStateSetEpoch int64   `json:"syncStateSetEpoch"`
+	Replicas          []struct {
+		BrokerID  int64 `json:"brokerId"`
+		Alive     bool  `json:"alive"`
+		MaxOffset int64 `json:"maxOffset"`
+	} `json:"replicas"`
+}
+
+// state asks the live name servers in turn (any of them forwards to the Raft leader).
+func (c *foCluster) state() (foSet, bool) {
+	for _, ns := range c.ns {
+		if ns.proc.Exited() {
+			continue
+		}
+		r, err := haCall(c.t, c.cli, ns.addr, codeGetSyncStateData, nil, []byte(`["broker-fo"]`))
+		if err != nil || r.Code != remoting.Success {
+			continue
+		}
+		var m map[string]foSet
+		if json.Unmarshal(r.Body, &m) == nil {
+			if s, ok := m["broker-fo"]; ok {
+				return s, true
+			}
+		}
+	}
+	return foSet{}, false
+}
+
+// waitSet waits until the controller's view satisfies cond.
+func (c *foCluster) waitSet(timeout time.Duration, what string, cond func(foSet) bool) foSet {
+	c.t.Helper()
+	var s foSet
+	testutil.WaitFor(c.t, timeout, func() bool {
+		for _, b := range c.brokers {
+			if b.proc.Exited() && !b.killed {
+				c.t.Fatalf("broker %d exited:\n%s", b.id, b.proc.LogTail(30))
+			}
+		}
+		var ok bool
+		s, ok = c.state()
+		return ok && cond(s)
+	}, what)
+	return s
+}
+
+type epochCache struct {
+	Master    bool `json:"master"`
+	MaxOffset int64
+	Entries   []struct {
+		Epoch       int64 `json:"epoch"`
+		StartOffset int64 `json:"startOffset"`
+	} `json:"entries"`
+}
+
+func (c *foCluster) epochCache(b *foBroker) (epochCache, error) {
+	r, err := haCall(c.t, c.cli, b.addr, codeGetEpochCache, nil, nil)
+	if err != nil {
+		return epochCache{}, err
+	}
+	var e epochCache
+	err = json.Unmarshal(r.Body, &e)
+	return e, err
+}
+
+// commitLogBytes reads a store's commit log [0, end).
+func commitLogBytes(t *testing.T, store string, end int64) []byte {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(store, "commitlog", "*"))
+	sort.Strings(files)
+	var out []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b...)
+	}
+	if int64(len(out)) < end {
+		t.Fatalf("%s holds %d bytes, want %d", store, len(out), end)
+	}
+	return out[:end]
+}
+
+// ack is one acknowledged send.
+type ack struct {
+	seq    int
+	queue  int32
+	broker string // the store host of the offset message id
+	at     time.Time
+}
+
+// foLoad sends numbered messages one after the other until stopped, and records every SEND_OK.
+type foLoad struct {
+	mu     sync.Mutex
+	acks   []ack
+	failed int
+	sent   int
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func startLoad(t *testing.T, nsAddr, topic string) *foLoad {
+	p, err := producer.New(producer.WithNameServers(nsAddr), producer.WithGroup("fo-producer"), producer.WithRouteInterval(300*time.Millisecond),
+		producer.WithSendTimeout(3*time.Second), producer.WithRetries(2), producer.WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	l := &foLoad{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		defer func() { _ = p.Shutdown(context.Background()) }()
+		for seq := 0; seq < 1_000_000; seq++ {
+			select {
+			case <-l.stop:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			res, err := p.Send(ctx, client.NewMessage(topic, []byte(fmt.Sprintf("seq-%07d", seq))))
+			cancel()
+			l.mu.Lock()
+			l.sent++
+			if err == nil && res.Status == client.SendOK {
+				host, _, _ := message.ParseOffsetMsgID(res.OffsetMsgID)
+				l.acks = append(l.acks, ack{seq: seq, queue: int32(res.Queue.QueueID), broker: host.String(), at: time.Now()})
+			} else {
+				l.failed++
+				time.Sleep(20 * time.Millisecond) // no master yet: do not spin
+			}
+			l.mu.Unlock()
+		}
+	}()
+	return l
+}
+
+func (l *foLoad) acked() []ack {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.acks)
+}
+
+func (l *foLoad) halt() {
+	close(l.stop)
+	<-l.done
+}
+
+// firstAckAfter is the first acknowledgement after t by a broker other than not.
+func (l *foLoad) firstAckAfter(t time.Time, not string) (ack, bool) {
+	for _, a := range l.acked() {
+		if a.at.After(t) && a.broker != not {
+			return a, true
+		}
+	}
+	return ack{}, false
+}
+
+// readQueue pulls every message of one queue from addr, in queue order, as sequence numbers.
+func readQueue(t *testing.T, cli *rpc.Client, addr, topic string, q int32) []int {
+	t.Helper()
+	group := "fo-reader-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	hb, _ := json.Marshal(map[string]any{"clientID": "127.0.0.1@" + group, "producerDataSet": []any{},
+		"consumerDataSet": []any{map[string]any{"groupName": group, "consumeType": "CONSUME_ACTIVELY", "messageModel": "CLUSTERING",
+			"consumeFromWhere": "CONSUME_FROM_FIRST_OFFSET", "subscriptionDataSet": []any{map[string]any{"topic": topic, "subString": "*"}}}}})
+	if r, err := haCall(t, cli, addr, remoting.HeartBeat, nil, hb); err != nil || r.Code != remoting.Success {
+		t.Fatalf("heartbeat to %s: %v %v", addr, r, err)
+	}
+	var out []int
+	off := int64(0)
+	for {
+		ext := map[string]string{"consumerGroup": group, "topic": topic, "queueId": strconv.Itoa(int(q)),
+			"queueOffset": strconv.FormatInt(off, 10), "maxMsgNums": "32", "sysFlag": "0", "commitOffset": "-1",
+			"suspendTimeoutMillis": "0", "subVersion": "0", "expressionType": "TAG"}
+		r, err := haCall(t, cli, addr, remoting.PullMessage, ext, nil)
+		if err != nil {
+			t.Fatalf("pull from %s: %v", addr, err)
+		}
+		if r.Code != remoting.Success {
+			return out
+		}
+		msgs, err := message.DecodeAll(r.Body)
+		if err != nil {
+			t.Fatalf("decode pull body from %s: %v", addr, err)
+		}
+		for _, m := range msgs {
+			n, _ := strconv.Atoi(strings.TrimPrefix(string(m.Body), "seq-"))
+			out = append(out, n)
+		}
+		next, _ := strconv.ParseInt(r.ExtFields["nextBeginOffset"], 10, 64)
+		if next <= off {
+			return out
+		}
+		off = next
+	}
+}
+
+// checkNoLoss reads every queue of topic from the master and checks that every acknowledged
+// message is there, and that acknowledged messages appear in the order they were acknowledged.
+func checkNoLoss(t *testing.T, cli *rpc.Client, master, topic string, acks []ack) (lost int) {
+	t.Helper()
+	byQueue := map[int32][]int{}
+	bySeq := map[int]ack{}
+	for _, a := range acks {
+		bySeq[a.seq] = a
+		byQueue[a.queue] = append(byQueue[a.queue], a.seq)
+	}
+	for q, want := range byQueue {
+		got := readQueue(t, cli, master, topic, q)
+		t.Logf("queue %d: %d acknowledged, %d read; read %v ... %v", q, len(want), len(got), got[:min(len(got), 20)], got[max(len(got)-5, 0):])
+		pos := map[int]int{}
+		for i, s := range got {
+			if _, dup := pos[s]; !dup {
+				pos[s] = i
+			}
+		}
+		last := -1
+		for _, s := range want {
+			i, ok := pos[s]
+			if !ok {
+				lost++
+				if lost <= 10 || lost%50 == 0 {
+					t.Errorf("queue %d: acknowledged message seq-%07d is lost (acknowledged by %s at %s)", q, s, bySeq[s].broker, bySeq[s].at.Format("15:04:05.000"))
+				}
+				continue
+			}
+			if i < last {
+				t.Errorf("queue %d: acknowledged seq-%07d is stored before an earlier acknowledged message", q, s)
+			}
+			last = i
+		}
+	}
+	return lost
+}
+
+func foCreateTopic(t *testing.T, cli *rpc.Client, master, topic string) {
+	t.Helper()
+	testutil.WaitFor(t, 20*time.Second, func() bool {
+		r, err := haCall(t, cli, master, remoting.UpdateAndCreateTopic, map[string]string{"topic": topic, "readQueueNums": "4",
+			"writeQueueNums": "4", "perm": "6", "topicFilterType": "SINGLE_TAG"}, nil)
+		return err == nil && r.Code == remoting.Success
+	}, "topic "+topic+" created on the master and its in-sync replicas")
+}
+
+func full(s foSet) bool { return s.MasterBrokerID != 0 && len(s.SyncStateSet) == 3 }
+
+// TestFailoverKillMasterRepeatedly kills the master with SIGKILL five times under a steady
+// producer; each time a new master comes from the SyncStateSet and accepts sends within
+// controllerHeartBeatTimeoutMills + 5 s, the victim restarts and rejoins as a slave; at the end
+// every acknowledged message is read back in order per queue and all three logs are identical.
+func TestFailoverKillMasterRepeatedly(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	c := startFailoverCluster(t, "")
+	s := c.waitSet(60*time.Second, "a master and a full SyncStateSet", full)
+	foCreateTopic(t, c.cli, s.MasterAddress, "FOTopic")
+	load := startLoad(t, c.nsAddr, "FOTopic")
+	defer func() {
+		select {
+		case <-load.done:
+		default:
+			load.halt()
+		}
+	}()
+	var switches []time.Duration
+	var victims []int64
+	for round := range 5 {
+		s = c.waitSet(60*time.Second, "a full SyncStateSet", full)
+		n := len(load.acked())
+		testutil.WaitFor(t, 30*time.Second, func() bool { return len(load.acked()) >= n+50 }, "sends acknowledged before the kill")
+		victim := c.brokers[s.MasterBrokerID]
+		victims = append(victims, victim.id)
+		killed := time.Now()
+		victim.kill()
+		next := c.waitSet(foHeartbeatTimeout+20*time.Second, "a new master",
+			func(n foSet) bool {
+				return n.MasterBrokerID != 0 && n.MasterBrokerID != victim.id && n.MasterEpoch > s.MasterEpoch
+			})
+		if !slices.Contains(s.SyncStateSet, next.MasterBrokerID) {
+			t.Fatalf("round %d: new master %d was not in the SyncStateSet %v", round, next.MasterBrokerID, s.SyncStateSet)
+		}
+		var first ack
+		testutil.WaitFor(t, foHeartbeatTimeout+15*time.Second, func() bool {
+			var ok bool
+			first, ok = load.firstAckAfter(killed, victim.addr)
+			return ok
+		}, "the first send acknowledged after the kill")
+		d := first.at.Sub(killed)
+		switches = append(switches, d)
+		t.Logf("round %d at %s: killed master %d (epoch %d); master %d elected in epoch %d; first ack after %v (by %s)",
+			round, killed.Format("15:04:05.000"), victim.id, s.MasterEpoch, next.MasterBrokerID, next.MasterEpoch, d.Round(time.Millisecond), first.broker)
+		if d > foHeartbeatTimeout+5*time.Second {
+			t.Errorf("round %d: first acknowledged send %v after the kill, want ≤ %v", round, d, foHeartbeatTimeout+5*time.Second)
+		}
+		victim.start(t)
+	}
+	c.waitSet(60*time.Second, "the last victim back in the SyncStateSet", full)
+	n := len(load.acked())
+	testutil.WaitFor(t, 30*time.Second, func() bool { return len(load.acked()) >= n+20 }, "sends after the last switch")
+	load.halt()
+	acks := load.acked()
+	final := c.waitSet(10*time.Second, "the final state", full)
+	master := c.brokers[final.MasterBrokerID]
+	// All replicas reach the same end with the same epoch history, and the same bytes.
+	var end int64
+	testutil.WaitFor(t, 30*time.Second, func() bool {
+		var ends []int64
+		for _, b := range c.brokers {
+			e, err := c.epochCache(b)
+			if err != nil {
+				return false
+			}
+			ends = append(ends, e.MaxOffset)
+		}
+		end = ends[0]
+		return ends[0] == ends[1] && ends[1] == ends[2]
+	}, "every replica at the master's end")
+	want := commitLogBytes(t, master.store, end)
+	mc, _ := c.epochCache(master)
+	for _, b := range c.brokers {
+		if b == master {
+			continue
+		}
+		if !bytes.Equal(commitLogBytes(t, b.store, end), want) {
+			t.Errorf("replica %d's commit log differs from the master's (%d bytes)", b.id, end)
+		}
+		if e, _ := c.epochCache(b); fmt.Sprint(e.Entries) != fmt.Sprint(mc.Entries) {
+			t.Errorf("replica %d's epochs %v differ from the master's %v", b.id, e.Entries, mc.Entries)
+		}
+	}
+	lost := checkNoLoss(t, c.cli, master.addr, "FOTopic", acks)
+	sorted := slices.Clone(switches)
+	slices.Sort(sorted)
+	load.mu.Lock()
+	t.Logf("FAILOVER-RESULT switches=%d victims=%v kill-to-first-ack median=%v max=%v acked=%d lost=%d failedSends=%d sent=%d epochs=%v",
+		len(switches), victims, sorted[len(sorted)/2].Round(time.Millisecond), sorted[len(sorted)-1].Round(time.Millisecond),
+		len(acks), lost, load.failed, load.sent, mc.Entries)
+	load.mu.Unlock()
+}
