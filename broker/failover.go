@@ -222,7 +222,7 @@ func (fo *failover) prepare(masterAddr string) (string, error) {
 	if off < localMax {
 		fo.log.Warn("truncating the divergent tail before following the new master", "master", masterAddr, "from", localMax,
 			"to", off, "localEpochs", local, "masterEpochs", cache.Entries)
-		if err := b.store.TruncateTo(off, 10*time.Second); err != nil {
+		if err := b.store.TruncateTo(off); err != nil {
 			return "", fmt.Errorf("broker: truncate to %d: %w", off, err)
 		}
 		fo.truncations.Add(1)

@@ -247,7 +247,7 @@ type foLoad struct {
 	done   chan struct{}
 }
 
-func startLoad(t *testing.T, nsAddr, topic string) *foLoad {
+func startFoLoad(t *testing.T, nsAddr, topic string) *foLoad {
 	p, err := producer.New(producer.WithNameServers(nsAddr), producer.WithGroup("fo-producer"), producer.WithRouteInterval(300*time.Millisecond),
 		producer.WithSendTimeout(3*time.Second), producer.WithRetries(2), producer.WithLogger(testLogger(t)))
 	if err != nil {
@@ -403,7 +403,7 @@ func TestFailoverKillMasterRepeatedly(t *testing.T) {
 	c := startFailoverCluster(t, "")
 	s := c.waitSet(60*time.Second, "a master and a full SyncStateSet", full)
 	foCreateTopic(t, c.cli, s.MasterAddress, "FOTopic")
-	load := startLoad(t, c.nsAddr, "FOTopic")
+	load := startFoLoad(t, c.nsAddr, "FOTopic")
 	defer func() {
 		select {
 		case <-load.done:
