@@ -81,6 +81,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			withJSON(consumerProgressCommand()),
 			withJSON(resetOffsetByTimeCommand()),
 			withJSON(clusterRTCommand()),
+			getSyncStateSetCommand(),
+			getControllerMetaDataCommand(),
+			electMasterCommand(),
+			getBrokerEpochCommand(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
