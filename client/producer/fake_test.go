@@ -560,3 +560,34 @@ func TestSendRefreshesRouteWhenMasterUnknown(t *testing.T) {
 		})
 	}
 }
+
+// TestSendRefreshesRouteWhenBrokerIsNotMaster: a failover moved the master of the set; the old
+// one answers SERVICE_NOT_AVAILABLE. The retry asks the name server at once and reaches the new
+// master instead of waiting for the 30 s route refresh.
+func TestSendRefreshesRouteWhenBrokerIsNotMaster(t *testing.T) {
+	fc := newFakeCluster(t, 2, 1, "T")
+	answerSend(fc.brokers[0], remoting.ServiceNotAvailable, "the broker is not the master of its set")
+	answerSend(fc.brokers[1], remoting.Success, "")
+	route := func(master string) string {
+		return `{"queueDatas":[{"brokerName":"b1","readQueueNums":1,"writeQueueNums":1,"perm":6,"topicSysFlag":0}],` +
+			`"brokerDatas":[{"cluster":"c","brokerName":"b1","brokerAddrs":{"0":"` + master + `"}}]}`
+	}
+	var asked atomic.Int64
+	fc.ns.HandleFunc(remoting.GetRouteInfoByTopic, func(req *remoting.Command) *remoting.Command {
+		r := remoting.NewResponse(req, remoting.Success, "")
+		if asked.Add(1) == 1 {
+			r.Body = []byte(route(fc.brokers[0].Addr()))
+		} else {
+			r.Body = []byte(route(fc.brokers[1].Addr()))
+		}
+		return r
+	})
+	p := startProducer(t, fc, WithRetries(1))
+	res, err := p.Send(context.Background(), client.NewMessage("T", []byte("x")))
+	if err != nil || res.Status != client.SendOK {
+		t.Fatalf("send after a failover = %v, %v", res, err)
+	}
+	if sends(fc, 0) != 1 || sends(fc, 1) != 1 {
+		t.Fatalf("sends: old master %d, new master %d; want 1 and 1", sends(fc, 0), sends(fc, 1))
+	}
+}

@@ -300,6 +300,13 @@ func retryable(err error) bool {
 	return false
 }
 
+// refusedAsNotMaster reports a SERVICE_NOT_AVAILABLE answer: the broker is a slave, or a master
+// that lost its role.
+func refusedAsNotMaster(err error) bool {
+	var be *client.BrokerError
+	return errors.As(err, &be) && be.Code == remoting.ServiceNotAvailable
+}
+
 // chooseQueue picks the queue for an attempt.
 func (p *Producer) chooseQueue(pr *prepared, queues []client.MessageQueue, avoid string) client.MessageQueue {
 	if p.o.selector != nil {
@@ -450,7 +457,9 @@ func (op *sendOp) done(at attempt, resp *remoting.Command, err error) (res *clie
 	if !retryable(err) {
 		return nil, op.err(), true
 	}
-	if errors.Is(err, client.ErrTopicNotExist) || core.IsTransport(err) {
+	if errors.Is(err, client.ErrTopicNotExist) || core.IsTransport(err) || refusedAsNotMaster(err) {
+		// The broker dropped the connection or is no longer master (a failover): ask for the
+		// route now instead of waiting for the next periodic refresh.
 		_, _ = p.core.UpdateRoute(op.ctx, op.pr.topic)
 	}
 	op.avoid = at.mq.BrokerName
