@@ -26,6 +26,7 @@ import (
 // Controller request codes (internal/controlapi; itest speaks the wire protocol only).
 const (
 	codeElectMaster      int32 = 1002
+	codeGetMetadataInfo  int32 = 1005
 	codeGetSyncStateData int32 = 1006
 	codeGetEpochCache    int32 = 1007
 )
@@ -189,6 +190,23 @@ func (c *foCluster) waitSet(timeout time.Duration, what string, cond func(foSet)
 		return ok && cond(s)
 	}, what)
 	return s
+}
+
+// raftLeader returns the name server whose controller leads the Raft group.
+func (c *foCluster) raftLeader() *foNamesrv {
+	c.t.Helper()
+	var leader *foNamesrv
+	testutil.WaitFor(c.t, 20*time.Second, func() bool {
+		for _, ns := range c.ns {
+			r, err := haCall(c.t, c.cli, ns.addr, codeGetMetadataInfo, nil, nil)
+			if err == nil && r.Code == remoting.Success && r.ExtFields["isLeader"] == "true" {
+				leader = ns
+				return true
+			}
+		}
+		return false
+	}, "a controller leader")
+	return leader
 }
 
 type epochCache struct {
@@ -419,8 +437,17 @@ func TestFailoverKillMasterRepeatedly(t *testing.T) {
 		testutil.WaitFor(t, 30*time.Second, func() bool { return len(load.acked()) >= n+50 }, "sends acknowledged before the kill")
 		victim := c.brokers[s.MasterBrokerID]
 		victims = append(victims, victim.id)
+		// Round 2 also kills the name server whose controller is the Raft leader.
+		var leaderNS *foNamesrv
+		if round == 2 {
+			leaderNS = c.raftLeader()
+		}
 		killed := time.Now()
 		victim.kill()
+		if leaderNS != nil {
+			leaderNS.proc.Kill()
+			t.Logf("round %d: killed the Raft leader's name server %s with the master", round, leaderNS.addr)
+		}
 		next := c.waitSet(foHeartbeatTimeout+20*time.Second, "a new master",
 			func(n foSet) bool {
 				return n.MasterBrokerID != 0 && n.MasterBrokerID != victim.id && n.MasterEpoch > s.MasterEpoch
@@ -442,6 +469,9 @@ func TestFailoverKillMasterRepeatedly(t *testing.T) {
 			t.Errorf("round %d: first acknowledged send %v after the kill, want ≤ %v", round, d, foHeartbeatTimeout+5*time.Second)
 		}
 		victim.start(t)
+		if leaderNS != nil {
+			leaderNS.start(t)
+		}
 	}
 	c.waitSet(60*time.Second, "the last victim back in the SyncStateSet", full)
 	n := len(load.acked())
@@ -484,5 +514,88 @@ func TestFailoverKillMasterRepeatedly(t *testing.T) {
 	t.Logf("FAILOVER-RESULT switches=%d victims=%v kill-to-first-ack median=%v max=%v acked=%d lost=%d failedSends=%d sent=%d epochs=%v",
 		len(switches), victims, sorted[len(sorted)/2].Round(time.Millisecond), sorted[len(sorted)-1].Round(time.Millisecond),
 		len(acks), lost, load.failed, load.sent, mc.Entries)
+	load.mu.Unlock()
+}
+
+// TestFailoverLaggingReplicaNeverElected: replica 3 falls out of the SyncStateSet while it is
+// down; when the master then dies, replica 3 (alive again but outside the set) is never elected
+// with enableElectUncleanMaster = false: the set stays without a master until a member returns.
+// Then a planned electMaster hands the role over with no acknowledged message lost.
+func TestFailoverLaggingReplicaNeverElected(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	c := startFailoverCluster(t, "")
+	s := c.waitSet(60*time.Second, "a master and a full SyncStateSet", full)
+	foCreateTopic(t, c.cli, s.MasterAddress, "FOLag")
+	load := startFoLoad(t, c.nsAddr, "FOLag")
+	defer func() {
+		select {
+		case <-load.done:
+		default:
+			load.halt()
+		}
+	}()
+	master := c.brokers[s.MasterBrokerID]
+	var others []*foBroker
+	for _, id := range []int64{1, 2, 3} {
+		if id != master.id {
+			others = append(others, c.brokers[id])
+		}
+	}
+	laggard, member := others[0], others[1]
+	laggard.kill()
+	c.waitSet(30*time.Second, "the dead replica removed from the SyncStateSet", func(n foSet) bool {
+		return n.MasterBrokerID == master.id && !slices.Contains(n.SyncStateSet, laggard.id) && len(n.SyncStateSet) == 2
+	})
+	member.kill()
+	c.waitSet(30*time.Second, "the SyncStateSet down to the master", func(n foSet) bool {
+		return n.MasterBrokerID == master.id && len(n.SyncStateSet) == 1
+	})
+	n := len(load.acked())
+	testutil.WaitFor(t, 30*time.Second, func() bool { return len(load.acked()) >= n+30 }, "sends acknowledged by the master alone")
+	laggard.start(t) // alive again, but behind and outside the SyncStateSet
+	testutil.WaitFor(t, 30*time.Second, func() bool {
+		st, ok := c.state()
+		if !ok {
+			return false
+		}
+		for _, r := range st.Replicas {
+			if r.BrokerID == laggard.id && r.Alive {
+				return true
+			}
+		}
+		return false
+	}, "the laggard heartbeating again")
+	before, _ := c.state()
+	master.kill()
+	// Well past the heartbeat timeout: the master is fenced (new epoch, no master), and the laggard
+	// is never named.
+	fenced := c.waitSet(foHeartbeatTimeout+20*time.Second, "the dead master fenced", func(n foSet) bool { return n.MasterEpoch > before.MasterEpoch })
+	deadline := time.Now().Add(2 * foHeartbeatTimeout)
+	for time.Now().Before(deadline) {
+		if st, ok := c.state(); ok && st.MasterBrokerID != 0 {
+			t.Fatalf("replica %d became master outside the SyncStateSet %v (epoch %d)", st.MasterBrokerID, fenced.SyncStateSet, st.MasterEpoch)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The only member returns: it is master again, and both others follow it.
+	master.start(t)
+	member.start(t)
+	s = c.waitSet(60*time.Second, "the old master re-elected and the set full", func(n foSet) bool { return n.MasterBrokerID == master.id && full(n) })
+	// Planned handover to the former laggard, under load.
+	n = len(load.acked())
+	testutil.WaitFor(t, 30*time.Second, func() bool { return len(load.acked()) >= n+30 }, "sends before the planned switch")
+	r, err := haCall(t, c.cli, c.ns[0].addr, codeElectMaster, map[string]string{"brokerName": "broker-fo", "brokerId": strconv.FormatInt(laggard.id, 10)}, nil)
+	if err != nil || r.Code != remoting.Success {
+		t.Fatalf("electMaster: %v %v", r, err)
+	}
+	s = c.waitSet(20*time.Second, "the planned master", func(n foSet) bool { return n.MasterBrokerID == laggard.id })
+	n = len(load.acked())
+	testutil.WaitFor(t, 30*time.Second, func() bool { return len(load.acked()) >= n+30 }, "sends after the planned switch")
+	load.halt()
+	acks := load.acked()
+	lost := checkNoLoss(t, c.cli, laggard.addr, "FOLag", acks)
+	load.mu.Lock()
+	t.Logf("FAILOVER-LAG-RESULT acked=%d lost=%d failedSends=%d sent=%d", len(acks), lost, load.failed, load.sent)
 	load.mu.Unlock()
 }
