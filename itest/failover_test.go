@@ -42,12 +42,16 @@ type foNamesrv struct {
 }
 
 type foBroker struct {
-	id     int64
-	conf   string
-	addr   string
-	store  string
-	proc   *testutil.Proc
-	killed bool
+	// With proxies: its controller traffic and its HA port (as the other replicas reach it) go
+	// through these, so a test can cut it off.
+	ctlProxies []*testutil.Proxy
+	haProxy    *testutil.Proxy
+	id         int64
+	conf       string
+	addr       string
+	store      string
+	proc       *testutil.Proc
+	killed     bool
 }
 
 // foCluster is three name servers running the controller and one broker set of three replicas
@@ -60,7 +64,27 @@ type foCluster struct {
 	cli     *rpc.Client
 }
 
+// cut partitions the broker from the controller and from the other replicas (clients still reach
+// it); heal undoes it.
+func (b *foBroker) cut() {
+	b.haProxy.Cut()
+	for _, p := range b.ctlProxies {
+		p.Cut()
+	}
+}
+
+func (b *foBroker) heal() {
+	b.haProxy.Heal()
+	for _, p := range b.ctlProxies {
+		p.Heal()
+	}
+}
+
 func startFailoverCluster(t *testing.T, brokerExtra string) *foCluster {
+	return startFailoverClusterProxied(t, brokerExtra, false)
+}
+
+func startFailoverClusterProxied(t *testing.T, brokerExtra string, proxied bool) *foCluster {
 	t.Helper()
 	c := &foCluster{t: t, brokers: map[int64]*foBroker{}}
 	c.cli = rpc.New(rpc.Config{DialTimeout: 2 * time.Second})
@@ -97,6 +121,21 @@ controllerHeartBeatTimeoutMills = %d
 		b := &foBroker{id: id, store: filepath.Join(dir, "store"), conf: filepath.Join(dir, "broker.toml")}
 		port := testutil.FreePort(t)
 		b.addr = testutil.Addr(port)
+		haPort := testutil.FreePort(t)
+		ctlAddr, extra := c.nsAddr, brokerExtra
+		if proxied {
+			// The other replicas reach this broker's HA port at 127.0.0.2 (brokerIP2), through a
+			// proxy to where it listens (127.0.0.1).
+			b.haProxy = testutil.StartProxy(t, fmt.Sprintf("127.0.0.2:%d", haPort), testutil.Addr(haPort))
+			var via []string
+			for _, a := range addrs {
+				p := testutil.StartProxy(t, "127.0.0.1:0", a)
+				b.ctlProxies = append(b.ctlProxies, p)
+				via = append(via, p.Addr())
+			}
+			ctlAddr = strings.Join(via, ";")
+			extra += "brokerIP2 = \"127.0.0.2\"\n"
+		}
 		text := fmt.Sprintf(`brokerClusterName = "FOCluster"
 brokerName = "broker-fo"
 brokerId = %d
@@ -117,7 +156,7 @@ haSendHeartbeatInterval = 1000
 brokerHeartbeatInterval = 300
 haMaxTimeSlaveNotCatchup = 3000
 allAckInSyncStateSet = true
-%s`, id, c.nsAddr, c.nsAddr, port, testutil.FreePort(t), b.store, 16<<20, brokerExtra)
+%s`, id, ctlAddr, c.nsAddr, port, haPort, b.store, 16<<20, extra)
 		if err := os.WriteFile(b.conf, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -597,5 +636,91 @@ func TestFailoverLaggingReplicaNeverElected(t *testing.T) {
 	lost := checkNoLoss(t, c.cli, laggard.addr, "FOLag", acks)
 	load.mu.Lock()
 	t.Logf("FAILOVER-LAG-RESULT acked=%d lost=%d failedSends=%d sent=%d", len(acks), lost, load.failed, load.sent)
+	load.mu.Unlock()
+}
+
+// TestFailoverPartitionedMaster cuts the master off from the controller and from the other
+// replicas while the producer still reaches it: it stops acknowledging (its lease runs out and
+// the SyncStateSet cannot acknowledge), a new master is elected, and no send is acknowledged by
+// the old master after the new one acknowledged any (the producer sends one message at a time, so
+// acknowledgements are ordered). Healed, the old master learns the new epoch, cuts its
+// unacknowledged tail and follows; nothing acknowledged is lost and all logs end equal.
+func TestFailoverPartitionedMaster(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	c := startFailoverClusterProxied(t, "", true)
+	s := c.waitSet(60*time.Second, "a master and a full SyncStateSet", full)
+	foCreateTopic(t, c.cli, s.MasterAddress, "FOPart")
+	load := startFoLoad(t, c.nsAddr, "FOPart")
+	defer func() {
+		select {
+		case <-load.done:
+		default:
+			load.halt()
+		}
+	}()
+	n := len(load.acked())
+	testutil.WaitFor(t, 30*time.Second, func() bool { return len(load.acked()) >= n+100 }, "sends before the partition")
+	old := c.brokers[s.MasterBrokerID]
+	cutAt := time.Now()
+	old.cut()
+	next := c.waitSet(foHeartbeatTimeout+20*time.Second, "a new master", func(n foSet) bool {
+		return n.MasterBrokerID != 0 && n.MasterBrokerID != old.id && n.MasterEpoch > s.MasterEpoch
+	})
+	newMaster := c.brokers[next.MasterBrokerID]
+	var firstNew ack
+	testutil.WaitFor(t, 30*time.Second, func() bool {
+		var ok bool
+		firstNew, ok = load.firstAckAfter(cutAt, old.addr)
+		return ok
+	}, "a send acknowledged by the new master")
+	n = len(load.acked())
+	testutil.WaitFor(t, 30*time.Second, func() bool { return len(load.acked()) >= n+50 }, "sends on the new master")
+	old.heal()
+	healAt := time.Now()
+	c.waitSet(60*time.Second, "the old master back in the SyncStateSet as a slave", func(n foSet) bool {
+		return n.MasterBrokerID == newMaster.id && full(n)
+	})
+	n = len(load.acked())
+	testutil.WaitFor(t, 30*time.Second, func() bool { return len(load.acked()) >= n+20 }, "sends after the heal")
+	load.halt()
+	acks := load.acked()
+	var lastOld ack
+	for _, a := range acks {
+		if a.broker == old.addr {
+			lastOld = a
+		}
+		if a.broker == old.addr && a.seq > firstNew.seq {
+			t.Errorf("the old master acknowledged seq-%07d after the new master acknowledged seq-%07d", a.seq, firstNew.seq)
+		}
+	}
+	// The old master's lease runs out heartbeat-timeout after its last heartbeat was sent; a send
+	// that was waiting for its replicas then is not acknowledged either (1 s of slack for the
+	// answer's way back to the producer).
+	if d := lastOld.at.Sub(cutAt); d > foHeartbeatTimeout+time.Second {
+		t.Errorf("the partitioned master acknowledged seq-%07d %v after the cut, past its lease", lastOld.seq, d)
+	}
+	var end int64
+	testutil.WaitFor(t, 30*time.Second, func() bool {
+		var ends []int64
+		for _, b := range c.brokers {
+			e, err := c.epochCache(b)
+			if err != nil {
+				return false
+			}
+			ends = append(ends, e.MaxOffset)
+		}
+		end = ends[0]
+		return ends[0] == ends[1] && ends[1] == ends[2]
+	}, "every replica at the master's end")
+	if !bytes.Equal(commitLogBytes(t, old.store, end), commitLogBytes(t, newMaster.store, end)) {
+		t.Errorf("the old master's log differs from the new master's after the heal")
+	}
+	lost := checkNoLoss(t, c.cli, newMaster.addr, "FOPart", acks)
+	truncated := strings.Count(old.proc.Log(), "truncating the divergent tail")
+	load.mu.Lock()
+	t.Logf("FAILOVER-PARTITION-RESULT old-master-truncations=%d cut-to-last-old-ack=%v cut-to-first-new-ack=%v heal-to-in-sync=%v acked=%d lost=%d failedSends=%d sent=%d",
+		truncated, lastOld.at.Sub(cutAt).Round(time.Millisecond), firstNew.at.Sub(cutAt).Round(time.Millisecond), time.Since(healAt).Round(time.Millisecond),
+		len(acks), lost, load.failed, load.sent)
 	load.mu.Unlock()
 }

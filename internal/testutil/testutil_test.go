@@ -1,7 +1,10 @@
 package testutil
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -276,4 +279,68 @@ exec ` + py + ` -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', 
 		t.Fatalf("%s not listening", ns.Addr)
 	}
 	ns.Kill()
+}
+
+func TestProxyForwardsCutsAndHeals(t *testing.T) {
+	ln, err := listenLocal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); c.Close() }()
+		}
+	}()
+	p := StartProxy(t, "127.0.0.1:0", ln.Addr().String())
+	echo := func() error {
+		c, err := net.DialTimeout("tcp", p.Addr(), time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte("ping")); err != nil {
+			return err
+		}
+		b := make([]byte, 4)
+		if _, err := io.ReadFull(c, b); err != nil {
+			return err
+		}
+		if string(b) != "ping" {
+			return fmt.Errorf("echo %q", b)
+		}
+		return nil
+	}
+	if err := echo(); err != nil {
+		t.Fatalf("through the proxy: %v", err)
+	}
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	one := make([]byte, 1)
+	if _, err := io.ReadFull(c, one); err != nil {
+		t.Fatal(err)
+	}
+	p.Cut()
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Read(one); err == nil {
+		t.Fatal("an open connection survived the cut")
+	}
+	if err := echo(); err == nil {
+		t.Fatal("a new connection passed a cut proxy")
+	}
+	p.Heal()
+	if err := echo(); err != nil {
+		t.Fatalf("after heal: %v", err)
+	}
 }
