@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -367,6 +368,7 @@ func (fo *failover) becomeMaster(info controlapi.ReplicaInfo) {
 		fo.log.Error("store not ready for writes; refusing to act as master", "epoch", info.MasterEpoch, "err", err)
 		return
 	}
+	fo.clampOffsets()
 	start := b.store.MaxPhyOffset()
 	if err := fo.epochs.StartEpoch(info.MasterEpoch, start); err != nil {
 		fo.mu.Lock()
@@ -386,6 +388,32 @@ func (fo *failover) becomeMaster(info controlapi.ReplicaInfo) {
 	fo.switches.Add(1)
 	fo.log.Info("role changed: master", "epoch", info.MasterEpoch, "startOffset", start, "syncStateSet", info.SyncStateSet,
 		"took", b.now().Sub(t0))
+}
+
+// clampOffsets moves every consumer offset that points past its queue's end back to the end. A
+// consumer may have read (and committed past) messages of a deposed master that this log does
+// not hold; left alone, the offset would skip the messages this master writes at those queue
+// offsets. Moving back only redelivers.
+func (fo *failover) clampOffsets() {
+	b := fo.b
+	snap := b.offsets.Snapshot()
+	clamped := 0
+	for key, queues := range snap.OffsetTable {
+		topic, _, ok := strings.Cut(key, "@")
+		if !ok {
+			continue
+		}
+		for q, off := range queues {
+			if end := b.store.MaxOffsetInQueue(topic, q); off > end {
+				queues[q] = end
+				clamped++
+			}
+		}
+	}
+	if clamped > 0 {
+		b.offsets.Merge(snap)
+		fo.log.Warn("consumer offsets past the end of their queue moved back (redelivery, never a skip)", "offsets", clamped)
+	}
 }
 
 func (fo *failover) becomeSlave(info controlapi.ReplicaInfo) {

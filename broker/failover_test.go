@@ -1,0 +1,75 @@
+package broker
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/skiffmq/skiff/internal/controlapi"
+	"github.com/skiffmq/skiff/internal/remoting"
+	"github.com/skiffmq/skiff/internal/testutil"
+)
+
+// fakeController answers BROKER_HEARTBEAT like the controller would for a set whose master is
+// replica 1 (this broker), while answering is on.
+func fakeController(t *testing.T, answering *atomic.Bool) *testutil.FakeServer {
+	fc := testutil.NewFakeServer(t)
+	fc.HandleFunc(controlapi.BrokerHeartbeat, func(req *remoting.Command) *remoting.Command {
+		if !answering.Load() {
+			return remoting.NewResponse(req, controlapi.NotLeader, "no leader")
+		}
+		r := remoting.NewResponse(req, remoting.Success, "")
+		controlapi.ReplicaInfo{MasterBrokerID: 1, MasterAddress: req.ExtFields["brokerAddr"], MasterEpoch: 1,
+			SyncStateSet: []int64{1}, SyncStateSetEpoch: 1}.PutExt(r.ExtFields)
+		r.ExtFields["heartbeatTimeoutMills"] = "600"
+		return r
+	})
+	return fc
+}
+
+// TestFailoverBrokerLeaseFencesSends: a controller-mode broker named master accepts sends, records
+// its epoch, and answers SERVICE_NOT_AVAILABLE once its heartbeats stop being answered for longer
+// than the controller's heartbeat timeout (it could be deposed without hearing of it).
+func TestFailoverBrokerLeaseFencesSends(t *testing.T) {
+	var answering atomic.Bool
+	answering.Store(true)
+	fc := fakeController(t, &answering)
+	tb := startBroker(t, func(c *Config) {
+		c.EnableControllerMode, c.BrokerID, c.ControllerAddr, c.BrokerHeartbeatInterval = true, 1, fc.Addr(), 50
+	})
+	testutil.WaitFor(t, 10*time.Second, func() bool { return tb.b.conf().IsMaster() }, "the broker to become master")
+	if r := tb.send(t, "FenceT", 0, "", "", "m1"); r.Code != remoting.Success {
+		t.Fatalf("send as master: %d %s", r.Code, r.Remark)
+	}
+	if e := tb.b.fo.epochs.Entries(); len(e) != 1 || e[0].Epoch != 1 || e[0].StartOffset != 0 {
+		t.Fatalf("epoch file %+v", e)
+	}
+	answering.Store(false)
+	testutil.WaitFor(t, 10*time.Second, func() bool {
+		return tb.send(t, "FenceT", 0, "", "", "m2").Code == remoting.ServiceNotAvailable
+	}, "sends refused after the lease ran out")
+	answering.Store(true)
+	testutil.WaitFor(t, 10*time.Second, func() bool {
+		return tb.send(t, "FenceT", 0, "", "", "m3").Code == remoting.Success
+	}, "sends accepted again once the controller answers")
+}
+
+// TestFailoverClampOffsetsPastQueueEnd: a consumer offset past the end of its queue (committed
+// on a deposed master for messages this log does not hold) moves back to the end.
+func TestFailoverClampOffsetsPastQueueEnd(t *testing.T) {
+	tb := startBroker(t, nil)
+	for range 3 {
+		tb.send(t, "ClampT", 0, "", "", "x")
+	}
+	b := tb.b
+	b.offsets.Commit("g", "ClampT", 0, 10)
+	b.offsets.Commit("g", "ClampT", 1, 0)
+	fo := &failover{b: b, log: b.log}
+	fo.clampOffsets()
+	if got := b.offsets.Query("g", "ClampT", 0); got != 3 {
+		t.Fatalf("offset past the end: %d, want 3", got)
+	}
+	if got := b.offsets.Query("g", "ClampT", 1); got != 0 {
+		t.Fatalf("offset inside the queue moved: %d", got)
+	}
+}
