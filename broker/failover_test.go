@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,5 +72,27 @@ func TestFailoverClampOffsetsPastQueueEnd(t *testing.T) {
 	}
 	if got := b.offsets.Query("g", "ClampT", 1); got != 0 {
 		t.Fatalf("offset inside the queue moved: %d", got)
+	}
+}
+
+func TestFailoverConfigValidation(t *testing.T) {
+	c := DefaultConfig()
+	c.EnableControllerMode, c.BrokerID, c.BrokerRole = true, 0, RoleSyncMaster
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "brokerId") {
+		t.Fatalf("controller mode with brokerId 0: %v", err)
+	}
+	c = DefaultConfig()
+	c.EnableControllerMode, c.BrokerID, c.BrokerRole = true, 2, RoleSyncMaster
+	if err := c.Validate(); err != nil || c.ReplicaID != 2 || c.BrokerRole != RoleSlave || c.BrokerID != 2 {
+		t.Fatalf("controller mode: %v %+v", err, c)
+	}
+	// A running master's configuration (brokerId 0) validates again (UPDATE_BROKER_CONFIG).
+	c.BrokerRole, c.BrokerID = RoleSyncMaster, 0
+	if err := c.Validate(); err != nil || c.ReplicaID != 2 {
+		t.Fatalf("revalidated master: %v", err)
+	}
+	c.MinInSyncReplicas = 0
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "minInSyncReplicas") {
+		t.Fatalf("minInSyncReplicas 0: %v", err)
 	}
 }
