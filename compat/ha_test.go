@@ -13,8 +13,22 @@ import (
 	"github.com/skiffmq/skiff/internal/testutil"
 )
 
-// startSetMember starts one broker of a master/slave set with the given role.
+// startSetMember starts one broker of a master/slave set with the given role, on ports picked
+// free; if another process took one before the broker bound it, it starts again on fresh ports.
 func startSetMember(t *testing.T, ns string, id int, role string) (*testutil.Proc, string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		p, addr := launchSetMember(t, ns, id, role)
+		if attempt < 3 && testutil.LostPortRace(p, func() bool { return testutil.ListsBroker(ns, addr) }) {
+			t.Logf("broker %s lost a port race; retrying on fresh ports", addr)
+			continue
+		}
+		testutil.WaitFor(t, 30*time.Second, func() bool { return testutil.ListsBroker(ns, addr) }, "broker "+addr+" registered")
+		return p, addr
+	}
+}
+
+func launchSetMember(t *testing.T, ns string, id int, role string) (*testutil.Proc, string) {
 	t.Helper()
 	dir := t.TempDir()
 	port := testutil.FreePort(t)
@@ -36,10 +50,7 @@ registerNameServerPeriod = 10000
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := testutil.Start(t, bins.Broker, []string{"-c", conf}, nil)
-	addr := testutil.Addr(port)
-	testutil.WaitFor(t, 30*time.Second, func() bool { return testutil.ListsBroker(ns, addr) }, "broker "+addr+" registered")
-	return p, addr
+	return testutil.Start(t, bins.Broker, []string{"-c", conf}, nil), testutil.Addr(port)
 }
 
 // TestConsumerContinuesFromSlaveWhileMasterDown: a SYNC_MASTER with one slave; the official push

@@ -167,9 +167,9 @@ func bigCluster(t testing.TB, nTopics, nGroups int) (*testutil.Cluster, int) {
 	}
 	writeMetadata(t, store, "topics.json", "topicConfigTable", topics)
 	writeMetadata(t, store, "subscriptionGroup.json", "subscriptionGroupTable", groups)
-	httpPort := testutil.FreePort(t)
-	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, Namesrv: testutil.NamesrvOptions{HTTPPort: httpPort},
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, Namesrv: testutil.NamesrvOptions{HTTP: true},
 		Broker: testutil.BrokerOptions{StoreDir: store}})
+	httpPort := c.NameServers[0].HTTPPort
 	testutil.WaitFor(t, 30*time.Second, func() bool {
 		code, body := httpGetTB(t, "http://127.0.0.1:"+strconv.Itoa(httpPort)+"/api/topics")
 		return code == 200 && strings.Count(body, "ScaleTopic-") >= nTopics

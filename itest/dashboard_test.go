@@ -27,9 +27,9 @@ import (
 func TestDashboardInBrowser(t *testing.T) {
 	needProcesses(t)
 	chromiumPath(t)
-	nsHTTP, brHTTP := testutil.FreePort(t), testutil.FreePort(t)
-	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, Namesrv: testutil.NamesrvOptions{HTTPPort: nsHTTP, DashboardSampleInterval: 1000},
-		Broker: testutil.BrokerOptions{Extra: map[string]string{"httpPort": strconv.Itoa(brHTTP), "messageDelayLevel": sdkDelayLevels}}})
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, Namesrv: testutil.NamesrvOptions{HTTP: true, DashboardSampleInterval: 1000},
+		Broker: testutil.BrokerOptions{HTTP: true, Extra: map[string]string{"messageDelayLevel": sdkDelayLevels}}})
+	nsHTTP, brHTTP := c.NameServers[0].HTTPPort, c.Broker.HTTPPort
 	slave := startHABroker(t, t.TempDir(), c.Broker.ClusterName, c.Broker.Name, 1, "SLAVE", "ASYNC_FLUSH", c.NamesrvAddr)
 	base := "http://127.0.0.1:" + strconv.Itoa(nsHTTP) + "/dashboard/"
 	ctx := context.Background()

@@ -28,9 +28,9 @@ func TestBrokerHTTPReadinessAndMetrics(t *testing.T) {
 	needProcesses(t)
 	t.Parallel()
 	// A broker whose only name server does not exist never becomes ready.
-	lonelyPort := testutil.FreePort(t)
-	testutil.StartBroker(t, bins.Broker, testutil.BrokerOptions{NamesrvAddr: testutil.DeadAddr(t),
-		NoWaitRegistration: true, BrokerName: "lonely", Extra: map[string]string{"httpPort": strconv.Itoa(lonelyPort)}})
+	lonely := testutil.StartBroker(t, bins.Broker, testutil.BrokerOptions{NamesrvAddr: testutil.DeadAddr(t),
+		NoWaitRegistration: true, BrokerName: "lonely", HTTP: true})
+	lonelyPort := lonely.HTTPPort
 	testutil.WaitFor(t, 20*time.Second, func() bool {
 		code, _ := httpGet(t, "http://127.0.0.1:"+strconv.Itoa(lonelyPort)+"/healthz")
 		return code == 200
@@ -39,9 +39,8 @@ func TestBrokerHTTPReadinessAndMetrics(t *testing.T) {
 		t.Fatalf("/readyz of a broker that cannot register = %d, want 503", code)
 	}
 
-	port := testutil.FreePort(t)
-	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins,
-		Broker: testutil.BrokerOptions{Extra: map[string]string{"httpPort": strconv.Itoa(port)}}})
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, Broker: testutil.BrokerOptions{HTTP: true}})
+	port := c.Broker.HTTPPort
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	testutil.WaitFor(t, 20*time.Second, func() bool { code, _ := httpGet(t, base+"/readyz"); return code == 200 }, "/readyz after registration")
 	for i := 0; i < 3; i++ {

@@ -11,20 +11,32 @@ import (
 )
 
 func TestNamesrvHTTPSurface(t *testing.T) {
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cfg := DefaultConfig()
-	cfg.ListenPort = 0
-	cfg.BindAddress = "127.0.0.1"
-	cfg.KvConfigPath = filepath.Join(t.TempDir(), "kv.json")
-	cfg.HTTPPort = port
-	s, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
+	// The HTTP port is picked free and bound later; if another process takes it in between,
+	// Start fails with "address already in use" and is tried again on a fresh port.
+	var s *Server
+	for attempt := 1; ; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		cfg := DefaultConfig()
+		cfg.ListenPort = 0
+		cfg.BindAddress = "127.0.0.1"
+		cfg.KvConfigPath = filepath.Join(t.TempDir(), "kv.json")
+		cfg.HTTPPort = port
+		if s, err = New(cfg, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err = s.Start(); err == nil {
+			break
+		}
+		_ = s.Shutdown(context.Background())
+		if attempt >= 5 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("HTTP port %d was taken before the server bound it; retrying", port)
 	}
 	defer s.Shutdown(context.Background())
 	get := func(path string) (int, string) {

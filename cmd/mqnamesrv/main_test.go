@@ -106,8 +106,22 @@ func (s *syncBuffer) String() string {
 }
 
 // startNamesrv starts the binary with a fresh config on a free port and waits until it answers a
-// route query.
+// route query. A port picked free can be taken before the daemon binds it: then the daemon exits
+// with "address already in use" and is started again on a fresh port.
 func startNamesrv(t *testing.T) *daemonProc {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		p, lost := tryStartNamesrv(t, attempt < 5)
+		if !lost {
+			return p
+		}
+		t.Logf("mqnamesrv lost port %d to another process; retrying", p.port)
+	}
+}
+
+// tryStartNamesrv is one attempt of startNamesrv; lost reports a lost port race (only when
+// retry is set; otherwise that fails the test like any early exit).
+func tryStartNamesrv(t *testing.T, retry bool) (_ *daemonProc, lost bool) {
 	t.Helper()
 	bin := buildBinary(t)
 	dir := t.TempDir()
@@ -140,6 +154,9 @@ func startNamesrv(t *testing.T) *daemonProc {
 	for {
 		select {
 		case <-p.done:
+			if retry && strings.Contains(p.stderr.String(), "address already in use") {
+				return p, true
+			}
 			t.Fatalf("mqnamesrv exited early: %v\n%s", p.err, p.stderr.String())
 		default:
 		}
@@ -160,7 +177,7 @@ func startNamesrv(t *testing.T) *daemonProc {
 	if _, err := os.Stat(filepath.Join(dir, "kv", "logs", "namesrv.log")); err != nil {
 		t.Fatalf("log file: %v", err)
 	}
-	return p
+	return p, false
 }
 
 // routeQuery sends GET_ROUTEINFO_BY_TOPIC as the Go client does (JSON header) and returns the

@@ -3,6 +3,7 @@ package testutil
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -92,15 +93,19 @@ type NamesrvOptions struct {
 	LogLevel                    string
 	HTTPPort                    int   // httpPort (the dashboard, /metrics, /api); 0: off
 	DashboardSampleInterval     int64 // ms; 0: server default (10000)
+	// HTTP turns the HTTP server on, on a port picked free for each start attempt
+	// (Namesrv.HTTPPort reports it); HTTPPort, when set, wins.
+	HTTP bool
 }
 
 // Namesrv is a running mqnamesrv process.
 type Namesrv struct {
 	*Proc
-	Port   int
-	Addr   string // 127.0.0.1:Port
-	Dir    string // holds namesrv.toml, kv.json and logs/
-	Config string // path of the TOML file
+	Port     int
+	Addr     string // 127.0.0.1:Port
+	Dir      string // holds namesrv.toml, kv.json and logs/
+	Config   string // path of the TOML file
+	HTTPPort int    // the HTTP port, 0 when off
 }
 
 // WriteNamesrvConfig writes dir/namesrv.toml for o and returns its path.
@@ -136,19 +141,26 @@ func WriteNamesrvConfig(dir string, port int, o NamesrvOptions) (string, error) 
 // it retries with a fresh port, up to 3 times.
 func StartNamesrv(t testing.TB, bin string, o NamesrvOptions) *Namesrv {
 	t.Helper()
+	// Retrying helps only when every port was picked here (a caller's fixed port would be
+	// taken again); the HTTP port is picked anew on each attempt.
+	autoPorts := o.Port == 0 && o.HTTPPort == 0
 	for attempt := 1; ; attempt++ {
 		dir := t.TempDir()
 		port := o.Port
 		if port == 0 {
 			port = FreePort(t)
 		}
-		path, err := WriteNamesrvConfig(dir, port, o)
+		oo := o
+		if o.HTTP && o.HTTPPort == 0 {
+			oo.HTTPPort = FreePort(t)
+		}
+		path, err := WriteNamesrvConfig(dir, port, oo)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ns := &Namesrv{Port: port, Addr: Addr(port), Dir: dir, Config: path}
+		ns := &Namesrv{Port: port, Addr: Addr(port), Dir: dir, Config: path, HTTPPort: oo.HTTPPort}
 		ns.Proc = Start(t, bin, []string{"-c", path}, nil)
-		if o.Port == 0 && attempt < 3 && lostPortRace(ns.Proc, func() bool { return dialable(ns.Addr) }) {
+		if autoPorts && attempt < 3 && lostPortRace(ns.Proc, func() bool { return dialable(ns.Addr) }) {
 			t.Logf("testutil: mqnamesrv lost port %d to another process; retrying", port)
 			continue
 		}
@@ -202,6 +214,9 @@ type BrokerOptions struct {
 	AutoCreateTopicDisabled  bool   // autoCreateTopicEnable = false
 	LogLevel                 string
 	Extra                    map[string]string // more TOML lines, key = raw TOML value
+	// HTTP turns the broker's HTTP server on, on a port picked free for each start attempt
+	// (Broker.HTTPPort reports it); without it httpPort is -1 unless Extra sets it.
+	HTTP bool
 	// NoWaitRegistration skips waiting for the broker to appear in every name server's cluster
 	// info (for tests without a name server).
 	NoWaitRegistration bool
@@ -217,6 +232,7 @@ type Broker struct {
 	StoreDir    string
 	Config      string // path of the TOML file
 	NamesrvAddr string
+	HTTPPort    int           // with BrokerOptions.HTTP; 0 otherwise
 	Options     BrokerOptions // with every default filled in: StartBroker(t, bin, br.Options) restarts it
 }
 
@@ -285,7 +301,10 @@ func StartBroker(t testing.TB, bin string, o BrokerOptions) *Broker {
 	if o.MappedFileSizeCommitLog == 0 {
 		o.MappedFileSizeCommitLog = 64 << 20
 	}
-	autoPorts := o.Port == 0 && o.HaPort == 0
+	// Retrying on fresh ports helps only when every port was picked here: a caller's fixed
+	// httpPort would be taken again on the next attempt.
+	_, fixedHTTP := o.Extra["httpPort"]
+	autoPorts := o.Port == 0 && o.HaPort == 0 && !fixedHTTP
 	for attempt := 1; ; attempt++ {
 		oo := o
 		if oo.Port == 0 {
@@ -294,12 +313,25 @@ func StartBroker(t testing.TB, bin string, o BrokerOptions) *Broker {
 		if oo.HaPort == 0 {
 			oo.HaPort = FreePort(t)
 		}
+		httpPort := 0
+		if o.HTTP {
+			// A fresh port on every attempt: a retry after a lost race must not reuse it. The
+			// chosen port is kept in Options, so a restart from br.Options binds it again.
+			oo.Extra = maps.Clone(o.Extra)
+			if oo.Extra == nil {
+				oo.Extra = map[string]string{}
+			}
+			if !fixedHTTP {
+				oo.Extra["httpPort"] = strconv.Itoa(FreePort(t))
+			}
+			httpPort, _ = strconv.Atoi(oo.Extra["httpPort"])
+		}
 		path, err := WriteBrokerConfig(t.TempDir(), oo)
 		if err != nil {
 			t.Fatal(err)
 		}
 		br := &Broker{Port: oo.Port, Addr: Addr(oo.Port), Name: oo.BrokerName, ClusterName: oo.ClusterName,
-			StoreDir: oo.StoreDir, Config: path, NamesrvAddr: oo.NamesrvAddr, Options: oo}
+			StoreDir: oo.StoreDir, Config: path, NamesrvAddr: oo.NamesrvAddr, HTTPPort: httpPort, Options: oo}
 		br.Proc = Start(t, bin, []string{"-c", path}, nil)
 		if autoPorts && attempt < 3 && lostPortRace(br.Proc, func() bool { return dialable(br.Addr) }) {
 			t.Logf("testutil: mqbroker lost port %d or %d to another process; retrying", oo.Port, oo.HaPort)
