@@ -12,6 +12,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
+	"github.com/skiffmq/skiff/client/admin"
 	"github.com/skiffmq/skiff/internal/testutil"
 )
 
@@ -77,7 +78,24 @@ func TestTransactionCommitRollbackAndCheck(t *testing.T) {
 	s := newSink()
 	startConsumer(t, ns, consumerOpts{group: "cg-tx", instance: "tx", topic: "TxTopic", sink: s})
 	s.waitBodies(t, want, 60*time.Second, "committed and checked-then-committed transactional messages")
-	time.Sleep(2 * time.Second) // a rolled-back message would have arrived with the others
+	// Every transaction is decided now (the unknown ones were committed by their check-back), so
+	// the topic holding exactly the committed messages means a rolled-back one can never arrive.
+	a, err := admin.New(admin.WithNameServers(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	status, err := a.TopicStatus(context.Background(), "TxTopic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored int64
+	for _, q := range status {
+		stored += q.MaxOffset - q.MinOffset
+	}
+	if stored != int64(len(want)) {
+		t.Fatalf("TxTopic holds %d messages, want the %d committed ones", stored, len(want))
+	}
 	for _, b := range s.bodies() {
 		if strings.HasPrefix(b, "rollback-") {
 			t.Fatalf("rolled-back message %s was delivered", b)

@@ -378,9 +378,14 @@ func TestSDKBroadcast(t *testing.T) {
 	again := newCollector()
 	opts := append(fastConsumer(c), consumer.WithModel(consumer.Broadcasting), consumer.WithOffsetDir(dir),
 		consumer.WithInstanceName("bc-0"))
-	startPush(t, "cg-broadcast", "SDKBroadcast", "*", again.handler("0"), opts...)
+	restarted := startPush(t, "cg-broadcast", "SDKBroadcast", "*", again.handler("0"), opts...)
 	waitFor(t, 20*time.Second, "the restarted consumer to get the 10 new messages", func() bool { return again.distinct() >= 10 })
-	time.Sleep(500 * time.Millisecond)
+	// A queue's messages reach the workers in offset order, so an older message would have been
+	// handed to a worker before the newest ones; Shutdown waits for every running handler, after
+	// which nothing more is recorded (no grace period needed).
+	if err := restarted.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
 	again.mu.Lock()
 	defer again.mu.Unlock()
 	if len(again.count) != 10 {
