@@ -123,8 +123,16 @@ func (d *Dashboard) act(ctx *fasthttp.RequestCtx, name string) {
 		return
 	}
 	who := "anonymous@" + remote
+	c, cancel := context.WithTimeout(context.Background(), d.cfg.Timeout)
+	defer cancel()
 	if d.cfg.Authorize != nil {
-		w, err := d.cfg.Authorize(ctx)
+		w, src, release, err := d.cfg.Authorize(ctx)
+		if release != nil {
+			defer release()
+		}
+		if src != nil {
+			c = context.WithValue(c, sourceKey{}, src)
+		}
 		if err != nil {
 			d.log.Warn("dashboard action refused", "action", name, "remote", remote, "err", err)
 			if errors.Is(err, ErrUnauthorized) {
@@ -138,8 +146,6 @@ func (d *Dashboard) act(ctx *fasthttp.RequestCtx, name string) {
 		who = w
 	}
 	target := a.target(form)
-	c, cancel := context.WithTimeout(context.Background(), d.cfg.Timeout)
-	defer cancel()
 	result, back, err := a.run(d, c, form)
 	entry := AuditEntry{At: d.cfg.Now(), Who: who, Action: name, Target: target, Result: result, OK: err == nil}
 	if err != nil {
@@ -203,7 +209,7 @@ func (d *Dashboard) actTopicUpdate(c context.Context, f url.Values) (string, str
 		if cluster == "" {
 			return "", topicBack(topic), badf("choose the cluster to create topic %q in", topic)
 		}
-		ci, err := d.cfg.Source.ClusterInfo(c)
+		ci, err := d.source(c).ClusterInfo(c)
 		if err != nil {
 			return "", topicBack(topic), err
 		}
@@ -215,7 +221,7 @@ func (d *Dashboard) actTopicUpdate(c context.Context, f url.Values) (string, str
 		return "", topicBack(topic), errors.New("no master to create the topic on")
 	}
 	for _, a := range addrs {
-		if err := d.cfg.Source.CreateTopic(c, a, tc); err != nil {
+		if err := d.source(c).CreateTopic(c, a, tc); err != nil {
 			return "", topicBack(topic), err
 		}
 	}
@@ -250,7 +256,7 @@ func (d *Dashboard) actTopicDelete(c context.Context, f url.Values) (string, str
 	if cluster == "" {
 		return "", topicBack(topic), badf("choose the cluster to delete topic %q from", topic)
 	}
-	if err := d.cfg.Source.DeleteTopic(c, cluster, topic); err != nil {
+	if err := d.source(c).DeleteTopic(c, cluster, topic); err != nil {
 		return "", topicBack(topic), err
 	}
 	return fmt.Sprintf("topic %s deleted from cluster %s", topic, cluster), PagePrefix + "topics", nil
@@ -265,7 +271,7 @@ func (d *Dashboard) actTopicSend(c context.Context, f url.Values) (string, strin
 	if body == "" {
 		return "", topicBack(topic), badf("the message body is empty")
 	}
-	r, err := d.cfg.Source.SendMessage(c, topic, []byte(body), strings.TrimSpace(f.Get("tags")), strings.TrimSpace(f.Get("keys")), "", -1)
+	r, err := d.source(c).SendMessage(c, topic, []byte(body), strings.TrimSpace(f.Get("tags")), strings.TrimSpace(f.Get("keys")), "", -1)
 	if err != nil {
 		return "", topicBack(topic), err
 	}
@@ -282,7 +288,7 @@ func (d *Dashboard) groupTopics(c context.Context, group, topic string) ([]strin
 	if err != nil {
 		return nil, err
 	}
-	prog, err := d.cfg.Source.ConsumerProgress(c, ms, group, "")
+	prog, err := d.source(c).ConsumerProgress(c, ms, group, "")
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +315,7 @@ func (d *Dashboard) resetTo(c context.Context, f url.Values, ts int64) (string, 
 	}
 	var parts []string
 	for _, t := range topics {
-		offs, err := d.cfg.Source.ResetOffsetByTime(c, group, t, ts, true)
+		offs, err := d.source(c).ResetOffsetByTime(c, group, t, ts, true)
 		if err != nil {
 			return strings.Join(parts, "; "), groupBack(group), fmt.Errorf("reset %s of %s: %w", t, group, err)
 		}
@@ -341,7 +347,7 @@ func (d *Dashboard) actGroupSkip(c context.Context, f url.Values) (string, strin
 // resend sends a copy of the message behind offsetMsgID to group's retry topic, so that only that
 // group's consumers get it again, under its original topic (RETRY_TOPIC), with fresh retries.
 func (d *Dashboard) resend(c context.Context, offsetMsgID, group string) (string, error) {
-	m, err := d.cfg.Source.ViewMessage(c, offsetMsgID)
+	m, err := d.source(c).ViewMessage(c, offsetMsgID)
 	if err != nil {
 		return "", err
 	}
@@ -354,7 +360,7 @@ func (d *Dashboard) resend(c context.Context, offsetMsgID, group string) (string
 	}
 	retry := "%RETRY%" + group
 	addr := ""
-	if r, err := d.cfg.Source.TopicRoute(c, retry); err == nil {
+	if r, err := d.source(c).TopicRoute(c, retry); err == nil {
 		for _, bd := range r.BrokerDatas {
 			if a := bd.MasterAddr(); a != "" && (addr == "" || a == m.StoreHost.String()) {
 				addr = a
@@ -364,7 +370,7 @@ func (d *Dashboard) resend(c context.Context, offsetMsgID, group string) (string
 	if addr == "" {
 		// The group has no retry topic yet: create it (one queue, as brokers do) on a master that
 		// hosts the original topic, preferring the one that stored the message.
-		r, err := d.cfg.Source.TopicRoute(c, orig)
+		r, err := d.source(c).TopicRoute(c, orig)
 		if err != nil {
 			return "", fmt.Errorf("route of %s: %w", orig, err)
 		}
@@ -376,7 +382,7 @@ func (d *Dashboard) resend(c context.Context, offsetMsgID, group string) (string
 		if addr == "" {
 			return "", fmt.Errorf("no master hosts topic %s", orig)
 		}
-		if err := d.cfg.Source.CreateTopic(c, addr, admin.TopicConfig{TopicName: retry, ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6}); err != nil {
+		if err := d.source(c).CreateTopic(c, addr, admin.TopicConfig{TopicName: retry, ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6}); err != nil {
 			return "", fmt.Errorf("create %s: %w", retry, err)
 		}
 	}
@@ -391,7 +397,7 @@ func (d *Dashboard) resend(c context.Context, offsetMsgID, group string) (string
 	for _, k := range []string{message.PropertyDelayLevel, message.PropertyRealTopic, message.PropertyRealQueueID, message.PropertyWait} {
 		delete(cp.Properties, k)
 	}
-	res, err := d.cfg.Source.SendStored(c, addr, retry, 0, cp)
+	res, err := d.source(c).SendStored(c, addr, retry, 0, cp)
 	if err != nil {
 		return "", err
 	}

@@ -41,8 +41,22 @@ type atomicDashboard = atomic.Pointer[Dashboard]
 // Authorizer decides whether the request may change the cluster and names who makes it (e.g.
 // "admin@10.0.0.5:51234", as it appears in the log). It is the single gate every dashboard action
 // passes; it returns an error wrapping ErrUnauthorized (the browser is asked for credentials) or
-// another error to refuse.
-type Authorizer func(ctx *fasthttp.RequestCtx) (who string, err error)
+// another error to refuse. It may return the Source the action runs with (an admin client that
+// carries the caller's credentials, so brokers check them too) and a function that releases it;
+// a nil Source means Config.Source.
+type Authorizer func(ctx *fasthttp.RequestCtx) (who string, src Source, release func(), err error)
+
+type sourceKey struct{}
+
+// source returns the Source of this call: the one an Authorizer put in c, or Config.Source.
+func (d *Dashboard) source(c context.Context) Source {
+	if c != nil {
+		if s, ok := c.Value(sourceKey{}).(Source); ok && s != nil {
+			return s
+		}
+	}
+	return d.cfg.Source
+}
 
 // ErrUnauthorized is returned by an Authorizer when the request carries no valid admin
 // credentials; the dashboard answers 401 with a Basic challenge.
@@ -57,6 +71,10 @@ type Config struct {
 	// Authorize gates every action; nil lets anyone who passes the CSRF check act, logged as
 	// "anonymous" with the client address.
 	Authorize Authorizer
+	// AuthorizeRead, when set, gates every page and JSON answer too (with ACL on, message bodies
+	// and offsets are not for everyone who reaches the HTTP port); the Source it returns serves
+	// the page. Static files are always served.
+	AuthorizeRead Authorizer
 	// Now is the clock of the sampler and of relative times (tests); default time.Now.
 	Now func() time.Time
 	// SampleInterval is how often the sampler reads every broker's runtime info (default 10 s).
@@ -204,6 +222,24 @@ func (d *Dashboard) serve(ctx *fasthttp.RequestCtx) {
 	q := queryValues(ctx)
 	c, cancel := context.WithTimeout(context.Background(), d.cfg.Timeout)
 	defer cancel()
+	if d.cfg.AuthorizeRead != nil {
+		_, src, release, err := d.cfg.AuthorizeRead(ctx)
+		if release != nil {
+			defer release()
+		}
+		if err != nil {
+			code := fasthttp.StatusForbidden
+			if errors.Is(err, ErrUnauthorized) {
+				ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="skiff admin", charset="UTF-8"`)
+				code = fasthttp.StatusUnauthorized
+			}
+			d.fail(ctx, api, p.title, code, err)
+			return
+		}
+		if src != nil {
+			c = context.WithValue(c, sourceKey{}, src)
+		}
+	}
 	data, err := p.build(d, c, q)
 	if err != nil {
 		code := fasthttp.StatusBadGateway
@@ -386,17 +422,28 @@ func (l *Lazy) Mounts() httpapi.Mounts {
 // 401) and passes them to check with the client address; check returns who acts or an error. A
 // request without credentials is refused with ErrUnauthorized before check is called unless
 // optional is set (check then decides, e.g. when ACL is off and everyone may act).
-func BasicAuth(optional bool, check func(remote, user, password string) (who string, err error)) Authorizer {
-	return func(ctx *fasthttp.RequestCtx) (string, error) {
+//
+// With actAs set, the action runs with the Source actAs returns for the same credentials (and
+// releases it afterwards).
+func BasicAuth(optional bool, check func(remote, user, password string) (who string, err error),
+	actAs func(user, password string) (Source, func(), error)) Authorizer {
+	return func(ctx *fasthttp.RequestCtx) (string, Source, func(), error) {
 		user, pass, ok := basicCredentials(string(ctx.Request.Header.Peek("Authorization")))
 		if !ok && !optional {
-			return "", ErrUnauthorized
+			return "", nil, nil, ErrUnauthorized
 		}
 		who, err := check(ctx.RemoteAddr().String(), user, pass)
 		if err != nil {
-			return "", fmt.Errorf("%w: %v", ErrUnauthorized, err)
+			return "", nil, nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
 		}
-		return who, nil
+		if actAs == nil || !ok {
+			return who, nil, nil, nil
+		}
+		src, release, err := actAs(user, pass)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		return who, src, release, nil
 	}
 }
 

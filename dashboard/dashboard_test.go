@@ -225,11 +225,11 @@ func TestDashboardActionsNeedCSRFAndAuth(t *testing.T) {
 	f := newFake(3, 1)
 	var allow string
 	d, _, logs := newTest(t, f, func(c *Config) {
-		c.Authorize = func(ctx *fasthttp.RequestCtx) (string, error) {
+		c.Authorize = func(ctx *fasthttp.RequestCtx) (string, Source, func(), error) {
 			if allow == "" {
-				return "", ErrUnauthorized
+				return "", nil, nil, ErrUnauthorized
 			}
-			return allow + "@" + ctx.RemoteAddr().String(), nil
+			return allow + "@" + ctx.RemoteAddr().String(), nil, nil, nil
 		}
 	})
 	tok := call(d, "GET", "/dashboard/topics", nil, "", nil).cookie
@@ -348,12 +348,18 @@ func TestReplicationLag(t *testing.T) {
 // the account.
 func TestDashboardBasicAuth(t *testing.T) {
 	f := newFake(3, 1)
+	actor := newFake(3, 1) // the Source that carries the caller's credentials
+	var acting []string
+	released := 0
 	d, _, logs := newTest(t, f, func(c *Config) {
 		c.Authorize = BasicAuth(false, func(remote, user, pass string) (string, error) {
 			if user != "admin" || pass != "s3cret" {
 				return "", errors.New("acl: not an admin account")
 			}
 			return user + "@" + remote, nil
+		}, func(user, pass string) (Source, func(), error) {
+			acting = append(acting, user)
+			return actor, func() { released++ }, nil
 		})
 	})
 	tok := call(d, "GET", "/dashboard/topics", nil, "", nil).cookie
@@ -365,10 +371,26 @@ func TestDashboardBasicAuth(t *testing.T) {
 		}
 	}
 	h := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:s3cret"))}
-	if r := call(d, "POST", "/dashboard/action/topic-update", form, tok, h); r.code != 200 || len(f.created) != 1 {
-		t.Fatalf("POST with the admin's credentials = %d, created %v", r.code, f.created)
+	if r := call(d, "POST", "/dashboard/action/topic-update", form, tok, h); r.code != 200 || len(actor.created) != 1 || len(f.created) != 0 {
+		t.Fatalf("POST with the admin's credentials = %d, created %v by the caller's source, %v by the dashboard's", r.code, actor.created, f.created)
+	}
+	if len(acting) != 1 || acting[0] != "admin" || released != 1 {
+		t.Fatalf("acted as %v, released %d times", acting, released)
 	}
 	if !strings.Contains(logs.String(), "who=admin@192.0.2.7:5555") {
 		t.Fatalf("log lacks the account:\n%s", logs.String())
+	}
+	// With AuthorizeRead, pages and JSON need the credentials too, and read through the caller's source.
+	d.cfg.AuthorizeRead = d.cfg.Authorize
+	for _, uri := range []string{"/dashboard/topics", "/api/dashboard/topics"} {
+		if r := call(d, "GET", uri, nil, "", nil); r.code != 401 || r.header.Get("WWW-Authenticate") == "" {
+			t.Fatalf("GET %s without credentials = %d", uri, r.code)
+		}
+		if r := call(d, "GET", uri, nil, "", h); r.code != 200 || !strings.Contains(r.body, "T1") {
+			t.Fatalf("GET %s with credentials = %d (the topic the caller's source created is missing)", uri, r.code)
+		}
+	}
+	if r := call(d, "GET", "/dashboard/static/style.css", nil, "", nil); r.code != 200 {
+		t.Fatalf("static file behind the login: %d", r.code)
 	}
 }

@@ -100,7 +100,7 @@ func (d *Dashboard) masters(c context.Context) ([]string, error) {
 	if d.cfg.Scope != "" {
 		return []string{d.cfg.Scope}, nil
 	}
-	info, err := d.cfg.Source.ClusterInfo(c)
+	info, err := d.source(c).ClusterInfo(c)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (d *Dashboard) masters(c context.Context) ([]string, error) {
 
 // clusters returns the cluster names the name servers know (for forms).
 func (d *Dashboard) clusters(c context.Context) []string {
-	info, err := d.cfg.Source.ClusterInfo(c)
+	info, err := d.source(c).ClusterInfo(c)
 	if err != nil {
 		return nil
 	}
@@ -314,15 +314,15 @@ func (d *Dashboard) topics(c context.Context, q url.Values) (any, error) {
 	var scoped map[string]admin.BrokerTopicConfig
 	var err error
 	if d.cfg.Scope != "" {
-		scoped, err = d.cfg.Source.TopicConfigs(c, d.cfg.Scope)
+		scoped, err = d.source(c).TopicConfigs(c, d.cfg.Scope)
 		names = sortedKeys(scoped)
 	} else {
-		names, err = d.cfg.Source.TopicList(c)
+		names, err = d.source(c).TopicList(c)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("topic list: %w", err)
 	}
-	info, _ := d.cfg.Source.ClusterInfo(c)
+	info, _ := d.source(c).ClusterInfo(c)
 	sys := clusterTopics(info)
 	lq := strings.ToLower(query)
 	matched := names[:0:0]
@@ -345,7 +345,7 @@ func (d *Dashboard) topics(c context.Context, q url.Values) (any, error) {
 		if scoped != nil {
 			tc := scoped[name]
 			row.ReadQ, row.WriteQ, row.Perm = tc.ReadQueueNums, tc.WriteQueueNums, permString(tc.Perm)
-		} else if r, err := d.cfg.Source.TopicRoute(c, name); err != nil {
+		} else if r, err := d.source(c).TopicRoute(c, name); err != nil {
 			row.Error = err.Error()
 		} else {
 			perm := int32(-1)
@@ -397,9 +397,9 @@ func (d *Dashboard) topic(c context.Context, q url.Values) (any, error) {
 	if name == "" {
 		return nil, badf("query parameter topic is required")
 	}
-	info, _ := d.cfg.Source.ClusterInfo(c)
+	info, _ := d.source(c).ClusterInfo(c)
 	out := &TopicData{Name: name, Kind: topicKind(name, clusterTopics(info)), Clusters: d.clusters(c)}
-	r, err := d.cfg.Source.TopicRoute(c, name)
+	r, err := d.source(c).TopicRoute(c, name)
 	if err != nil {
 		if errors.Is(err, admin.ErrTopicNotExist) {
 			return nil, badf("topic %q does not exist (no name server has a route for it)", name)
@@ -415,7 +415,7 @@ func (d *Dashboard) topic(c context.Context, q url.Values) (any, error) {
 		out.Perm, out.ReadQ, out.WriteQ = qd.Perm, max(out.ReadQ, qd.ReadQueueNums), max(out.WriteQ, qd.WriteQueueNums)
 	}
 	out.Order = r.OrderTopicConf != ""
-	st, err := d.cfg.Source.TopicStatus(c, name)
+	st, err := d.source(c).TopicStatus(c, name)
 	if err != nil {
 		out.Errors = append(out.Errors, "queue offsets: "+err.Error())
 	}
@@ -426,7 +426,7 @@ func (d *Dashboard) topic(c context.Context, q url.Values) (any, error) {
 		row := QueueRow{Broker: s.BrokerName, QueueID: s.QueueID, Min: s.MinOffset, Max: s.MaxOffset, Messages: max(s.MaxOffset-s.MinOffset, 0)}
 		if row.Messages > 0 {
 			row.Latest = s.LastUpdateTimestamp
-			e, err := d.cfg.Source.EarliestStoreTime(c, addrOf[s.BrokerName], name, s.QueueID)
+			e, err := d.source(c).EarliestStoreTime(c, addrOf[s.BrokerName], name, s.QueueID)
 			if err != nil {
 				errs[i] = fmt.Sprintf("earliest store time of %s queue %d: %v", s.BrokerName, s.QueueID, err)
 			} else {
@@ -514,7 +514,7 @@ func (d *Dashboard) groupBrokers(c context.Context) (map[string][]string, []stri
 	out := map[string][]string{}
 	var errs []string
 	for _, addr := range ms {
-		gs, err := d.cfg.Source.SubGroups(c, addr)
+		gs, err := d.source(c).SubGroups(c, addr)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("groups of %s: %v", addr, err))
 			continue
@@ -548,10 +548,10 @@ func (d *Dashboard) groups(c context.Context, q url.Values) (any, error) {
 	parallel(hi-lo, func(i int) {
 		g := names[lo+i]
 		row := GroupRow{Name: g, Brokers: all[g]}
-		prog, err := d.cfg.Source.ConsumerProgress(c, all[g], g, "")
+		prog, err := d.source(c).ConsumerProgress(c, all[g], g, "")
 		row.Lag = lagOf(prog, err)
 		for _, addr := range all[g] {
-			cc, err := d.cfg.Source.ConsumerConnection(c, addr, g)
+			cc, err := d.source(c).ConsumerConnection(c, addr, g)
 			if err != nil {
 				if !notOnline(err) {
 					row.OnlineErr = err.Error()
@@ -651,7 +651,7 @@ func (d *Dashboard) group(c context.Context, q url.Values) (any, error) {
 	}
 	out := &GroupData{Name: g, Configs: map[string]admin.SubscriptionGroupConfig{}}
 	for _, addr := range ms {
-		gs, err := d.cfg.Source.SubGroups(c, addr)
+		gs, err := d.source(c).SubGroups(c, addr)
 		if err != nil {
 			out.Errors = append(out.Errors, fmt.Sprintf("groups of %s: %v", addr, err))
 			continue
@@ -664,7 +664,7 @@ func (d *Dashboard) group(c context.Context, q url.Values) (any, error) {
 	if len(out.Brokers) == 0 && len(out.Errors) == 0 {
 		return nil, badf("consumer group %q does not exist on any broker", g)
 	}
-	prog, err := d.cfg.Source.ConsumerProgress(c, out.Brokers, g, "")
+	prog, err := d.source(c).ConsumerProgress(c, out.Brokers, g, "")
 	out.Lag = lagOf(prog, err)
 	topics := map[string]bool{}
 	for _, p := range prog {
@@ -680,7 +680,7 @@ func (d *Dashboard) group(c context.Context, q url.Values) (any, error) {
 	}
 	online := false
 	for _, addr := range out.Brokers {
-		cc, err := d.cfg.Source.ConsumerConnection(c, addr, g)
+		cc, err := d.source(c).ConsumerConnection(c, addr, g)
 		if err != nil {
 			if !notOnline(err) {
 				out.Errors = append(out.Errors, fmt.Sprintf("connections on %s: %v", addr, err))
@@ -751,7 +751,7 @@ func (d *Dashboard) producers(c context.Context, q url.Values) (any, error) {
 	out := &ProducersData{Query: q.Get("q")}
 	byGroup := map[string][]ConnRow{}
 	for _, addr := range ms {
-		all, err := d.cfg.Source.AllProducers(c, addr)
+		all, err := d.source(c).AllProducers(c, addr)
 		if err != nil {
 			out.Errors = append(out.Errors, fmt.Sprintf("producers on %s: %v", addr, err))
 			continue
@@ -852,13 +852,13 @@ func (d *Dashboard) messages(c context.Context, q url.Values) (any, error) {
 		if out.ID == "" {
 			return nil, badf("enter a message id")
 		}
-		if m, err := d.cfg.Source.ViewMessage(c, out.ID); err == nil {
+		if m, err := d.source(c).ViewMessage(c, out.ID); err == nil {
 			out.Results = append(out.Results, rowOf(m))
 			return out, nil
 		} else if out.Topic == "" {
 			return nil, badf("%v (a unique key — the producer's msgId — needs the topic too)", err)
 		}
-		ms, err := d.cfg.Source.QueryByKey(c, out.Topic, out.ID, true, maxResults, 0, now.UnixMilli()+60_000)
+		ms, err := d.source(c).QueryByKey(c, out.Topic, out.ID, true, maxResults, 0, now.UnixMilli()+60_000)
 		if err != nil {
 			return nil, err
 		}
@@ -869,7 +869,7 @@ func (d *Dashboard) messages(c context.Context, q url.Values) (any, error) {
 		if out.Topic == "" || out.Key == "" {
 			return nil, badf("searching by key needs a topic and a key")
 		}
-		ms, err := d.cfg.Source.QueryByKey(c, out.Topic, out.Key, false, maxResults, 0, now.UnixMilli()+60_000)
+		ms, err := d.source(c).QueryByKey(c, out.Topic, out.Key, false, maxResults, 0, now.UnixMilli()+60_000)
 		if err != nil {
 			return nil, err
 		}
@@ -908,7 +908,7 @@ func (d *Dashboard) messages(c context.Context, q url.Values) (any, error) {
 // byTime reads the messages of topic stored in [begin, end] ms: on every queue, from the offset
 // SEARCH_OFFSET_BY_TIMESTAMP gives for begin, at most maxResults in all.
 func (d *Dashboard) byTime(c context.Context, topic string, begin, end int64) ([]MessageRow, []string, error) {
-	r, err := d.cfg.Source.TopicRoute(c, topic)
+	r, err := d.source(c).TopicRoute(c, topic)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -926,12 +926,12 @@ func (d *Dashboard) byTime(c context.Context, topic string, begin, end int64) ([
 			continue
 		}
 		for qid := int32(0); qid < qd.ReadQueueNums && len(rows) < maxResults; qid++ {
-			off, err := d.cfg.Source.SearchOffset(c, addr, topic, qid, begin)
+			off, err := d.source(c).SearchOffset(c, addr, topic, qid, begin)
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("%s queue %d: %v", qd.BrokerName, qid, err))
 				continue
 			}
-			ms, err := d.cfg.Source.PullMessages(c, topic, qd.BrokerName, qid, off, maxResults-len(rows))
+			ms, err := d.source(c).PullMessages(c, topic, qd.BrokerName, qid, off, maxResults-len(rows))
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("%s queue %d: %v", qd.BrokerName, qid, err))
 			}
@@ -964,7 +964,7 @@ func (d *Dashboard) message(c context.Context, q url.Values) (any, error) {
 	if id == "" {
 		return nil, badf("query parameter id (an offset message id) is required")
 	}
-	m, err := d.cfg.Source.ViewMessage(c, id)
+	m, err := d.source(c).ViewMessage(c, id)
 	if err != nil {
 		if errors.Is(err, admin.ErrInvalidArgument) {
 			return nil, badf("%v", err)
@@ -1071,7 +1071,7 @@ func (d *Dashboard) dlq(c context.Context, q url.Values) (any, error) {
 		}
 		out.Offset = n
 	}
-	ms, err := d.cfg.Source.PullMessages(c, out.Topic, "", -1, out.Offset, d.cfg.PageSize)
+	ms, err := d.source(c).PullMessages(c, out.Topic, "", -1, out.Offset, d.cfg.PageSize)
 	if err != nil {
 		if errors.Is(err, admin.ErrTopicNotExist) {
 			out.Note = "the group has no dead-letter queue: no message of it exhausted its retries"
@@ -1116,7 +1116,7 @@ func (d *Dashboard) brokerConfig(c context.Context, q url.Values) (any, error) {
 	out := &ConfigData{Broker: strings.TrimSpace(q.Get("broker")), Query: strings.TrimSpace(q.Get("q"))}
 	if d.cfg.Scope != "" {
 		out.Brokers = []string{d.cfg.Scope}
-	} else if info, err := d.cfg.Source.ClusterInfo(c); err == nil {
+	} else if info, err := d.source(c).ClusterInfo(c); err == nil {
 		for _, t := range d.targets(info) {
 			out.Brokers = append(out.Brokers, t.addr)
 		}
@@ -1132,7 +1132,7 @@ func (d *Dashboard) brokerConfig(c context.Context, q url.Values) (any, error) {
 	if !slices.Contains(out.Brokers, out.Broker) {
 		return nil, badf("%q is not a broker of this cluster", out.Broker)
 	}
-	text, err := d.cfg.Source.BrokerConfig(c, out.Broker)
+	text, err := d.source(c).BrokerConfig(c, out.Broker)
 	if err != nil {
 		return nil, err
 	}
@@ -1163,12 +1163,12 @@ type NameServerRow struct {
 
 func (d *Dashboard) nameServers(c context.Context, _ url.Values) (any, error) {
 	known := map[string][]string{}
-	for _, a := range d.cfg.Source.NameServers() {
+	for _, a := range d.source(c).NameServers() {
 		known[a] = append(known[a], "this dashboard")
 	}
-	if info, err := d.cfg.Source.ClusterInfo(c); err == nil {
+	if info, err := d.source(c).ClusterInfo(c); err == nil {
 		for _, t := range d.targets(info) {
-			text, err := d.cfg.Source.BrokerConfig(c, t.addr)
+			text, err := d.source(c).BrokerConfig(c, t.addr)
 			if err != nil {
 				continue
 			}
@@ -1187,7 +1187,7 @@ func (d *Dashboard) nameServers(c context.Context, _ url.Values) (any, error) {
 	out := &NameServersData{Servers: make([]NameServerRow, len(addrs))}
 	parallel(len(addrs), func(i int) {
 		r := NameServerRow{Addr: addrs[i], KnownBy: known[addrs[i]]}
-		n, err := d.cfg.Source.NameServerBrokers(c, addrs[i])
+		n, err := d.source(c).NameServerBrokers(c, addrs[i])
 		if err != nil {
 			r.Status = "unreachable: " + err.Error()
 		} else {
