@@ -55,6 +55,7 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./commitlog/
 	$(GO) test -run '^$$' -bench BrokerSendReplicated -benchtime 20000x ./broker/
+	$(GO) test -run '^$$' -bench DashboardScale -benchtime 50x ./itest/
 
 clean:
 	rm -rf $(BUILD_DIR)
