@@ -262,9 +262,25 @@ func (b *Broker) goLoop(name string, fn func(ctx context.Context)) {
 // Addr is the remoting address clients use.
 func (b *Broker) Addr() string { return b.conf().BrokerAddr() }
 
-// Ready reports whether the store is open and the broker has registered with at least one name
-// server.
-func (b *Broker) Ready() bool { return b.started.Load() && b.registered.Load() }
+// Ready reports whether the store is open and healthy (no sticky flush error) and the broker has
+// registered with at least one name server.
+func (b *Broker) Ready() bool { return b.NotReadyReason() == "" }
+
+// NotReadyReason says why the broker is not ready ("" when it is): recovery still running, not
+// registered yet, or a flush error that made the store refuse writes until a restart.
+func (b *Broker) NotReadyReason() string {
+	switch {
+	case !b.storeOpen():
+		return "store recovery in progress"
+	case b.store.FlushError() != nil:
+		return "store is not writeable: " + b.store.FlushError().Error()
+	case !b.started.Load():
+		return "not started"
+	case !b.registered.Load():
+		return "not registered with a name server yet"
+	}
+	return ""
+}
 
 // Config returns the validated configuration.
 func (b *Broker) Config() Config { return *b.conf() }

@@ -118,6 +118,8 @@ type Config struct {
 	// ReplicaID is brokerId in controller mode (the stable replica id); BrokerID then shows the
 	// current role (0 while master). Not read from TOML.
 	ReplicaID int64 `toml:"-"`
+
+	storeFS commitlog.FS // tests: the store's file system (nil: the OS)
 }
 
 // DefaultConfig returns every default, as RocketMQ 4.9 has them.
@@ -342,6 +344,7 @@ func ms(v int) time.Duration { return time.Duration(v) * time.Millisecond }
 // StoreConfig translates the store keys into the commit log's configuration.
 func (c *Config) StoreConfig() commitlog.Config {
 	s := commitlog.DefaultConfig(c.StorePathRootDir)
+	s.FS = c.storeFS
 	s.StorePathCommitLog = c.StorePathCommitLog
 	s.MappedFileSizeCommitLog = c.MappedFileSizeCommitLog
 	s.MappedFileSizeConsumeQueue = c.MappedFileSizeConsumeQueue

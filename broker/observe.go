@@ -22,6 +22,7 @@ func (b *Broker) startHTTP() error {
 	srv, err := httpapi.Start(httpapi.Config{
 		Addr:    fmt.Sprintf("%s:%d", b.conf().BindAddress, b.conf().HTTPPort),
 		Ready:   b.Ready,
+		Reason:  b.NotReadyReason,
 		Metrics: b.metrics.WritePrometheus,
 		Logger:  b.log,
 		Mounts:  b.conf().HTTPMounts,
@@ -72,6 +73,13 @@ func (b *Broker) registerGauges() {
 	m.Gauge("skiff_store_disk_used_ratio", st(func() float64 { return b.store.Stats().DiskRatio }))
 	m.Gauge("skiff_store_writeable", st(func() float64 {
 		if b.store.Writeable() {
+			return 1
+		}
+		return 0
+	}))
+	m.Gauge("skiff_store_flush_errors", st(func() float64 { return float64(b.store.Stats().FlushErrors) }))
+	m.Gauge("skiff_store_flush_failed", st(func() float64 {
+		if b.store.FlushError() != nil {
 			return 1
 		}
 		return 0

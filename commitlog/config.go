@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// FS is the file-system seam (package vfs), re-exported so that the broker can pass one through
+// without importing vfs.
+type FS = vfs.FS
+
 // Flush disk types.
 const (
 	AsyncFlush = "ASYNC_FLUSH"

@@ -95,9 +95,9 @@ func openConsumeQueue(fsys vfs.FS, root, topic string, queueID int32, fileSize i
 		return !ok || size != fillerSize
 	})
 	last := q.segs[len(q.segs)-1].start / cqEntrySize
-	valid := func(i int64) bool {
+	valid := func(i int64) bool { // a filler entry {0, fillerSize, 0} is valid anywhere (holes, repaired records)
 		phy, size, _, ok := q.entryLocked(i)
-		return ok && size > 0 && phy >= 0 && (size != fillerSize || i < q.minOffset)
+		return ok && size > 0 && phy >= 0 && (size != fillerSize || phy == 0)
 	}
 	if !crashed {
 		q.maxOffset = last + q.searchLocked(last, last+perFile, func(i int64) bool { return !valid(i) })
@@ -128,7 +128,7 @@ func openConsumeQueue(fsys vfs.FS, root, topic string, queueID int32, fileSize i
 		}
 		for q.maxOffset > q.minOffset {
 			phy, size, _, _ := q.entryLocked(q.maxOffset - 1)
-			if phy+int64(size) <= durablePhy {
+			if size != fillerSize && phy+int64(size) <= durablePhy {
 				break
 			}
 			q.maxOffset--
@@ -138,9 +138,11 @@ func openConsumeQueue(fsys vfs.FS, root, topic string, queueID int32, fileSize i
 			return nil, err
 		}
 	}
-	if q.maxOffset > q.minOffset {
-		phy, size, _, _ := q.entryLocked(q.maxOffset - 1)
-		q.maxPhyEnd = phy + int64(size)
+	for i := q.maxOffset - 1; i >= q.minOffset; i-- { // the last entry that is not a filler
+		if phy, size, _, _ := q.entryLocked(i); size != fillerSize {
+			q.maxPhyEnd = phy + int64(size)
+			break
+		}
 	}
 	q.flushedTo = q.maxOffset * cqEntrySize
 	return q, nil

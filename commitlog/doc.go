@@ -10,6 +10,7 @@
 //	index/<yyyyMMddHHmmssSSS>                    hash index files (index.go)
 //	checkpoint                                   durable offsets, two slots (checkpoint.go)
 //	abort                                        present while a store is open
+//	damaged/                                     original segments set aside by Repair
 //
 // # Durability
 //
@@ -30,7 +31,9 @@
 // verifies the records from D (and RecoverVerifyBytes before F) to the end of valid data,
 // re-dispatches [D, end), zeroes the torn tail and removes later segments. A bad record before F
 // is corruption, not a torn tail: Open fails with a *CorruptionError naming the file and offset,
-// and changes nothing.
+// and changes nothing; Repair (repair.go, mqbroker --repair-store) moves the damaged segment
+// aside and puts a copy in its place in which the unreadable bytes are a filler record, keeping
+// every readable record at its offset.
 //
 // # Concurrency
 //

@@ -263,6 +263,13 @@ func (s *Store) GetMessage(topic string, queueID int32, offset int64, maxMsgNums
 				"topic", topic, "queueId", queueID, "queueOffset", idx, "phyOffset", phy, "size", size, "err", err)
 			continue
 		}
+		if tran := int32(binary.BigEndian.Uint32(raw[36:])) & message.TransactionMask; tran == message.TransactionRollback {
+			// A consume-queue entry never leads to a rollback record, except to the filler that
+			// Repair wrote over a damaged record.
+			s.log.Warn("consume-queue entry leads to a repaired (damaged) record; skipped",
+				"topic", topic, "queueId", queueID, "queueOffset", idx, "phyOffset", phy)
+			continue
+		}
 		res.Messages = append(res.Messages, raw)
 		res.LastPhyOffset = phy
 		total += int(size)

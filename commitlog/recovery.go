@@ -20,7 +20,8 @@ import (
 //   - Crash (kill -9 or power loss): records from the checkpoint's dispatched offset D on — plus
 //     RecoverVerifyBytes of flushed log before it — are verified (size, magic, CRC, stored
 //     offset). A bad record before the checkpoint's flushed offset F is corruption: Open fails
-//     with ErrCorrupt naming the file and offset, and nothing is changed on disk. A bad record at or past F is a torn tail: the rest of its segment is
+//     with ErrCorrupt naming the file and offset, and nothing is changed on disk (Repair sets the
+//     damaged segment aside). A bad record at or past F is a torn tail: the rest of its segment is
 //     zeroed and later segments are removed. Consume-queue entries of records at or past D are
 //     dropped and the records [D, end) dispatched again; a consume queue whose entries do not
 //     match the commit log is rebuilt from it.
@@ -274,7 +275,7 @@ type CorruptionError struct {
 }
 
 func (e *CorruptionError) Error() string {
-	return fmt.Sprintf("commitlog: corrupt record in %s at file position %d (commit-log offset %d), before the checkpointed flush point: %v; nothing was changed",
+	return fmt.Sprintf("commitlog: corrupt record in %s at file position %d (commit-log offset %d), before the checkpointed flush point: %v; nothing was changed (mqbroker --repair-store sets the damaged segment aside and keeps every readable message)",
 		e.Path, e.FileOffset, e.Offset, e.Err)
 }
 

@@ -32,7 +32,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app := &cli.App{
 		Name:      "mqbroker",
 		Usage:     "run a Skiff broker",
-		UsageText: "mqbroker -c broker.toml [-n \"ip:port;ip:port\"] [-p] [-m] [--check]",
+		UsageText: "mqbroker -c broker.toml [-n \"ip:port;ip:port\"] [-p] [-m] [--check] [--repair-store]",
 		Writer:    stdout, ErrWriter: stderr,
 		HideHelpCommand: true,
 		Flags: []cli.Flag{
@@ -41,6 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			&cli.BoolFlag{Name: "printConfigItem", Aliases: []string{"p"}, Usage: "print all configuration items and exit"},
 			&cli.BoolFlag{Name: "printImportantConfig", Aliases: []string{"m"}, Usage: "print the important configuration items and exit"},
 			&cli.BoolFlag{Name: "check", Usage: "validate the configuration and exit"},
+			&cli.BoolFlag{Name: "repair-store", Usage: "after a refused start because of a corrupt commit-log record: move damaged segments to <storePathRootDir>/damaged/, keep every readable message, and exit"},
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 		Action: func(c *cli.Context) error {
@@ -69,6 +70,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return nil
 			case c.Bool("check"):
 				fmt.Fprintln(stdout, "configuration OK")
+				return nil
+			case c.Bool("repair-store"):
+				log, closer, err := daemon.NewLogger(filepath.Join(cfg.StorePathRootDir, "logs", "broker.log"), cfg.LogLevel, stderr)
+				if err != nil {
+					return err
+				}
+				defer closer.Close()
+				summary, err := broker.RepairStore(cfg, log)
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(stdout, summary)
 				return nil
 			}
 			return serve(cfg, stderr)

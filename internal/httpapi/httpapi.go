@@ -23,6 +23,7 @@ import (
 type Config struct {
 	Addr    string                                               // "host:port"; port 0 picks a free one
 	Ready   func() bool                                          // /readyz
+	Reason  func() string                                        // optional: why /readyz answers 503 (the response body)
 	Metrics func(w io.Writer)                                    // /metrics
 	API     map[string]func(args map[string]string) (any, error) // GET /api/<name>?k=v → JSON
 	Mounts  Mounts                                               // path prefix → handler (any method)
@@ -108,7 +109,13 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("text/plain")
 		if s.cfg.Ready != nil && !s.cfg.Ready() {
 			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-			ctx.WriteString("not ready\n")
+			reason := "not ready"
+			if s.cfg.Reason != nil {
+				if r := s.cfg.Reason(); r != "" {
+					reason = "not ready: " + r
+				}
+			}
+			ctx.WriteString(reason + "\n")
 			return
 		}
 		ctx.WriteString("ready\n")

@@ -1,0 +1,152 @@
+package itest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skiffmq/skiff/client/admin"
+	"github.com/skiffmq/skiff/internal/testutil"
+)
+
+// checkpointFlushed reads the flushed offset of the newest valid slot of a store's checkpoint file
+// (the format is drawn in commitlog/checkpoint.go: slots at 0 and 2048, sequence at 8, flushed
+// offset at 40; the slot's CRC is not checked here, the magic is).
+func checkpointFlushed(t *testing.T, storeDir string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(storeDir, "checkpoint"))
+	if err != nil || len(b) < 4096 {
+		return -1
+	}
+	var seq uint64
+	flushed := int64(-1)
+	for _, at := range []int{0, 2048} {
+		s := b[at : at+80]
+		if binary.BigEndian.Uint32(s) != 0x534B4350 {
+			continue
+		}
+		if q := binary.BigEndian.Uint64(s[8:]); q >= seq {
+			seq, flushed = q, int64(binary.BigEndian.Uint64(s[40:]))
+		}
+	}
+	return flushed
+}
+
+// storeFiles hashes the store's data files (not its logs or lock).
+func storeFiles(t *testing.T, storeDir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, sub := range []string{"commitlog", "consumequeue", "index", "checkpoint"} {
+		_ = filepath.WalkDir(filepath.Join(storeDir, sub), func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(b)
+			out[strings.TrimPrefix(p, storeDir)] = hex.EncodeToString(sum[:8])
+			return nil
+		})
+	}
+	return out
+}
+
+// TestStoreCorruptOldSegmentRefusesStartAndRepairKeepsTheRest flips one byte of a message in the
+// oldest of several commit-log segments of a real broker that was then killed: the next start
+// refuses with an error naming the file, changes no file, and `mqbroker --repair-store` sets the
+// segment aside, after which the broker serves every other message.
+func TestStoreCorruptOldSegmentRefusesStartAndRepairKeepsTheRest(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins,
+		Broker: testutil.BrokerOptions{RegisterNameServerPeriod: 10000, MappedFileSizeCommitLog: 64 << 10,
+			Extra: map[string]string{"maxMessageSize": "16384"}}})
+	a := newAdmin(t, c.NamesrvAddr)
+	topic := "CorruptOld"
+	if err := a.CreateTopic(ctxT(t, 5*time.Second), c.Broker.Addr, admin.TopicConfig{TopicName: topic, ReadQueueNums: 4, WriteQueueNums: 4}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 15*time.Second, func() bool {
+		_, err := a.TopicRoute(ctxT(t, 3*time.Second), topic)
+		return err == nil
+	}, "route of "+topic)
+	rc := &rawClient{a: a, topic: topic, next: map[int32]int64{}}
+	sent := rc.send(t, "m", 1200) // about 2.5 segments of 64 KiB
+	rc.waitPulled(t, sent, "every message before the crash")
+	store := c.Broker.StoreDir
+	testutil.WaitFor(t, 15*time.Second, func() bool { return checkpointFlushed(t, store) >= 128<<10 },
+		"the checkpoint to cover two segments")
+	c.Broker.Kill()
+
+	seg0 := filepath.Join(store, "commitlog", "00000000000000000000")
+	data, err := os.ReadFile(seg0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(data, []byte("m-05"))
+	if at < 0 {
+		t.Fatal("message m-05 not found in the first segment")
+	}
+	data[at+2] ^= 0x01 // "m-05" → "m-15": the body CRC no longer matches
+	if err := os.WriteFile(seg0, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := storeFiles(t, store)
+
+	cfgPath, err := testutil.WriteBrokerConfig(t.TempDir(), c.Broker.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testutil.Start(t, bins.Broker, []string{"-c", cfgPath}, nil)
+	code, err := p.Wait(30 * time.Second)
+	if err != nil || code == 0 {
+		t.Fatalf("broker with a corrupt flushed record: exit code %d (%v), want a refusal:\n%s", code, err, p.LogTail(20))
+	}
+	if log := p.Log(); !strings.Contains(log, "corrupt record") || !strings.Contains(log, seg0) || !strings.Contains(log, "--repair-store") {
+		t.Fatalf("the refusal does not name the corrupt record's file and the repair option:\n%s", p.LogTail(20))
+	}
+	if after := storeFiles(t, store); len(after) != len(before) {
+		t.Fatalf("a refused start changed the store's files: %d before, %d after", len(before), len(after))
+	} else {
+		for k, v := range before {
+			if after[k] != v {
+				t.Fatalf("a refused start changed %s", k)
+			}
+		}
+	}
+
+	r := testutil.Start(t, bins.Broker, []string{"-c", cfgPath, "--repair-store"}, nil)
+	if code, err := r.Wait(60 * time.Second); err != nil || code != 0 {
+		t.Fatalf("mqbroker --repair-store: exit %d (%v):\n%s", code, err, r.LogTail(20))
+	}
+	if out := r.Log(); !strings.Contains(out, "damaged:") || !strings.Contains(out, "original kept at") {
+		t.Fatalf("repair output:\n%s", r.LogTail(20))
+	}
+	aside, _ := filepath.Glob(filepath.Join(store, "damaged", "00000000000000000000.*"))
+	if len(aside) != 1 {
+		t.Fatalf("set-aside segments: %v", aside)
+	}
+
+	br := testutil.StartBroker(t, bins.Broker, c.Broker.Options)
+	var want []string
+	for _, b := range sent {
+		if b != "m-05" {
+			want = append(want, b)
+		}
+	}
+	fresh := &rawClient{a: a, topic: topic, next: map[int32]int64{}}
+	fresh.waitPulled(t, want, "every intact message after the repair")
+	if got := (&rawClient{a: a, topic: topic, next: map[int32]int64{}}).pullAll(t); got["m-05"] || len(got) != len(want) {
+		t.Fatalf("after the repair %d distinct messages served (m-05 served: %v), want the %d intact ones", len(got), got["m-05"], len(want))
+	}
+	br.StopOK()
+	c.NameServers[0].StopOK()
+}
