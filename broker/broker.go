@@ -113,16 +113,16 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	if err := b.startHTTP(); err != nil {
 		return fail(err)
 	}
-	if b.topics, err = metadata.LoadTopics(cfg.StorePathRootDir, nil); err != nil {
+	if b.topics, err = metadata.LoadTopics(cfg.StorePathRootDir, nil, log); err != nil {
 		return fail(err)
 	}
-	if b.groups, err = metadata.LoadGroups(cfg.StorePathRootDir, nil); err != nil {
+	if b.groups, err = metadata.LoadGroups(cfg.StorePathRootDir, nil, log); err != nil {
 		return fail(err)
 	}
-	if b.offsets, err = metadata.LoadOffsets(cfg.StorePathRootDir); err != nil {
+	if b.offsets, err = metadata.LoadOffsets(cfg.StorePathRootDir, log); err != nil {
 		return fail(err)
 	}
-	if b.delayOffsets, err = metadata.LoadDelayOffsets(cfg.StorePathRootDir); err != nil {
+	if b.delayOffsets, err = metadata.LoadDelayOffsets(cfg.StorePathRootDir, log); err != nil {
 		return fail(err)
 	}
 	sc := cfg.StoreConfig()

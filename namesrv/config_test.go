@@ -80,7 +80,7 @@ func TestNamesrvConfigExpandHome(t *testing.T) {
 
 func TestNamesrvKVStorePersists(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "kvConfig.json")
-	s, err := openKVStore(path)
+	s, err := openKVStore(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestNamesrvKVStorePersists(t *testing.T) {
 	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
 		t.Fatalf("temporary file left: %v", err)
 	}
-	s2, err := openKVStore(path)
+	s2, err := openKVStore(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestNamesrvKVStoreCorruptFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{not json"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := openKVStore(path); err == nil || !strings.Contains(err.Error(), path) {
+	if _, err := openKVStore(path, nil); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"log/slog"
 	"sort"
 	"sync"
+
+	"github.com/skiffmq/skiff/internal/atomicfile"
 )
 
 // NamespaceOrderTopicConfig is the KV namespace whose keys are topics and values the order
@@ -27,27 +28,26 @@ type kvFile struct {
 	ConfigTable map[string]map[string]string `json:"configTable"`
 }
 
-// openKVStore loads path; a missing file is an empty store.
-func openKVStore(path string) (*kvStore, error) {
+// openKVStore loads path; a missing file is an empty store. A damaged file falls back to its
+// .bak copy with a warning on log (which may be nil).
+func openKVStore(path string, log *slog.Logger) (*kvStore, error) {
 	s := &kvStore{path: path, table: make(map[string]map[string]string)}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("namesrv: kv config: %w", err)
-	}
-	if len(b) == 0 {
-		return s, nil
-	}
-	var f kvFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("namesrv: kv config %s: %w", path, err)
-	}
-	for ns, m := range f.ConfigTable {
-		if m != nil {
-			s.table[ns] = m
+	err := atomicfile.Load(path, func(b []byte) error {
+		var f kvFile
+		if err := json.Unmarshal(b, &f); err != nil {
+			return err
 		}
+		table := make(map[string]map[string]string, len(f.ConfigTable))
+		for ns, m := range f.ConfigTable {
+			if m != nil {
+				table[ns] = m
+			}
+		}
+		s.table = table
+		return nil
+	}, log)
+	if err != nil && !errors.Is(err, atomicfile.ErrNotFound) {
+		return nil, fmt.Errorf("namesrv: kv config %s: %w", path, err)
 	}
 	return s, nil
 }
@@ -124,38 +124,15 @@ func (s *kvStore) namespaces() []string {
 	return out
 }
 
-// persistLocked writes the table to a temporary file, syncs it and renames it over the file.
+// persistLocked writes the table through atomicfile (temporary file, fsync, previous content kept
+// as .bak, rename, folder fsync).
 func (s *kvStore) persistLocked() error {
 	b, err := json.Marshal(kvFile{ConfigTable: s.table})
 	if err != nil {
 		return fmt.Errorf("namesrv: kv config: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
+	if err := atomicfile.Write(s.path, b, 0o644); err != nil {
 		return fmt.Errorf("namesrv: kv config: %w", err)
-	}
-	tmp := s.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("namesrv: kv config: %w", err)
-	}
-	_, werr := f.Write(b)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("namesrv: kv config: write %s: %w", tmp, werr)
-	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("namesrv: kv config: %w", err)
-	}
-	if d, err := os.Open(filepath.Dir(s.path)); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return nil
 }

@@ -70,7 +70,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	log = log.With("component", "namesrv")
 	cfg.KvConfigPath = expandHome(cfg.KvConfigPath)
-	kv, err := openKVStore(cfg.KvConfigPath)
+	kv, err := openKVStore(cfg.KvConfigPath, log)
 	if err != nil {
 		return nil, err
 	}

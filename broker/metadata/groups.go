@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"log/slog"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -46,13 +47,13 @@ type Groups struct {
 }
 
 // LoadGroups reads config/subscriptionGroup.json under root.
-func LoadGroups(root string, now func() time.Time) (*Groups, error) {
+func LoadGroups(root string, now func() time.Time, log *slog.Logger) (*Groups, error) {
 	if now == nil {
 		now = time.Now
 	}
 	g := &Groups{path: filepath.Join(root, "config", "subscriptionGroup.json"), now: now, table: map[string]SubscriptionGroupConfig{}}
 	var w GroupTable
-	if _, err := readJSON(g.path, &w); err != nil {
+	if _, err := readJSON(g.path, &w, log); err != nil {
 		return nil, err
 	}
 	if w.SubscriptionGroupTable != nil {

@@ -12,7 +12,7 @@ func fixedNow() time.Time { return time.UnixMilli(1700000000000) }
 
 func TestMetadataTopicsPersistAndReload(t *testing.T) {
 	dir := t.TempDir()
-	tp, err := LoadTopics(dir, fixedNow)
+	tp, err := LoadTopics(dir, fixedNow, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestMetadataTopicsPersistAndReload(t *testing.T) {
 	if v := tp.Version(); v.Counter != 2 || v.Timestamp != 1700000000000 {
 		t.Fatalf("version = %+v, want counter 2", v)
 	}
-	again, err := LoadTopics(dir, fixedNow)
+	again, err := LoadTopics(dir, fixedNow, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestMetadataTopicsPersistAndReload(t *testing.T) {
 
 func TestMetadataFallsBackToBackup(t *testing.T) {
 	dir := t.TempDir()
-	tp, _ := LoadTopics(dir, fixedNow)
+	tp, _ := LoadTopics(dir, fixedNow, nil)
 	_ = tp.Put(TopicConfig{TopicName: "A", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6})
 	_ = tp.Put(TopicConfig{TopicName: "B", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6})
 	// A torn main file: the loader must use the .bak copy (which holds the previous version).
@@ -58,7 +58,7 @@ func TestMetadataFallsBackToBackup(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{"topicConfigTa`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	again, err := LoadTopics(dir, fixedNow)
+	again, err := LoadTopics(dir, fixedNow, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestMetadataValidateTopic(t *testing.T) {
 
 func TestMetadataOffsets(t *testing.T) {
 	dir := t.TempDir()
-	o, err := LoadOffsets(dir)
+	o, err := LoadOffsets(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestMetadataOffsets(t *testing.T) {
 	if err := o.Persist(); err != nil {
 		t.Fatal(err)
 	}
-	again, err := LoadOffsets(dir)
+	again, err := LoadOffsets(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestMetadataOffsets(t *testing.T) {
 
 func TestMetadataGroupsAndDelayOffsets(t *testing.T) {
 	dir := t.TempDir()
-	g, _ := LoadGroups(dir, fixedNow)
+	g, _ := LoadGroups(dir, fixedNow, nil)
 	if _, ok, _ := g.GetOrCreate("cg", false); ok {
 		t.Fatal("created without autoCreate")
 	}
@@ -132,16 +132,16 @@ func TestMetadataGroupsAndDelayOffsets(t *testing.T) {
 	if err != nil || !ok || c.RetryMaxTimes != 16 || c.RetryQueueNums != 1 || !c.ConsumeEnable {
 		t.Fatalf("auto-created group = %+v ok=%v err=%v", c, ok, err)
 	}
-	g2, _ := LoadGroups(dir, fixedNow)
+	g2, _ := LoadGroups(dir, fixedNow, nil)
 	if _, ok := g2.Get("cg"); !ok {
 		t.Fatal("group not persisted")
 	}
-	d, _ := LoadDelayOffsets(dir)
+	d, _ := LoadDelayOffsets(dir, nil)
 	d.Set(3, 17)
 	if err := d.Persist(); err != nil {
 		t.Fatal(err)
 	}
-	d2, _ := LoadDelayOffsets(dir)
+	d2, _ := LoadDelayOffsets(dir, nil)
 	if d2.Get(3) != 17 || d2.Get(1) != 0 {
 		t.Fatalf("delay offsets = %+v", d2.Snapshot())
 	}

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"log/slog"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -23,10 +24,10 @@ type Offsets struct {
 }
 
 // LoadOffsets reads config/consumerOffset.json under root.
-func LoadOffsets(root string) (*Offsets, error) {
+func LoadOffsets(root string, log *slog.Logger) (*Offsets, error) {
 	o := &Offsets{path: filepath.Join(root, "config", "consumerOffset.json"), table: map[string]map[int32]int64{}}
 	var w OffsetTable
-	if _, err := readJSON(o.path, &w); err != nil {
+	if _, err := readJSON(o.path, &w, log); err != nil {
 		return nil, err
 	}
 	if w.OffsetTable != nil {
@@ -199,10 +200,10 @@ type DelayOffsetTable struct {
 }
 
 // LoadDelayOffsets reads config/delayOffset.json under root.
-func LoadDelayOffsets(root string) (*DelayOffsets, error) {
+func LoadDelayOffsets(root string, log *slog.Logger) (*DelayOffsets, error) {
 	d := &DelayOffsets{path: filepath.Join(root, "config", "delayOffset.json"), table: map[int32]int64{}}
 	var w DelayOffsetTable
-	if _, err := readJSON(d.path, &w); err != nil {
+	if _, err := readJSON(d.path, &w, log); err != nil {
 		return nil, err
 	}
 	if w.OffsetTable != nil {

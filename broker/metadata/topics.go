@@ -3,6 +3,7 @@ package metadata
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -100,13 +101,13 @@ type Topics struct {
 }
 
 // LoadTopics reads config/topics.json under root (an absent file is an empty table).
-func LoadTopics(root string, now func() time.Time) (*Topics, error) {
+func LoadTopics(root string, now func() time.Time, log *slog.Logger) (*Topics, error) {
 	if now == nil {
 		now = time.Now
 	}
 	t := &Topics{path: filepath.Join(root, "config", "topics.json"), now: now, table: map[string]TopicConfig{}}
 	var w TopicTable
-	if _, err := readJSON(t.path, &w); err != nil {
+	if _, err := readJSON(t.path, &w, log); err != nil {
 		return nil, err
 	}
 	if w.TopicConfigTable != nil {

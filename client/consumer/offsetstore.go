@@ -5,14 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/client/internal/core"
+	"github.com/skiffmq/skiff/internal/atomicfile"
 	"github.com/skiffmq/skiff/internal/remoting"
 )
 
@@ -159,9 +159,14 @@ func (s *RemoteOffsetStore) Persist(ctx context.Context, mqs []client.MessageQue
 }
 
 // LocalOffsetStore keeps offsets in a JSON file (broadcasting: each consumer has its own).
+//
+// The file is replaced atomically and durably (internal/atomicfile: temporary file, fsync, the
+// previous content kept as <path>.bak, rename, folder fsync); a damaged file falls back to the
+// backup with a warning.
 type LocalOffsetStore struct {
 	memOffsets
 	path   string
+	log    *slog.Logger // nil: silent
 	fileMu sync.Mutex
 	loaded bool
 }
@@ -169,6 +174,12 @@ type LocalOffsetStore struct {
 // NewLocalOffsetStore returns a store backed by the file at path (created on the first Persist).
 func NewLocalOffsetStore(path string) *LocalOffsetStore {
 	return &LocalOffsetStore{memOffsets: memOffsets{table: map[client.MessageQueue]int64{}}, path: path}
+}
+
+// WithLogger sets the logger that warns about a damaged offsets file; it returns s.
+func (s *LocalOffsetStore) WithLogger(l *slog.Logger) *LocalOffsetStore {
+	s.log = l
+	return s
 }
 
 // Path returns the backing file.
@@ -205,17 +216,21 @@ func (s *LocalOffsetStore) load() error {
 	if s.loaded {
 		return nil
 	}
-	b, err := os.ReadFile(s.path)
-	if errors.Is(err, os.ErrNotExist) {
+	var f offsetFile
+	err := atomicfile.Load(s.path, func(b []byte) error {
+		var fresh offsetFile
+		if err := json.Unmarshal(b, &fresh); err != nil {
+			return err
+		}
+		f = fresh
+		return nil
+	}, s.log)
+	if errors.Is(err, atomicfile.ErrNotFound) {
 		s.loaded = true
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("consumer: read offsets: %w", err)
-	}
-	var f offsetFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return fmt.Errorf("consumer: offsets file %s is corrupt (move it away to start over): %w", s.path, err)
+		return fmt.Errorf("consumer: offsets file %s is corrupt and has no readable backup (move it away to start over): %w", s.path, err)
 	}
 	s.mu.Lock()
 	for k, v := range f.OffsetTable {
@@ -259,14 +274,7 @@ func (s *LocalOffsetStore) Persist(_ context.Context, _ []client.MessageQueue) e
 	}
 	s.fileMu.Lock()
 	defer s.fileMu.Unlock()
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
-		return fmt.Errorf("consumer: offsets dir: %w", err)
-	}
-	tmp := s.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("consumer: write offsets: %w", err)
-	}
-	if err := os.Rename(tmp, s.path); err != nil {
+	if err := atomicfile.Write(s.path, b, 0o644); err != nil {
 		return fmt.Errorf("consumer: write offsets: %w", err)
 	}
 	return nil

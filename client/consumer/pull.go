@@ -192,7 +192,7 @@ func NewPullConsumer(group string, opts ...Option) (*PullConsumer, error) {
 	}
 	pc := &PullConsumer{o: o, group: group, core: c}
 	if o.model == Broadcasting {
-		pc.offsets = NewLocalOffsetStore(localOffsetPath(o, group, c.ClientID()))
+		pc.offsets = NewLocalOffsetStore(localOffsetPath(o, group, c.ClientID())).WithLogger(o.logger)
 	} else {
 		pc.offsets = newRemoteOffsetStore(group, c)
 	}

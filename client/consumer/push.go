@@ -137,7 +137,7 @@ func NewPushConsumer(group string, opts ...Option) (*PushConsumer, error) {
 		tasks: make(chan task, o.goroutines), stopWork: make(chan struct{}), kick: make(chan struct{}, 1),
 		maxTimes: o.maxReconsume}
 	if o.model == Broadcasting {
-		pc.offsets = NewLocalOffsetStore(localOffsetPath(o, group, c.ClientID()))
+		pc.offsets = NewLocalOffsetStore(localOffsetPath(o, group, c.ClientID())).WithLogger(o.logger)
 	} else {
 		pc.offsets = newRemoteOffsetStore(group, c)
 	}
