@@ -5,13 +5,20 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/skiffmq/skiff/client/admin"
+	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/testutil"
 )
 
@@ -149,4 +156,100 @@ func TestStoreCorruptOldSegmentRefusesStartAndRepairKeepsTheRest(t *testing.T) {
 	}
 	br.StopOK()
 	c.NameServers[0].StopOK()
+}
+
+// sendOne sends one message and returns the response code and remark.
+func (rc *rawClient) sendOne(t *testing.T, body string, queueID int32) (int32, string) {
+	t.Helper()
+	addr, _ := rc.master(t)
+	req := remoting.NewRequest(remoting.SendMessage, map[string]string{
+		"producerGroup": "itest-pg", "topic": rc.topic, "defaultTopic": "TBW102", "defaultTopicQueueNums": "4",
+		"queueId": strconv.Itoa(int(queueID)), "sysFlag": "0", "flag": "0",
+		"bornTimestamp": strconv.FormatInt(time.Now().UnixMilli(), 10),
+		"properties":    "UNIQ_KEY\x01" + message.NewUniqKey(), "reconsumeTimes": "0", "unitMode": "false", "batch": "false",
+	}, []byte(body))
+	resp, err := testutil.Call(addr, req, 10*time.Second)
+	if err != nil {
+		t.Fatalf("send %s: %v", body, err)
+	}
+	return resp.Code, resp.Remark
+}
+
+// TestStoreDiskFullOnRealFilesystem runs a broker whose store is a 3 MiB tmpfs (mounted by the test;
+// it needs root, as CI has — elsewhere it skips, and the injected ENOSPC of
+// TestCommitLogDiskFullMakesStoreNotWriteable covers the store): once the disk is full sends answer an
+// error naming it, pulls serve every acknowledged message intact, and sends succeed again after
+// space is freed.
+func TestStoreDiskFullOnRealFilesystem(t *testing.T) {
+	needProcesses(t)
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a size-limited tmpfs needs root; the injected ENOSPC is tested in commitlog")
+	}
+	t.Parallel()
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", mnt, err, out)
+		}
+	})
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins,
+		Broker: testutil.BrokerOptions{RegisterNameServerPeriod: 10000, MappedFileSizeCommitLog: 64 << 10,
+			StoreDir: filepath.Join(mnt, "store"),
+			Extra: map[string]string{"maxMessageSize": "16384", "mappedFileSizeConsumeQueue": "20000",
+				"maxIndexNum": "2000", "maxHashSlotNum": "200", "cleanResourceInterval": "3600000"}}})
+	t.Cleanup(func() { c.Broker.Kill() }) // before the unmount
+	a := newAdmin(t, c.NamesrvAddr)
+	topic := "DiskFull"
+	if err := a.CreateTopic(ctxT(t, 5*time.Second), c.Broker.Addr, admin.TopicConfig{TopicName: topic, ReadQueueNums: 2, WriteQueueNums: 2}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 15*time.Second, func() bool {
+		_, err := a.TopicRoute(ctxT(t, 3*time.Second), topic)
+		return err == nil
+	}, "route of "+topic)
+	// Ballast leaves room for a few segments only.
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(mnt, &st); err != nil {
+		t.Fatal(err)
+	}
+	free := int64(st.Bavail) * st.Bsize
+	ballast := filepath.Join(mnt, "ballast")
+	if err := os.WriteFile(ballast, make([]byte, max(free-(256<<10), 0)), 0o644); err != nil && !errors.Is(err, syscall.ENOSPC) {
+		t.Fatal(err)
+	}
+	rc := &rawClient{a: a, topic: topic, next: map[int32]int64{}}
+	var acked []string
+	body := strings.Repeat("x", 900)
+	var code int32
+	var remark string
+	for i := 0; i < 2000; i++ {
+		b := fmt.Sprintf("full-%04d-%s", i, body)
+		if code, remark = rc.sendOne(t, b, int32(i%2)); code != remoting.Success {
+			break
+		}
+		acked = append(acked, b)
+	}
+	if code == remoting.Success {
+		t.Fatal("2000 sends of 1 KiB into a few hundred KiB of free space all succeeded")
+	}
+	if !strings.Contains(remark, "no space left on device") {
+		t.Fatalf("send on a full disk: code %d remark %q, want a remark naming the full disk", code, remark)
+	}
+	t.Logf("%d sends acknowledged before the disk was full; then code %d: %s", len(acked), code, remark)
+	rc.waitPulled(t, acked, "every acknowledged message while the disk is full")
+
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	var after string
+	testutil.WaitFor(t, 20*time.Second, func() bool {
+		after = fmt.Sprintf("after-%d", time.Now().UnixNano())
+		code, _ := rc.sendOne(t, after, 0)
+		return code == remoting.Success
+	}, "sends to succeed once space is freed")
+	fresh := &rawClient{a: a, topic: topic, next: map[int32]int64{}}
+	fresh.waitPulled(t, append(acked, after), "every acknowledged message and the one after the disk had space again")
 }
