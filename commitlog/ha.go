@@ -43,6 +43,7 @@ func (s *Store) AppendCommitLog(offset int64, data []byte) error {
 	}
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
+	s.replica.Store(true)
 	segSize := s.cfg.MappedFileSizeCommitLog
 	s.segMu.RLock()
 	empty := len(s.segs) == 0

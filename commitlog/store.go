@@ -88,6 +88,7 @@ type Store struct {
 	recovery    RecoveryStats         // what Open did (read-only after Open)
 	damaged     map[queueKey]bool     // queues found damaged during recovery (under dispatchMu)
 	probing     atomic.Bool           // a probe for free space runs
+	replica     atomic.Bool           // AppendCommitLog was used: the written end may fall inside a record
 
 	flushMu      sync.Mutex
 	flushWaiters []flushWaiter
@@ -738,6 +739,12 @@ func (s *Store) saveCheckpoint(durable, dispTs int64, clean bool) error {
 		return err
 	}
 	flushed := s.flushed.Load()
+	if s.replica.Load() {
+		// Replicated bytes may end inside a record: the checkpoint's flushed offset must be a
+		// record boundary (recovery treats a bad record before it as corruption), so it stops at
+		// the end of the records dispatched so far.
+		flushed = min(flushed, max(s.dispatched.Load(), s.minPhy.Load()))
+	}
 	st := checkpointState{
 		PhysicTs: s.flushedTs.Load(), LogicsTs: dispTs, IndexTs: dispTs,
 		Flushed: flushed, ConsumeQueue: min(durable, flushed), Index: min(durable, flushed),
