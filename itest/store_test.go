@@ -73,9 +73,10 @@ func storeFiles(t *testing.T, storeDir string) map[string]string {
 func TestStoreCorruptOldSegmentRefusesStartAndRepairKeepsTheRest(t *testing.T) {
 	needProcesses(t)
 	t.Parallel()
+	t0 := time.Now()
 	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins,
 		Broker: testutil.BrokerOptions{RegisterNameServerPeriod: 10000, MappedFileSizeCommitLog: 64 << 10,
-			Extra: map[string]string{"maxMessageSize": "16384"}}})
+			Extra: map[string]string{"maxMessageSize": "16384", "maxIndexNum": "4000", "maxHashSlotNum": "400"}}})
 	a := newAdmin(t, c.NamesrvAddr)
 	topic := "CorruptOld"
 	if err := a.CreateTopic(ctxT(t, 5*time.Second), c.Broker.Addr, admin.TopicConfig{TopicName: topic, ReadQueueNums: 4, WriteQueueNums: 4}); err != nil {
@@ -86,11 +87,21 @@ func TestStoreCorruptOldSegmentRefusesStartAndRepairKeepsTheRest(t *testing.T) {
 		return err == nil
 	}, "route of "+topic)
 	rc := &rawClient{a: a, topic: topic, next: map[int32]int64{}}
-	sent := rc.send(t, "m", 1200) // about 2.5 segments of 64 KiB
+	var sent []string
+	pad := strings.Repeat("p", 1000)
+	for i := 0; i < 180; i++ { // about 2.8 segments of 64 KiB
+		b := fmt.Sprintf("m-%03d-%s", i, pad)
+		if code, remark := rc.sendOne(t, b, int32(i%4)); code != remoting.Success {
+			t.Fatalf("send %d: %d %s", i, code, remark)
+		}
+		sent = append(sent, b)
+	}
 	rc.waitPulled(t, sent, "every message before the crash")
+	t.Logf("%v: sent and pulled", time.Since(t0))
 	store := c.Broker.StoreDir
 	testutil.WaitFor(t, 15*time.Second, func() bool { return checkpointFlushed(t, store) >= 128<<10 },
 		"the checkpoint to cover two segments")
+	t.Logf("%v: checkpoint covers two segments; killing the broker", time.Since(t0))
 	c.Broker.Kill()
 
 	seg0 := filepath.Join(store, "commitlog", "00000000000000000000")
@@ -98,11 +109,11 @@ func TestStoreCorruptOldSegmentRefusesStartAndRepairKeepsTheRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := bytes.Index(data, []byte("m-05"))
+	at := bytes.Index(data, []byte("m-005-"))
 	if at < 0 {
-		t.Fatal("message m-05 not found in the first segment")
+		t.Fatal("message m-005 not found in the first segment")
 	}
-	data[at+2] ^= 0x01 // "m-05" → "m-15": the body CRC no longer matches
+	data[at+4] ^= 0x01 // "m-005" → "m-004": the body CRC no longer matches
 	if err := os.WriteFile(seg0, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +141,7 @@ func TestStoreCorruptOldSegmentRefusesStartAndRepairKeepsTheRest(t *testing.T) {
 		}
 	}
 
+	t.Logf("%v: start refused; repairing", time.Since(t0))
 	r := testutil.Start(t, bins.Broker, []string{"-c", cfgPath, "--repair-store"}, nil)
 	if code, err := r.Wait(60 * time.Second); err != nil || code != 0 {
 		t.Fatalf("mqbroker --repair-store: exit %d (%v):\n%s", code, err, r.LogTail(20))
@@ -142,17 +154,20 @@ func TestStoreCorruptOldSegmentRefusesStartAndRepairKeepsTheRest(t *testing.T) {
 		t.Fatalf("set-aside segments: %v", aside)
 	}
 
+	t.Logf("%v: repaired; starting the broker", time.Since(t0))
 	br := testutil.StartBroker(t, bins.Broker, c.Broker.Options)
+	t.Logf("%v: broker started", time.Since(t0))
 	var want []string
+	damaged := sent[5]
 	for _, b := range sent {
-		if b != "m-05" {
+		if b != damaged {
 			want = append(want, b)
 		}
 	}
 	fresh := &rawClient{a: a, topic: topic, next: map[int32]int64{}}
 	fresh.waitPulled(t, want, "every intact message after the repair")
-	if got := (&rawClient{a: a, topic: topic, next: map[int32]int64{}}).pullAll(t); got["m-05"] || len(got) != len(want) {
-		t.Fatalf("after the repair %d distinct messages served (m-05 served: %v), want the %d intact ones", len(got), got["m-05"], len(want))
+	if got := (&rawClient{a: a, topic: topic, next: map[int32]int64{}}).pullAll(t); got[damaged] || len(got) != len(want) {
+		t.Fatalf("after the repair %d distinct messages served (the damaged one: %v), want the %d intact ones", len(got), got[damaged], len(want))
 	}
 	br.StopOK()
 	c.NameServers[0].StopOK()
