@@ -53,7 +53,8 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./commitlog/
+	$(GO) test -run '^$$' -bench 'BenchmarkCommitLog(Baseline|Append)' -benchtime 2s ./commitlog/
+	$(GO) test -run '^$$' -bench BenchmarkCommitLogOpen -benchtime 5x -timeout 30m ./commitlog/
 	$(GO) test -run '^$$' -bench BrokerSendReplicated -benchtime 20000x ./broker/
 	$(GO) test -run '^$$' -bench DashboardScale -benchtime 50x ./itest/
 
