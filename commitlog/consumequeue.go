@@ -106,11 +106,9 @@ func openConsumeQueue(fsys vfs.FS, root, topic string, queueID int32, fileSize i
 			q.maxOffset = prev + q.searchLocked(prev, last, func(i int64) bool { return !valid(i) })
 		}
 	} else {
-		from := last
-		if len(q.segs) > 1 {
-			from = last - perFile // the previous file may have been completed after the checkpoint
-		}
-		from = max(from, q.minOffset)
+		// Read the last file forward; entries written after the checkpoint in the file before it
+		// are dropped by the walk back below (they point past durablePhy).
+		from := max(last, q.minOffset)
 		q.maxOffset = from
 		prevPhy := int64(-1)
 		if from > q.minOffset {
@@ -126,9 +124,9 @@ func openConsumeQueue(fsys vfs.FS, root, topic string, queueID int32, fileSize i
 			}
 			q.maxOffset = i + 1
 		}
-		for q.maxOffset > q.minOffset {
-			phy, size, _, _ := q.entryLocked(q.maxOffset - 1)
-			if size != fillerSize && phy+int64(size) <= durablePhy {
+		for q.maxOffset > q.minOffset { // drop entries past the checkpoint, and torn (zero) ones
+			phy, size, _, ok := q.entryLocked(q.maxOffset - 1)
+			if ok && size > 0 && phy >= 0 && size != fillerSize && phy+int64(size) <= durablePhy {
 				break
 			}
 			q.maxOffset--
