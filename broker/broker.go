@@ -203,10 +203,8 @@ func (b *Broker) Start() error {
 	}
 	b.registerHandlers()
 	b.srv.OnConnClose(b.onConnClose)
-	if err := b.srv.Start(); err != nil {
-		b.cancel()
-		return fmt.Errorf("broker: listen on port %d: %w", b.conf().ListenPort, err)
-	}
+	// Replication is set up before the remoting server accepts requests: send handlers read
+	// haMaster/haSlave, which must be written before any handler can run.
 	b.masterAddr.Store("")
 	if b.fo != nil {
 		if err := b.fo.start(); err != nil {
@@ -223,7 +221,6 @@ func (b *Broker) Start() error {
 			Logger: b.log,
 		})
 		if err := b.haMaster.Start(); err != nil {
-			_ = b.srv.Shutdown(context.Background())
 			b.cancel()
 			return fmt.Errorf("broker: %w", err)
 		}
@@ -234,6 +231,18 @@ func (b *Broker) Start() error {
 			b.haSlave.SetMasterAddr(b.conf().HaMasterAddress)
 		}
 		b.haSlave.Start()
+	}
+	if err := b.srv.Start(); err != nil {
+		if b.haMaster != nil {
+			b.haMaster.Close()
+		}
+		if b.haSlave != nil {
+			b.haSlave.Close()
+		}
+		b.cancel()
+		return fmt.Errorf("broker: listen on port %d: %w", b.conf().ListenPort, err)
+	}
+	if b.haSlave != nil {
 		b.goLoop("slave-sync", b.slaveSyncLoop)
 	}
 	b.hold.start()
