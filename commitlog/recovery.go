@@ -94,7 +94,7 @@ func (s *Store) recover() error {
 			return err
 		}
 		verified = end - from
-		s.recovery.TruncatedBytes = logEnd - end
+		s.recovery.ZeroedBytes = logEnd - end
 		if err := s.cutTail(end); err != nil {
 			return err
 		}
@@ -161,7 +161,7 @@ func (s *Store) recover() error {
 	s.recovery.Took = time.Since(start)
 	s.log.Info("store recovered", "crashed", crashed, "segments", len(s.segs), "minPhyOffset", minPhy,
 		"maxPhyOffset", end, "checkpointFlushedOffset", ck.Flushed, "verifiedBytes", verified,
-		"redispatchedBytes", end-durable, "truncatedBytes", s.recovery.TruncatedBytes,
+		"redispatchedBytes", end-durable, "zeroedTailBytes", s.recovery.ZeroedBytes,
 		"rebuiltQueues", s.recovery.RebuiltQueues, "queues", len(s.cqs), "took", s.recovery.Took)
 	return nil
 }

@@ -112,7 +112,7 @@ type RecoveryStats struct {
 	Crashed           bool          // the last run did not stop cleanly (or no valid checkpoint)
 	VerifiedBytes     int64         // commit-log bytes read and CRC-checked
 	RedispatchedBytes int64         // commit-log bytes dispatched again into consume queues/index
-	TruncatedBytes    int64         // torn tail dropped (bytes between the valid end and the last segment end)
+	ZeroedBytes       int64         // after a crash: bytes from the valid end to the end of the last segment, zeroed (a torn record, if any, was among them)
 	RebuiltQueues     int           // consume queues rebuilt from the commit log (damaged files)
 	Took              time.Duration // wall time of recovery
 }

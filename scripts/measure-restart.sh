@@ -21,6 +21,9 @@ ns_port=${NS_PORT:-19876}
 br_port=${BR_PORT:-20911}
 http_port=$((br_port + 3))
 mkdir -p "$store"
+for p in $ns_port $br_port $http_port; do
+	if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "port $p is in use" >&2; exit 1; fi
+done
 
 cat >"$work/namesrv.toml" <<EOF
 listenPort = $ns_port
@@ -53,7 +56,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_broker() { # prints milliseconds from exec to /readyz 200
+start_broker() { # sets ready_ms: milliseconds from exec to /readyz 200
 	local t0 t1
 	t0=$(date +%s%N)
 	"$bin/mqbroker" -c "$work/broker.toml" >>"$work/broker.out" 2>&1 &
@@ -63,7 +66,7 @@ start_broker() { # prints milliseconds from exec to /readyz 200
 		sleep 0.01
 	done
 	t1=$(date +%s%N)
-	echo $(((t1 - t0) / 1000000))
+	ready_ms=$(((t1 - t0) / 1000000))
 }
 stop_broker() { # clean|kill
 	if [ "$1" = kill ]; then kill -9 "$broker_pid"; else kill -TERM "$broker_pid"; fi
@@ -71,24 +74,25 @@ stop_broker() { # clean|kill
 	broker_pid=
 }
 produce() { # count
-	"$bin/mqbench" producer -n "127.0.0.1:$ns_port" -t RestartBench -s 1024 -w 8 -b 32 -c "$1" --json >"$work/bench.json"
+	"$bin/mqbench" producer -n "127.0.0.1:$ns_port" -t RestartBench -s 1024 -w 8 -b 32 -c "$1" --json >"$work/bench.json" 2>&1 ||
+		{ echo "mqbench failed:" >&2; tail -5 "$work/bench.json" >&2; exit 1; }
 }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
-start_broker >/dev/null
+start_broker
 count=$((size_mib * 1024 * 1024 / 1200)) # ~1.2 KB per stored record
 t0=$(date +%s)
 produce "$count"
-echo "filled $(du -sh "$store/commitlog" | cut -f1) of commit log ($count messages) in $(($(date +%s) - t0)) s"
+echo "filled the commit log with $count messages in $(($(date +%s) - t0)) s"
 
 for stop in clean kill; do
 	for cache in warm cold; do
 		if [ "$stop" = kill ]; then produce 20000; fi # a checkpoint that lags the log, as in a crash under load
 		stop_broker "$stop"
 		if [ "$cache" = cold ]; then drop_caches; fi
-		ms=$(start_broker)
+		start_broker
 		line=$(grep 'store recovered' "$store/logs/broker.log" | tail -1 | grep -o 'crashed=[a-z]*.*' | cut -c1-400)
-		echo "size=${size_mib}MiB stop=$stop cache=$cache ready_ms=$ms | $line"
+		echo "size=${size_mib}MiB stop=$stop cache=$cache ready_ms=$ready_ms | $line"
 	done
 done
 stop_broker clean
