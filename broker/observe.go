@@ -78,6 +78,10 @@ func (b *Broker) registerGauges() {
 		return 0
 	}))
 	m.Gauge("skiff_store_flush_errors", st(func() float64 { return float64(b.store.Stats().FlushErrors) }))
+	// What the last start's recovery did (constant after start).
+	m.Gauge("skiff_store_recovery_seconds", st(func() float64 { return b.store.Stats().Recovery.Took.Seconds() }))
+	m.Gauge("skiff_store_recovery_verified_bytes", st(func() float64 { return float64(b.store.Stats().Recovery.VerifiedBytes) }))
+	m.Gauge("skiff_store_recovery_redispatched_bytes", st(func() float64 { return float64(b.store.Stats().Recovery.RedispatchedBytes) }))
 	m.Gauge("skiff_store_flush_failed", st(func() float64 {
 		if b.store.FlushError() != nil {
 			return 1

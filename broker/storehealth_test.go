@@ -61,7 +61,8 @@ func TestBrokerFlushErrorIsVisibleAndSticks(t *testing.T) {
 	if code != 503 || !strings.Contains(body, "flush failed") || !strings.Contains(body, "input/output error") {
 		t.Fatalf("/readyz after a flush error = %d %q", code, body)
 	}
-	if _, m := get("/metrics"); !strings.Contains(m, "skiff_store_flush_failed 1") || strings.Contains(m, "skiff_store_flush_errors 0\n") {
+	if _, m := get("/metrics"); !strings.Contains(m, "skiff_store_flush_failed 1") || strings.Contains(m, "skiff_store_flush_errors 0\n") ||
+		!strings.Contains(m, "skiff_store_recovery_seconds ") {
 		t.Fatalf("/metrics does not show the flush error")
 	}
 	tb.heartbeat(t, "cg", "127.0.0.1@1", map[string]string{"FE": "*"})
