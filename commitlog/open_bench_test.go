@@ -143,3 +143,38 @@ func appendBytes(b *testing.B, s *Store, n int64) {
 		b.Fatal("dispatch did not catch up")
 	}
 }
+
+// TestCommitLogFillStoreForMeasurement fills the store at $SKIFF_FILL_STORE with $SKIFF_FILL_MIB
+// MiB of 1 KiB messages (topic RestartBench, 4 queues, UNIQ_KEY indexed, default 1 GiB segments)
+// and stops it cleanly; scripts/measure-restart.sh uses it to prepare a large log faster than a
+// producer can over the network. It is skipped unless the variables are set.
+func TestCommitLogFillStoreForMeasurement(t *testing.T) {
+	dir, mib := os.Getenv("SKIFF_FILL_STORE"), os.Getenv("SKIFF_FILL_MIB")
+	if dir == "" || mib == "" {
+		t.Skip("a measurement helper: set SKIFF_FILL_STORE and SKIFF_FILL_MIB")
+	}
+	var n int64
+	if _, err := fmt.Sscan(mib, &n); err != nil || n <= 0 {
+		t.Fatalf("SKIFF_FILL_MIB=%q", mib)
+	}
+	s, err := Open(DefaultConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, 1024)
+	t0 := time.Now()
+	for i := 0; s.MaxPhyOffset() < n<<20; i++ {
+		m := newMsg("RestartBench", int32(i%4), "", map[string]string{message.PropertyUniqKey: message.NewUniqKey()})
+		m.Body = body
+		if r := s.PutMessage(m); r.Status != PutOK {
+			t.Fatalf("put: %+v", r)
+		}
+	}
+	if !s.WaitDispatched(s.MaxPhyOffset(), 30*time.Minute) {
+		t.Fatal("dispatch did not catch up")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("filled %d MiB in %v", n, time.Since(t0).Round(time.Second))
+}

@@ -9,7 +9,8 @@
 #
 #	flock /work/locks/heavy.lock scripts/measure-restart.sh 10240 /work/tmp/restart-10g
 #
-# The store folder is removed at the end unless KEEP_STORE=1.
+# The store folder is removed at the end unless KEEP_STORE=1. FILL_OFFLINE=1 fills the log with
+# the store's own code (commitlog's TestCommitLogFillStoreForMeasurement) instead of mqbench.
 set -euo pipefail
 size_mib=${1:?usage: measure-restart.sh SIZE_MIB [STORE_DIR]}
 store=${2:-$(mktemp -d)/store}
@@ -79,11 +80,18 @@ produce() { # count
 }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
-start_broker
-count=$((size_mib * 1024 * 1024 / 1200)) # ~1.2 KB per stored record
 t0=$(date +%s)
-produce "$count"
-echo "filled the commit log with $count messages in $(($(date +%s) - t0)) s"
+if [ "${FILL_OFFLINE:-0}" = 1 ]; then
+	# The store's own code writes the log directly (about 10x faster than a producer on 2 cores).
+	(cd "$root" && SKIFF_FILL_STORE=$store SKIFF_FILL_MIB=$size_mib go test -count=1 -timeout 60m \
+		-run '^TestCommitLogFillStoreForMeasurement$' ./commitlog/ >"$work/fill.out" 2>&1) ||
+		{ tail -20 "$work/fill.out" >&2; exit 1; }
+	start_broker
+else
+	start_broker
+	produce $((size_mib * 1024 * 1024 / 1200)) # ~1.2 KB per stored record
+fi
+echo "filled the commit log with ${size_mib} MiB in $(($(date +%s) - t0)) s"
 
 for stop in clean kill; do
 	for cache in warm cold; do
