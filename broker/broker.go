@@ -208,11 +208,9 @@ func (b *Broker) Start() error {
 	b.masterAddr.Store("")
 	if b.fo != nil {
 		if err := b.fo.start(); err != nil {
-			_ = b.srv.Shutdown(context.Background())
 			b.cancel()
 			return err
 		}
-		b.goLoop("slave-sync", b.slaveSyncLoop)
 	} else if b.conf().IsMaster() {
 		b.haMaster = ha.NewMaster(ha.MasterConfig{
 			Addr: fmt.Sprintf("%s:%d", b.conf().BindAddress, b.conf().HaListenPort), Store: b.store,
@@ -242,7 +240,7 @@ func (b *Broker) Start() error {
 		b.cancel()
 		return fmt.Errorf("broker: listen on port %d: %w", b.conf().ListenPort, err)
 	}
-	if b.haSlave != nil {
+	if b.haSlave != nil { // a slave, or any broker in controller mode
 		b.goLoop("slave-sync", b.slaveSyncLoop)
 	}
 	b.hold.start()
