@@ -394,3 +394,32 @@ func TestDashboardBasicAuth(t *testing.T) {
 		t.Fatalf("static file behind the login: %d", r.code)
 	}
 }
+
+// TestDashboardOverviewDoesNotWaitForASlowBroker: while a sample hangs on a broker that does not
+// answer, the overview renders from the last sample instead of queueing behind it.
+func TestDashboardOverviewDoesNotWaitForASlowBroker(t *testing.T) {
+	f := newFake(1, 1)
+	d, clk, _ := newTest(t, f, nil)
+	d.sampler.sampleOnce()
+	release := make(chan struct{})
+	f.mu.Lock()
+	f.blockRT = release
+	f.mu.Unlock()
+	defer close(release)
+	go d.sampler.sampleOnce() // the loop's sample, stuck on the broker
+	for d.sampler.run.TryLock() {
+		d.sampler.run.Unlock() // not started yet
+		time.Sleep(time.Millisecond)
+	}
+	clk.Add(time.Hour) // the last sample is stale
+	done := make(chan int, 1)
+	go func() { done <- call(d, "GET", "/dashboard/", nil, "", nil).code }()
+	select {
+	case code := <-done:
+		if code != 200 {
+			t.Fatalf("overview = %d", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the overview waited for the stuck sample")
+	}
+}

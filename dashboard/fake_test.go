@@ -25,6 +25,7 @@ type fakeSource struct {
 	created  []admin.TopicConfig
 	resets   []string
 	failRT   bool
+	blockRT  chan struct{} // when set, runtime-info calls wait for it to close
 	routes   int // TopicRoute calls
 }
 
@@ -169,6 +170,12 @@ func (f *fakeSource) SendStored(_ context.Context, _ string, topic string, q int
 }
 
 func (f *fakeSource) BrokerRuntimeInfo(_ context.Context, addr string) (map[string]string, error) {
+	f.mu.Lock()
+	block := f.blockRT
+	f.mu.Unlock()
+	if block != nil {
+		<-block
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failRT {

@@ -110,6 +110,11 @@ func (d *Dashboard) targets(info *admin.ClusterInfo) []target {
 func (s *sampler) sampleOnce() {
 	s.run.Lock()
 	defer s.run.Unlock()
+	s.sampleRunLocked()
+}
+
+// sampleRunLocked takes one sample; s.run must be held.
+func (s *sampler) sampleRunLocked() {
 	d := s.d
 	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.Timeout)
 	defer cancel()
@@ -163,14 +168,20 @@ func (s *sampler) sampleOnce() {
 	}
 }
 
-// snapshot returns a copy of the state, sampling first when no sample is younger than twice the
-// interval (the first page after start, or a stalled loop).
+// snapshot returns a copy of the state. Before the first sample it waits for one; later, when no
+// sample is younger than twice the interval (the loop is not running), it takes one unless a
+// sample is already under way: a page never queues behind a slow broker.
 func (s *sampler) snapshot() snapshot {
 	s.mu.Lock()
-	stale := s.at.IsZero() || s.d.cfg.Now().Sub(s.at) > 2*s.d.cfg.SampleInterval
+	none := s.at.IsZero()
+	stale := none || s.d.cfg.Now().Sub(s.at) > 2*s.d.cfg.SampleInterval
 	s.mu.Unlock()
-	if stale {
+	switch {
+	case none:
 		s.sampleOnce()
+	case stale && s.run.TryLock():
+		s.sampleRunLocked()
+		s.run.Unlock()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
