@@ -35,6 +35,9 @@ func (b *Broker) handleSendBack(_ context.Context, c *server.Conn, req *remoting
 	if !b.conf().IsMaster() || b.conf().BrokerPermission&metadata.PermWrite == 0 {
 		return errResp(req, remoting.NoPermission, "the broker[%s] sending message is forbidden", b.conf().BrokerAddr())
 	}
+	if b.fo != nil && !b.fo.writable() {
+		return errResp(req, remoting.ServiceNotAvailable, "the broker[%s] is not the master of its set (controller mode)", b.conf().BrokerAddr())
+	}
 	if gc.RetryQueueNums <= 0 {
 		return respond(req, remoting.Success, "", nil, nil)
 	}
@@ -96,6 +99,11 @@ func (b *Broker) handleSendBack(_ context.Context, c *server.Conn, req *remoting
 		b.log.Error("send back: store failed; not answering so the client retries", "group", group,
 			"status", putStatusName(res.Status), "err", res.Err)
 		return nil
+	}
+	if b.fo != nil {
+		if rs := b.fo.replicate(res, true); rs != replicaOK {
+			return errResp(req, remoting.SystemError, "send back stored on the master but not on every in-sync replica in time")
+		}
 	}
 	return respond(req, remoting.Success, "", nil, nil)
 }

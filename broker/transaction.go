@@ -50,6 +50,9 @@ func (b *Broker) handleEndTransaction(_ context.Context, _ *server.Conn, req *re
 	if !b.conf().IsMaster() {
 		return errResp(req, remoting.SlaveNotAvailable, "the broker[%s] is a slave; end transactions on the master", b.conf().BrokerAddr())
 	}
+	if b.fo != nil && !b.fo.writable() {
+		return errResp(req, remoting.ServiceNotAvailable, "the broker[%s] is not the master of its set (controller mode)", b.conf().BrokerAddr())
+	}
 	if kind != tranCommit && kind != tranRollback {
 		b.log.Info("transaction outcome unknown; it will be checked", "producerGroup", group, "commitLogOffset", clOffset, "fromCheck", fromCheck)
 		return nil
@@ -86,6 +89,12 @@ func (b *Broker) handleEndTransaction(_ context.Context, _ *server.Conn, req *re
 		}
 		if res.Status != commitlog.PutOK && res.Status != commitlog.FlushDiskTimeout {
 			return errResp(req, putCode(res.Status), "commit transaction message: %s: %v", putStatusName(res.Status), res.Err)
+		}
+		if b.fo != nil {
+			if rs := b.fo.replicate(res, true); rs != replicaOK {
+				// Not recorded as ended: the check-back asks the producer again.
+				return errResp(req, remoting.SystemError, "committed message stored on the master but not on every in-sync replica in time")
+			}
 		}
 	}
 	if err := b.writeOp(half.QueueOffset); err != nil {
