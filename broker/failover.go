@@ -49,7 +49,7 @@ type failover struct {
 }
 
 func newFailover(b *Broker) (*failover, error) {
-	ef, err := bctl.OpenEpochFile(filepath.Join(b.conf().StorePathRootDir, "epochFile"))
+	ef, err := bctl.OpenEpochFile(filepath.Join(b.conf().StorePathRootDir, "epochFile"), b.log)
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}

@@ -85,7 +85,7 @@ func TestControllerSyncTrackerGrowAndShrink(t *testing.T) {
 
 func TestControllerEpochFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "epochFile")
-	f, err := OpenEpochFile(path)
+	f, err := OpenEpochFile(path, nil)
 	if err != nil || len(f.Entries()) != 0 {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestControllerEpochFile(t *testing.T) {
 	if err := f.StartEpoch(4, 200); err == nil {
 		t.Fatal("epoch 4 twice")
 	}
-	g, err := OpenEpochFile(path)
+	g, err := OpenEpochFile(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

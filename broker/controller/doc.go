@@ -26,8 +26,9 @@
 //
 // # Epoch file (<storePathRootDir>/epochFile)
 //
-// One line per master epoch whose bytes this log holds, oldest first, written whole through a
-// temporary file, fsync and rename:
+// One line per master epoch whose bytes this log holds, oldest first, written whole through
+// internal/atomicfile (temporary file, fsync, previous content kept as epochFile.bak, rename,
+// folder fsync):
 //
 //	<epoch> <startOffset>\n
 //

@@ -5,12 +5,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/skiffmq/skiff/internal/atomicfile"
 	"github.com/skiffmq/skiff/internal/controlapi"
 )
 
@@ -72,15 +72,18 @@ type EpochFile struct {
 	entries []controlapi.EpochEntry
 }
 
-// OpenEpochFile reads path (a missing file is an empty one).
-func OpenEpochFile(path string) (*EpochFile, error) {
-	b, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("controller: %w", err)
-	}
-	entries, err := DecodeEpochFile(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+// OpenEpochFile reads path (a missing file is an empty one). A damaged file falls back to its
+// backup (atomicfile.Load): an older epoch file can only make a later truncation cut more, which
+// replication copies back, never keep a divergent tail.
+func OpenEpochFile(path string, log *slog.Logger) (*EpochFile, error) {
+	var entries []controlapi.EpochEntry
+	err := atomicfile.Load(path, func(b []byte) error {
+		var err error
+		entries, err = DecodeEpochFile(b)
+		return err
+	}, log)
+	if err != nil && !errors.Is(err, atomicfile.ErrNotFound) {
+		return nil, fmt.Errorf("controller: %s: %w", path, err)
 	}
 	return &EpochFile{path: path, entries: entries}, nil
 }
@@ -132,43 +135,9 @@ func (f *EpochFile) Replace(entries []controlapi.EpochEntry) error {
 }
 
 func (f *EpochFile) writeLocked(entries []controlapi.EpochEntry) error {
-	if err := writeFileAtomic(f.path, EncodeEpochFile(entries)); err != nil {
+	if err := atomicfile.Write(f.path, EncodeEpochFile(entries), 0o644); err != nil {
 		return err
 	}
 	f.entries = entries
-	return nil
-}
-
-// writeFileAtomic replaces path with data: a temporary file in the same folder, fsync, rename,
-// fsync of the folder. (The store's shared atomic-write helper replaces this once it exists.)
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("controller: write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("controller: write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("controller: sync %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("controller: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("controller: rename %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("controller: sync folder %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("controller: sync folder %s: %w", dir, err)
-	}
 	return nil
 }
