@@ -25,7 +25,6 @@ import (
 
 // Controller request codes (internal/controlapi; itest speaks the wire protocol only).
 const (
-	codeElectMaster      int32 = 1002
 	codeGetMetadataInfo  int32 = 1005
 	codeGetSyncStateData int32 = 1006
 	codeGetEpochCache    int32 = 1007
@@ -624,11 +623,25 @@ func TestFailoverLaggingReplicaNeverElected(t *testing.T) {
 	// Planned handover to the former laggard, under load.
 	n = len(load.acked())
 	testutil.WaitFor(t, 30*time.Second, func() bool { return len(load.acked()) >= n+30 }, "sends before the planned switch")
-	r, err := haCall(t, c.cli, c.ns[0].addr, codeElectMaster, map[string]string{"brokerName": "broker-fo", "brokerId": strconv.FormatInt(laggard.id, 10)}, nil)
-	if err != nil || r.Code != remoting.Success {
-		t.Fatalf("electMaster: %v %v", r, err)
+	// Through mqadmin, as an operator would.
+	if code, out, errOut := runAdmin(t, nil, "electMaster", "-n", c.nsAddr, "-b", "broker-fo", "-i", strconv.FormatInt(laggard.id, 10)); code != 0 ||
+		!strings.Contains(out, fmt.Sprintf(`"masterBrokerId": %d`, laggard.id)) {
+		t.Fatalf("mqadmin electMaster: exit %d\n%s\n%s", code, out, errOut)
 	}
 	s = c.waitSet(20*time.Second, "the planned master", func(n foSet) bool { return n.MasterBrokerID == laggard.id })
+	if code, out, errOut := runAdmin(t, nil, "getSyncStateSet", "-n", c.nsAddr, "-b", "broker-fo"); code != 0 || !strings.Contains(out, `"brokerName": "broker-fo"`) {
+		t.Fatalf("mqadmin getSyncStateSet: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := runAdmin(t, nil, "getControllerMetaData", "-a", c.nsAddr); code != 0 || !strings.Contains(out, `"controllerLeaderId": "n`) {
+		t.Fatalf("mqadmin getControllerMetaData: exit %d\n%s\n%s", code, out, errOut)
+	}
+	testutil.WaitFor(t, 20*time.Second, func() bool {
+		code, out, _ := runAdmin(t, nil, "getBrokerEpoch", "-n", c.nsAddr, "-b", "broker-fo")
+		return code == 0 && strings.Count(out, `"master": true`) == 1 && strings.Count(out, fmt.Sprintf(`"epoch": %d`, s.MasterEpoch)) == 3
+	}, "mqadmin getBrokerEpoch: every replica with the new epoch, one master")
+	if code, _, errOut := runAdmin(t, nil, "electMaster", "-n", c.nsAddr, "-b", "broker-fo", "-i", "9"); code == 0 || !strings.Contains(errOut, "9") {
+		t.Fatalf("mqadmin electMaster of an unknown replica: exit %d %s", code, errOut)
+	}
 	n = len(load.acked())
 	testutil.WaitFor(t, 30*time.Second, func() bool { return len(load.acked()) >= n+30 }, "sends after the planned switch")
 	load.halt()
