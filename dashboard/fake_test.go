@@ -26,7 +26,7 @@ type fakeSource struct {
 	resets   []string
 	failRT   bool
 	blockRT  chan struct{} // when set, runtime-info calls wait for it to close
-	routes   int // TopicRoute calls
+	routes   int           // TopicRoute calls
 }
 
 const (
