@@ -28,7 +28,8 @@ var runtimeKeys = map[string]bool{
 // then it replaces the running configuration at once (copy on write). The change is not written
 // to the configuration file: edit it too to keep the change across restarts.
 func (b *Broker) handleUpdateBrokerConfig(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
-	next := *b.conf()
+	cur := b.cfgPtr.Load()
+	next := *cur
 	v := reflect.ValueOf(&next).Elem()
 	fields := map[string]reflect.Value{}
 	for i := 0; i < v.NumField(); i++ {
@@ -61,7 +62,11 @@ func (b *Broker) handleUpdateBrokerConfig(_ context.Context, _ *server.Conn, req
 	if err := next.Validate(); err != nil {
 		return errResp(req, remoting.SystemError, "%v", err)
 	}
-	b.cfgPtr.Store(&next)
+	// Compare-and-swap: in controller mode a role switch replaces the configuration too, and a
+	// plain store here could put the old role back.
+	if !b.cfgPtr.CompareAndSwap(cur, &next) {
+		return errResp(req, remoting.SystemBusy, "the broker configuration changed while this update was applied (a role switch); retry")
+	}
 	sort.Strings(changed)
 	b.log.Info("broker configuration updated", "changes", strings.Join(changed, " "))
 	b.triggerRegister() // permissions travel with the registration
