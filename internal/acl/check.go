@@ -1,0 +1,168 @@
+package acl
+
+import (
+	"bytes"
+	"fmt"
+	"iter"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/skiffmq/skiff/internal/auth"
+)
+
+// Reason classifies a refusal, for metrics and logs.
+type Reason string
+
+// Refusal reasons.
+const (
+	ReasonNoAccessKey  Reason = "no_access_key"
+	ReasonUnknownKey   Reason = "unknown_access_key"
+	ReasonBadSignature Reason = "bad_signature"
+	ReasonNotAdmin     Reason = "not_admin"
+	ReasonNoPerm       Reason = "no_permission"
+	ReasonBadRequest   Reason = "bad_request"
+)
+
+// Request is what Check needs from one remoting request.
+type Request struct {
+	Code   int32
+	Remote string                      // "ip:port" of the peer
+	Get    func(string) (string, bool) // one extField
+	Fields iter.Seq2[string, string]   // every extField
+	Body   []byte
+}
+
+// Denial is a refused request. Its Error is the remark sent to the client: it names the access key
+// and the resource, never a secret.
+type Denial struct {
+	Reason    Reason
+	Code      int32
+	AccessKey string
+	Resource  string // "topic:T", "group:G", or "" when the refusal is about the caller
+	Detail    string
+}
+
+func (d *Denial) Error() string {
+	ak := d.AccessKey
+	if ak == "" {
+		ak = "<none>"
+	}
+	res := d.Resource
+	if res == "" {
+		res = "<request>"
+	}
+	return fmt.Sprintf("acl: no permission for accessKey=%s resource=%s code=%d: %s", ak, res, d.Code, d.Detail)
+}
+
+var needPool = sync.Pool{New: func() any { s := make([]Need, 0, 4); return &s }}
+
+// Check decides one request; nil means allowed (see the package comment for the order).
+func (t *Table) Check(r *Request) *Denial {
+	ip, ipOK := remoteIP(r.Remote)
+	if ipOK {
+		for _, m := range t.global {
+			if m.match(ip) {
+				return nil
+			}
+		}
+	}
+	ak, ok := r.Get(auth.FieldAccessKey)
+	if !ok || ak == "" {
+		return &Denial{Reason: ReasonNoAccessKey, Code: r.Code, Detail: "no AccessKey in the request"}
+	}
+	a := t.accounts[ak]
+	if a == nil {
+		return &Denial{Reason: ReasonUnknownKey, Code: r.Code, AccessKey: ak, Detail: "unknown accessKey"}
+	}
+	if ipOK && a.white.match(ip) {
+		return nil
+	}
+	sig, _ := r.Get(auth.FieldSignature)
+	if !a.key.Verify(sig, r.Fields, r.Body) {
+		return &Denial{Reason: ReasonBadSignature, Code: r.Code, AccessKey: ak, Detail: "signature check failed"}
+	}
+	if adminCodes[r.Code] && !a.admin {
+		return &Denial{Reason: ReasonNotAdmin, Code: r.Code, AccessKey: ak, Detail: fmt.Sprintf("request code %d needs an admin account", r.Code)}
+	}
+	if a.admin && !a.hasEntries {
+		return nil
+	}
+	np := needPool.Get().(*[]Need)
+	defer func() { clear(*np); *np = (*np)[:0]; needPool.Put(np) }()
+	needs, err := Resources(r.Code, r.Get, r.Body, (*np)[:0])
+	*np = needs
+	if err != nil {
+		return &Denial{Reason: ReasonBadRequest, Code: r.Code, AccessKey: ak, Detail: err.Error()}
+	}
+	for _, n := range needs {
+		owned, ok := a.perms[n.Resource]
+		if !ok {
+			owned = a.defTopic
+			if n.IsGroup() {
+				owned = a.defGroup
+			}
+		}
+		if !allows(owned, n.Perm) {
+			return &Denial{Reason: ReasonNoPerm, Code: r.Code, AccessKey: ak, Resource: n.Describe(),
+				Detail: fmt.Sprintf("needs %s, has %s", n.Perm, owned)}
+		}
+	}
+	return nil
+}
+
+// Authorizer is the ACL of one daemon: the table read from a plain_acl.yml, replaced when Reload
+// finds the file changed. Concurrency: Check reads an atomic pointer; Reload must not run
+// concurrently with itself (one owner loop calls it).
+type Authorizer struct {
+	path    string
+	table   atomic.Pointer[Table]
+	last    []byte // content of the current table
+	lastBad []byte // content that failed to parse, reported once
+}
+
+// Load reads and compiles path.
+func Load(path string) (*Authorizer, error) {
+	a := &Authorizer{path: path}
+	if _, err := a.Reload(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// NewAuthorizer returns an authorizer over a fixed table (tests, benchmarks).
+func NewAuthorizer(t *Table) *Authorizer {
+	a := &Authorizer{}
+	a.table.Store(t)
+	return a
+}
+
+// Path returns the file the authorizer reads.
+func (a *Authorizer) Path() string { return a.path }
+
+// Reload re-reads the file and swaps in the new table when its content changed. It reports
+// whether the table changed. A file that cannot be read or parsed keeps the current table; the same
+// bad content is reported once, not on every call.
+func (a *Authorizer) Reload() (bool, error) {
+	data, err := os.ReadFile(a.path)
+	if err != nil {
+		return false, fmt.Errorf("acl: read %s: %w", a.path, err)
+	}
+	if a.table.Load() != nil && (bytes.Equal(data, a.last) || bytes.Equal(data, a.lastBad)) {
+		return false, nil
+	}
+	t, err := Parse(data)
+	if err != nil {
+		a.lastBad = data
+		return false, fmt.Errorf("%s: %w (the previous ACL stays in force)", a.path, err)
+	}
+	a.last, a.lastBad = data, nil
+	a.table.Store(t)
+	return true, nil
+}
+
+// Table returns the current table.
+func (a *Authorizer) Table() *Table { return a.table.Load() }
+
+// Check decides r against the current table.
+func (a *Authorizer) Check(r *Request) *Denial { return a.table.Load().Check(r) }
