@@ -71,7 +71,13 @@ type Config struct {
 	PoolConfigs  map[string]PoolConfig // pool name -> workers and queue size; wins over Pools
 	IdleTimeout  time.Duration         // close connections that send nothing for this long; default 120 s, < 0 disables
 	NumEventLoop int                   // gnet event loops; default min(GOMAXPROCS, 4)
+	// Authorize, when set, decides every request on its worker before the handler runs; a refused
+	// request is answered with code and remark and never reaches the handler. nil: no check.
+	Authorize Authorizer
 }
+
+// Authorizer decides one request; ok false refuses it with the response code and remark.
+type Authorizer func(c *Conn, req *remoting.Command) (code int32, remark string, ok bool)
 
 // Server is the remoting server both daemons use. Handle and OnConnClose must be called before
 // Start.
@@ -365,6 +371,11 @@ func (s *Server) call(t task) (resp *remoting.Command) {
 			resp = remoting.NewResponse(t.req, remoting.SystemError, fmt.Sprintf("handler panic: %v", p))
 		}
 	}()
+	if s.cfg.Authorize != nil {
+		if code, remark, ok := s.cfg.Authorize(t.conn, t.req); !ok {
+			return remoting.NewResponse(t.req, code, remark)
+		}
+	}
 	return t.h(s.ctx, t.conn, t.req)
 }
 
