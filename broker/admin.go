@@ -356,7 +356,11 @@ func (c Config) Properties() string {
 		if key == "" || key == "-" {
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("%s=%v", key, v.Field(i).Interface()))
+		val := v.Field(i).Interface()
+		if secretKeys[key] && val != "" {
+			val = "******"
+		}
+		lines = append(lines, fmt.Sprintf("%s=%v", key, val))
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n") + "\n"

@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +62,7 @@ type Broker struct {
 	metrics      *metrics.Set
 	http         *httpapi.Server
 	storeReady   atomic.Bool
+	sec          brokerSecurity
 
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -111,6 +114,9 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		return nil, err
 	}
 	if err := b.startHTTP(); err != nil {
+		return fail(err)
+	}
+	if err := b.setupSecurity(); err != nil {
 		return fail(err)
 	}
 	if b.topics, err = metadata.LoadTopics(cfg.StorePathRootDir, nil, log); err != nil {
@@ -182,10 +188,13 @@ func (b *Broker) Start() error {
 		return errors.New("broker: already started")
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
-	b.rpc = rpc.New(rpc.Config{Logger: b.log})
+	b.rpc = rpc.New(rpc.Config{Logger: b.log, TLS: b.sec.clientTLS})
 	b.srv = server.New(server.Config{
-		Addr:   fmt.Sprintf("%s:%d", b.conf().BindAddress, b.conf().ListenPort),
-		Logger: b.log,
+		Addr:      net.JoinHostPort(b.conf().BindAddress, strconv.Itoa(b.conf().ListenPort)),
+		Logger:    b.log,
+		Authorize: b.authorizer(),
+		TLS:       b.sec.serverTLS,
+		TLSMode:   b.conf().TLSServerMode,
 		PoolConfigs: map[string]server.PoolConfig{
 			poolSend:   {Workers: b.conf().SendMessageThreadPoolNums, Queue: 10000},
 			poolPull:   {Workers: b.conf().PullMessageThreadPoolNums, Queue: 10000},
@@ -213,10 +222,10 @@ func (b *Broker) Start() error {
 		}
 	} else if b.conf().IsMaster() {
 		b.haMaster = ha.NewMaster(ha.MasterConfig{
-			Addr: fmt.Sprintf("%s:%d", b.conf().BindAddress, b.conf().HaListenPort), Store: b.store,
+			Addr: net.JoinHostPort(b.conf().HaBindAddress, strconv.Itoa(b.conf().HaListenPort)), Store: b.store,
 			SegmentSize: b.conf().MappedFileSizeCommitLog, BatchSize: b.conf().HaTransferBatchSize,
 			HeartbeatInterval: ms(b.conf().HaSendHeartbeatInterval), Housekeeping: ms(b.conf().HaHousekeepingInterval),
-			Logger: b.log,
+			Logger: b.log, Secret: b.sec.secret, TLS: b.haServerTLS(),
 		})
 		if err := b.haMaster.Start(); err != nil {
 			b.cancel()
@@ -224,7 +233,7 @@ func (b *Broker) Start() error {
 		}
 	} else {
 		b.haSlave = ha.NewSlave(ha.SlaveConfig{Store: b.store, HeartbeatInterval: ms(b.conf().HaSendHeartbeatInterval),
-			Housekeeping: ms(b.conf().HaHousekeepingInterval), Logger: b.log})
+			Housekeeping: ms(b.conf().HaHousekeepingInterval), Logger: b.log, Secret: b.sec.secret, TLS: b.sec.clientTLS})
 		if len(b.conf().HaMasterAddress) >= 6 {
 			b.haSlave.SetMasterAddr(b.conf().HaMasterAddress)
 		}
@@ -248,6 +257,9 @@ func (b *Broker) Start() error {
 	b.goLoop("persist", b.persistLoop)
 	b.goLoop("client-scan", b.clientScanLoop)
 	b.goLoop("stats", b.statsLoop)
+	if b.sec.guard.ACLEnabled() {
+		b.goLoop("acl-reload", b.aclReloadLoop)
+	}
 	if b.conf().IsMaster() || b.fo != nil { // in controller mode they idle while not master
 		b.goLoop("schedule", b.scheduleLoop)
 		b.goLoop("transaction-check", b.transactionCheckLoop)

@@ -12,6 +12,7 @@ import (
 	"github.com/skiffmq/skiff/commitlog"
 	"github.com/skiffmq/skiff/internal/config"
 	"github.com/skiffmq/skiff/internal/httpapi"
+	"github.com/skiffmq/skiff/internal/security"
 )
 
 // Broker roles (brokerRole).
@@ -42,9 +43,25 @@ type Config struct {
 	BrokerIP1         string `toml:"brokerIP1"`         // advertised address; default: first non-loopback IPv4
 	BrokerIP2         string `toml:"brokerIP2"`         // HA address; default brokerIP1
 	ListenPort        int    `toml:"listenPort"`        // 10911
-	BindAddress       string `toml:"bindAddress"`       // Skiff: listen address, default 0.0.0.0
+	BindAddress       string `toml:"bindAddress"`       // Skiff: remoting listen address, default 0.0.0.0
+	HaBindAddress     string `toml:"haBindAddress"`     // Skiff: HA listen address, default bindAddress
+	HTTPBindAddress   string `toml:"httpBindAddress"`   // Skiff: HTTP listen address, default bindAddress
 	HaListenPort      int    `toml:"haListenPort"`      // default listenPort+1
 	HaMasterAddress   string `toml:"haMasterAddress"`   // static master HA address for a slave
+
+	// Security (docs/security.md). Secrets never appear in logs or GET_BROKER_CONFIG.
+	AclEnable         bool   `toml:"aclEnable"`         // RocketMQ plain ACL for client requests; default false
+	AclFile           string `toml:"aclFile"`           // Skiff: plain_acl.yml; default conf/plain_acl.yml
+	AclReloadInterval int    `toml:"aclReloadInterval"` // Skiff: ms between checks of aclFile for changes; 1000
+	ClusterSecret     string `toml:"clusterSecret"`     // Skiff: shared secret of the nodes (>= 16 bytes); "" = links unauthenticated
+	ClusterSecretFile string `toml:"clusterSecretFile"` // Skiff: file holding clusterSecret (trailing newline ignored)
+	InnerAccessKey    string `toml:"innerAccessKey"`    // ACL credentials the broker signs its own calls with
+	InnerSecretKey    string `toml:"innerSecretKey"`    // (name servers and master with ACL on, no clusterSecret)
+	TLSServerMode     string `toml:"tlsServerMode"`     // disabled | permissive | enforcing; default disabled
+	TLSServerCertPath string `toml:"tlsServerCertPath"` // PEM certificate chain of the remoting listener
+	TLSServerKeyPath  string `toml:"tlsServerKeyPath"`  // PEM private key of the remoting listener
+	TLSEnable         bool   `toml:"tlsEnable"`         // Skiff: the broker's own calls (name servers, master) use TLS
+	TLSTrustCertPath  string `toml:"tlsTrustCertPath"`  // PEM CA for those calls; "" = system roots
 
 	BrokerPermission               int32  `toml:"brokerPermission"`      // 6
 	DefaultTopicQueueNums          int32  `toml:"defaultTopicQueueNums"` // 8
@@ -137,7 +154,7 @@ func DefaultConfig() Config {
 		RegisterNameServerPeriod: 30000, TransactionTimeOut: 6000, TransactionCheckMax: 15,
 		TransactionCheckInterval: 60000, DefaultQueryMaxNum: 32,
 		SendMessageThreadPoolNums: 128, PullMessageThreadPoolNums: 32, ClientChannelExpiredTime: 120000,
-		LogLevel: "info",
+		LogLevel: "info", AclFile: "conf/plain_acl.yml", AclReloadInterval: 1000, TLSServerMode: TLSDisabled,
 
 		StorePathRootDir: filepath.Join(home, "store"), MappedFileSizeCommitLog: 1 << 30,
 		MappedFileSizeConsumeQueue: 300000 * 20, FlushDiskType: AsyncFlush,
@@ -213,6 +230,20 @@ func (c *Config) Validate() error {
 	}
 	if c.ListenPort <= 0 || c.ListenPort > 65535 {
 		return bad("listenPort", c.ListenPort, "must be 1..65535")
+	}
+	for _, kv := range []struct {
+		key string
+		v   *string
+	}{{"bindAddress", &c.BindAddress}, {"haBindAddress", &c.HaBindAddress}, {"httpBindAddress", &c.HTTPBindAddress}} {
+		if *kv.v == "" && kv.key != "bindAddress" {
+			*kv.v = c.BindAddress
+		}
+		if err := config.CheckBindAddress(*kv.v); err != nil {
+			return bad(kv.key, fmt.Sprintf("%q", *kv.v), err.Error())
+		}
+	}
+	if err := c.validateSecurity(); err != nil {
+		return err
 	}
 	if c.HaListenPort == 0 {
 		c.HaListenPort = c.ListenPort + 1
@@ -414,3 +445,33 @@ func firstNonLoopbackIPv4() string {
 	}
 	return "127.0.0.1"
 }
+
+// TLS server modes (tlsServerMode).
+const (
+	TLSDisabled   = security.TLSDisabled
+	TLSPermissive = security.TLSPermissive
+	TLSEnforcing  = security.TLSEnforcing
+)
+
+// validateSecurity checks the ACL, secret and TLS keys; errors name the key, never a secret.
+func (c *Config) validateSecurity() error {
+	if c.AclEnable && c.AclFile == "" {
+		return fmt.Errorf("broker config: aclEnable = true needs aclFile")
+	}
+	if c.AclReloadInterval <= 0 {
+		return fmt.Errorf("broker config: aclReloadInterval = %d: must be positive (ms)", c.AclReloadInterval)
+	}
+	if _, err := security.LoadSecret(c.ClusterSecret, c.ClusterSecretFile); err != nil {
+		return fmt.Errorf("broker config: %w", err)
+	}
+	if (c.InnerAccessKey == "") != (c.InnerSecretKey == "") {
+		return fmt.Errorf("broker config: innerAccessKey and innerSecretKey go together")
+	}
+	if err := security.CheckTLSMode(c.TLSServerMode, c.TLSServerCertPath, c.TLSServerKeyPath); err != nil {
+		return fmt.Errorf("broker config: %w", err)
+	}
+	return nil
+}
+
+// secretKeys are printed as "******" by Properties.
+var secretKeys = map[string]bool{"clusterSecret": true, "innerSecretKey": true}

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -20,7 +21,7 @@ func (b *Broker) startHTTP() error {
 	b.metrics = metrics.New()
 	b.registerGauges()
 	srv, err := httpapi.Start(httpapi.Config{
-		Addr:    fmt.Sprintf("%s:%d", b.conf().BindAddress, b.conf().HTTPPort),
+		Addr:    net.JoinHostPort(b.conf().HTTPBindAddress, strconv.Itoa(b.conf().HTTPPort)),
 		Ready:   b.Ready,
 		Reason:  b.NotReadyReason,
 		Metrics: b.metrics.WritePrometheus,

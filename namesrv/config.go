@@ -11,6 +11,7 @@ import (
 	"github.com/skiffmq/skiff/internal/config"
 	"github.com/skiffmq/skiff/internal/daemon"
 	"github.com/skiffmq/skiff/internal/httpapi"
+	"github.com/skiffmq/skiff/internal/security"
 	"github.com/skiffmq/skiff/namesrv/controller"
 )
 
@@ -23,6 +24,8 @@ type Config struct {
 	// BindAddress is the address to listen on (Skiff addition; RocketMQ always binds every
 	// interface). Default "0.0.0.0".
 	BindAddress string `toml:"bindAddress"`
+	// HTTPBindAddress is the address of the HTTP listener (Skiff, default: bindAddress).
+	HTTPBindAddress string `toml:"httpBindAddress"`
 	// KvConfigPath is the KV config file (kvConfigPath, default ~/namesrv/kvConfig.json). The name
 	// server's log goes to <dir of kvConfigPath>/logs/namesrv.log.
 	KvConfigPath string `toml:"kvConfigPath"`
@@ -69,6 +72,23 @@ type Config struct {
 	// NotifyBrokerRoleChanged pushes a new master to the set's brokers at once; they also poll
 	// with their heartbeats (notifyBrokerRoleChanged, default true).
 	NotifyBrokerRoleChanged bool `toml:"notifyBrokerRoleChanged"`
+	// AclEnable checks client requests against a RocketMQ plain_acl.yml (aclEnable, default
+	// false); admin codes (topic deletion, permission and KV changes, broker registration without
+	// a clusterSecret) need an admin account.
+	AclEnable bool `toml:"aclEnable"`
+	// AclFile is the plain_acl.yml (Skiff, default conf/plain_acl.yml).
+	AclFile string `toml:"aclFile"`
+	// AclReloadInterval is how often (ms) AclFile is checked for changes (Skiff, default 1000).
+	AclReloadInterval int `toml:"aclReloadInterval"`
+	// ClusterSecret (Skiff), at least 16 bytes, makes brokers prove it when they register; ""
+	// accepts any broker. ClusterSecretFile reads it from a file instead. Never logged.
+	ClusterSecret     string `toml:"clusterSecret"`
+	ClusterSecretFile string `toml:"clusterSecretFile"`
+	// TLSServerMode is disabled (default), permissive (TLS and plain TCP) or enforcing (TLS only),
+	// with the PEM certificate chain and key of the listener.
+	TLSServerMode     string `toml:"tlsServerMode"`
+	TLSServerCertPath string `toml:"tlsServerCertPath"`
+	TLSServerKeyPath  string `toml:"tlsServerKeyPath"`
 
 	// Now is the clock of the route table (tests); nil means time.Now. Not read from TOML.
 	Now func() time.Time `toml:"-"`
@@ -92,6 +112,9 @@ func DefaultConfig() Config {
 
 		ControllerHeartBeatTimeoutMills: 10000,
 		NotifyBrokerRoleChanged:         true,
+		AclFile:                         "conf/plain_acl.yml",
+		AclReloadInterval:               1000,
+		TLSServerMode:                   security.TLSDisabled,
 	}
 }
 
@@ -117,9 +140,14 @@ func (c *Config) Validate() error {
 	if c.HTTPPort < 0 || c.HTTPPort > 65535 || (c.HTTPPort != 0 && c.HTTPPort == c.ListenPort) {
 		return fmt.Errorf("namesrv: httpPort = %d: must be 0 (off) or a port in 1..65535 other than listenPort", c.HTTPPort)
 	}
-	if c.BindAddress == "" || strings.ContainsAny(c.BindAddress, " \t/") ||
-		strings.Contains(c.BindAddress, ":") && net.ParseIP(c.BindAddress) == nil {
-		return fmt.Errorf("namesrv: bindAddress = %q: want an IP address or host name", c.BindAddress)
+	if err := config.CheckBindAddress(c.BindAddress); err != nil {
+		return fmt.Errorf("namesrv: bindAddress = %q: %w", c.BindAddress, err)
+	}
+	if c.HTTPBindAddress == "" {
+		c.HTTPBindAddress = c.BindAddress
+	}
+	if err := config.CheckBindAddress(c.HTTPBindAddress); err != nil {
+		return fmt.Errorf("namesrv: httpBindAddress = %q: %w", c.HTTPBindAddress, err)
 	}
 	if strings.TrimSpace(c.KvConfigPath) == "" {
 		return fmt.Errorf("namesrv: kvConfigPath = %q: must not be empty", c.KvConfigPath)
@@ -148,6 +176,21 @@ func (c *Config) Validate() error {
 	}
 	if c.ControllerHeartBeatTimeoutMills < 100 {
 		return fmt.Errorf("namesrv: controllerHeartBeatTimeoutMills = %d: must be ≥ 100 (ms)", c.ControllerHeartBeatTimeoutMills)
+	}
+	if c.AclEnable && c.AclFile == "" {
+		return fmt.Errorf("namesrv: aclEnable = true needs aclFile")
+	}
+	if c.AclReloadInterval <= 0 {
+		return fmt.Errorf("namesrv: aclReloadInterval = %d: must be positive (ms)", c.AclReloadInterval)
+	}
+	if _, err := security.LoadSecret(c.ClusterSecret, c.ClusterSecretFile); err != nil {
+		return fmt.Errorf("namesrv: %w", err)
+	}
+	if c.TLSServerMode == "" {
+		c.TLSServerMode = security.TLSDisabled
+	}
+	if err := security.CheckTLSMode(c.TLSServerMode, c.TLSServerCertPath, c.TLSServerKeyPath); err != nil {
+		return fmt.Errorf("namesrv: %w", err)
 	}
 	if _, err := daemon.ParseLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("namesrv: logLevel = %q: want debug, info, warn or error", c.LogLevel)

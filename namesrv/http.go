@@ -6,7 +6,6 @@ import (
 	"net"
 
 	"github.com/skiffmq/skiff/internal/httpapi"
-	"github.com/skiffmq/skiff/internal/metrics"
 )
 
 // startHTTP serves the name server's HTTP surface when httpPort is set. The JSON API answers
@@ -15,7 +14,7 @@ func (s *Server) startHTTP() error {
 	if s.cfg.HTTPPort == 0 {
 		return nil
 	}
-	m := metrics.New()
+	m := s.metrics
 	m.Gauge("skiff_namesrv_registered_brokers", func() float64 {
 		s.connMu.Lock()
 		defer s.connMu.Unlock()
@@ -33,7 +32,7 @@ func (s *Server) startHTTP() error {
 		return json.RawMessage(r.Body), nil
 	}
 	srv, err := httpapi.Start(httpapi.Config{
-		Addr:    net.JoinHostPort(s.cfg.BindAddress, fmt.Sprint(s.cfg.HTTPPort)),
+		Addr:    net.JoinHostPort(s.cfg.HTTPBindAddress, fmt.Sprint(s.cfg.HTTPPort)),
 		Ready:   func() bool { return s.started.Load() && !s.shutdown.Load() },
 		Metrics: m.WritePrometheus,
 		Logger:  s.log,

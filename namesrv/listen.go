@@ -6,6 +6,7 @@ import (
 
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/server"
+	"github.com/skiffmq/skiff/internal/security"
 	"github.com/skiffmq/skiff/namesrv/controller"
 )
 
@@ -14,10 +15,17 @@ func (s *Server) Start() error {
 	if s.shutdown.Load() || !s.started.CompareAndSwap(false, true) {
 		return ErrNotStarted
 	}
+	tlsCfg, err := security.ServerTLS(s.cfg.TLSServerMode, s.cfg.TLSServerCertPath, s.cfg.TLSServerKeyPath)
+	if err != nil {
+		return fmt.Errorf("namesrv: %w", err)
+	}
 	rs := server.New(server.Config{
-		Addr:   s.cfg.ListenAddr(),
-		Logger: s.log,
-		Pools:  map[string]int{poolName: s.cfg.ServerWorkerThreads, controllerPool: 4},
+		Addr:      s.cfg.ListenAddr(),
+		Logger:    s.log,
+		Pools:     map[string]int{poolName: s.cfg.ServerWorkerThreads, controllerPool: 4},
+		Authorize: s.authorizer(),
+		TLSMode:   s.cfg.TLSServerMode,
+		TLS:       tlsCfg,
 	})
 	for _, code := range []int32{
 		codePutKVConfig, codeGetKVConfig, codeDeleteKVConfig, codeRegisterBroker, codeUnregisterBroker,
@@ -49,6 +57,10 @@ func (s *Server) Start() error {
 	s.wg.Add(2)
 	go s.scanLoop()
 	go s.kvPrintLoop()
+	if s.guard.ACLEnabled() {
+		s.wg.Add(1)
+		go s.aclReloadLoop()
+	}
 	s.log.Info("name server boot success", "addr", rs.Addr())
 	return nil
 }

@@ -4,13 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/skiffmq/skiff/internal/httpapi"
 	"log/slog"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/skiffmq/skiff/internal/acl"
+	"github.com/skiffmq/skiff/internal/httpapi"
+	"github.com/skiffmq/skiff/internal/metrics"
+	"github.com/skiffmq/skiff/internal/remoting"
+	"github.com/skiffmq/skiff/internal/remoting/server"
+	"github.com/skiffmq/skiff/internal/security"
 	"github.com/skiffmq/skiff/namesrv/routeinfo"
 )
 
@@ -39,6 +44,9 @@ type Server struct {
 	kv    *kvStore
 	rs    listener
 	http  *httpapi.Server
+
+	metrics *metrics.Set
+	guard   *security.Guard // nil: no ACL and no cluster secret
 
 	orderMessageEnable atomic.Bool
 	scanInterval       atomic.Int64 // ms
@@ -85,6 +93,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		masterEpochs: make(map[string]int64),
 
 		kvPrintInterval: 10 * time.Minute,
+		metrics:         metrics.New(),
+	}
+	if err := s.setupSecurity(); err != nil {
+		return nil, err
 	}
 	s.orderMessageEnable.Store(cfg.OrderMessageEnable)
 	s.scanInterval.Store(cfg.ScanNotActiveBrokerInterval)
@@ -197,4 +209,58 @@ func (s *Server) HTTPAddr() string {
 		return ""
 	}
 	return s.http.Addr()
+}
+
+// nodeOnlyCodes are the requests only brokers send; with a cluster secret set they need a node
+// signature.
+var nodeOnlyCodes = map[int32]bool{
+	remoting.RegisterBroker:   true,
+	remoting.UnregisterBroker: true,
+	remoting.QueryDataVersion: true,
+}
+
+func (s *Server) setupSecurity() error {
+	secret, err := security.LoadSecret(s.cfg.ClusterSecret, s.cfg.ClusterSecretFile)
+	if err != nil {
+		return fmt.Errorf("namesrv: %w", err)
+	}
+	var az *acl.Authorizer
+	if s.cfg.AclEnable {
+		if az, err = acl.Load(s.cfg.AclFile); err != nil {
+			return fmt.Errorf("namesrv: aclEnable = true: %w", err)
+		}
+		s.log.Info("ACL enabled", "file", s.cfg.AclFile, "accounts", az.Table().Accounts())
+	}
+	if secret != nil {
+		s.log.Info("broker registration needs the cluster secret")
+	}
+	s.guard = security.NewGuard(security.GuardConfig{ACL: az, Secret: secret, NodeOnly: nodeOnlyCodes,
+		Metrics: s.metrics, Logger: s.log, Now: s.cfg.Now})
+	return nil
+}
+
+// authorizer is the remoting hook; nil when nothing is checked.
+func (s *Server) authorizer() server.Authorizer {
+	g := s.guard
+	if g == nil {
+		return nil
+	}
+	return func(c *server.Conn, req *remoting.Command) (int32, string, bool) {
+		return g.Authorize(c.RemoteAddr(), req)
+	}
+}
+
+// aclReloadLoop re-reads the ACL file every aclReloadInterval (owner: the Server).
+func (s *Server) aclReloadLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(time.Duration(s.cfg.AclReloadInterval) * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.guard.Reload()
+		}
+	}
 }

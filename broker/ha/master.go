@@ -2,6 +2,7 @@ package ha
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/skiffmq/skiff/internal/auth"
 )
 
 // Store is what replication needs from the commit log.
@@ -35,6 +38,13 @@ type MasterConfig struct {
 	// with a hello (replica id and the master epoch it accepted); an error refuses the slave.
 	// Slaves without a hello are refused too when Accept is set.
 	Accept func(replicaID, epoch int64) error
+	// Secret, when set, makes every slave prove it knows the cluster secret before it receives a
+	// byte of the log (handshake in package auth); nil keeps RocketMQ's unauthenticated protocol.
+	Secret []byte
+	// HandshakeTimeout bounds the handshake; default 10 s.
+	HandshakeTimeout time.Duration
+	// TLS, when set, wraps every accepted connection in TLS (tlsServerMode enforcing).
+	TLS *tls.Config
 }
 
 // SlaveInfo describes one connected slave.
@@ -82,6 +92,9 @@ func NewMaster(cfg MasterConfig) *Master {
 	if cfg.Housekeeping <= 0 {
 		cfg.Housekeeping = 20 * time.Second
 	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 10 * time.Second
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -95,6 +108,9 @@ func (m *Master) Start() error {
 	ln, err := net.Listen("tcp", m.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("ha: listen on %s: %w", m.cfg.Addr, err)
+	}
+	if m.cfg.TLS != nil {
+		ln = tls.NewListener(ln, m.cfg.TLS)
 	}
 	m.ln = ln
 	m.wg.Add(1)
@@ -123,7 +139,7 @@ func (m *Master) accept() {
 		m.mu.Lock()
 		m.conns[sc] = struct{}{}
 		m.mu.Unlock()
-		m.log.Info("slave connected", "addr", sc.addr)
+		m.log.Info("slave connected", "addr", sc.addr, "authenticated", m.cfg.Secret != nil)
 		m.wg.Add(1)
 		go m.serve(sc)
 	}
@@ -158,6 +174,13 @@ func (m *Master) drop(sc *slaveConn, why string, err error) {
 // serve reads the slave's reports; after the first one it starts the writer.
 func (m *Master) serve(sc *slaveConn) {
 	defer m.wg.Done()
+	if m.cfg.Secret != nil {
+		if err := m.handshake(sc); err != nil {
+			m.log.Warn("HA peer refused: it did not prove the cluster secret; nothing of the log was sent", "addr", sc.addr, "err", err)
+			m.drop(sc, "authentication failed", nil)
+			return
+		}
+	}
 	var buf [8]byte
 	first := true
 	for {
@@ -206,6 +229,30 @@ func (m *Master) serve(sc *slaveConn) {
 			m.broadcast() // waits on a particular replica's ack (controller mode)
 		}
 	}
+}
+
+// handshake runs the master's side of the HA handshake (package auth): hello, the slave's proof,
+// the master's proof. Nothing else is written before the slave's proof verified.
+func (m *Master) handshake(sc *slaveConn) error {
+	deadline := time.Now().Add(m.cfg.HandshakeTimeout)
+	_ = sc.c.SetDeadline(deadline)
+	defer func() { _ = sc.c.SetDeadline(time.Time{}) }()
+	hello := auth.NewHAHello()
+	if _, err := sc.c.Write(hello.Bytes[:]); err != nil {
+		return fmt.Errorf("write hello: %w", err)
+	}
+	var resp [auth.HAResponseSize]byte
+	if _, err := io.ReadFull(sc.c, resp[:]); err != nil {
+		return fmt.Errorf("read proof: %w", err)
+	}
+	proof, err := hello.Verify(m.cfg.Secret, resp[:])
+	if err != nil {
+		return err
+	}
+	if _, err := sc.c.Write(proof[:]); err != nil {
+		return fmt.Errorf("write proof: %w", err)
+	}
+	return nil
 }
 
 func (m *Master) raisePushMax(off int64) {

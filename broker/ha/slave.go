@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/skiffmq/skiff/internal/auth"
 )
 
 // SlaveConfig configures a Slave.
@@ -27,6 +30,8 @@ type SlaveConfig struct {
 	// it checks the master, truncates a divergent local tail and returns the HA address to dial.
 	// An error skips this attempt.
 	Prepare func(masterAddr string) (haAddr string, err error)
+	Secret  []byte      // cluster secret: answer the master's handshake; nil = none
+	TLS     *tls.Config // dial the master with TLS; nil = plain TCP
 }
 
 // Slave replicates from its master's HA address into its store.
@@ -150,7 +155,18 @@ func (s *Slave) session(addr string) error {
 		s.diverged.Store(false)
 		addr = ha
 	}
-	c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	var c net.Conn
+	var err error
+	d := &net.Dialer{Timeout: 3 * time.Second}
+	if s.cfg.TLS != nil {
+		cfg := s.cfg.TLS.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		c, err = tls.DialWithDialer(d, "tcp", addr, cfg)
+	} else {
+		c, err = d.Dial("tcp", addr)
+	}
 	if err != nil {
 		return fmt.Errorf("ha: connect to master %s: %w", addr, err)
 	}
@@ -170,6 +186,11 @@ func (s *Slave) session(addr string) error {
 		s.mu.Unlock()
 		c.Close()
 	}()
+	if s.cfg.Secret != nil {
+		if err := s.handshake(c); err != nil {
+			return fmt.Errorf("ha: authenticate with master %s: %w", addr, err)
+		}
+	}
 	var wmu sync.Mutex
 	send := func(off int64) error {
 		wmu.Lock()
@@ -244,6 +265,29 @@ func (s *Slave) session(addr string) error {
 			return err
 		}
 	}
+}
+
+// handshake answers the master's hello and checks the master's proof before any log byte is
+// read, so a master without the secret cannot feed this slave.
+func (s *Slave) handshake(c net.Conn) error {
+	_ = c.SetDeadline(time.Now().Add(s.cfg.Housekeeping))
+	defer func() { _ = c.SetDeadline(time.Time{}) }()
+	var hello [auth.HAHelloSize]byte
+	if _, err := io.ReadFull(c, hello[:]); err != nil {
+		return fmt.Errorf("read hello (does the master have clusterSecret set?): %w", err)
+	}
+	resp, want, err := auth.HARespond(s.cfg.Secret, hello[:])
+	if err != nil {
+		return err
+	}
+	if _, err := c.Write(resp[:]); err != nil {
+		return fmt.Errorf("write proof: %w", err)
+	}
+	var proof [auth.HAProofSize]byte
+	if _, err := io.ReadFull(c, proof[:]); err != nil {
+		return fmt.Errorf("read the master's proof (wrong clusterSecret?): %w", err)
+	}
+	return auth.HACheckProof(want, proof[:])
 }
 
 // Close stops replication.

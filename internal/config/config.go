@@ -112,3 +112,15 @@ func checkAddr(a string) error {
 	}
 	return nil
 }
+
+// CheckBindAddress accepts an IP address or a host name to listen on ("0.0.0.0" = every
+// interface, "127.0.0.1" = this machine only).
+func CheckBindAddress(a string) error {
+	if a == "" {
+		return fmt.Errorf("must not be empty (\"0.0.0.0\" listens on every interface)")
+	}
+	if strings.ContainsAny(a, " \t/[]") || strings.Contains(a, ":") && net.ParseIP(a) == nil {
+		return fmt.Errorf("want an IP address or a host name")
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,9 @@ type Config struct {
 	WriteTimeout   time.Duration // write deadline when the context has none; default 10 s
 	DefaultTimeout time.Duration // call timeout when the context has no deadline; default 30 s
 	HandlerWorkers int           // concurrent server-initiated requests per Client; default 16
+	// TLS, when set, makes every connection a TLS client connection; ServerName defaults to the
+	// host of the address dialled. nil: plain TCP.
+	TLS *tls.Config
 }
 
 // Client multiplexes requests over one connection per address. It is safe for concurrent use.
@@ -243,6 +247,21 @@ func (c *Client) getConn(ctx context.Context, addr string) (*conn, error) {
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("rpc: dial %s: %w: %w", addr, ErrConnect, err)
+	}
+	if c.cfg.TLS != nil {
+		tc := c.cfg.TLS.Clone()
+		if tc.ServerName == "" {
+			tc.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		tconn := tls.Client(nc, tc)
+		hctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+		err := tconn.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			_ = nc.Close()
+			return nil, fmt.Errorf("rpc: TLS handshake with %s: %w: %w", addr, ErrConnect, err)
+		}
+		nc = tconn
 	}
 	cn := &conn{client: c, addr: addr, nc: nc, pending: map[int32]*call{}, closedCh: make(chan struct{})}
 	c.mu.Lock()

@@ -15,7 +15,8 @@ import (
 type Conn struct {
 	id     uint64
 	remote string
-	gc     gnet.Conn
+	gc     gnet.Conn // the gnet connection (plain mode)
+	nc     *netConn  // the crypto/tls or plain net.Conn (TLS modes); exactly one of gc, nc is set
 	srv    *Server
 
 	lastRead atomic.Int64 // unix ns of the last read, for idle closing
@@ -43,6 +44,10 @@ func (c *Conn) Close() {
 	if c.closed.Load() {
 		return
 	}
+	if c.nc != nil {
+		_ = c.nc.c.Close()
+		return
+	}
 	_ = c.gc.Close()
 }
 
@@ -59,6 +64,12 @@ func (c *Conn) write(cmd *remoting.Command) error {
 	frame, err := cmd.Encode()
 	if err != nil {
 		return fmt.Errorf("server: encode for %s: %w", c.remote, err)
+	}
+	if c.nc != nil {
+		if err := c.nc.write(frame); err != nil {
+			return fmt.Errorf("server: write to %s: %w: %w", c.remote, ErrConnClosed, err)
+		}
+		return nil
 	}
 	if err := c.gc.AsyncWrite(frame, nil); err != nil {
 		return fmt.Errorf("server: write to %s: %w: %w", c.remote, ErrConnClosed, err)

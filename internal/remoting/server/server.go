@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -74,7 +75,19 @@ type Config struct {
 	// Authorize, when set, decides every request on its worker before the handler runs; a refused
 	// request is answered with code and remark and never reaches the handler. nil: no check.
 	Authorize Authorizer
+	// TLSMode is disabled (default: gnet, plain TCP), permissive (TLS and plain on one port: the
+	// first byte 0x16 starts a TLS handshake, anything else is a plain frame) or enforcing (TLS
+	// only). The TLS modes serve connections with the standard library (gnet has no TLS).
+	TLSMode string
+	TLS     *tls.Config // certificate for the TLS modes
 }
+
+// TLS modes of Config.TLSMode.
+const (
+	TLSDisabled   = "disabled"
+	TLSPermissive = "permissive"
+	TLSEnforcing  = "enforcing"
+)
 
 // Authorizer decides one request; ok false refuses it with the response code and remark.
 type Authorizer func(c *Conn, req *remoting.Command) (code int32, remark string, ok bool)
@@ -100,6 +113,8 @@ type Server struct {
 	cancel context.CancelFunc
 
 	eng      gnet.Engine
+	ln       net.Listener   // TLS modes only
+	netWG    sync.WaitGroup // TLS modes: accept loop and connection goroutines
 	booted   chan struct{}
 	runDone  chan struct{}
 	runErr   error
@@ -179,6 +194,9 @@ func (s *Server) Start() error {
 	}
 	for _, p := range s.pools {
 		p.start(s)
+	}
+	if s.cfg.TLSMode != "" && s.cfg.TLSMode != TLSDisabled {
+		return s.startNet()
 	}
 	h := &handler{s: s}
 	opts := []gnet.Option{
@@ -278,14 +296,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	var firstErr error
-	if err := s.eng.Stop(ctx); err != nil {
-		firstErr = fmt.Errorf("server: stop engine: %w", err)
-	}
-	select {
-	case <-s.runDone:
-	case <-ctx.Done():
-		if firstErr == nil {
-			firstErr = fmt.Errorf("server: wait for event loops: %w", ctx.Err())
+	if s.ln != nil {
+		firstErr = s.stopNet(ctx)
+	} else {
+		if err := s.eng.Stop(ctx); err != nil {
+			firstErr = fmt.Errorf("server: stop engine: %w", err)
+		}
+		select {
+		case <-s.runDone:
+		case <-ctx.Done():
+			if firstErr == nil {
+				firstErr = fmt.Errorf("server: wait for event loops: %w", ctx.Err())
+			}
 		}
 	}
 	s.cancel()

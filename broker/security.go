@@ -1,0 +1,103 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"github.com/skiffmq/skiff/internal/acl"
+	"github.com/skiffmq/skiff/internal/remoting"
+	"github.com/skiffmq/skiff/internal/remoting/server"
+	"github.com/skiffmq/skiff/internal/security"
+)
+
+// nodeOnlyCodes are the requests only cluster nodes send (a slave's metadata sync of offsets);
+// with a cluster secret set they need a node signature.
+var nodeOnlyCodes = map[int32]bool{
+	remoting.GetAllConsumerOffset: true,
+	remoting.GetAllDelayOffset:    true,
+}
+
+// brokerSecurity is what New builds from the security keys (docs/security.md).
+type brokerSecurity struct {
+	guard     *security.Guard  // nil: no check at all (aclEnable=false, no clusterSecret)
+	signer    *security.Signer // signs the broker's own calls; nil signs nothing
+	secret    []byte
+	serverTLS *tls.Config // remoting listener (tlsServerMode != disabled)
+	clientTLS *tls.Config // the broker's own calls (tlsEnable)
+}
+
+func (b *Broker) setupSecurity() error {
+	cfg := b.conf()
+	secret, err := security.LoadSecret(cfg.ClusterSecret, cfg.ClusterSecretFile)
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	var az *acl.Authorizer
+	if cfg.AclEnable {
+		if az, err = acl.Load(cfg.AclFile); err != nil {
+			return fmt.Errorf("broker: aclEnable = true: %w", err)
+		}
+		b.log.Info("ACL enabled", "file", cfg.AclFile, "accounts", az.Table().Accounts())
+	}
+	b.sec.secret = secret
+	b.sec.guard = security.NewGuard(security.GuardConfig{ACL: az, Secret: secret, NodeOnly: nodeOnlyCodes,
+		Metrics: b.metrics, Logger: b.log, Now: b.now})
+	if secret != nil || cfg.InnerAccessKey != "" {
+		b.sec.signer = &security.Signer{Secret: secret, AccessKey: cfg.InnerAccessKey, SecretKey: cfg.InnerSecretKey, Now: b.now}
+	}
+	if secret != nil {
+		b.log.Info("cluster links authenticated with the cluster secret (HA, registration, metadata sync)")
+	}
+	if b.sec.serverTLS, err = security.ServerTLS(cfg.TLSServerMode, cfg.TLSServerCertPath, cfg.TLSServerKeyPath); err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	if cfg.TLSEnable {
+		if b.sec.clientTLS, err = security.ClientTLS(cfg.TLSTrustCertPath); err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
+	}
+	return nil
+}
+
+// authorizer is the remoting server's hook; nil when nothing is checked (no cost).
+func (b *Broker) authorizer() server.Authorizer {
+	g := b.sec.guard
+	if g == nil {
+		return nil
+	}
+	return func(c *server.Conn, req *remoting.Command) (int32, string, bool) {
+		return g.Authorize(c.RemoteAddr(), req)
+	}
+}
+
+// sign signs one of the broker's own requests (registration, metadata sync).
+func (b *Broker) sign(req *remoting.Command) *remoting.Command {
+	b.sec.signer.Sign(req)
+	return req
+}
+
+// aclReloadLoop re-reads the ACL file every aclReloadInterval. Concurrency model (a): this
+// goroutine is the only caller of Guard.Reload.
+func (b *Broker) aclReloadLoop(ctx context.Context) {
+	t := time.NewTicker(ms(b.conf().AclReloadInterval))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			b.sec.guard.Reload()
+		}
+	}
+}
+
+// haServerTLS is the HA listener's TLS: only in enforcing mode, because with a cluster secret the
+// master speaks first on an HA connection, so a permissive listener could not sniff the first byte.
+func (b *Broker) haServerTLS() *tls.Config {
+	if b.conf().TLSServerMode != TLSEnforcing {
+		return nil
+	}
+	return b.sec.serverTLS
+}
