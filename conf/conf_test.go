@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/skiffmq/skiff/broker"
+	"github.com/skiffmq/skiff/internal/acl"
 	"github.com/skiffmq/skiff/internal/config"
+	"github.com/skiffmq/skiff/internal/security"
 	"github.com/skiffmq/skiff/namesrv"
 )
 
@@ -26,6 +28,14 @@ var decoders = []struct {
 	{regexp.MustCompile(`^broker.*\.toml$`), func(path string) error {
 		_, err := broker.LoadConfig(path)
 		return err
+	}},
+	{regexp.MustCompile(`^plain_acl\.yml$`), func(path string) error {
+		_, err := acl.Load(path)
+		return err
+	}},
+	{regexp.MustCompile(`^tools\.toml$`), func(path string) error {
+		var tc security.ToolsConfig
+		return config.Load(path, &tc)
 	}},
 }
 
@@ -86,7 +96,11 @@ func TestConfigNamesrvShippedDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	got.KvConfigPath = filepath.Clean(os.ExpandEnv(replaceTilde(got.KvConfigPath)))
-	if got.ListenPort != def.ListenPort || got.BindAddress != def.BindAddress || got.KvConfigPath != def.KvConfigPath ||
+	// The quick start binds this machine only; the built-in default (no file) is every interface.
+	if got.BindAddress != "127.0.0.1" || def.BindAddress != "0.0.0.0" {
+		t.Fatalf("conf/namesrv.toml bindAddress = %q (want 127.0.0.1), default %q (want 0.0.0.0)", got.BindAddress, def.BindAddress)
+	}
+	if got.ListenPort != def.ListenPort || got.KvConfigPath != def.KvConfigPath ||
 		got.OrderMessageEnable != def.OrderMessageEnable || got.ScanNotActiveBrokerInterval != def.ScanNotActiveBrokerInterval ||
 		got.BrokerChannelExpiredTime != def.BrokerChannelExpiredTime || got.ServerWorkerThreads != def.ServerWorkerThreads ||
 		got.LogLevel != def.LogLevel {

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/client/internal/core"
 	"github.com/skiffmq/skiff/internal/remoting"
 )
@@ -32,6 +34,8 @@ type options struct {
 	nameServers []string
 	logger      *slog.Logger
 	timeout     time.Duration
+	credentials client.Credentials
+	tls         *tls.Config
 }
 
 // WithNameServers sets the name server addresses ("ip:port"); an entry may hold several
@@ -45,6 +49,13 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 
 // WithTimeout sets the timeout of calls whose context has no deadline (default 5 s).
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithCredentials signs every request with the ACL credentials of an admin account (needed when
+// the cluster runs with aclEnable = true: topic, group, config and offset changes are admin-only).
+func WithCredentials(c client.Credentials) Option { return func(o *options) { o.credentials = c } }
+
+// WithTLS connects over TLS with cfg (the servers' tlsServerMode must be permissive or enforcing).
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
 
 // Admin is an administration client. It is safe for concurrent use.
 //
@@ -64,7 +75,8 @@ func New(opts ...Option) (*Admin, error) {
 	if o.timeout <= 0 {
 		o.timeout = DefaultTimeout
 	}
-	cl, err := core.New(core.Config{Name: "admin", NameServers: o.nameServers, Logger: o.logger, Timeout: o.timeout})
+	cl, err := core.New(core.Config{Name: "admin", NameServers: o.nameServers, Logger: o.logger, Timeout: o.timeout,
+		Credentials: o.credentials, TLS: o.tls})
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,11 @@
 package consumer
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"time"
+
+	"github.com/skiffmq/skiff/client"
 )
 
 // MessageModel says how a group shares messages.
@@ -66,6 +69,8 @@ type options struct {
 	callTimeout       time.Duration
 	routeInterval     time.Duration
 	heartbeatInterval time.Duration
+	credentials       client.Credentials
+	tls               *tls.Config
 	allocate          AllocateStrategy
 	suspendOrderly    time.Duration
 	retryDelay        time.Duration
@@ -161,3 +166,12 @@ func WithAllocateStrategy(s AllocateStrategy) Option { return func(o *options) {
 // WithSuspendTime sets how long an orderly consumer waits before redelivering a batch its handler
 // asked to retry (default 1 s).
 func WithSuspendTime(d time.Duration) Option { return func(o *options) { o.suspendOrderly = d } }
+
+// WithCredentials signs every request with the ACL credentials of an account in the brokers'
+// plain_acl.yml (needed when the brokers run with aclEnable = true). Push and pull consumers
+// need SUB on their topics and on their group.
+func WithCredentials(c client.Credentials) Option { return func(o *options) { o.credentials = c } }
+
+// WithTLS connects to name servers and brokers over TLS with cfg (their tlsServerMode must be
+// permissive or enforcing). ServerName defaults to the host of each address.
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }

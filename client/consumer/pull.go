@@ -186,7 +186,8 @@ func NewPullConsumer(group string, opts ...Option) (*PullConsumer, error) {
 		return nil, fmt.Errorf("consumer: %w: empty group", client.ErrInvalidArgument)
 	}
 	c, err := core.New(core.Config{Name: "consumer", NameServers: o.nameServers, Logger: o.logger, Timeout: o.callTimeout,
-		InstanceName: o.instanceName, RouteInterval: o.routeInterval, HeartbeatInterval: o.heartbeatInterval})
+		InstanceName: o.instanceName, RouteInterval: o.routeInterval, HeartbeatInterval: o.heartbeatInterval,
+		Credentials: o.credentials, TLS: o.tls})
 	if err != nil {
 		return nil, err
 	}

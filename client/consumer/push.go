@@ -127,7 +127,8 @@ func NewPushConsumer(group string, opts ...Option) (*PushConsumer, error) {
 		return nil, fmt.Errorf("consumer: group %q: %w", group, err)
 	}
 	c, err := core.New(core.Config{Name: "consumer", NameServers: o.nameServers, Logger: o.logger, Timeout: o.callTimeout,
-		InstanceName: o.instanceName, RouteInterval: o.routeInterval, HeartbeatInterval: o.heartbeatInterval})
+		InstanceName: o.instanceName, RouteInterval: o.routeInterval, HeartbeatInterval: o.heartbeatInterval,
+		Credentials: o.credentials, TLS: o.tls})
 	if err != nil {
 		return nil, err
 	}

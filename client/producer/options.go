@@ -1,8 +1,11 @@
 package producer
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"time"
+
+	"github.com/skiffmq/skiff/client"
 )
 
 // Option configures New and NewTransactionProducer.
@@ -24,6 +27,8 @@ type options struct {
 	createTopicKey    string
 	routeInterval     time.Duration
 	heartbeatInterval time.Duration
+	credentials       client.Credentials
+	tls               *tls.Config
 }
 
 func defaults() options {
@@ -87,3 +92,11 @@ func WithRouteInterval(d time.Duration) Option { return func(o *options) { o.rou
 func WithHeartbeatInterval(d time.Duration) Option {
 	return func(o *options) { o.heartbeatInterval = d }
 }
+
+// WithCredentials signs every request with the ACL credentials of an account in the brokers'
+// plain_acl.yml (needed when the brokers run with aclEnable = true).
+func WithCredentials(c client.Credentials) Option { return func(o *options) { o.credentials = c } }
+
+// WithTLS connects to name servers and brokers over TLS with cfg (their tlsServerMode must be
+// permissive or enforcing). ServerName defaults to the host of each address.
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }

@@ -7,7 +7,9 @@
 //	mqadmin deleteTopic  -t topic -c cluster [-n ns]
 //	mqadmin brokerStatus (-b addr | -c cluster) [-n ns]
 //
-// -n/--namesrvAddr takes "ip:port;ip:port" and defaults to $NAMESRV_ADDR. On failure mqadmin
+// -n/--namesrvAddr takes "ip:port;ip:port" and defaults to $NAMESRV_ADDR. With ACL on, every
+// command takes --accessKey/--secretKey (or conf/tools.toml, see --toolsConfig); --tls connects over
+// TLS. On failure mqadmin
 // prints one line "mqadmin: <reason>" to stderr and exits with code 1.
 package main
 
@@ -48,7 +50,7 @@ func oneLine(err error) string {
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:            "mqadmin",
 		Usage:           "administer a Skiff (RocketMQ 4.x protocol) cluster",
 		UsageText:       "mqadmin <command> [-n ip:port;ip:port] [options]",
@@ -93,6 +95,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			return cli.ShowAppHelp(c)
 		},
 	}
+	for _, cmd := range app.Commands {
+		cmd.Flags = append(cmd.Flags, securityFlags()...)
+	}
+	return app
 }
 
 // namesrvFlag is -n/--namesrvAddr, on every command.
@@ -111,7 +117,11 @@ func newAdmin(c *cli.Context) (*admin.Admin, error) {
 	if strings.TrimSpace(ns) == "" {
 		return nil, errors.New("no name server address: use -n ip:port or set NAMESRV_ADDR")
 	}
-	return admin.New(admin.WithNameServers([]string{ns}))
+	opts, err := securityOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	return admin.New(append(opts, admin.WithNameServers([]string{ns}))...)
 }
 
 // withAdmin runs fn with an admin client and a context bounded by callTimeout.

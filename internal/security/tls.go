@@ -61,3 +61,12 @@ func ClientTLS(trustPath string) (*tls.Config, error) {
 	cfg.RootCAs = pool
 	return cfg, nil
 }
+
+// ToolsConfig is conf/tools.toml: the ACL credentials and TLS settings of mqadmin (RocketMQ keeps
+// them in conf/tools.yml).
+type ToolsConfig struct {
+	AccessKey        string `toml:"accessKey"`
+	SecretKey        string `toml:"secretKey"`
+	TLSEnable        bool   `toml:"tlsEnable"`
+	TLSTrustCertPath string `toml:"tlsTrustCertPath"`
+}

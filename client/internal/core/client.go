@@ -6,6 +6,7 @@ package core
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,13 +26,15 @@ import (
 
 // Config configures a Client. Zero values take the defaults given on each field.
 type Config struct {
-	Name              string        // error and log prefix, e.g. "producer"
-	NameServers       []string      // default: NAMESRV_ADDR
-	Logger            *slog.Logger  // default: discard
-	Timeout           time.Duration // per call when the context has no deadline; default 3 s
-	InstanceName      string        // part of the client id; default pid#<n>
-	RouteInterval     time.Duration // route refresh; default 30 s
-	HeartbeatInterval time.Duration // heartbeat to every broker; default 30 s
+	Name              string             // error and log prefix, e.g. "producer"
+	NameServers       []string           // default: NAMESRV_ADDR
+	Logger            *slog.Logger       // default: discard
+	Timeout           time.Duration      // per call when the context has no deadline; default 3 s
+	InstanceName      string             // part of the client id; default pid#<n>
+	RouteInterval     time.Duration      // route refresh; default 30 s
+	HeartbeatInterval time.Duration      // heartbeat to every broker; default 30 s
+	Credentials       client.Credentials // ACL credentials signing every request; empty: unsigned
+	TLS               *tls.Config        // TLS to name servers and brokers; nil: plain TCP
 }
 
 // Client is the shared client instance. It is safe for concurrent use.
@@ -91,13 +94,14 @@ func New(cfg Config) (*Client, error) {
 		name:        cfg.Name,
 		log:         log,
 		nameServers: ns,
-		rpc:         rpc.New(rpc.Config{Logger: log, DialTimeout: cfg.Timeout, DefaultTimeout: cfg.Timeout}),
-		clientID:    LocalIP() + "@" + cfg.InstanceName,
-		routes:      map[string]*TopicRoute{},
-		brokers:     map[string]map[int64]string{},
-		stop:        make(chan struct{}),
-		hbKick:      make(chan struct{}, 1),
-		instance:    n,
+		rpc: rpc.New(rpc.Config{Logger: log, DialTimeout: cfg.Timeout, DefaultTimeout: cfg.Timeout,
+			TLS: cfg.TLS, Sign: cfg.Credentials.Signer()}),
+		clientID: LocalIP() + "@" + cfg.InstanceName,
+		routes:   map[string]*TopicRoute{},
+		brokers:  map[string]map[int64]string{},
+		stop:     make(chan struct{}),
+		hbKick:   make(chan struct{}, 1),
+		instance: n,
 	}
 	return c, nil
 }

@@ -45,6 +45,9 @@ type Config struct {
 	// TLS, when set, makes every connection a TLS client connection; ServerName defaults to the
 	// host of the address dialled. nil: plain TCP.
 	TLS *tls.Config
+	// Sign, when set, is called with every request just before it is encoded (ACL credentials);
+	// it may add extFields. nil: requests go out as they are.
+	Sign func(req *remoting.Command)
 }
 
 // Client multiplexes requests over one connection per address. It is safe for concurrent use.
@@ -346,6 +349,9 @@ func (cn *conn) isClosed() bool {
 
 // send registers cl (when not nil) under req.Opaque and writes the frame.
 func (cn *conn) send(ctx context.Context, req *remoting.Command, cl *call) error {
+	if sign := cn.client.cfg.Sign; sign != nil && !req.IsResponse() {
+		sign(req)
+	}
 	frame, err := req.Encode()
 	if err != nil {
 		return fmt.Errorf("rpc: %s code %d: %w", cn.addr, req.Code, err)
