@@ -226,6 +226,7 @@ func (b *Broker) Start() error {
 			SegmentSize: b.conf().MappedFileSizeCommitLog, BatchSize: b.conf().HaTransferBatchSize,
 			HeartbeatInterval: ms(b.conf().HaSendHeartbeatInterval), Housekeeping: ms(b.conf().HaHousekeepingInterval),
 			Logger: b.log, Secret: b.sec.secret, TLS: b.haServerTLS(),
+			HandshakeTimeout: min(10*time.Second, ms(b.conf().HaHousekeepingInterval)),
 		})
 		if err := b.haMaster.Start(); err != nil {
 			b.cancel()

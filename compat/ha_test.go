@@ -46,7 +46,8 @@ storePathRootDir = %q
 httpPort = -1
 mappedFileSizeCommitLog = %d
 registerNameServerPeriod = 10000
-`, id, role, ns, port, testutil.FreePort(t), dir, 16<<20)
+clusterSecret = %q
+`, id, role, ns, port, testutil.FreePort(t), dir, 16<<20, haSecret)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ registerNameServerPeriod = 10000
 func TestConsumerContinuesFromSlaveWhileMasterDown(t *testing.T) {
 	needProcesses(t)
 	t.Parallel()
-	ns := testutil.StartNamesrv(t, bins.Namesrv, testutil.NamesrvOptions{})
+	ns := testutil.StartNamesrv(t, bins.Namesrv, testutil.NamesrvOptions{Extra: haSecretExtra})
 	master, masterAddr := startSetMember(t, ns.Addr, 0, "SYNC_MASTER")
 	_, slaveAddr := startSetMember(t, ns.Addr, 1, "SLAVE")
 	nsList := []string{ns.Addr}
@@ -110,3 +111,9 @@ func TestConsumerContinuesFromSlaveWhileMasterDown(t *testing.T) {
 		t.Logf("%d messages consumed from the slave while the master was down", after)
 	}
 }
+
+// The replication tests run with a cluster secret: the HA handshake, registration and the slave's
+// metadata sync are authenticated, and replication must behave exactly as without.
+const haSecret = "replication-test-cluster-secret"
+
+var haSecretExtra = map[string]string{"clusterSecret": `"` + haSecret + `"`}

@@ -81,7 +81,8 @@ mappedFileSizeCommitLog = %d
 maxMessageSize = %d
 slaveTimeout = 3000
 haSendHeartbeatInterval = 1000
-`, cluster, name, id, role, flush, namesrv, port, testutil.FreePort(t), store, segment, segment/4)
+clusterSecret = %q
+`, cluster, name, id, role, flush, namesrv, port, testutil.FreePort(t), store, segment, segment/4, haSecret)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -149,8 +150,8 @@ func TestHASyncMasterKilledUnderLoad(t *testing.T) {
 	needProcesses(t)
 	t.Parallel()
 	dir := t.TempDir()
-	ns1 := testutil.StartNamesrv(t, bins.Namesrv, testutil.NamesrvOptions{})
-	ns2 := testutil.StartNamesrv(t, bins.Namesrv, testutil.NamesrvOptions{})
+	ns1 := testutil.StartNamesrv(t, bins.Namesrv, testutil.NamesrvOptions{Extra: haSecretExtra})
+	ns2 := testutil.StartNamesrv(t, bins.Namesrv, testutil.NamesrvOptions{Extra: haSecretExtra})
 	nsList := ns1.Addr + ";" + ns2.Addr
 	aMaster := startHABroker(t, dir, "HACluster", "broker-a", 0, "SYNC_MASTER", "SYNC_FLUSH", nsList)
 	aSlave := startHABroker(t, dir, "HACluster", "broker-a", 1, "SLAVE", "SYNC_FLUSH", nsList)
@@ -370,7 +371,7 @@ func TestHAAsyncMasterSlaveCatchUp(t *testing.T) {
 	needProcesses(t)
 	t.Parallel()
 	dir := t.TempDir()
-	ns := testutil.StartNamesrv(t, bins.Namesrv, testutil.NamesrvOptions{})
+	ns := testutil.StartNamesrv(t, bins.Namesrv, testutil.NamesrvOptions{Extra: haSecretExtra})
 	const seg = 1 << 20
 	master := startHABrokerSized(t, dir, "HAAsync", "broker-c", 0, "ASYNC_MASTER", "ASYNC_FLUSH", ns.Addr, seg)
 	testutil.WaitFor(t, 30*time.Second, func() bool { return testutil.ListsBroker(ns.Addr, master.addr) }, "master registered")
@@ -536,3 +537,9 @@ func pullQueue(t *testing.T, cli *rpc.Client, addr, topic string, q int) map[int
 		off = next
 	}
 }
+
+// The replication tests run with a cluster secret: the HA handshake, registration and the slave's
+// metadata sync are authenticated, and replication must behave exactly as without.
+const haSecret = "replication-test-cluster-secret"
+
+var haSecretExtra = map[string]string{"clusterSecret": `"` + haSecret + `"`}

@@ -91,8 +91,9 @@ type NamesrvOptions struct {
 	BrokerChannelExpiredTime    int64 // ms; 0: server default (120000)
 	ScanNotActiveBrokerInterval int64 // ms; 0: server default (10000)
 	LogLevel                    string
-	HTTPPort                    int   // httpPort (the dashboard, /metrics, /api); 0: off
-	DashboardSampleInterval     int64 // ms; 0: server default (10000)
+	HTTPPort                    int               // httpPort (the dashboard, /metrics, /api); 0: off
+	DashboardSampleInterval     int64             // ms; 0: server default (10000)
+	Extra                       map[string]string // more TOML lines, key = raw TOML value
 	// HTTP turns the HTTP server on, on a port picked free for each start attempt
 	// (Namesrv.HTTPPort reports it); HTTPPort, when set, wins.
 	HTTP bool
@@ -128,6 +129,14 @@ func WriteNamesrvConfig(dir string, port int, o NamesrvOptions) (string, error) 
 	}
 	if o.DashboardSampleInterval > 0 {
 		fmt.Fprintf(&b, "dashboardSampleInterval = %d\n", o.DashboardSampleInterval)
+	}
+	keys := make([]string, 0, len(o.Extra))
+	for k := range o.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s = %s\n", k, o.Extra[k])
 	}
 	path := filepath.Join(dir, "namesrv.toml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
