@@ -190,11 +190,10 @@ func (b *Broker) Start() error {
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.rpc = rpc.New(rpc.Config{Logger: b.log, TLS: b.sec.clientTLS})
 	b.srv = server.New(server.Config{
-		Addr:      net.JoinHostPort(b.conf().BindAddress, strconv.Itoa(b.conf().ListenPort)),
-		Logger:    b.log,
-		Authorize: b.authorizer(),
-		TLS:       b.sec.serverTLS,
-		TLSMode:   b.conf().TLSServerMode,
+		Addr:    net.JoinHostPort(b.conf().BindAddress, strconv.Itoa(b.conf().ListenPort)),
+		Logger:  b.log,
+		TLS:     b.sec.serverTLS,
+		TLSMode: b.conf().TLSServerMode,
 		PoolConfigs: map[string]server.PoolConfig{
 			poolSend:   {Workers: b.conf().SendMessageThreadPoolNums, Queue: 10000},
 			poolPull:   {Workers: b.conf().PullMessageThreadPoolNums, Queue: 10000},
@@ -210,6 +209,7 @@ func (b *Broker) Start() error {
 		}
 		b.fo = fo
 	}
+	b.srv.SetAuthorizer(b.authorizer())
 	b.registerHandlers()
 	b.srv.OnConnClose(b.onConnClose)
 	// Replication is set up before the remoting server accepts requests: send handlers read

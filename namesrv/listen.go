@@ -20,12 +20,11 @@ func (s *Server) Start() error {
 		return fmt.Errorf("namesrv: %w", err)
 	}
 	rs := server.New(server.Config{
-		Addr:      s.cfg.ListenAddr(),
-		Logger:    s.log,
-		Pools:     map[string]int{poolName: s.cfg.ServerWorkerThreads, controllerPool: 4},
-		Authorize: s.authorizer(),
-		TLSMode:   s.cfg.TLSServerMode,
-		TLS:       tlsCfg,
+		Addr:    s.cfg.ListenAddr(),
+		Logger:  s.log,
+		Pools:   map[string]int{poolName: s.cfg.ServerWorkerThreads, controllerPool: 4},
+		TLSMode: s.cfg.TLSServerMode,
+		TLS:     tlsCfg,
 	})
 	for _, code := range []int32{
 		codePutKVConfig, codeGetKVConfig, codeDeleteKVConfig, codeRegisterBroker, codeUnregisterBroker,
@@ -40,6 +39,7 @@ func (s *Server) Start() error {
 			rs.Handle(code, controllerPool, s.handleController)
 		}
 	}
+	rs.SetAuthorizer(s.authorizer())
 	rs.OnConnClose(s.connClosed)
 	if err := rs.Start(); err != nil {
 		return fmt.Errorf("namesrv: start on %s: %w", s.cfg.ListenAddr(), err)

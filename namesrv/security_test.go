@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/rpc"
 	"github.com/skiffmq/skiff/internal/security"
@@ -35,8 +34,8 @@ func TestNamesrvSecurityACLAndClusterSecret(t *testing.T) {
 		return resp
 	}
 	plain := newClient(t)
-	app := rpc.New(rpc.Config{Sign: client.Credentials{AccessKey: "appKey", SecretKey: "appSecret"}.Signer()})
-	admin := rpc.New(rpc.Config{Sign: client.Credentials{AccessKey: "adminKey", SecretKey: "adminSecret"}.Signer()})
+	app := rpc.New(rpc.Config{Sign: (&security.Signer{AccessKey: "appKey", SecretKey: "appSecret"}).Sign})
+	admin := rpc.New(rpc.Config{Sign: (&security.Signer{AccessKey: "adminKey", SecretKey: "adminSecret"}).Sign})
 	defer app.Close()
 	defer admin.Close()
 

@@ -245,8 +245,11 @@ func (s *Server) authorizer() server.Authorizer {
 	if g == nil {
 		return nil
 	}
-	return func(c *server.Conn, req *remoting.Command) (int32, string, bool) {
-		return g.Authorize(c.RemoteAddr(), req)
+	return func(c *server.Conn, req *remoting.Command) *remoting.Command {
+		if code, remark, ok := g.Authorize(c.RemoteAddr(), req); !ok {
+			return remoting.NewResponse(req, code, remark)
+		}
+		return nil
 	}
 }
 

@@ -32,7 +32,7 @@ var (
 	daemonKit = []string{
 		"internal/remoting", "internal/protocol", "internal/message", "internal/remoting/rpc", "internal/remoting/server",
 		"internal/config", "internal/daemon", "internal/httpapi", "internal/metrics",
-		"internal/atomicfile", "internal/acl", "internal/auth", "internal/controlapi", "dashboard/...",
+		"internal/atomicfile", "internal/acl", "internal/auth", "internal/security", "internal/controlapi", "dashboard/...",
 	}
 )
 
@@ -63,7 +63,10 @@ var Rules = []Rule{
 	{Pkg: "internal/httpapi", Imports: []string{"internal/metrics"}, ThirdParty: []string{"github.com/valyala/fasthttp"}},
 	{Pkg: "internal/metrics", ThirdParty: []string{"github.com/VictoriaMetrics/metrics"}},
 	{Pkg: "internal/atomicfile", ThirdParty: []string{"golang.org/x/sys"}},
-	{Pkg: "internal/acl/...", Imports: []string{"internal/acl/...", "internal/remoting", "internal/protocol", "internal/atomicfile", "internal/config"}},
+	{Pkg: "internal/acl/...", Imports: []string{"internal/acl/...", "internal/auth", "internal/remoting", "internal/protocol", "internal/atomicfile", "internal/config"},
+		ThirdParty: []string{"gopkg.in/yaml.v3"}, Why: "plain_acl.yml is YAML"},
+	{Pkg: "internal/security", Imports: []string{"internal/acl", "internal/auth", "internal/metrics", "internal/remoting", "internal/protocol"},
+		Why: "connects the ACL and node authentication to the daemons"},
 	{Pkg: "internal/auth/...", Imports: []string{"internal/auth/...", "internal/remoting", "internal/protocol"}},
 	{Pkg: "internal/controlapi", Imports: []string{"internal/remoting", "internal/protocol"}},
 	{Pkg: "internal/testutil", Imports: concat(wire), Why: "test helpers; only _test.go files may import testutil"},
@@ -85,7 +88,8 @@ var Rules = []Rule{
 		Why:        "the dashboard reads the cluster through the admin client and serves pages as fasthttp handlers that httpapi mounts"},
 
 	// The SDK: public packages over the shared core; never a server package.
-	{Pkg: "client", Imports: []string{"internal/remoting", "internal/protocol", "internal/message"}},
+	{Pkg: "client", Imports: []string{"internal/remoting", "internal/protocol", "internal/message", "internal/auth"},
+		Why: "internal/auth for the ACL request signature of client.Credentials"},
 	{Pkg: "client/internal/core", Imports: concat([]string{"client"}, wire)},
 	{Pkg: "client/producer", Imports: concat([]string{"client", "client/internal/core"}, []string{"internal/remoting", "internal/protocol", "internal/message"})},
 	{Pkg: "client/consumer", Imports: concat([]string{"client", "client/internal/core"}, []string{"internal/remoting", "internal/protocol", "internal/message", "internal/atomicfile"}),
@@ -101,19 +105,19 @@ var Rules = []Rule{
 	{Pkg: "cmd/mqnamesrv", Imports: []string{"namesrv/...", "internal/config", "internal/daemon", "dashboard/...", "client/admin"},
 		ThirdParty: []string{"github.com/urfave/cli/v2", "github.com/BurntSushi/toml"}, TestImports: []string{"internal/remoting"},
 		Why: "client/admin: the main builds the dashboard's admin client (namesrv/ itself never imports client/)"},
-	{Pkg: "cmd/mqadmin", Imports: concat(publicClient, []string{"internal/message", "internal/protocol"}),
+	{Pkg: "cmd/mqadmin", Imports: concat(publicClient, []string{"internal/message", "internal/protocol", "internal/config", "internal/security"}),
 		ThirdParty: []string{"github.com/urfave/cli/v2"}, TestImports: []string{"internal/remoting"}},
 	{Pkg: "cmd/mqbench", Imports: concat(publicClient, []string{"internal/message", "internal/remoting/server/..."}),
 		ThirdParty: []string{"github.com/urfave/cli/v2"}, Why: "internal/remoting/server/... for the fixed-answer baseline server of the end-to-end bench"},
 
 	// conf holds only the shipped configs and a test that parses each.
-	{Pkg: "conf", TestImports: []string{"broker", "namesrv", "internal/config"}},
+	{Pkg: "conf", TestImports: []string{"broker", "namesrv", "internal/config", "internal/acl", "internal/security"}},
 
 	// Black-box tests: the built binaries (through testutil's launcher), the public SDK, and the
 	// wire protocol that any RocketMQ client speaks (raw frames, bad input); no server package.
-	{Pkg: "itest", TestImports: concat(publicClient, wire),
+	{Pkg: "itest", TestImports: concat(publicClient, wire, []string{"internal/auth"}),
 		TestThird: []string{"github.com/chromedp/chromedp", "github.com/chromedp/cdproto"},
-		Why:       "itest drives the real binaries through the public SDK or the wire protocol, and the dashboard through headless Chromium"},
+		Why:       "itest drives the real binaries through the public SDK or the wire protocol (internal/auth: the HA handshake bytes of the security tests), and the dashboard through headless Chromium"},
 	{Pkg: "compat/...", Imports: concat(publicClient, []string{"internal/remoting"}), TestImports: concat(publicClient, wire),
 		ThirdParty: []string{"github.com/apache/rocketmq-client-go/v2", "github.com/urfave/cli/v2"},
 		TestThird:  []string{"github.com/apache/rocketmq-client-go/v2"},

@@ -10,13 +10,13 @@ import (
 
 func TestServerAuthorizeRefusesBeforeTheHandler(t *testing.T) {
 	var handled atomic.Int32
-	cfg := Config{Authorize: func(c *Conn, req *remoting.Command) (int32, string, bool) {
-		if req.ExtFields["v"] == "deny" {
-			return remoting.NoPermission, "refused for " + c.RemoteAddr(), false
-		}
-		return 0, "", true
-	}}
-	f := startServer(t, cfg, func(s *Server) {
+	f := startServer(t, Config{}, func(s *Server) {
+		s.SetAuthorizer(func(c *Conn, req *remoting.Command) *remoting.Command {
+			if req.ExtFields["v"] == "deny" {
+				return remoting.NewResponse(req, remoting.NoPermission, "refused for "+c.RemoteAddr())
+			}
+			return nil
+		})
 		s.Handle(codeEcho, PoolClient, func(ctx context.Context, c *Conn, req *remoting.Command) *remoting.Command {
 			handled.Add(1)
 			return echo(ctx, c, req)

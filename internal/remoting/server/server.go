@@ -72,9 +72,6 @@ type Config struct {
 	PoolConfigs  map[string]PoolConfig // pool name -> workers and queue size; wins over Pools
 	IdleTimeout  time.Duration         // close connections that send nothing for this long; default 120 s, < 0 disables
 	NumEventLoop int                   // gnet event loops; default min(GOMAXPROCS, 4)
-	// Authorize, when set, decides every request on its worker before the handler runs; a refused
-	// request is answered with code and remark and never reaches the handler. nil: no check.
-	Authorize Authorizer
 	// TLSMode is disabled (default: gnet, plain TCP), permissive (TLS and plain on one port: the
 	// first byte 0x16 starts a TLS handshake, anything else is a plain frame) or enforcing (TLS
 	// only). The TLS modes serve connections with the standard library (gnet has no TLS).
@@ -89,8 +86,10 @@ const (
 	TLSEnforcing  = "enforcing"
 )
 
-// Authorizer decides one request; ok false refuses it with the response code and remark.
-type Authorizer func(c *Conn, req *remoting.Command) (code int32, remark string, ok bool)
+// Authorizer checks a request before its handler runs, on the worker. It returns nil to let the
+// request through, or the response that refuses it (code and remark; the server fills opaque,
+// flag and serialization). It may read every ext field and the body.
+type Authorizer func(c *Conn, req *remoting.Command) *remoting.Command
 
 // Server is the remoting server both daemons use. Handle and OnConnClose must be called before
 // Start.
@@ -104,6 +103,7 @@ type Server struct {
 	handlers map[int32]route
 	pools    map[string]*pool
 	hooks    []func(*Conn)
+	auth     Authorizer
 
 	mu     sync.Mutex
 	conns  map[uint64]*Conn
@@ -182,6 +182,10 @@ func (s *Server) Handle(code int32, poolName string, h Handler) {
 	}
 	s.handlers[code] = route{h: h, pool: p}
 }
+
+// SetAuthorizer installs the per-request check that runs before every handler (ACL). Call it
+// before Start.
+func (s *Server) SetAuthorizer(a Authorizer) { s.auth = a }
 
 // OnConnClose registers fn, called off the event loop after a connection closed.
 func (s *Server) OnConnClose(fn func(*Conn)) { s.hooks = append(s.hooks, fn) }
@@ -393,9 +397,9 @@ func (s *Server) call(t task) (resp *remoting.Command) {
 			resp = remoting.NewResponse(t.req, remoting.SystemError, fmt.Sprintf("handler panic: %v", p))
 		}
 	}()
-	if s.cfg.Authorize != nil {
-		if code, remark, ok := s.cfg.Authorize(t.conn, t.req); !ok {
-			return remoting.NewResponse(t.req, code, remark)
+	if s.auth != nil {
+		if resp := s.auth(t.conn, t.req); resp != nil {
+			return resp
 		}
 	}
 	return t.h(s.ctx, t.conn, t.req)
