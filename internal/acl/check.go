@@ -2,6 +2,8 @@ package acl
 
 import (
 	"bytes"
+	"crypto/subtle"
+	"errors"
 	"fmt"
 	"iter"
 	"os"
@@ -109,6 +111,31 @@ func (t *Table) Check(r *Request) *Denial {
 		}
 	}
 	return nil
+}
+
+// ErrNotAdmin is returned by CheckAdmin for credentials that are not those of an admin account.
+var ErrNotAdmin = errors.New("acl: admin credentials required")
+
+// CheckAdmin checks credentials presented directly (HTTP Basic on the admin API and dashboard
+// actions): accessKey must name an admin account and secretKey must equal its secret (constant
+// time). White addresses do not apply: a change through HTTP always names its account.
+func (t *Table) CheckAdmin(accessKey, secretKey string) error {
+	a := t.accounts[accessKey]
+	if a == nil {
+		return fmt.Errorf("%w: unknown accessKey %q", ErrNotAdmin, accessKey)
+	}
+	if subtle.ConstantTimeCompare(a.secret, []byte(secretKey)) != 1 {
+		return fmt.Errorf("%w: wrong secretKey for accessKey %q", ErrNotAdmin, accessKey)
+	}
+	if !a.admin {
+		return fmt.Errorf("%w: accessKey %q is not an admin account", ErrNotAdmin, accessKey)
+	}
+	return nil
+}
+
+// CheckAdmin checks admin credentials against the current table.
+func (a *Authorizer) CheckAdmin(accessKey, secretKey string) error {
+	return a.table.Load().CheckAdmin(accessKey, secretKey)
 }
 
 // Authorizer is the ACL of one daemon: the table read from a plain_acl.yml, replaced when Reload

@@ -37,6 +37,7 @@ type file struct {
 // account is a compiled account.
 type account struct {
 	accessKey  string
+	secret     []byte // for CheckAdmin (HTTP Basic credentials); request signatures use key
 	key        *auth.ACLKey
 	white      matcher
 	admin      bool
@@ -88,7 +89,7 @@ func Parse(data []byte) (*Table, error) {
 		if _, dup := t.accounts[fa.AccessKey]; dup {
 			return nil, fmt.Errorf("%s: accessKey appears twice", where)
 		}
-		a := &account{accessKey: fa.AccessKey, key: auth.NewACLKey(fa.SecretKey), admin: fa.Admin,
+		a := &account{accessKey: fa.AccessKey, secret: []byte(fa.SecretKey), key: auth.NewACLKey(fa.SecretKey), admin: fa.Admin,
 			defTopic: Deny, defGroup: Deny, perms: map[string]Perm{}}
 		var err error
 		if a.white, err = parsePattern(fa.WhiteRemoteAddress); err != nil {

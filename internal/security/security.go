@@ -135,6 +135,24 @@ func (g *Guard) Reload() {
 	}
 }
 
+// CheckHTTPAdmin decides a change made through HTTP (the admin API's write actions, dashboard
+// actions): with the ACL on, accessKey/secretKey (HTTP Basic user and password) must be an admin
+// account of plain_acl.yml; with it off every caller may act (as before). who names the caller
+// for the audit log. Refusals are logged and counted like remoting refusals.
+func (g *Guard) CheckHTTPAdmin(remote, accessKey, secretKey string) (who string, err error) {
+	if !g.ACLEnabled() {
+		return "anonymous@" + remote, nil
+	}
+	if err := g.acl.CheckAdmin(accessKey, secretKey); err != nil {
+		g.log.Warn("HTTP action refused", "addr", remote, "accessKey", accessKey, "err", err)
+		if g.metrics != nil {
+			g.metrics.Add("skiff_acl_refused_total", 1, "reason", "http_admin")
+		}
+		return "", err
+	}
+	return accessKey + "@" + remote, nil
+}
+
 // ACLEnabled reports whether client requests are checked against an ACL.
 func (g *Guard) ACLEnabled() bool { return g != nil && g.acl != nil }
 
