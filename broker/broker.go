@@ -188,7 +188,7 @@ func (b *Broker) Start() error {
 		return errors.New("broker: already started")
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
-	b.rpc = rpc.New(rpc.Config{Logger: b.log, TLS: b.sec.clientTLS})
+	b.rpc = rpc.New(rpc.Config{Logger: b.log, TLS: b.sec.clientTLS, Sign: b.signFunc()})
 	b.srv = server.New(server.Config{
 		Addr:    net.JoinHostPort(b.conf().BindAddress, strconv.Itoa(b.conf().ListenPort)),
 		Logger:  b.log,

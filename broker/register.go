@@ -89,7 +89,7 @@ func (b *Broker) registerAll(ctx context.Context) {
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, ms(b.conf().RegisterBrokerTimeoutMills))
 			defer cancel()
-			req := b.sign(remoting.NewRequest(remoting.RegisterBroker, copyMap(ext), body))
+			req := remoting.NewRequest(remoting.RegisterBroker, copyMap(ext), body)
 			resp, err := b.rpc.Invoke(cctx, addr, req)
 			if err != nil {
 				b.log.Warn("register broker failed", "namesrv", addr, "err", err)
@@ -136,7 +136,6 @@ func (b *Broker) unregisterAll(ctx context.Context) {
 				"brokerName": b.conf().BrokerName, "brokerAddr": b.conf().BrokerAddr(),
 				"clusterName": b.conf().BrokerClusterName, "brokerId": strconv.FormatInt(b.conf().BrokerID, 10),
 			}, nil)
-			b.sign(req)
 			if _, err := b.rpc.Invoke(cctx, addr, req); err != nil {
 				b.log.Warn("unregister broker failed", "namesrv", addr, "err", err)
 				return

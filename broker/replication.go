@@ -91,7 +91,7 @@ func (b *Broker) syncFromMaster(ctx context.Context, addr string) {
 	call := func(code int32, v any) bool {
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		resp, err := b.rpc.Invoke(cctx, addr, b.sign(remoting.NewRequest(code, nil, nil)))
+		resp, err := b.rpc.Invoke(cctx, addr, remoting.NewRequest(code, nil, nil))
 		if err != nil || resp.Code != remoting.Success {
 			b.log.Warn("metadata sync from master failed", "master", addr, "code", code, "err", err)
 			return false

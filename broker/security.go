@@ -75,10 +75,14 @@ func (b *Broker) authorizer() server.Authorizer {
 	}
 }
 
-// sign signs one of the broker's own requests (registration, metadata sync).
-func (b *Broker) sign(req *remoting.Command) *remoting.Command {
-	b.sec.signer.Sign(req)
-	return req
+// signFunc is the Sign hook of the broker's rpc client: every request the broker sends to another
+// node (registration, metadata sync, controller calls) is signed; nil when there is nothing to
+// sign with.
+func (b *Broker) signFunc() func(*remoting.Command) {
+	if b.sec.signer == nil {
+		return nil
+	}
+	return b.sec.signer.Sign
 }
 
 // aclReloadLoop re-reads the ACL file every aclReloadInterval. Concurrency model (a): this

@@ -42,7 +42,7 @@ func (s *Server) startController(addr string) error {
 		}
 	}
 	_, port, _ := net.SplitHostPort(addr)
-	f := &failover{rpc: rpc.New(rpc.Config{Logger: s.log, DefaultTimeout: 5 * time.Second})}
+	f := &failover{rpc: rpc.New(rpc.Config{Logger: s.log, DefaultTimeout: 5 * time.Second, Sign: s.nodeSigner()})}
 	ctl, err := controller.New(controller.Config{
 		SelfID: s.cfg.ControllerSelfID, Peers: peers, StorePath: s.cfg.ControllerDir(),
 		HeartbeatTimeout: time.Duration(s.cfg.ControllerHeartBeatTimeoutMills) * time.Millisecond,

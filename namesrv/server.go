@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/server"
 	"github.com/skiffmq/skiff/internal/security"
+	"github.com/skiffmq/skiff/namesrv/controller"
 	"github.com/skiffmq/skiff/namesrv/routeinfo"
 )
 
@@ -47,6 +49,7 @@ type Server struct {
 
 	metrics *metrics.Set
 	guard   *security.Guard // nil: no ACL and no cluster secret
+	secret  []byte          // cluster secret; nil: node links unauthenticated
 
 	orderMessageEnable atomic.Bool
 	scanInterval       atomic.Int64 // ms
@@ -234,9 +237,23 @@ func (s *Server) setupSecurity() error {
 	if secret != nil {
 		s.log.Info("broker registration needs the cluster secret")
 	}
-	s.guard = security.NewGuard(security.GuardConfig{ACL: az, Secret: secret, NodeOnly: nodeOnlyCodes,
+	nodeOnly := maps.Clone(nodeOnlyCodes)
+	for _, code := range controller.Codes {
+		nodeOnly[code] = true // brokers and other controller nodes only
+	}
+	s.secret = secret
+	s.guard = security.NewGuard(security.GuardConfig{ACL: az, Secret: secret, NodeOnly: nodeOnly,
 		Metrics: s.metrics, Logger: s.log, Now: s.cfg.Now})
 	return nil
+}
+
+// nodeSigner signs the name server's own requests to other nodes (controller forwarding) with the
+// cluster secret; nil without one.
+func (s *Server) nodeSigner() func(*remoting.Command) {
+	if s.secret == nil {
+		return nil
+	}
+	return (&security.Signer{Secret: s.secret, Now: s.cfg.Now}).Sign
 }
 
 // authorizer is the remoting hook; nil when nothing is checked.

@@ -44,12 +44,22 @@ func putPairs(p *[]kv) {
 	pairPool.Put(p)
 }
 
-// writeContent writes the values of pairs, then body, into h.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// writeContent writes the values of pairs, then body, into h. The values are gathered in a pooled
+// buffer first: one Write instead of one string-to-bytes copy per field.
 func writeContent(h hash.Hash, pairs []kv, body []byte) {
+	bp := bufPool.Get().(*[]byte)
+	buf := (*bp)[:0]
 	for _, p := range pairs {
-		_, _ = h.Write([]byte(p.v))
+		buf = append(buf, p.v...)
 	}
+	_, _ = h.Write(buf)
 	_, _ = h.Write(body)
+	if cap(buf) <= 64<<10 {
+		*bp = buf[:0]
+		bufPool.Put(bp)
+	}
 }
 
 // ACLContent returns RocketMQ's signed content: values of every field but Signature, ordered by
