@@ -47,7 +47,7 @@ func (s *Server) startController(addr string) error {
 		SelfID: s.cfg.ControllerSelfID, Peers: peers, StorePath: s.cfg.ControllerDir(),
 		HeartbeatTimeout: time.Duration(s.cfg.ControllerHeartBeatTimeoutMills) * time.Millisecond,
 		Unclean:          s.cfg.EnableElectUncleanMaster, NamesrvAddr: net.JoinHostPort(host, port),
-		Logger: s.log, OnChange: s.masterChanged,
+		Logger: s.log, OnChange: s.masterChanged, Secret: s.secret,
 	})
 	if err != nil {
 		_ = f.rpc.Close()

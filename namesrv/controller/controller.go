@@ -71,6 +71,9 @@ type Config struct {
 	// name server logs, counts and notifies the set's brokers. It must not block for long.
 	OnChange func(set BrokerSet)
 
+	// Secret, when set (clusterSecret), authenticates every Raft connection between controller
+	// nodes with the cluster handshake (auth.go); nil keeps plain TCP.
+	Secret []byte
 	// Test seams: when Transport is set, the stores below are used instead of files.
 	Transport   raft.Transport
 	LogStore    raft.LogStore
@@ -158,7 +161,15 @@ func New(cfg Config) (*Controller, error) {
 			_ = bolt.Close()
 			return nil, fmt.Errorf("controller: snapshot store %s: %w", dir, err)
 		}
-		tcp, err := raft.NewTCPTransport(self.Addr, nil, 3, 2*time.Second, rlog)
+		var tcp *raft.NetworkTransport
+		if cfg.Secret != nil {
+			var stream *authStream
+			if stream, err = newAuthStream(self.Addr, cfg.Secret, 5*time.Second); err == nil {
+				tcp = raft.NewNetworkTransport(stream, 3, 2*time.Second, rlog)
+			}
+		} else {
+			tcp, err = raft.NewTCPTransport(self.Addr, nil, 3, 2*time.Second, rlog)
+		}
 		if err != nil {
 			_ = bolt.Close()
 			return nil, fmt.Errorf("controller: raft listen on %s: %w", self.Addr, err)
