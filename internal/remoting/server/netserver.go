@@ -88,6 +88,10 @@ func (s *Server) acceptNet() {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
+		if s.draining.Load() { // StopAccepting: new connections are closed at once
+			_ = c.Close()
+			continue
+		}
 		s.netWG.Add(1)
 		go s.serveNet(c)
 	}
