@@ -221,11 +221,12 @@ func (b *Broker) Start() error {
 			return err
 		}
 	} else if b.conf().IsMaster() {
+		haTLS, haPermissive := b.haServerTLS()
 		b.haMaster = ha.NewMaster(ha.MasterConfig{
 			Addr: net.JoinHostPort(b.conf().HaBindAddress, strconv.Itoa(b.conf().HaListenPort)), Store: b.store,
 			SegmentSize: b.conf().MappedFileSizeCommitLog, BatchSize: b.conf().HaTransferBatchSize,
 			HeartbeatInterval: ms(b.conf().HaSendHeartbeatInterval), Housekeeping: ms(b.conf().HaHousekeepingInterval),
-			Logger: b.log, Secret: b.sec.secret, TLS: b.haServerTLS(),
+			Logger: b.log, Secret: b.sec.secret, TLS: haTLS, TLSPermissive: haPermissive,
 			HandshakeTimeout: min(10*time.Second, ms(b.conf().HaHousekeepingInterval)),
 		})
 		if err := b.haMaster.Start(); err != nil {

@@ -100,11 +100,8 @@ func (b *Broker) aclReloadLoop(ctx context.Context) {
 	}
 }
 
-// haServerTLS is the HA listener's TLS: only in enforcing mode, because with a cluster secret the
-// master speaks first on an HA connection, so a permissive listener could not sniff the first byte.
-func (b *Broker) haServerTLS() *tls.Config {
-	if b.conf().TLSServerMode != TLSEnforcing {
-		return nil
-	}
-	return b.sec.serverTLS
+// haServerTLS is the HA listener's TLS (nil in mode disabled) and whether it also serves plain
+// slaves (permissive).
+func (b *Broker) haServerTLS() (*tls.Config, bool) {
+	return b.sec.serverTLS, b.conf().TLSServerMode == TLSPermissive
 }

@@ -2,13 +2,16 @@ package ha
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/skiffmq/skiff/internal/auth"
+	"github.com/skiffmq/skiff/internal/testutil"
 )
 
 var testSecret = []byte("ha-test-cluster-secret-0123")
@@ -175,5 +178,31 @@ func TestHAAuthSlaveRefusesFakeMaster(t *testing.T) {
 	s.Close()
 	if ss.MaxPhyOffset() != 0 {
 		t.Fatalf("the slave appended %d bytes from a master without the secret", ss.MaxPhyOffset())
+	}
+}
+
+// A permissive master serves a TLS slave and a plain slave, both with the secret.
+func TestHAPermissiveTLSServesBoth(t *testing.T) {
+	certPath, keyPath, clientTLS := testutil.SelfSignedCert(t, t.TempDir())
+	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := openStore(t)
+	put(t, ms, 50, "tls")
+	m := NewMaster(MasterConfig{Addr: "127.0.0.1:0", Store: ms, SegmentSize: 128 << 10, HeartbeatInterval: 100 * time.Millisecond,
+		Secret: testSecret, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, TLSPermissive: true})
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, cfg := range []*tls.Config{clientTLS, nil} {
+		ss := openStore(t)
+		s := NewSlave(SlaveConfig{Store: ss, HeartbeatInterval: 100 * time.Millisecond, RetryInterval: 50 * time.Millisecond,
+			Secret: testSecret, TLS: cfg})
+		s.SetMasterAddr(m.Addr())
+		s.Start()
+		waitFor(t, fmt.Sprintf("catch-up (TLS %v)", cfg != nil), func() bool { return ss.MaxPhyOffset() == ms.MaxPhyOffset() })
+		s.Close()
 	}
 }

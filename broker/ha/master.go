@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
@@ -43,8 +44,12 @@ type MasterConfig struct {
 	Secret []byte
 	// HandshakeTimeout bounds the handshake; default 10 s.
 	HandshakeTimeout time.Duration
-	// TLS, when set, wraps every accepted connection in TLS (tlsServerMode enforcing).
-	TLS *tls.Config
+	// TLS, when set, serves slaves over TLS: with TLSPermissive false only TLS (tlsServerMode
+	// enforcing); with it true TLS and plain TCP (permissive): a connection whose first byte,
+	// within permissiveSniff, is 0x16 (a TLS ClientHello) is TLS, any other first byte or none
+	// (a slave waiting for the handshake hello) is plain.
+	TLS           *tls.Config
+	TLSPermissive bool
 }
 
 // SlaveInfo describes one connected slave.
@@ -73,7 +78,8 @@ type Master struct {
 }
 
 type slaveConn struct {
-	c     net.Conn
+	c     net.Conn // the accepted connection (closed by drop)
+	rw    net.Conn // what serve, handshake and write use: c, or c in TLS after sniffing; set before the writer starts
 	addr  string
 	id    int64 // replica id from the hello (controller mode), 0 without one
 	ack   atomic.Int64
@@ -109,7 +115,7 @@ func (m *Master) Start() error {
 	if err != nil {
 		return fmt.Errorf("ha: listen on %s: %w", m.cfg.Addr, err)
 	}
-	if m.cfg.TLS != nil {
+	if m.cfg.TLS != nil && !m.cfg.TLSPermissive {
 		ln = tls.NewListener(ln, m.cfg.TLS)
 	}
 	m.ln = ln
@@ -134,7 +140,7 @@ func (m *Master) accept() {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		sc := &slaveConn{c: c, addr: c.RemoteAddr().String(), wake: make(chan struct{}, 1)}
+		sc := &slaveConn{c: c, rw: c, addr: c.RemoteAddr().String(), wake: make(chan struct{}, 1)}
 		sc.ack.Store(-1)
 		m.mu.Lock()
 		m.conns[sc] = struct{}{}
@@ -172,8 +178,35 @@ func (m *Master) drop(sc *slaveConn, why string, err error) {
 }
 
 // serve reads the slave's reports; after the first one it starts the writer.
+// permissiveSniff is how long a permissive HA listener waits for a TLS ClientHello.
+const permissiveSniff = 300 * time.Millisecond
+
+// sniffedConn replays the byte read while sniffing.
+type sniffedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (s *sniffedConn) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+// settle decides plain or TLS for a permissive listener (see MasterConfig.TLS).
+func (m *Master) settle(sc *slaveConn) {
+	br := bufio.NewReader(sc.c)
+	_ = sc.c.SetReadDeadline(time.Now().Add(permissiveSniff))
+	first, err := br.Peek(1)
+	_ = sc.c.SetReadDeadline(time.Time{})
+	conn := net.Conn(&sniffedConn{Conn: sc.c, r: br})
+	if err == nil && first[0] == 0x16 {
+		conn = tls.Server(conn, m.cfg.TLS)
+	}
+	sc.rw = conn
+}
+
 func (m *Master) serve(sc *slaveConn) {
 	defer m.wg.Done()
+	if m.cfg.TLS != nil && m.cfg.TLSPermissive {
+		m.settle(sc)
+	}
 	if m.cfg.Secret != nil {
 		if err := m.handshake(sc); err != nil {
 			m.log.Warn("HA peer refused: it did not prove the cluster secret; nothing of the log was sent", "addr", sc.addr, "err", err)
@@ -184,8 +217,8 @@ func (m *Master) serve(sc *slaveConn) {
 	var buf [8]byte
 	first := true
 	for {
-		_ = sc.c.SetReadDeadline(time.Now().Add(m.cfg.Housekeeping))
-		if _, err := io.ReadFull(sc.c, buf[:]); err != nil {
+		_ = sc.rw.SetReadDeadline(time.Now().Add(m.cfg.Housekeeping))
+		if _, err := io.ReadFull(sc.rw, buf[:]); err != nil {
 			m.drop(sc, "read report", err)
 			return
 		}
@@ -204,8 +237,8 @@ func (m *Master) serve(sc *slaveConn) {
 			// Tell a Skiff slave why (offset -1, size 0); a RocketMQ slave just sees a bad offset.
 			var sig [12]byte
 			binary.BigEndian.PutUint64(sig[:], ^uint64(0))
-			_ = sc.c.SetWriteDeadline(time.Now().Add(time.Second))
-			_, _ = sc.c.Write(sig[:])
+			_ = sc.rw.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = sc.rw.Write(sig[:])
 			m.drop(sc, "diverged", nil)
 			return
 		}
@@ -235,21 +268,21 @@ func (m *Master) serve(sc *slaveConn) {
 // the master's proof. Nothing else is written before the slave's proof verified.
 func (m *Master) handshake(sc *slaveConn) error {
 	deadline := time.Now().Add(m.cfg.HandshakeTimeout)
-	_ = sc.c.SetDeadline(deadline)
-	defer func() { _ = sc.c.SetDeadline(time.Time{}) }()
+	_ = sc.rw.SetDeadline(deadline)
+	defer func() { _ = sc.rw.SetDeadline(time.Time{}) }()
 	hello := auth.NewHAHello()
-	if _, err := sc.c.Write(hello.Bytes[:]); err != nil {
+	if _, err := sc.rw.Write(hello.Bytes[:]); err != nil {
 		return fmt.Errorf("write hello: %w", err)
 	}
 	var resp [auth.HAResponseSize]byte
-	if _, err := io.ReadFull(sc.c, resp[:]); err != nil {
+	if _, err := io.ReadFull(sc.rw, resp[:]); err != nil {
 		return fmt.Errorf("read proof: %w", err)
 	}
 	proof, err := hello.Verify(m.cfg.Secret, resp[:])
 	if err != nil {
 		return err
 	}
-	if _, err := sc.c.Write(proof[:]); err != nil {
+	if _, err := sc.rw.Write(proof[:]); err != nil {
 		return fmt.Errorf("write proof: %w", err)
 	}
 	return nil
@@ -297,8 +330,8 @@ func (m *Master) write(sc *slaveConn, off int64) {
 		}
 		binary.BigEndian.PutUint64(hdr, uint64(off))
 		binary.BigEndian.PutUint32(hdr[8:], uint32(len(data)))
-		_ = sc.c.SetWriteDeadline(time.Now().Add(m.cfg.Housekeeping))
-		if _, err := (&net.Buffers{hdr, data}).WriteTo(sc.c); err != nil {
+		_ = sc.rw.SetWriteDeadline(time.Now().Add(m.cfg.Housekeeping))
+		if _, err := (&net.Buffers{hdr, data}).WriteTo(sc.rw); err != nil {
 			m.drop(sc, "write", err)
 			return
 		}
