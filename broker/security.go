@@ -105,3 +105,10 @@ func (b *Broker) aclReloadLoop(ctx context.Context) {
 func (b *Broker) haServerTLS() (*tls.Config, bool) {
 	return b.sec.serverTLS, b.conf().TLSServerMode == TLSPermissive
 }
+
+// CheckHTTPAdmin gates changes made over HTTP (dashboard actions, write actions of the admin
+// API): with aclEnable the Basic credentials must be an admin account of aclFile; without ACL
+// every caller may act, as before. who names the caller for the audit log.
+func (b *Broker) CheckHTTPAdmin(remote, accessKey, secretKey string) (who string, err error) {
+	return b.sec.guard.CheckHTTPAdmin(remote, accessKey, secretKey)
+}

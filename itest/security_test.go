@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -250,5 +252,60 @@ func TestSecurityTLS(t *testing.T) {
 	defer cancel()
 	if resp, err := tc.Invoke(tctx, permissive.Addr, remoting.NewRequest(remoting.GetBrokerRuntimeInfo, nil, nil)); err != nil || resp.Code != remoting.Success {
 		t.Fatalf("a TLS request to a permissive broker: %v %v", resp, err)
+	}
+}
+
+// TestSecurityDashboardActionsNeedAnAdminAccount: with aclEnable the broker dashboard's actions
+// need an admin account of plain_acl.yml as HTTP Basic credentials; the dashboard itself reads
+// and acts with the broker's inner credentials.
+func TestSecurityDashboardActionsNeedAnAdminAccount(t *testing.T) {
+	needProcesses(t)
+	t.Parallel()
+	dir := t.TempDir()
+	aclPath := filepath.Join(dir, "plain_acl.yml")
+	if err := os.WriteFile(aclPath, []byte("accounts:\n  - {accessKey: dashApp, secretKey: dashAppSecret, defaultTopicPerm: PUB}\n"+
+		"  - {accessKey: dashAdmin, secretKey: dashAdminSecret, admin: true}\n  - {accessKey: brokerInner, secretKey: brokerInnerSecret, admin: true}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	httpPort := testutil.FreePort(t)
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, Broker: testutil.BrokerOptions{AutoCreateTopicDisabled: true,
+		Extra: map[string]string{"aclEnable": "true", "aclFile": quoted(aclPath), "httpPort": strconv.Itoa(httpPort),
+			"innerAccessKey": quoted("brokerInner"), "innerSecretKey": quoted("brokerInnerSecret")}}})
+	const tok = "0123456789abcdef0123456789abcdef"
+	post := func(user, pass string) int {
+		req, err := http.NewRequest("POST", "http://127.0.0.1:"+strconv.Itoa(httpPort)+"/dashboard/action/topic-update",
+			strings.NewReader(url.Values{"topic": {"DashAcl"}, "csrf": {tok}}.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		req.AddCookie(&http.Cookie{Name: "skiff_csrf", Value: tok})
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	waitFor(t, 20*time.Second, "the dashboard to answer", func() bool { code, _ := httpGet(t, "http://127.0.0.1:"+strconv.Itoa(httpPort)+"/dashboard/"); return code == 200 })
+	for _, c := range []struct{ user, pass string }{{"", ""}, {"dashApp", "dashAppSecret"}, {"dashAdmin", "wrong"}} {
+		if code := post(c.user, c.pass); code != http.StatusUnauthorized {
+			t.Fatalf("dashboard action as %q = %d, want 401", c.user, code)
+		}
+	}
+	if code := post("dashAdmin", "dashAdminSecret"); code != http.StatusOK {
+		t.Fatalf("dashboard action as the admin account = %d, want 200", code)
+	}
+	waitFor(t, 20*time.Second, "the topic created by the dashboard to be routed", func() bool {
+		code, _, err := testutil.RouteBody(c.NameServers[0].Addr, "DashAcl", 2*time.Second)
+		return err == nil && code == remoting.Success
+	})
+	if strings.Contains(c.Broker.Log(), "dashAdminSecret") {
+		t.Fatal("a secret appears in the broker log")
 	}
 }

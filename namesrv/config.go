@@ -84,6 +84,10 @@ type Config struct {
 	// accepts any broker. ClusterSecretFile reads it from a file instead. Never logged.
 	ClusterSecret     string `toml:"clusterSecret"`
 	ClusterSecretFile string `toml:"clusterSecretFile"`
+	// InnerAccessKey / InnerSecretKey (Skiff) are the ACL credentials (an admin account) the name
+	// server's dashboard reads and acts with when the brokers run with aclEnable.
+	InnerAccessKey string `toml:"innerAccessKey"`
+	InnerSecretKey string `toml:"innerSecretKey"`
 	// TLSServerMode is disabled (default), permissive (TLS and plain TCP) or enforcing (TLS only),
 	// with the PEM certificate chain and key of the listener.
 	TLSServerMode     string `toml:"tlsServerMode"`
@@ -185,6 +189,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := security.LoadSecret(c.ClusterSecret, c.ClusterSecretFile); err != nil {
 		return fmt.Errorf("namesrv: %w", err)
+	}
+	if (c.InnerAccessKey == "") != (c.InnerSecretKey == "") {
+		return fmt.Errorf("namesrv: innerAccessKey and innerSecretKey go together")
 	}
 	if c.TLSServerMode == "" {
 		c.TLSServerMode = security.TLSDisabled

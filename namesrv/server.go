@@ -284,3 +284,9 @@ func (s *Server) aclReloadLoop() {
 		}
 	}
 }
+
+// CheckHTTPAdmin gates changes made over HTTP (dashboard actions): with aclEnable the Basic
+// credentials must be an admin account of aclFile; without ACL every caller may act.
+func (s *Server) CheckHTTPAdmin(remote, accessKey, secretKey string) (who string, err error) {
+	return s.guard.CheckHTTPAdmin(remote, accessKey, secretKey)
+}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/skiffmq/skiff/broker"
+	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/client/admin"
 	"github.com/skiffmq/skiff/dashboard"
 	"github.com/skiffmq/skiff/internal/config"
@@ -13,7 +14,9 @@ import (
 // newDashboard builds the dashboard of this broker alone: the same pages as the name server's,
 // scoped to the broker's address, read over the remoting protocol (from the broker itself and,
 // for routes, from its name servers).
-func newDashboard(cfg broker.Config, log *slog.Logger) (*dashboard.Dashboard, error) {
+// With aclEnable its actions need an admin account of aclFile as HTTP Basic credentials (check),
+// and it reads and acts with the broker's inner credentials.
+func newDashboard(cfg broker.Config, log *slog.Logger, check func(remote, user, password string) (string, error)) (*dashboard.Dashboard, error) {
 	ns, err := config.ParseAddrList(cfg.NamesrvAddr)
 	if err != nil {
 		return nil, err
@@ -21,10 +24,15 @@ func newDashboard(cfg broker.Config, log *slog.Logger) (*dashboard.Dashboard, er
 	if len(ns) == 0 {
 		return nil, fmt.Errorf("namesrvAddr is empty")
 	}
-	a, err := admin.New(admin.WithNameServers(ns), admin.WithLogger(log))
+	opts := []admin.Option{admin.WithNameServers(ns), admin.WithLogger(log)}
+	if cfg.InnerAccessKey != "" {
+		opts = append(opts, admin.WithCredentials(client.Credentials{AccessKey: cfg.InnerAccessKey, SecretKey: cfg.InnerSecretKey}))
+	}
+	a, err := admin.New(opts...)
 	if err != nil {
 		return nil, err
 	}
 	return dashboard.New(dashboard.Config{Source: a, Scope: cfg.BrokerAddr(),
-		Title: fmt.Sprintf("broker %s (%s, id %d)", cfg.BrokerName, cfg.BrokerAddr(), cfg.BrokerID), Logger: log})
+		Title: fmt.Sprintf("broker %s (%s, id %d)", cfg.BrokerName, cfg.BrokerAddr(), cfg.BrokerID), Logger: log,
+		Authorize: dashboard.BasicAuth(!cfg.AclEnable, check)})
 }

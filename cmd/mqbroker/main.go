@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -103,8 +104,15 @@ func serve(cfg broker.Config, stderr io.Writer) error {
 	ctx, stop := daemon.NotifyContext(context.Background(), log)
 	defer stop()
 	var d *dashboard.Dashboard
+	var started atomic.Pointer[broker.Broker] // the dashboard's action gate asks the running broker
+	check := func(remote, user, password string) (string, error) {
+		if b := started.Load(); b != nil {
+			return b.CheckHTTPAdmin(remote, user, password)
+		}
+		return "", errors.New("the broker is still starting")
+	}
 	if cfg.HTTPPort >= 0 {
-		if d, err = newDashboard(cfg, log); err != nil {
+		if d, err = newDashboard(cfg, log, check); err != nil {
 			log.Warn("dashboard not started", "err", err)
 		} else {
 			cfg.HTTPMounts = d.Mounts()
@@ -121,6 +129,7 @@ func serve(cfg broker.Config, stderr io.Writer) error {
 		_ = b.Shutdown(context.Background())
 		return err
 	}
+	started.Store(b)
 	if d != nil {
 		d.Start()
 		if h := b.HTTPAddr(); h != "" {

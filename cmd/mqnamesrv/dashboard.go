@@ -5,18 +5,28 @@ import (
 	"net"
 	"time"
 
+	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/client/admin"
 	"github.com/skiffmq/skiff/dashboard"
+	"github.com/skiffmq/skiff/namesrv"
 )
 
 // newDashboard builds the cluster-wide dashboard of the name server listening on addr; it reads
 // the cluster through this name server over the remoting protocol.
-func newDashboard(addr string, sample time.Duration, log *slog.Logger) (*dashboard.Dashboard, error) {
-	a, err := admin.New(admin.WithNameServers([]string{dialable(addr)}), admin.WithLogger(log))
+// With aclEnable its actions need an admin account of aclFile as HTTP Basic credentials (check),
+// and it reads and acts with the name server's inner credentials.
+func newDashboard(addr string, sample time.Duration, log *slog.Logger, cfg namesrv.Config,
+	check func(remote, user, password string) (string, error)) (*dashboard.Dashboard, error) {
+	opts := []admin.Option{admin.WithNameServers([]string{dialable(addr)}), admin.WithLogger(log)}
+	if cfg.InnerAccessKey != "" {
+		opts = append(opts, admin.WithCredentials(client.Credentials{AccessKey: cfg.InnerAccessKey, SecretKey: cfg.InnerSecretKey}))
+	}
+	a, err := admin.New(opts...)
 	if err != nil {
 		return nil, err
 	}
-	return dashboard.New(dashboard.Config{Source: a, Title: "name server " + addr, Logger: log, SampleInterval: sample})
+	return dashboard.New(dashboard.Config{Source: a, Title: "name server " + addr, Logger: log, SampleInterval: sample,
+		Authorize: dashboard.BasicAuth(!cfg.AclEnable, check)})
 }
 
 // dialable turns a wildcard listen address (0.0.0.0:9876, [::]:9876) into a loopback one.

@@ -121,7 +121,7 @@ func serve(path string, printConfig, check bool, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "The Name Server boot success. serializeType=JSON, address=%s\n", addr)
 	var d *dashboard.Dashboard
 	if h := srv.HTTPAddr(); h != "" {
-		if d, err = newDashboard(addr, time.Duration(cfg.DashboardSampleInterval)*time.Millisecond, log); err != nil {
+		if d, err = newDashboard(addr, time.Duration(cfg.DashboardSampleInterval)*time.Millisecond, log, cfg, srv.CheckHTTPAdmin); err != nil {
 			log.Error("dashboard not started", "err", err)
 		} else {
 			dash.Set(d)

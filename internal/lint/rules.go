@@ -99,10 +99,10 @@ var Rules = []Rule{
 		ThirdParty: []string{"github.com/urfave/cli/v2"}, Why: "examples show the public SDK only"},
 
 	// Mains: flags and config, one server or app, exit codes.
-	{Pkg: "cmd/mqbroker", Imports: []string{"broker/...", "internal/config", "internal/daemon", "dashboard/...", "client/admin"},
+	{Pkg: "cmd/mqbroker", Imports: []string{"broker/...", "internal/config", "internal/daemon", "dashboard/...", "client", "client/admin"},
 		ThirdParty: []string{"github.com/urfave/cli/v2", "github.com/BurntSushi/toml"},
 		Why:        "client/admin: the main builds the dashboard's admin client (broker/ itself never imports client/)"},
-	{Pkg: "cmd/mqnamesrv", Imports: []string{"namesrv/...", "internal/config", "internal/daemon", "dashboard/...", "client/admin"},
+	{Pkg: "cmd/mqnamesrv", Imports: []string{"namesrv/...", "internal/config", "internal/daemon", "dashboard/...", "client", "client/admin"},
 		ThirdParty: []string{"github.com/urfave/cli/v2", "github.com/BurntSushi/toml"}, TestImports: []string{"internal/remoting"},
 		Why: "client/admin: the main builds the dashboard's admin client (namesrv/ itself never imports client/)"},
 	{Pkg: "cmd/mqadmin", Imports: concat(publicClient, []string{"internal/message", "internal/protocol", "internal/config", "internal/security"}),
