@@ -292,7 +292,10 @@ func TestSecurityDashboardActionsNeedAnAdminAccount(t *testing.T) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return resp.StatusCode
 	}
-	waitFor(t, 20*time.Second, "the dashboard to answer", func() bool { code, _ := httpGet(t, "http://127.0.0.1:"+strconv.Itoa(httpPort)+"/dashboard/"); return code == 200 })
+	waitFor(t, 20*time.Second, "the dashboard to answer", func() bool {
+		code, _ := httpGet(t, "http://127.0.0.1:"+strconv.Itoa(httpPort)+"/dashboard/")
+		return code == 200
+	})
 	for _, c := range []struct{ user, pass string }{{"", ""}, {"dashApp", "dashAppSecret"}, {"dashAdmin", "wrong"}} {
 		if code := post(c.user, c.pass); code != http.StatusUnauthorized {
 			t.Fatalf("dashboard action as %q = %d, want 401", c.user, code)
