@@ -7,6 +7,7 @@ package security
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"maps"
 	"os"
@@ -91,9 +92,9 @@ func NewGuard(cfg GuardConfig) *Guard {
 
 // Authorize decides req from the peer remote. ok false means: answer code with remark.
 func (g *Guard) Authorize(remote string, req *remoting.Command) (code int32, remark string, ok bool) {
-	get := req.Ext
-	if _, signed := req.ExtFields[auth.FieldNodeSig]; signed && g.node != nil {
-		err := g.node.Verify(req.Code, get, maps.All(req.ExtFields), req.Body)
+	get, all := req.Ext, extFields(req)
+	if _, signed := get(auth.FieldNodeSig); signed && g.node != nil {
+		err := g.node.Verify(req.Code, get, all, req.Body)
 		if err == nil {
 			return 0, "", true
 		}
@@ -105,7 +106,7 @@ func (g *Guard) Authorize(remote string, req *remoting.Command) (code int32, rem
 	if g.acl == nil {
 		return 0, "", true
 	}
-	d := g.acl.Check(&acl.Request{Code: req.Code, Remote: remote, Get: get, Fields: maps.All(req.ExtFields), Body: req.Body})
+	d := g.acl.Check(&acl.Request{Code: req.Code, Remote: remote, Get: get, Fields: all, Body: req.Body})
 	if d == nil {
 		return 0, "", true
 	}
@@ -119,6 +120,10 @@ func (g *Guard) refuse(remote string, code int32, reason, ak, resource, remark s
 	}
 	return remoting.NoPermission, remark, false
 }
+
+// extFields enumerates every extField of req, as the signature needs (every raw entry that
+// travelled, including ones no handler reads).
+func extFields(req *remoting.Command) iter.Seq2[string, string] { return maps.All(req.ExtFields) }
 
 // Reload re-reads the ACL file when it changed; it logs what happened. Call it from the daemon's
 // loop every aclReloadInterval.
