@@ -33,13 +33,28 @@ func startHABroker(t *testing.T, dir, cluster, name string, id int, role, flush,
 	return startHABrokerSized(t, dir, cluster, name, id, role, flush, namesrv, 16<<20)
 }
 
+// startSecretHABroker is startHABroker with clusterSecret = haSecret (the replication tests run
+// with authenticated links; their name servers have the secret too).
+func startSecretHABroker(t *testing.T, dir, cluster, name string, id int, role, flush, namesrv string) *haBroker {
+	return startHABrokerFull(t, dir, cluster, name, id, role, flush, namesrv, 16<<20, haSecret)
+}
+
+func startSecretHABrokerSized(t *testing.T, dir, cluster, name string, id int, role, flush, namesrv string, segment int64) *haBroker {
+	return startHABrokerFull(t, dir, cluster, name, id, role, flush, namesrv, segment, haSecret)
+}
+
 // startHABrokerSized starts a broker on ports picked free; if another process took one before
 // the broker bound it, the broker exits with "address already in use" and is started again on
 // fresh ports (a restart with start keeps the ports that worked).
 func startHABrokerSized(t *testing.T, dir, cluster, name string, id int, role, flush, namesrv string, segment int64) *haBroker {
+	return startHABrokerFull(t, dir, cluster, name, id, role, flush, namesrv, segment, "")
+}
+
+// startHABrokerFull is startHABrokerSized with a cluster secret ("" = none).
+func startHABrokerFull(t *testing.T, dir, cluster, name string, id int, role, flush, namesrv string, segment int64, secret string) *haBroker {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		b := writeHABroker(t, dir, cluster, name, id, role, flush, namesrv, segment)
+		b := writeHABroker(t, dir, cluster, name, id, role, flush, namesrv, segment, secret)
 		b.start()
 		if attempt < 3 && testutil.LostPortRace(b.proc, func() bool { return haDialable(b.addr) }) {
 			t.Logf("%s lost a port race; retrying on fresh ports", b.name)
@@ -57,7 +72,7 @@ func haDialable(addr string) bool {
 	return err == nil
 }
 
-func writeHABroker(t *testing.T, dir, cluster, name string, id int, role, flush, namesrv string, segment int64) *haBroker {
+func writeHABroker(t *testing.T, dir, cluster, name string, id int, role, flush, namesrv string, segment int64, secret string) *haBroker {
 	t.Helper()
 	port := testutil.FreePort(t)
 	store := filepath.Join(dir, fmt.Sprintf("%s-%d", name, id))
@@ -82,7 +97,7 @@ maxMessageSize = %d
 slaveTimeout = 3000
 haSendHeartbeatInterval = 1000
 clusterSecret = %q
-`, cluster, name, id, role, flush, namesrv, port, testutil.FreePort(t), store, segment, segment/4, haSecret)
+`, cluster, name, id, role, flush, namesrv, port, testutil.FreePort(t), store, segment, segment/4, secret)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -153,10 +168,10 @@ func TestHASyncMasterKilledUnderLoad(t *testing.T) {
 	ns1 := testutil.StartNamesrv(t, bins.Namesrv, testutil.NamesrvOptions{Extra: haSecretExtra})
 	ns2 := testutil.StartNamesrv(t, bins.Namesrv, testutil.NamesrvOptions{Extra: haSecretExtra})
 	nsList := ns1.Addr + ";" + ns2.Addr
-	aMaster := startHABroker(t, dir, "HACluster", "broker-a", 0, "SYNC_MASTER", "SYNC_FLUSH", nsList)
-	aSlave := startHABroker(t, dir, "HACluster", "broker-a", 1, "SLAVE", "SYNC_FLUSH", nsList)
-	bMaster := startHABroker(t, dir, "HACluster", "broker-b", 0, "SYNC_MASTER", "SYNC_FLUSH", nsList)
-	bSlave := startHABroker(t, dir, "HACluster", "broker-b", 1, "SLAVE", "SYNC_FLUSH", nsList)
+	aMaster := startSecretHABroker(t, dir, "HACluster", "broker-a", 0, "SYNC_MASTER", "SYNC_FLUSH", nsList)
+	aSlave := startSecretHABroker(t, dir, "HACluster", "broker-a", 1, "SLAVE", "SYNC_FLUSH", nsList)
+	bMaster := startSecretHABroker(t, dir, "HACluster", "broker-b", 0, "SYNC_MASTER", "SYNC_FLUSH", nsList)
+	bSlave := startSecretHABroker(t, dir, "HACluster", "broker-b", 1, "SLAVE", "SYNC_FLUSH", nsList)
 	for _, b := range []*haBroker{aMaster, aSlave, bMaster, bSlave} {
 		for _, ns := range []string{ns1.Addr, ns2.Addr} {
 			testutil.WaitFor(t, 30*time.Second, func() bool { return testutil.ListsBroker(ns, b.addr) }, b.name+" registered")
@@ -373,7 +388,7 @@ func TestHAAsyncMasterSlaveCatchUp(t *testing.T) {
 	dir := t.TempDir()
 	ns := testutil.StartNamesrv(t, bins.Namesrv, testutil.NamesrvOptions{Extra: haSecretExtra})
 	const seg = 1 << 20
-	master := startHABrokerSized(t, dir, "HAAsync", "broker-c", 0, "ASYNC_MASTER", "ASYNC_FLUSH", ns.Addr, seg)
+	master := startSecretHABrokerSized(t, dir, "HAAsync", "broker-c", 0, "ASYNC_MASTER", "ASYNC_FLUSH", ns.Addr, seg)
 	testutil.WaitFor(t, 30*time.Second, func() bool { return testutil.ListsBroker(ns.Addr, master.addr) }, "master registered")
 	cli := rpc.New(rpc.Config{})
 	defer cli.Close()
@@ -383,7 +398,7 @@ func TestHAAsyncMasterSlaveCatchUp(t *testing.T) {
 		t.Fatalf("master holds %d bytes, want at least 3 segments", m)
 	}
 
-	slave := startHABrokerSized(t, dir, "HAAsync", "broker-c", 1, "SLAVE", "ASYNC_FLUSH", ns.Addr, seg)
+	slave := startSecretHABrokerSized(t, dir, "HAAsync", "broker-c", 1, "SLAVE", "ASYNC_FLUSH", ns.Addr, seg)
 	start := time.Now()
 	target := mustMaxOffset(t, cli, master.addr)
 	testutil.WaitFor(t, 60*time.Second, func() bool { return sameMaxOffset(t, cli, slave.addr, target) }, "empty slave to catch up")
