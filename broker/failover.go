@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -64,18 +65,21 @@ func newFailover(b *Broker) (*failover, error) {
 func (fo *failover) start() error {
 	b := fo.b
 	c := b.conf()
+	haTLS, haPermissive := b.haServerTLS()
 	b.haMaster = ha.NewMaster(ha.MasterConfig{
-		Addr: fmt.Sprintf("%s:%d", c.BindAddress, c.HaListenPort), Store: b.store,
+		Addr: net.JoinHostPort(c.HaBindAddress, strconv.Itoa(c.HaListenPort)), Store: b.store,
 		SegmentSize: c.MappedFileSizeCommitLog, BatchSize: c.HaTransferBatchSize,
 		HeartbeatInterval: ms(c.HaSendHeartbeatInterval), Housekeeping: ms(c.HaHousekeepingInterval),
 		Logger: b.log, Accept: fo.accept,
+		Secret: b.sec.secret, TLS: haTLS, TLSPermissive: haPermissive,
+		HandshakeTimeout: min(10*time.Second, ms(c.HaHousekeepingInterval)),
 	})
 	if err := b.haMaster.Start(); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
 	b.haSlave = ha.NewSlave(ha.SlaveConfig{Store: b.store, HeartbeatInterval: ms(c.HaSendHeartbeatInterval),
 		Housekeeping: ms(c.HaHousekeepingInterval), RetryInterval: time.Second, Logger: b.log,
-		ReplicaID: c.ReplicaID, Epoch: fo.epoch, Prepare: fo.prepare})
+		ReplicaID: c.ReplicaID, Epoch: fo.epoch, Prepare: fo.prepare, Secret: b.sec.secret, TLS: b.sec.clientTLS})
 	b.haSlave.Start()
 	if m := b.metrics; m != nil {
 		m.Gauge("skiff_controller_role", func() float64 { return float64(fo.snapshot().Role) })

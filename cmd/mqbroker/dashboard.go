@@ -15,7 +15,7 @@ import (
 // scoped to the broker's address, read over the remoting protocol (from the broker itself and,
 // for routes, from its name servers).
 // With aclEnable its actions need an admin account of aclFile as HTTP Basic credentials (check),
-// and it reads and acts with the broker's inner credentials.
+// pages read with the broker's inner credentials (innerAccessKey), actions run as that admin.
 func newDashboard(cfg broker.Config, log *slog.Logger, check func(remote, user, password string) (string, error)) (*dashboard.Dashboard, error) {
 	ns, err := config.ParseAddrList(cfg.NamesrvAddr)
 	if err != nil {
@@ -32,7 +32,20 @@ func newDashboard(cfg broker.Config, log *slog.Logger, check func(remote, user, 
 	if err != nil {
 		return nil, err
 	}
+	// With ACL on an action runs with the credentials of the admin who takes it, so the brokers
+	// and name servers check (and log) that account, not the daemon's own.
+	var actAs func(user, password string) (dashboard.Source, func(), error)
+	if cfg.AclEnable {
+		actAs = func(user, password string) (dashboard.Source, func(), error) {
+			ua, err := admin.New(admin.WithNameServers(ns), admin.WithLogger(log),
+				admin.WithCredentials(client.Credentials{AccessKey: user, SecretKey: password}))
+			if err != nil {
+				return nil, nil, err
+			}
+			return ua, func() { _ = ua.Close() }, nil
+		}
+	}
 	return dashboard.New(dashboard.Config{Source: a, Scope: cfg.BrokerAddr(),
 		Title: fmt.Sprintf("broker %s (%s, id %d)", cfg.BrokerName, cfg.BrokerAddr(), cfg.BrokerID), Logger: log,
-		Authorize: dashboard.BasicAuth(!cfg.AclEnable, check)})
+		Authorize: dashboard.BasicAuth(!cfg.AclEnable, check, actAs)})
 }

@@ -14,7 +14,7 @@ import (
 // newDashboard builds the cluster-wide dashboard of the name server listening on addr; it reads
 // the cluster through this name server over the remoting protocol.
 // With aclEnable its actions need an admin account of aclFile as HTTP Basic credentials (check),
-// and it reads and acts with the name server's inner credentials.
+// pages read with the name server's inner credentials (innerAccessKey), actions run as that admin.
 func newDashboard(addr string, sample time.Duration, log *slog.Logger, cfg namesrv.Config,
 	check func(remote, user, password string) (string, error)) (*dashboard.Dashboard, error) {
 	opts := []admin.Option{admin.WithNameServers([]string{dialable(addr)}), admin.WithLogger(log)}
@@ -25,8 +25,21 @@ func newDashboard(addr string, sample time.Duration, log *slog.Logger, cfg names
 	if err != nil {
 		return nil, err
 	}
+	// With ACL on an action runs with the credentials of the admin who takes it, so the brokers
+	// and name servers check (and log) that account, not the daemon's own.
+	var actAs func(user, password string) (dashboard.Source, func(), error)
+	if cfg.AclEnable {
+		actAs = func(user, password string) (dashboard.Source, func(), error) {
+			ua, err := admin.New(admin.WithNameServers([]string{dialable(addr)}), admin.WithLogger(log),
+				admin.WithCredentials(client.Credentials{AccessKey: user, SecretKey: password}))
+			if err != nil {
+				return nil, nil, err
+			}
+			return ua, func() { _ = ua.Close() }, nil
+		}
+	}
 	return dashboard.New(dashboard.Config{Source: a, Title: "name server " + addr, Logger: log, SampleInterval: sample,
-		Authorize: dashboard.BasicAuth(!cfg.AclEnable, check)})
+		Authorize: dashboard.BasicAuth(!cfg.AclEnable, check, actAs)})
 }
 
 // dialable turns a wildcard listen address (0.0.0.0:9876, [::]:9876) into a loopback one.
