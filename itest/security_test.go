@@ -255,9 +255,9 @@ func TestSecurityTLS(t *testing.T) {
 	}
 }
 
-// TestSecurityDashboardActionsNeedAnAdminAccount: with aclEnable the broker dashboard's actions
-// need an admin account of plain_acl.yml as HTTP Basic credentials; the dashboard itself reads
-// and acts with the broker's inner credentials.
+// TestSecurityDashboardActionsNeedAnAdminAccount: with aclEnable the broker dashboard's pages and
+// actions need an admin account of plain_acl.yml as HTTP Basic credentials; the pages read with
+// the broker's inner credentials, actions run as the admin account.
 func TestSecurityDashboardActionsNeedAnAdminAccount(t *testing.T) {
 	needProcesses(t)
 	t.Parallel()
@@ -292,10 +292,39 @@ func TestSecurityDashboardActionsNeedAnAdminAccount(t *testing.T) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return resp.StatusCode
 	}
-	waitFor(t, 20*time.Second, "the dashboard to answer", func() bool {
-		code, _ := httpGet(t, "http://127.0.0.1:"+strconv.Itoa(httpPort)+"/dashboard/")
-		return code == 200
+	get := func(path, user, pass string) int {
+		req, err := http.NewRequest("GET", "http://127.0.0.1:"+strconv.Itoa(httpPort)+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	waitFor(t, 20*time.Second, "the dashboard to answer the admin account", func() bool {
+		return get("/dashboard/", "dashAdmin", "dashAdminSecret") == 200
 	})
+	// Viewing needs the admin account too: message bodies and offsets are not for every client.
+	for _, path := range []string{"/dashboard/topics", "/api/dashboard/topics", "/dashboard/messages"} {
+		for _, c := range []struct{ user, pass string }{{"", ""}, {"dashApp", "dashAppSecret"}, {"dashAdmin", "wrong"}} {
+			if code := get(path, c.user, c.pass); code != http.StatusUnauthorized {
+				t.Fatalf("GET %s as %q = %d, want 401", path, c.user, code)
+			}
+		}
+		if code := get(path, "dashAdmin", "dashAdminSecret"); code != 200 {
+			t.Fatalf("GET %s as the admin account = %d", path, code)
+		}
+	}
+	if code := get("/dashboard/static/style.css", "", ""); code != 200 {
+		t.Fatalf("the stylesheet needs a login: %d", code)
+	}
 	for _, c := range []struct{ user, pass string }{{"", ""}, {"dashApp", "dashAppSecret"}, {"dashAdmin", "wrong"}} {
 		if code := post(c.user, c.pass); code != http.StatusUnauthorized {
 			t.Fatalf("dashboard action as %q = %d, want 401", c.user, code)

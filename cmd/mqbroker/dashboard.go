@@ -15,7 +15,8 @@ import (
 // scoped to the broker's address, read over the remoting protocol (from the broker itself and,
 // for routes, from its name servers).
 // With aclEnable its actions need an admin account of aclFile as HTTP Basic credentials (check),
-// pages read with the broker's inner credentials (innerAccessKey), actions run as that admin.
+// and so do its pages; pages read with the broker's inner credentials (innerAccessKey), actions
+// run as that admin.
 func newDashboard(cfg broker.Config, log *slog.Logger, check func(remote, user, password string) (string, error)) (*dashboard.Dashboard, error) {
 	ns, err := config.ParseAddrList(cfg.NamesrvAddr)
 	if err != nil {
@@ -45,7 +46,13 @@ func newDashboard(cfg broker.Config, log *slog.Logger, check func(remote, user, 
 			return ua, func() { _ = ua.Close() }, nil
 		}
 	}
-	return dashboard.New(dashboard.Config{Source: a, Scope: cfg.BrokerAddr(),
+	dc := dashboard.Config{Source: a, Scope: cfg.BrokerAddr(),
 		Title: fmt.Sprintf("broker %s (%s, id %d)", cfg.BrokerName, cfg.BrokerAddr(), cfg.BrokerID), Logger: log,
-		Authorize: dashboard.BasicAuth(!cfg.AclEnable, check, actAs)})
+		Authorize: dashboard.BasicAuth(!cfg.AclEnable, check, actAs)}
+	if cfg.AclEnable {
+		// With ACL on the pages show message bodies, offsets and configuration: viewing needs an
+		// admin account too (the pages then read with the inner credentials).
+		dc.AuthorizeRead = dashboard.BasicAuth(false, check, nil)
+	}
+	return dashboard.New(dc)
 }

@@ -14,7 +14,8 @@ import (
 // newDashboard builds the cluster-wide dashboard of the name server listening on addr; it reads
 // the cluster through this name server over the remoting protocol.
 // With aclEnable its actions need an admin account of aclFile as HTTP Basic credentials (check),
-// pages read with the name server's inner credentials (innerAccessKey), actions run as that admin.
+// and so do its pages; pages read with the name server's inner credentials (innerAccessKey),
+// actions run as that admin.
 func newDashboard(addr string, sample time.Duration, log *slog.Logger, cfg namesrv.Config,
 	check func(remote, user, password string) (string, error)) (*dashboard.Dashboard, error) {
 	opts := []admin.Option{admin.WithNameServers([]string{dialable(addr)}), admin.WithLogger(log)}
@@ -38,8 +39,14 @@ func newDashboard(addr string, sample time.Duration, log *slog.Logger, cfg names
 			return ua, func() { _ = ua.Close() }, nil
 		}
 	}
-	return dashboard.New(dashboard.Config{Source: a, Title: "name server " + addr, Logger: log, SampleInterval: sample,
-		Authorize: dashboard.BasicAuth(!cfg.AclEnable, check, actAs)})
+	dc := dashboard.Config{Source: a, Title: "name server " + addr, Logger: log, SampleInterval: sample,
+		Authorize: dashboard.BasicAuth(!cfg.AclEnable, check, actAs)}
+	if cfg.AclEnable {
+		// With ACL on the pages show message bodies, offsets and configuration: viewing needs an
+		// admin account too (the pages then read with the inner credentials).
+		dc.AuthorizeRead = dashboard.BasicAuth(false, check, nil)
+	}
+	return dashboard.New(dc)
 }
 
 // dialable turns a wildcard listen address (0.0.0.0:9876, [::]:9876) into a loopback one.
