@@ -65,7 +65,11 @@ func newConsumeQueue(fsys vfs.FS, root, topic string, queueID int32, fileSize in
 // start up to the first entry that is not valid or does not advance in the commit log, and the
 // entries of records at or past durablePhy (written after the last checkpoint, possibly torn)
 // are dropped and zeroed: re-dispatch writes them again.
-func openConsumeQueue(fsys vfs.FS, root, topic string, queueID int32, fileSize int64, crashed bool, durablePhy int64) (*consumeQueue, error) {
+//
+// hint, when positive, is the end recorded at the last clean stop (cqends.go): it is used when the
+// entry before it is valid and the entry at it is not, which touches two entries instead of
+// searching.
+func openConsumeQueue(fsys vfs.FS, root, topic string, queueID int32, fileSize int64, crashed bool, durablePhy, hint int64) (*consumeQueue, error) {
 	q := newConsumeQueue(fsys, root, topic, queueID, fileSize)
 	starts, err := listSegments(fsys, q.dir)
 	if err != nil {
@@ -90,16 +94,20 @@ func openConsumeQueue(fsys vfs.FS, root, topic string, queueID int32, fileSize i
 	q.minOffset, q.maxOffset = first, first
 	// Filler entries pad the front of the first file (a queue that starts mid-stream).
 	perFile := fileSize / cqEntrySize
-	q.minOffset = first + q.searchLocked(first, first+perFile, func(i int64) bool {
-		_, size, _, ok := q.entryLocked(i)
-		return !ok || size != fillerSize
-	})
+	if _, size, _, _ := q.entryLocked(first); size == fillerSize { // rare: skip the search (page faults) otherwise
+		q.minOffset = first + q.searchLocked(first, first+perFile, func(i int64) bool {
+			_, size, _, ok := q.entryLocked(i)
+			return !ok || size != fillerSize
+		})
+	}
 	last := q.segs[len(q.segs)-1].start / cqEntrySize
 	valid := func(i int64) bool { // a filler entry {0, fillerSize, 0} is valid anywhere (holes, repaired records)
 		phy, size, _, ok := q.entryLocked(i)
 		return ok && size > 0 && phy >= 0 && (size != fillerSize || phy == 0)
 	}
-	if !crashed {
+	if !crashed && hint > q.minOffset && valid(hint-1) && !valid(hint) {
+		q.maxOffset = hint
+	} else if !crashed {
 		q.maxOffset = last + q.searchLocked(last, last+perFile, func(i int64) bool { return !valid(i) })
 		if q.maxOffset == last && len(q.segs) > 1 { // an empty last file after a full one
 			prev := last - perFile

@@ -1,6 +1,8 @@
 package commitlog
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -303,4 +305,62 @@ func TestCommitLogDamagedConsumeQueueIsRebuilt(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCommitLogConsumeQueueEndsHint: a clean Close records each queue's end; the next open uses
+// it only when it matches the checkpoint and the queue's own entries, so a stale or wrong hint
+// costs a search, never a wrong end.
+func TestCommitLogConsumeQueueEndsHint(t *testing.T) {
+	dir := t.TempDir()
+	c := testConfig(dir)
+	s := mustOpen(t, c)
+	for i := 0; i < 250; i++ { // queue 0: 125 entries over two 100-entry files
+		s.PutMessage(newMsg("H", int32(i%2), fmt.Sprint(i), nil))
+	}
+	s.Close()
+	raw, err := os.ReadFile(cqEndsPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, ends, err := decodeCQEnds(raw)
+	if err != nil || ends[queueKey{"H", 0}] != 125 || ends[queueKey{"H", 1}] != 125 {
+		t.Fatalf("ends file: seq %d %v %v", seq, ends, err)
+	}
+	// A wrong hint with a valid checksum and the right sequence number is not trusted.
+	ends[queueKey{"H", 0}] = 60
+	if err := os.WriteFile(cqEndsPath(dir), encodeCQEnds(seq, ends), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, c)
+	if got := s.MaxOffsetInQueue("H", 0); got != 125 {
+		t.Fatalf("queue end %d with a wrong hint, want 125", got)
+	}
+	if _, err := os.Stat(cqEndsPath(dir)); !os.IsNotExist(err) {
+		t.Fatal("the hint outlived the open it was for")
+	}
+	for i := 0; i < 10; i++ {
+		s.PutMessage(newMsg("H", 0, "more", nil))
+	}
+	s.Close()
+	s = mustOpen(t, c)
+	defer s.Close()
+	if got := s.MaxOffsetInQueue("H", 0); got != 135 || len(pullAll(t, s, "H", 0)) != 135 {
+		t.Fatalf("queue end %d after the next clean stop, want 135", got)
+	}
+}
+
+// FuzzConsumeQueueEnds: the ends file decoder never panics and what it accepts round-trips.
+func FuzzConsumeQueueEnds(f *testing.F) {
+	f.Add(encodeCQEnds(7, map[queueKey]int64{{"T", 0}: 5, {"T", 3}: 9, {"%RETRY%g", 0}: 1}))
+	f.Add(encodeCQEnds(1, nil))
+	f.Add([]byte("SKCE"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		seq, ends, err := decodeCQEnds(b)
+		if err != nil {
+			return
+		}
+		if again := encodeCQEnds(seq, ends); len(ends) == int(binary.BigEndian.Uint32(b[12:])) && !bytes.Equal(again, b) {
+			t.Fatalf("accepted bytes do not round-trip: %x → %x", b, again)
+		}
+	})
 }

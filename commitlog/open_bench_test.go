@@ -2,6 +2,7 @@ package commitlog
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -177,4 +178,25 @@ func TestCommitLogFillStoreForMeasurement(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("filled %d MiB in %v", n, time.Since(t0).Round(time.Second))
+}
+
+// TestCommitLogOpenStoreForMeasurement opens the store at $SKIFF_OPEN_STORE once, with phase
+// timings logged at Debug level to stderr, and closes it (after a drop of the page cache, this
+// is the cold-open profile). It is skipped unless the variable is set.
+func TestCommitLogOpenStoreForMeasurement(t *testing.T) {
+	dir := os.Getenv("SKIFF_OPEN_STORE")
+	if dir == "" {
+		t.Skip("a measurement helper: set SKIFF_OPEN_STORE")
+	}
+	c := DefaultConfig(dir)
+	c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t0 := time.Now()
+	s, err := Open(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("open took %v", time.Since(t0))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -43,6 +43,12 @@ func (s *Store) recover() error {
 		ck = checkpointState{Flushed: legacy, ConsumeQueue: legacy, Index: legacy}
 	}
 
+	phase := start
+	mark := func(name string) { // per-phase timings, at Debug level
+		s.log.Debug("recovery phase", "phase", name, "took", time.Since(phase))
+		phase = time.Now()
+	}
+	mark("checkpoint")
 	starts, err := listSegments(s.fs, s.dir)
 	if err != nil {
 		return err
@@ -110,9 +116,16 @@ func (s *Store) recover() error {
 		}
 	}
 
-	if err := s.loadQueues(crashed, durable, end); err != nil {
+	mark("commit log")
+	var hints map[queueKey]int64
+	if !crashed {
+		hints = readCQEnds(s.fs, root, ck.Seq)
+	}
+	_ = s.fs.Remove(cqEndsPath(root)) // a hint for this run only: the next clean Close writes a new one
+	if err := s.loadQueues(crashed, durable, end, hints); err != nil {
 		return err
 	}
+	mark("consume queues")
 	if crashed && s.cfg.MessageIndexEnable && s.idx.endPhy() >= durable {
 		s.idx.seal()
 	}
@@ -144,9 +157,11 @@ func (s *Store) recover() error {
 		_, hi := q.offsets()
 		s.queueOffsets[k] = hi
 	}
+	mark("re-dispatch")
 	if err := s.flushQueues(); err != nil {
 		return err
 	}
+	mark("flush and checkpoint")
 	f, err := s.fs.OpenFile(abortPath, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("commitlog: create abort marker: %w", err)
@@ -180,7 +195,7 @@ func (s *Store) flushRange(from, to int64) error {
 }
 
 // loadQueues opens every consume queue and cuts entries pointing past end.
-func (s *Store) loadQueues(crashed bool, durable, end int64) error {
+func (s *Store) loadQueues(crashed bool, durable, end int64, hints map[queueKey]int64) error {
 	cqRoot := filepath.Join(s.cfg.StorePathRootDir, "consumequeue")
 	topics, _ := s.fs.ReadDir(cqRoot)
 	for _, t := range topics {
@@ -193,7 +208,7 @@ func (s *Store) loadQueues(crashed bool, durable, end int64) error {
 			if err != nil || !qd.IsDir() {
 				continue
 			}
-			q, err := openConsumeQueue(s.fs, s.cfg.StorePathRootDir, t.Name(), int32(qid), s.cfg.MappedFileSizeConsumeQueue, crashed, durable)
+			q, err := openConsumeQueue(s.fs, s.cfg.StorePathRootDir, t.Name(), int32(qid), s.cfg.MappedFileSizeConsumeQueue, crashed, durable, hints[queueKey{t.Name(), int32(qid)}])
 			if err != nil {
 				return err
 			}

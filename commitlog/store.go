@@ -813,6 +813,19 @@ func (s *Store) Close() error {
 	}
 	clean := len(errs) == 0 && s.dispatched.Load() == s.flushed.Load() && s.flushed.Load() == s.wrote.Load()
 	if clean {
+		ends := map[queueKey]int64{}
+		s.cqMu.RLock()
+		for k, q := range s.cqs {
+			if _, hi := q.offsets(); hi > 0 {
+				ends[k] = hi
+			}
+		}
+		s.cqMu.RUnlock()
+		// The hint names the clean checkpoint written next (sequence + 1); a failure only costs
+		// the next open a search.
+		if err := writeCQEnds(s.fs, s.cfg.StorePathRootDir, s.ckpt.last.Seq+1, ends); err != nil {
+			s.log.Warn("consume-queue ends not written; the next open searches them", "err", err)
+		}
 		if err := s.saveCheckpoint(s.dispatched.Load(), s.lastDispTs.Load(), true); err != nil {
 			errs = append(errs, err)
 			clean = false
