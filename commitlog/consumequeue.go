@@ -114,9 +114,19 @@ func openConsumeQueue(fsys vfs.FS, root, topic string, queueID int32, fileSize i
 			q.maxOffset = prev + q.searchLocked(prev, last, func(i int64) bool { return !valid(i) })
 		}
 	} else {
-		// Read the last file forward; entries written after the checkpoint in the file before it
-		// are dropped by the walk back below (they point past durablePhy).
+		// The entries to keep are the durable prefix: valid and ending at or below durablePhy.
+		// Find its end by binary search over the last file and check the 256 entries before it
+		// (valid, increasing); if that check fails (torn bytes fooled the search), read the file
+		// forward instead. Entries written after the checkpoint in the file before the last one
+		// are dropped by the walk back below.
 		from := max(last, q.minOffset)
+		durable := func(i int64) bool {
+			phy, size, _, ok := q.entryLocked(i)
+			return ok && size > 0 && phy >= 0 && (size == fillerSize && phy == 0 || phy+int64(size) <= durablePhy)
+		}
+		if b := from + q.searchLocked(from, last+perFile, func(i int64) bool { return !durable(i) }); q.increasingLocked(max(b-256, q.minOffset), b) {
+			from = b
+		}
 		q.maxOffset = from
 		prevPhy := int64(-1)
 		if from > q.minOffset {
@@ -152,6 +162,26 @@ func openConsumeQueue(fsys vfs.FS, root, topic string, queueID int32, fileSize i
 	}
 	q.flushedTo = q.maxOffset * cqEntrySize
 	return q, nil
+}
+
+// increasingLocked reports whether entries [lo, hi) are valid and their commit-log offsets
+// increase (filler entries are skipped).
+func (q *consumeQueue) increasingLocked(lo, hi int64) bool {
+	prev := int64(-1)
+	for i := lo; i < hi; i++ {
+		phy, size, _, ok := q.entryLocked(i)
+		if !ok || size <= 0 || phy < 0 {
+			return false
+		}
+		if size == fillerSize {
+			continue
+		}
+		if phy <= prev {
+			return false
+		}
+		prev = phy
+	}
+	return true
 }
 
 // searchLocked returns the smallest n in [0, hi-lo] such that pred(lo+n) holds, assuming pred is
