@@ -7,6 +7,7 @@
 //
 //	commitlog/<20-digit start offset>            segments; records (internal/message) back to back
 //	consumequeue/<topic>/<queueId>/<20 digits>   20-byte entries (consumequeue.go)
+//	consumequeue/.ends                           queue ends at the last clean stop, a hint (cqends.go)
 //	index/<yyyyMMddHHmmssSSS>                    hash index files (index.go)
 //	checkpoint                                   durable offsets, two slots (checkpoint.go)
 //	abort                                        present while a store is open
@@ -27,7 +28,8 @@
 // The checkpoint is written after each consume-queue flush pass: the commit log is durable below
 // its flushed offset F, and the consume queues and the index hold every record below its offset D
 // (D ≤ F). After a clean stop (clean flag set, no abort marker) Open reads nothing: the log ends
-// at F, each consume queue's end is found by binary search in its last file. After a crash, Open
+// at F, and each consume queue's end is the one recorded at the clean stop (checked against two
+// entries) or found by binary search in its last file. After a crash, Open
 // verifies the records from D (and RecoverVerifyBytes before F) to the end of valid data,
 // re-dispatches [D, end), zeroes the torn tail and removes later segments. A bad record before F
 // is corruption, not a torn tail: Open fails with a *CorruptionError naming the file and offset,
