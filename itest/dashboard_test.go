@@ -5,6 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -379,4 +384,72 @@ func TestDashboardScale(t *testing.T) {
 		t.Errorf("%d group rows on the first page, want 50", rows)
 	}
 	screenshot(t, b, "groups-1000")
+}
+
+// TestDashboardNameServerWithACL: with aclEnable on the name server and the broker, the name
+// server's dashboard asks for an admin account, then shows the broker it read with the inner
+// credentials through both ACLs, and an action runs as the admin account.
+func TestDashboardNameServerWithACL(t *testing.T) {
+	needProcesses(t)
+	aclPath := filepath.Join(t.TempDir(), "plain_acl.yml")
+	if err := os.WriteFile(aclPath, []byte("accounts:\n  - {accessKey: viewer, secretKey: viewerSecret, defaultTopicPerm: SUB}\n"+
+		"  - {accessKey: ops, secretKey: opsSecret, admin: true}\n  - {accessKey: inner, secretKey: innerSecret, admin: true}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	acl := map[string]string{"aclEnable": "true", "aclFile": quoted(aclPath), "innerAccessKey": quoted("inner"), "innerSecretKey": quoted("innerSecret")}
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, Namesrv: testutil.NamesrvOptions{HTTP: true, Extra: acl},
+		Broker: testutil.BrokerOptions{Extra: acl, NoWaitRegistration: true}}) // its wait asks the name server unsigned
+	base := "http://127.0.0.1:" + strconv.Itoa(c.NameServers[0].HTTPPort)
+	do := func(method, path, user, pass string, form url.Values, cookie string) (int, string) {
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, err := http.NewRequest(method, base+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: "skiff_csrf", Value: cookie})
+		}
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, u := range [][2]string{{"", ""}, {"viewer", "viewerSecret"}, {"ops", "nope"}} {
+		if code, _ := do("GET", "/api/dashboard/overview", u[0], u[1], nil, ""); code != http.StatusUnauthorized {
+			t.Fatalf("overview as %q = %d, want 401", u[0], code)
+		}
+	}
+	waitFor(t, 20*time.Second, "the overview to show the broker read through the ACL", func() bool {
+		code, body := do("GET", "/api/dashboard/overview", "ops", "opsSecret", nil, "")
+		return code == 200 && strings.Contains(body, `"addr": "`+c.Broker.Addr+`"`) && strings.Contains(body, `"role": "ASYNC_MASTER"`)
+	})
+	const tok = "00112233445566778899aabbccddeeff"
+	form := url.Values{"csrf": {tok}, "topic": {"AclDashTopic"}, "cluster": {c.Broker.ClusterName}}
+	if code, body := do("POST", "/dashboard/action/topic-update", "ops", "opsSecret", form, tok); code != 200 || !strings.Contains(body, "Done") {
+		t.Fatalf("create topic as ops = %d %s", code, body)
+	}
+	ops, err := admin.New(admin.WithNameServers(c.NamesrvList()), admin.WithCredentials(client.Credentials{AccessKey: "ops", SecretKey: "opsSecret"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ops.Close()
+	waitFor(t, 20*time.Second, "the topic created through the ACL to be routed", func() bool {
+		_, err := ops.TopicRoute(context.Background(), "AclDashTopic")
+		return err == nil
+	})
+	if log := c.NameServers[0].Log(); !strings.Contains(log, "who=ops@127.0.0.1") || strings.Contains(log, "opsSecret") {
+		t.Fatalf("the name server log should name ops and never its secret")
+	}
 }
