@@ -397,7 +397,7 @@ func TestDashboardNameServerWithACL(t *testing.T) {
 		t.Fatal(err)
 	}
 	acl := map[string]string{"aclEnable": "true", "aclFile": quoted(aclPath), "innerAccessKey": quoted("inner"), "innerSecretKey": quoted("innerSecret")}
-	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, Namesrv: testutil.NamesrvOptions{HTTP: true, Extra: acl},
+	c := testutil.StartCluster(t, testutil.ClusterOptions{Bins: bins, Namesrv: testutil.NamesrvOptions{HTTP: true, Extra: acl, DashboardSampleInterval: 1000},
 		Broker: testutil.BrokerOptions{Extra: acl, NoWaitRegistration: true}}) // its wait asks the name server unsigned
 	base := "http://127.0.0.1:" + strconv.Itoa(c.NameServers[0].HTTPPort)
 	do := func(method, path, user, pass string, form url.Values, cookie string) (int, string) {
