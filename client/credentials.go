@@ -25,15 +25,13 @@ func (c Credentials) Signer() func(*remoting.Command) {
 	if c.IsEmpty() {
 		return nil
 	}
+	// Fields are written with SetExt and the old Signature is left out of the content (SignACL
+	// skips it), so a retried request is simply signed again.
 	return func(req *remoting.Command) {
-		if req.ExtFields == nil {
-			req.ExtFields = map[string]string{}
-		}
-		req.ExtFields[auth.FieldAccessKey] = c.AccessKey
+		req.SetExt(auth.FieldAccessKey, c.AccessKey)
 		if c.SecurityToken != "" {
-			req.ExtFields[auth.FieldSecurityToken] = c.SecurityToken
+			req.SetExt(auth.FieldSecurityToken, c.SecurityToken)
 		}
-		delete(req.ExtFields, auth.FieldSignature)
-		req.ExtFields[auth.FieldSignature] = auth.SignACL(c.SecretKey, maps.All(req.ExtFields), req.Body)
+		req.SetExt(auth.FieldSignature, auth.SignACL(c.SecretKey, maps.All(req.ExtFields), req.Body))
 	}
 }

@@ -61,12 +61,18 @@ func writeNodeContent(h hash.Hash, code int32, fields iter.Seq2[string, string],
 // SignNode adds SkiffNodeTime, SkiffNodeNonce and SkiffNodeSig to ext for a request with code and
 // body, signed with secret at now.
 func SignNode(secret []byte, code int32, ext map[string]string, body []byte, now time.Time) {
+	SignNodeFields(secret, code, func(k, v string) { ext[k] = v }, mapSeq(ext), body, now)
+}
+
+// SignNodeFields is SignNode for any header form: set writes one extField (replacing an earlier
+// value) and fields enumerates them after the writes; SkiffNodeSig is not part of the content,
+// so an old one need not be removed first.
+func SignNodeFields(secret []byte, code int32, set func(k, v string), fields iter.Seq2[string, string], body []byte, now time.Time) {
 	var n [16]byte
 	_, _ = rand.Read(n[:])
-	delete(ext, FieldNodeSig)
-	ext[FieldNodeTime] = strconv.FormatInt(now.UnixMilli(), 10)
-	ext[FieldNodeNonce] = hex.EncodeToString(n[:])
-	ext[FieldNodeSig] = base64.StdEncoding.EncodeToString(nodeMAC(secret, code, mapSeq(ext), body))
+	set(FieldNodeTime, strconv.FormatInt(now.UnixMilli(), 10))
+	set(FieldNodeNonce, hex.EncodeToString(n[:]))
+	set(FieldNodeSig, base64.StdEncoding.EncodeToString(nodeMAC(secret, code, fields, body)))
 }
 
 func mapSeq(m map[string]string) iter.Seq2[string, string] {

@@ -170,24 +170,23 @@ type Signer struct {
 	Now       func() time.Time
 }
 
-// Sign adds the signature fields to req (whose ExtFields and Body are final).
+// Sign adds the signature fields to req (whose extFields and body are final). It writes through
+// Command.SetExt and reads through extFields, so it works on either header form; the old
+// Signature / SkiffNodeSig is left out of the content, so re-signing a retried request is fine.
 func (s *Signer) Sign(req *remoting.Command) {
 	if s == nil {
 		return
 	}
-	if req.ExtFields == nil {
-		req.ExtFields = map[string]string{}
-	}
+	set := func(k, v string) { req.SetExt(k, v) }
 	switch {
 	case s.Secret != nil:
 		now := time.Now
 		if s.Now != nil {
 			now = s.Now
 		}
-		auth.SignNode(s.Secret, req.Code, req.ExtFields, req.Body, now())
+		auth.SignNodeFields(s.Secret, req.Code, set, extFields(req), req.Body, now())
 	case s.AccessKey != "":
-		req.ExtFields[auth.FieldAccessKey] = s.AccessKey
-		delete(req.ExtFields, auth.FieldSignature)
-		req.ExtFields[auth.FieldSignature] = auth.SignACL(s.SecretKey, maps.All(req.ExtFields), req.Body)
+		req.SetExt(auth.FieldAccessKey, s.AccessKey)
+		req.SetExt(auth.FieldSignature, auth.SignACL(s.SecretKey, extFields(req), req.Body))
 	}
 }
