@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -83,7 +85,7 @@ func runPowerLoss(t *testing.T, c Config, mfs *vfs.MemFS, seed uint64, rounds in
 				}
 				id := m.Properties["KEYS"]
 				if string(m.Body) != string(crashBody(id)) {
-					res.problems = append(res.problems, fmt.Sprintf("message %s is not byte-identical", id))
+					res.problems = append(res.problems, fmt.Sprintf("message %s is not byte-identical (queue %d offset %d phy %d props %v body %d bytes %q)", id, q, m.QueueOffset, m.CommitLogOffset, m.Properties, len(m.Body), m.Body[:min(len(m.Body), 40)]))
 				}
 				if seen[id] {
 					res.problems = append(res.problems, fmt.Sprintf("message %s stored twice", id))
@@ -260,4 +262,71 @@ func TestCommitLogPowerLossAsyncFlush(t *testing.T) {
 		t.Errorf("%d acknowledged messages below the flushed offset were lost under ASYNC_FLUSH", res.lostBeforeFlushed)
 	}
 	t.Logf("ASYNC_FLUSH power loss: %d acknowledged, %d stored, %d lost (all past the flushed offset)", res.acked, res.stored, res.lost)
+}
+
+// TestCommitLogPowerLossTornRecordTailNotServed: a record whose head page reached the disk but
+// whose last page did not (its properties come back as zeros, while its body CRC still matches)
+// is cut as a torn tail after the crash, never served; the records before it stay.
+func TestCommitLogPowerLossTornRecordTailNotServed(t *testing.T) {
+	mfs := vfs.NewMem()
+	c := powerLossConfig(AsyncFlush, mfs)
+	c.FlushIntervalCommitLog = time.Hour // nothing reaches the disk but what the crash keeps
+	c.FlushCommitLogThoroughInterval = time.Hour
+	s := mustOpen(t, c)
+	// Size a so that the page boundary falls inside b's properties: b's body (CRC-checked) is
+	// whole in page 0 and only its properties' last bytes are in page 1.
+	b := newMsg("Torn", 0, strings.Repeat("b", 1500), map[string]string{"KEYS": "b-with-a-longer-key"})
+	sizeOf := func(m *message.Message) int {
+		n, err := m.SizeWithProperties(message.FormatProperties(m.Properties))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	a := newMsg("Torn", 0, "", map[string]string{"KEYS": "a"})
+	a.Body = []byte(strings.Repeat("a", vfs.PageSize+8-sizeOf(b)-sizeOf(a)))
+	ra := s.PutMessage(a)
+	rb := s.PutMessage(b)
+	if ra.Status != PutOK || rb.Status != PutOK {
+		t.Fatalf("puts: %+v %+v", ra, rb)
+	}
+	tailPage := (rb.EndOffset - 1) / vfs.PageSize
+	if rb.CommitLogOffset != ra.EndOffset || rb.EndOffset != vfs.PageSize+8 || tailPage != 1 {
+		t.Fatalf("record b is at %d..%d, want %d..%d", rb.CommitLogOffset, rb.EndOffset, ra.EndOffset, vfs.PageSize+8)
+	}
+	s.WaitDispatched(s.MaxPhyOffset(), 5*time.Second)
+	seg := filepath.Join(c.StorePathCommitLog, segmentName(0))
+	mfs.CrashKeeping(func(path string, page int64) bool { return path != seg || page != tailPage })
+	_ = s.Close()
+
+	s = mustOpen(t, c)
+	defer s.Close()
+	got := pullAll(t, s, "Torn", 0)
+	if len(got) != 1 || got[0].Properties["KEYS"] != "a" || string(got[0].Body) != string(a.Body) {
+		var keys []string
+		for _, m := range got {
+			keys = append(keys, fmt.Sprintf("%q", m.Properties["KEYS"]))
+		}
+		t.Fatalf("after losing the last page of record b: served keys %v, want only \"a\"", keys)
+	}
+	if s.MaxPhyOffset() != ra.EndOffset {
+		t.Fatalf("log ends at %d, want the end of a (%d)", s.MaxPhyOffset(), ra.EndOffset)
+	}
+}
+
+// TestCommitLogRefusesNULInTopicOrProperties: the invariant checkNotTorn relies on.
+func TestCommitLogRefusesNULInTopicOrProperties(t *testing.T) {
+	s := mustOpen(t, testConfig(t.TempDir()))
+	defer s.Close()
+	for _, m := range []*message.Message{
+		newMsg("Nul", 0, "x", map[string]string{"K": "v\x00w"}),
+		newMsg("Nul\x00", 0, "x", nil),
+	} {
+		if r := s.PutMessage(m); r.Status != MessageIllegal || r.Err == nil || !strings.Contains(r.Err.Error(), "NUL") {
+			t.Fatalf("put of topic %q props %q = %+v, want MessageIllegal naming the NUL byte", m.Topic, m.Properties, r)
+		}
+	}
+	if r := s.PutMessage(newMsg("Nul", 0, "body with \x00 is fine", nil)); r.Status != PutOK {
+		t.Fatalf("a NUL in the body was refused: %+v", r)
+	}
 }

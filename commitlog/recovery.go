@@ -1,6 +1,8 @@
 package commitlog
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -238,6 +240,9 @@ func (s *Store) verify(off, mustReach int64) (int64, error) {
 			return off, nil
 		}
 		size, err := s.checkAt(seg, off)
+		if err == nil && off >= mustReach {
+			err = checkNotTorn(seg.data[off-seg.start : off-seg.start+size])
+		}
 		if err != nil {
 			if off < mustReach {
 				return off, &CorruptionError{Path: seg.path, Offset: off, FileOffset: off - seg.start, Err: err}
@@ -278,6 +283,56 @@ func (s *Store) checkAt(seg *segment, off int64) (int64, error) {
 		return 0, err
 	}
 	return int64(size), nil
+}
+
+// checkNotTorn reports a record past the durable point whose topic or properties hold a NUL
+// byte. The body CRC covers only the body, so a record whose last pages never reached the disk
+// passes checkAt: segments are preallocated and never reused, so a page that was not written
+// back reads as zeros, and the record's tail (its properties, then its topic) comes back as NUL
+// bytes. The store refuses NUL bytes in topics and properties when it appends (PutMessages), so
+// a NUL there can only be such a torn write. Blanks (end-of-segment markers) pass.
+func checkNotTorn(rec []byte) error {
+	if len(rec) < 8 || int32(binary.BigEndian.Uint32(rec[4:])) == message.BlankMagicCode {
+		return nil
+	}
+	topic, props, ok := recordTail(rec)
+	if !ok {
+		return fmt.Errorf("record of %d bytes does not parse", len(rec))
+	}
+	if bytes.IndexByte(topic, 0) >= 0 || bytes.IndexByte(props, 0) >= 0 {
+		return fmt.Errorf("record of %d bytes has NUL bytes in its topic or properties (its last pages were not written before the crash)", len(rec))
+	}
+	return nil
+}
+
+// recordTail returns the topic and property bytes of a record that passed message.Verify.
+func recordTail(rec []byte) (topic, props []byte, ok bool) {
+	be := binary.BigEndian
+	sys := int32(be.Uint32(rec[36:]))
+	p := 72 // born host, store timestamp and store host, both IPv4
+	if sys&message.FlagBornHostV6 != 0 {
+		p += 12
+	}
+	if sys&message.FlagStoreHostV6 != 0 {
+		p += 12
+	}
+	if p+16 > len(rec) {
+		return nil, nil, false
+	}
+	p += 16 + int(int32(be.Uint32(rec[p+12:]))) // reconsume times, prepared offset, body length, body
+	if p < 0 || p >= len(rec) || p+1+int(rec[p]) > len(rec) {
+		return nil, nil, false
+	}
+	topic = rec[p+1 : p+1+int(rec[p])]
+	p += 1 + int(rec[p])
+	if p+2 > len(rec) {
+		return nil, nil, false
+	}
+	n := int(be.Uint16(rec[p:]))
+	if p+2+n > len(rec) {
+		return nil, nil, false
+	}
+	return topic, rec[p+2 : p+2+n], true
 }
 
 // CorruptionError is a record that fails its checks where the log must be intact (before the

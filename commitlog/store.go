@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -220,6 +221,10 @@ func (s *Store) PutMessages(msgs []*message.Message) PutResult {
 				return PutResult{Status: PropertiesSizeExceeded, Err: err}
 			}
 			return PutResult{Status: MessageIllegal, Err: err}
+		}
+		if strings.IndexByte(props[i], 0) >= 0 || strings.IndexByte(m.Topic, 0) >= 0 {
+			// Crash recovery reads a NUL there as a page that never reached the disk (checkNotTorn).
+			return PutResult{Status: MessageIllegal, Err: fmt.Errorf("commitlog: topic %q or the properties of a message hold a NUL byte", m.Topic)}
 		}
 		sizes[i] = n
 		total += int64(n)
