@@ -139,23 +139,38 @@ func (s *RemoteOffsetStore) Persist(ctx context.Context, mqs []client.MessageQue
 		if !ok || off < 0 {
 			continue
 		}
-		addr := s.core.MasterAddr(mq.BrokerName)
-		if addr == "" {
-			errs = append(errs, fmt.Errorf("consumer: commit offset %d of %s: %w: master of %q is not registered", off, mq, client.ErrConnect, mq.BrokerName))
-			continue
-		}
-		req := remoting.NewRequest(remoting.UpdateConsumerOffset, map[string]string{
-			"consumerGroup": s.group, "topic": mq.Topic, "queueId": strconv.Itoa(int(mq.QueueID)),
-			"commitOffset": strconv.FormatInt(off, 10)}, nil)
-		resp, err := s.core.Invoke(ctx, addr, req)
-		if err == nil {
-			err = core.Check(resp, addr, req.Code)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("consumer: commit offset %d of %s: %w", off, mq, err))
+		if err := s.commitLocked(ctx, mq, off); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// commit sends off as mq's offset, serialized with Persist (so it lands after any commit this
+// store sent before).
+func (s *RemoteOffsetStore) commit(ctx context.Context, mq client.MessageQueue, off int64) error {
+	s.persistMu.Lock()
+	defer s.persistMu.Unlock()
+	return s.commitLocked(ctx, mq, off)
+}
+
+// commitLocked sends one UPDATE_CONSUMER_OFFSET to mq's master; persistMu must be held.
+func (s *RemoteOffsetStore) commitLocked(ctx context.Context, mq client.MessageQueue, off int64) error {
+	addr := s.core.MasterAddr(mq.BrokerName)
+	if addr == "" {
+		return fmt.Errorf("consumer: commit offset %d of %s: %w: master of %q is not registered", off, mq, client.ErrConnect, mq.BrokerName)
+	}
+	req := remoting.NewRequest(remoting.UpdateConsumerOffset, map[string]string{
+		"consumerGroup": s.group, "topic": mq.Topic, "queueId": strconv.Itoa(int(mq.QueueID)),
+		"commitOffset": strconv.FormatInt(off, 10)}, nil)
+	resp, err := s.core.Invoke(ctx, addr, req)
+	if err == nil {
+		err = core.Check(resp, addr, req.Code)
+	}
+	if err != nil {
+		return fmt.Errorf("consumer: commit offset %d of %s: %w", off, mq, err)
+	}
+	return nil
 }
 
 // LocalOffsetStore keeps offsets in a JSON file (broadcasting: each consumer has its own).

@@ -153,7 +153,14 @@ func (pc *PushConsumer) pullLoop(pq *processQueue, offset int64) {
 				continue
 			}
 			// The previous owner may have committed more than we read at assignment.
-			off, err := pc.offsets.Read(ctx, pq.mq, true)
+			// A pending reset wins: the broker may still hold a commit from before it.
+			off, reset := pc.takeReset(pq.mq)
+			var err error
+			if reset {
+				pc.offsets.Update(pq.mq, off, false)
+			} else {
+				off, err = pc.offsets.Read(ctx, pq.mq, true)
+			}
 			if err != nil {
 				pc.core.Logger().Debug("offset after lock unknown", "queue", pq.mq.String(), "err", err)
 				pq.setLocked(false)

@@ -95,6 +95,10 @@ type PushConsumer struct {
 	loops    sync.WaitGroup // pull loops
 	kick     chan struct{}
 	maxTimes int32
+	// resets holds offsets set by RESET_CONSUMER_CLIENT_OFFSET until the queue restarts from them
+	// (guarded by mu): the restarted queue starts there, not at what the broker answers, because a
+	// commit or a pull's commit offset sent before the reset may reach the broker after it.
+	resets map[client.MessageQueue]int64
 }
 
 const (
@@ -134,7 +138,7 @@ func NewPushConsumer(group string, opts ...Option) (*PushConsumer, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pc := &PushConsumer{o: o, group: group, core: c, subs: map[string]*subscription{},
-		queues: map[client.MessageQueue]*processQueue{}, ctx: ctx, cancel: cancel,
+		queues: map[client.MessageQueue]*processQueue{}, resets: map[client.MessageQueue]int64{}, ctx: ctx, cancel: cancel,
 		tasks: make(chan task, o.goroutines), stopWork: make(chan struct{}), kick: make(chan struct{}, 1),
 		maxTimes: o.maxReconsume}
 	if o.model == Broadcasting {
@@ -443,6 +447,11 @@ func (pc *PushConsumer) apply(ctx context.Context, topic string, mine []client.M
 			delete(pc.queues, mq)
 		}
 	}
+	for mq := range pc.resets {
+		if mq.Topic == topic && !want[mq] {
+			delete(pc.resets, mq) // the queue went to another consumer, which reads the broker's
+		}
+	}
 	var add []client.MessageQueue
 	for _, mq := range mine {
 		if _, ok := pc.queues[mq]; !ok {
@@ -504,6 +513,11 @@ func (pc *PushConsumer) release(pq *processQueue) {
 // startOffset is where consumption of mq starts: the committed offset, or for a new group the
 // consume-from-where setting.
 func (pc *PushConsumer) startOffset(ctx context.Context, mq client.MessageQueue) (int64, error) {
+	if !(pc.o.orderly && pc.o.model == Clustering) { // an orderly queue takes it once locked
+		if off, ok := pc.takeReset(mq); ok {
+			return off, nil
+		}
+	}
 	var off int64
 	var err error
 	if rs, ok := pc.offsets.(*RemoteOffsetStore); ok {
@@ -542,6 +556,8 @@ func (pc *PushConsumer) handleResetOffset(addr string, req *remoting.Command) *r
 		pc.core.Logger().Warn("bad reset offset request", "addr", addr, "err", err)
 		return nil
 	}
+	reset := map[client.MessageQueue]int64{}
+	var dropped []*processQueue
 	for _, kv := range pairs {
 		var mq client.MessageQueue
 		if json.Unmarshal(kv[0], &mq) != nil {
@@ -551,21 +567,50 @@ func (pc *PushConsumer) handleResetOffset(addr string, req *remoting.Command) *r
 		if err != nil {
 			continue
 		}
+		reset[mq] = off
 		pc.mu.Lock()
 		pq := pc.queues[mq]
 		delete(pc.queues, mq)
+		pc.resets[mq] = off
 		pc.mu.Unlock()
 		pc.offsets.Update(mq, off, false)
 		if pq != nil {
 			pq.reset.Store(true)
 			pq.drop()
-			pc.core.Go("release", func() {
-				pc.release(pq)
-				pc.offsets.Update(mq, off, false)
-			})
+			dropped = append(dropped, pq)
 		}
 		pc.core.Logger().Info("offset reset", "group", pc.group, "queue", mq.String(), "offset", off)
 	}
-	pc.kickRebalance()
+	// Off the broker's request: wait for the dropped queues to stop, commit the reset offsets
+	// (after any commit of the old ones still in flight: commits are serialized), then let the
+	// rebalance start the queues again.
+	pc.core.Go("reset offsets", func() {
+		for _, pq := range dropped {
+			pc.release(pq)
+		}
+		for mq, off := range reset {
+			pc.offsets.Update(mq, off, false)
+		}
+		if rs, ok := pc.offsets.(*RemoteOffsetStore); ok {
+			ctx, cancel := context.WithTimeout(pc.ctx, 2*pc.o.callTimeout)
+			for mq, off := range reset {
+				if err := rs.commit(ctx, mq, off); err != nil {
+					pc.core.Logger().Warn("commit of a reset offset failed", "group", pc.group, "queue", mq.String(), "offset", off, "err", err)
+				}
+			}
+			cancel()
+		}
+		pc.kickRebalance()
+	})
 	return nil
+}
+
+// takeReset returns, and forgets, the offset a RESET_CONSUMER_CLIENT_OFFSET set for mq that no
+// queue has restarted from yet.
+func (pc *PushConsumer) takeReset(mq client.MessageQueue) (int64, bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	off, ok := pc.resets[mq]
+	delete(pc.resets, mq)
+	return off, ok
 }

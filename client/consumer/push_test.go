@@ -326,3 +326,41 @@ func TestStrings(t *testing.T) {
 		t.Error("ConsumeResult strings")
 	}
 }
+
+// TestResetOffsetWinsOverAStaleBrokerOffset: after RESET_CONSUMER_CLIENT_OFFSET the queue
+// restarts at the reset offset and the consumer commits it, even while the broker still answers
+// the offset from before the reset (a commit this client sent before the reset can land on the
+// broker after it; the fake broker here always answers 5).
+func TestResetOffsetWinsOverAStaleBrokerOffset(t *testing.T) {
+	fg, pc := newFakeGroup(t, 1)
+	if err := pc.Subscribe("T", "*", noop); err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Shutdown(context.Background())
+	pulledAt := func(off string) bool {
+		for _, r := range fg.broker.Requests(remoting.PullMessage) {
+			if r.ExtFields["queueOffset"] == off {
+				return true
+			}
+		}
+		return false
+	}
+	testutil.WaitFor(t, 5*time.Second, func() bool { return pulledAt("5") }, "a pull from the committed offset 5")
+
+	req := remoting.NewRequest(remoting.ResetConsumerClientOffset, map[string]string{"topic": "T", "group": "g"},
+		[]byte(`{"offsetTable":{{"topic":"T","brokerName":"b1","queueId":0}:2}}`))
+	pc.handleResetOffset(fg.broker.Addr(), req)
+
+	testutil.WaitFor(t, 10*time.Second, func() bool { return pulledAt("2") }, "a pull from the reset offset 2")
+	testutil.WaitFor(t, 10*time.Second, func() bool {
+		for _, r := range fg.broker.Requests(remoting.UpdateConsumerOffset) {
+			if r.ExtFields["queueId"] == "0" && r.ExtFields["commitOffset"] == "2" {
+				return true
+			}
+		}
+		return false
+	}, "the reset offset committed by the consumer")
+}
