@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 BINARIES  := mqnamesrv mqbroker mqadmin mqbench
 PKGS      := ./...
 
-.PHONY: all build run test unit itest compat fuzz bench lint ci clean
+.PHONY: all build run test unit itest compat fuzz bench bench-e2e lint ci clean
 
 all: build
 
@@ -57,6 +57,13 @@ bench:
 	$(GO) test -run '^$$' -bench BenchmarkCommitLogOpen -benchtime 5x -timeout 30m ./commitlog/
 	$(GO) test -run '^$$' -bench BrokerSendReplicated -benchtime 20000x ./broker/
 	$(GO) test -run '^$$' -bench DashboardScale -benchtime 50x ./itest/
+
+# bench-e2e: issue 11's end-to-end table (name server and broker from build/, SDK and official
+# client load, a fixed-SEND_OK baseline server). E2E_FLAGS passes more flags, e.g. -d 20s or
+# --perf /tmp/broker.perf. Run it under `flock /work/locks/heavy.lock` on a shared machine.
+bench-e2e: build
+	cd compat && $(GO) build -o ../$(BUILD_DIR)/officialbench ./cmd/officialbench
+	$(BUILD_DIR)/mqbench e2e --bin $(BUILD_DIR) $(E2E_FLAGS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -2,6 +2,12 @@
 //
 //	mqbench producer -n 127.0.0.1:9876 -t BenchTopic -s 1024 -w 16 [--async] [-b 1] [-d 10s | -c 100000] [--json]
 //	mqbench consumer -n 127.0.0.1:9876 -t BenchTopic [-d 10s] [--from-start] [--json]
+//	mqbench e2e [--bin build] [-d 10s] [--official build/officialbench] [--perf perf.data]
+//
+// e2e starts its own name server and broker from build/ and prints one table: SDK async publish
+// (4 producers x 256 in flight), one send in flight, consume, the official Go client's async
+// publish, SYNC_FLUSH async publish and a baseline server that answers every send with a fixed
+// SEND_OK, each with msg/s, ack p50/p99 and the server's CPU per message (/proc/<pid>/stat).
 //
 // Every second it prints a line (TPS, max and average RT, failures, progress) to stderr; at the
 // end a summary with throughput in msg/s and MB/s and latency percentiles, to stdout, as a table
@@ -14,10 +20,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -51,9 +59,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 				&cli.BoolFlag{Name: "from-start", Usage: "start at each queue's min offset instead of its end"},
 				&cli.Int64Flag{Name: "count", Aliases: []string{"c"}, Usage: "stop after this many messages (0: run for the duration)"},
 			), Action: consumerRun},
+			e2eCommand(),
+			baselineCommand(),
 		},
 	}
-	if err := app.Run(args); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := app.RunContext(ctx, args); err != nil {
 		fmt.Fprintf(stderr, "mqbench: %v\n", err)
 		return 1
 	}
