@@ -412,12 +412,13 @@ const (
 
 func (b *Broker) registerHandlers() {
 	h := b.srv.Handle
-	h(remoting.SendMessage, poolSend, b.handleSend)
-	h(remoting.SendMessageV2, poolSend, b.handleSend)
-	h(remoting.SendBatchMessage, poolSend, b.handleSend)
+	// The hot paths read typed headers from the raw extFields list (no map per request).
+	b.srv.HandleRaw(remoting.SendMessage, poolSend, b.handleSend)
+	b.srv.HandleRaw(remoting.SendMessageV2, poolSend, b.handleSend)
+	b.srv.HandleRaw(remoting.SendBatchMessage, poolSend, b.handleSend)
+	b.srv.HandleRaw(remoting.PullMessage, poolPull, b.handlePull)
 	h(remoting.ConsumerSendMsgBack, poolSend, b.handleSendBack)
 	h(remoting.EndTransaction, poolSend, b.handleEndTransaction)
-	h(remoting.PullMessage, poolPull, b.handlePull)
 	h(remoting.QueryConsumerOffset, poolClient, b.handleQueryConsumerOffset)
 	h(remoting.UpdateConsumerOffset, poolClient, b.handleUpdateConsumerOffset)
 	h(remoting.GetMaxOffset, poolClient, b.handleGetMaxOffset)

@@ -9,48 +9,20 @@ import (
 	"github.com/skiffmq/skiff/broker/metadata"
 	"github.com/skiffmq/skiff/commitlog"
 	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/server"
 )
 
 // Pull sysFlag bits (§2.5).
 const (
-	pullCommitOffset = 0x1
-	pullSuspend      = 0x2
-	pullSubscription = 0x4
+	pullCommitOffset = protocol.PullFlagCommitOffset
+	pullSuspend      = protocol.PullFlagSuspend
+	pullSubscription = protocol.PullFlagSubscription
 )
 
-type pullHeader struct {
-	group          string
-	topic          string
-	queueID        int32
-	queueOffset    int64
-	maxMsgNums     int32
-	sysFlag        int32
-	commitOffset   int64
-	suspendTimeout int64
-	subscription   string
-	subVersion     int64
-	expressionType string
-}
-
-func parsePullHeader(req *remoting.Command) (pullHeader, error) {
-	h := newHeader(req)
-	p := pullHeader{
-		group:          h.str("consumerGroup", true),
-		topic:          h.str("topic", true),
-		queueID:        h.i32("queueId", true),
-		queueOffset:    h.i64("queueOffset", true),
-		maxMsgNums:     h.i32("maxMsgNums", true),
-		sysFlag:        h.i32("sysFlag", true),
-		commitOffset:   h.i64("commitOffset", true),
-		suspendTimeout: h.i64("suspendTimeoutMillis", true),
-		subscription:   h.str("subscription", false),
-		subVersion:     h.i64("subVersion", true),
-		expressionType: h.str("expressionType", false),
-	}
-	return p, h.err
-}
+// pullHeader is the typed pull header.
+type pullHeader = protocol.PullMessageRequestHeader
 
 func (b *Broker) handlePull(_ context.Context, c *server.Conn, req *remoting.Command) *remoting.Command {
 	return b.processPull(c, req, true)
@@ -74,7 +46,7 @@ func (b *Broker) observePull(topic string, body []byte, start time.Time) {
 // allowSuspend false) when a message arrives or the suspend timeout passes.
 func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend bool) *remoting.Command {
 	start := time.Now()
-	ph, err := parsePullHeader(req)
+	ph, err := protocol.DecodePullMessageRequestHeader(req.RawExt())
 	if err != nil {
 		return errResp(req, remoting.SystemError, "%v", err)
 	}
@@ -84,56 +56,56 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 	if b.haSlave != nil && b.haSlave.Diverged() {
 		return errResp(req, remoting.SystemError, "the slave[%s] commit log diverged from its master; it serves no reads until repaired", b.conf().BrokerAddr())
 	}
-	gc, ok, err := b.groups.GetOrCreate(ph.group, b.conf().AutoCreateSubscriptionGroup)
+	gc, ok, err := b.groups.GetOrCreate(ph.ConsumerGroup, b.conf().AutoCreateSubscriptionGroup)
 	if err != nil {
-		return errResp(req, remoting.SystemError, "subscription group %s: %v", ph.group, err)
+		return errResp(req, remoting.SystemError, "subscription group %s: %v", ph.ConsumerGroup, err)
 	}
 	if !ok {
-		return errResp(req, remoting.SubscriptionGroupNotExist, "subscription group [%s] does not exist", ph.group)
+		return errResp(req, remoting.SubscriptionGroupNotExist, "subscription group [%s] does not exist", ph.ConsumerGroup)
 	}
 	if !gc.ConsumeEnable {
-		return errResp(req, remoting.NoPermission, "subscription group no permission, %s", ph.group)
+		return errResp(req, remoting.NoPermission, "subscription group no permission, %s", ph.ConsumerGroup)
 	}
-	tc, ok := b.topics.Get(ph.topic)
-	if !ok && !b.conf().IsMaster() && b.store.MaxOffsetInQueue(ph.topic, ph.queueID) > 0 {
+	tc, ok := b.topics.Get(ph.Topic)
+	if !ok && !b.conf().IsMaster() && b.store.MaxOffsetInQueue(ph.Topic, ph.QueueID) > 0 {
 		// A slave serves what it replicated even before the topic config arrives from the
 		// master (it syncs every 10 s, and the master may be down).
-		tc, ok = metadata.TopicConfig{TopicName: ph.topic, ReadQueueNums: ph.queueID + 1, WriteQueueNums: ph.queueID + 1, Perm: metadata.PermRead}, true
+		tc, ok = metadata.TopicConfig{TopicName: ph.Topic, ReadQueueNums: ph.QueueID + 1, WriteQueueNums: ph.QueueID + 1, Perm: metadata.PermRead}, true
 	}
 	if !ok {
-		return errResp(req, remoting.TopicNotExist, "topic[%s] not exist, apply first please!", ph.topic)
+		return errResp(req, remoting.TopicNotExist, "topic[%s] not exist, apply first please!", ph.Topic)
 	}
 	if !tc.Readable() {
-		return errResp(req, remoting.NoPermission, "the topic[%s] pulling message is forbidden", ph.topic)
+		return errResp(req, remoting.NoPermission, "the topic[%s] pulling message is forbidden", ph.Topic)
 	}
-	if ph.queueID < 0 || ph.queueID >= tc.ReadQueueNums {
+	if ph.QueueID < 0 || ph.QueueID >= tc.ReadQueueNums {
 		return errResp(req, remoting.SystemError, "queueId[%d] is illegal, topic:[%s] topicConfig.readQueueNums:[%d] consumer:[%s]",
-			ph.queueID, ph.topic, tc.ReadQueueNums, c.RemoteAddr())
+			ph.QueueID, ph.Topic, tc.ReadQueueNums, c.RemoteAddr())
 	}
 	var sub *subscription
-	if ph.sysFlag&pullSubscription != 0 {
-		sub = newSubscription(SubscriptionData{Topic: ph.topic, SubString: ph.subscription,
-			ExpressionType: ph.expressionType, TagsSet: parseTagExpression(ph.subscription)})
+	if ph.SysFlag&pullSubscription != 0 {
+		sub = newSubscription(SubscriptionData{Topic: ph.Topic, SubString: ph.Subscription,
+			ExpressionType: ph.ExpressionType, TagsSet: parseTagExpression(ph.Subscription)})
 	} else {
-		s, model, found := b.clients.subscriptionOf(ph.group, ph.topic)
+		s, model, found := b.clients.subscriptionOf(ph.ConsumerGroup, ph.Topic)
 		if !found {
-			return errResp(req, remoting.SubscriptionNotExist, "the consumer's subscription not exist, group: %s topic: %s", ph.group, ph.topic)
+			return errResp(req, remoting.SubscriptionNotExist, "the consumer's subscription not exist, group: %s topic: %s", ph.ConsumerGroup, ph.Topic)
 		}
 		if model == "BROADCASTING" && !gc.ConsumeBroadcastEnable {
-			return errResp(req, remoting.NoPermission, "the consumer group[%s] can not consume by broadcast way", ph.group)
+			return errResp(req, remoting.NoPermission, "the consumer group[%s] can not consume by broadcast way", ph.ConsumerGroup)
 		}
-		if s.data.SubVersion < ph.subVersion {
+		if s.data.SubVersion < ph.SubVersion {
 			return errResp(req, remoting.SubscriptionNotLatest, "the consumer's subscription not latest")
 		}
 		sub = s
 	}
 
-	maxNums := int(ph.maxMsgNums)
+	maxNums := int(ph.MaxMsgNums)
 	if maxNums <= 0 {
 		maxNums = 1
 	}
-	res := b.store.GetMessage(ph.topic, ph.queueID, ph.queueOffset, maxNums, sub.matchCode)
-	code := getCode(res.Status, ph.queueOffset)
+	res := b.store.GetMessage(ph.Topic, ph.QueueID, ph.QueueOffset, maxNums, sub.matchCode)
+	code := getCode(res.Status, ph.QueueOffset)
 	next := res.NextBeginOffset
 	body := []byte(nil)
 	if res.Status == commitlog.Found {
@@ -145,7 +117,7 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 	}
 	if !b.conf().IsMaster() && code == remoting.PullOffsetMoved {
 		// A slave never moves consumers (no offsetCheckInSlave).
-		code, next = remoting.PullRetryImmediately, ph.queueOffset
+		code, next = remoting.PullRetryImmediately, ph.QueueOffset
 	}
 	suggest := int64(0)
 	if b.conf().SlaveReadEnable {
@@ -160,12 +132,12 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 		suggest = 0
 	}
 
-	if code == remoting.PullNotFound && allowSuspend && ph.sysFlag&pullSuspend != 0 {
-		timeout := ph.suspendTimeout
+	if code == remoting.PullNotFound && allowSuspend && ph.SysFlag&pullSuspend != 0 {
+		timeout := ph.SuspendTimeoutMillis
 		if !b.conf().LongPollingEnable {
 			timeout = int64(b.conf().ShortPollingTimeMills)
 		}
-		if b.hold.suspend(c, req, ph.topic, ph.queueID, ph.queueOffset, sub, timeout) {
+		if b.hold.suspend(c, req, ph.Topic, ph.QueueID, ph.QueueOffset, sub, timeout) {
 			b.commitFromPull(ph, allowSuspend)
 			return nil
 		}
@@ -173,25 +145,22 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 	}
 	b.commitFromPull(ph, allowSuspend)
 
-	ext := map[string]string{
-		"nextBeginOffset":      i64s(next),
-		"minOffset":            i64s(res.MinOffset),
-		"maxOffset":            i64s(res.MaxOffset),
-		"suggestWhichBrokerId": i64s(suggest),
-	}
+	rh := protocol.PullMessageResponseHeader{NextBeginOffset: next, MinOffset: res.MinOffset, MaxOffset: res.MaxOffset, SuggestWhichBrokerID: suggest}
 	if code == remoting.PullOffsetMoved {
-		b.log.Info("pull offset moved", "group", ph.group, "topic", ph.topic, "queueId", ph.queueID,
-			"requestOffset", ph.queueOffset, "nextBeginOffset", next, "status", getStatusName(res.Status))
+		b.log.Info("pull offset moved", "group", ph.ConsumerGroup, "topic", ph.Topic, "queueId", ph.QueueID,
+			"requestOffset", ph.QueueOffset, "nextBeginOffset", next, "status", getStatusName(res.Status))
 	}
-	b.observePull(ph.topic, body, start)
-	return respond(req, code, getStatusName(res.Status), ext, body)
+	b.observePull(ph.Topic, body, start)
+	resp := remoting.NewResponseList(req, code, getStatusName(res.Status))
+	resp.Body = body
+	return resp.SetRawExt(rh.Append(make([]protocol.ExtField, 0, 4)))
 }
 
 // commitFromPull stores the consumer's committed offset carried by the pull (COMMIT_OFFSET bit),
 // on a master and only on the first run of a request.
 func (b *Broker) commitFromPull(ph pullHeader, firstRun bool) {
-	if firstRun && ph.sysFlag&pullCommitOffset != 0 && b.conf().IsMaster() && ph.commitOffset >= 0 {
-		b.offsets.Commit(ph.group, ph.topic, ph.queueID, ph.commitOffset)
+	if firstRun && ph.SysFlag&pullCommitOffset != 0 && b.conf().IsMaster() && ph.CommitOffset >= 0 {
+		b.offsets.Commit(ph.ConsumerGroup, ph.Topic, ph.QueueID, ph.CommitOffset)
 	}
 }
 

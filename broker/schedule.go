@@ -104,9 +104,8 @@ func (b *Broker) deliverDelayed(m *message.Message) error {
 		BornTimestamp: m.BornTimestamp, BornHost: m.BornHost, StoreHost: b.storeHost,
 		ReconsumeTimes: m.ReconsumeTimes, Body: m.Body, Properties: props,
 	}
-	res := b.store.PutMessage(out)
-	b.stats.recordPut(res)
-	if res.Status != commitlog.PutOK && res.Status != commitlog.FlushDiskTimeout {
+	res := b.write(writeInternal, out)
+	if !res.ok() {
 		return fmt.Errorf("store delayed message for %s: %s: %v", realTopic, putStatusName(res.Status), res.Err)
 	}
 	return nil

@@ -9,140 +9,80 @@ import (
 	"time"
 
 	"github.com/skiffmq/skiff/broker/metadata"
-	"github.com/skiffmq/skiff/commitlog"
 	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/server"
 )
 
-// sendHeader is SendMessageRequestHeader; SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE carry the same
-// fields under one-letter names (§2.4).
-type sendHeader struct {
-	producerGroup         string
-	topic                 string
-	defaultTopic          string
-	defaultTopicQueueNums int32
-	queueID               int32
-	sysFlag               int32
-	bornTimestamp         int64
-	flag                  int32
-	properties            string
-	reconsumeTimes        int32
-	batch                 bool
-	maxReconsumeTimes     int32
-	hasMaxReconsume       bool
-}
+// sendHeader is the typed send header (long or one-letter names, §2.4).
+type sendHeader = protocol.SendMessageRequestHeader
 
-var shortNames = map[string]string{
-	"producerGroup": "a", "topic": "b", "defaultTopic": "c", "defaultTopicQueueNums": "d", "queueId": "e",
-	"sysFlag": "f", "bornTimestamp": "g", "flag": "h", "properties": "i", "reconsumeTimes": "j",
-	"unitMode": "k", "maxReconsumeTimes": "l", "batch": "m",
-}
-
-func parseSendHeader(req *remoting.Command) (sendHeader, error) {
-	h := newHeader(req)
-	name := func(long string) string { return long }
-	if req.Code == remoting.SendMessageV2 || req.Code == remoting.SendBatchMessage {
-		// Java's V2 names; tolerate senders that use the long names on 320.
-		if _, ok := req.ExtFields["b"]; ok {
-			name = func(long string) string { return shortNames[long] }
-		}
-	}
-	s := sendHeader{
-		producerGroup:         h.str(name("producerGroup"), true),
-		topic:                 h.str(name("topic"), true),
-		defaultTopic:          h.str(name("defaultTopic"), true),
-		defaultTopicQueueNums: h.i32(name("defaultTopicQueueNums"), true),
-		queueID:               h.i32(name("queueId"), true),
-		sysFlag:               h.i32(name("sysFlag"), true),
-		bornTimestamp:         h.i64(name("bornTimestamp"), true),
-		flag:                  h.i32(name("flag"), true),
-		properties:            h.str(name("properties"), false),
-		reconsumeTimes:        h.i32(name("reconsumeTimes"), false),
-		batch:                 h.boolean(name("batch")) || req.Code == remoting.SendBatchMessage,
-	}
-	if h.has(name("maxReconsumeTimes")) {
-		s.maxReconsumeTimes = h.i32(name("maxReconsumeTimes"), false)
-		s.hasMaxReconsume = true
-	}
-	return s, h.err
-}
-
+// handleSend serves SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE. It is registered with
+// HandleRaw: the header is read from the raw extFields list, no map is built.
 func (b *Broker) handleSend(_ context.Context, c *server.Conn, req *remoting.Command) *remoting.Command {
 	start := time.Now()
-	resp := b.send(c, req)
-	if resp != nil && (resp.Code == remoting.Success || resp.Code == remoting.FlushDiskTimeout ||
-		resp.Code == remoting.FlushSlaveTimeout || resp.Code == remoting.SlaveNotAvailable) {
-		n := 1
-		if req.Code == remoting.SendBatchMessage {
-			n = strings.Count(resp.ExtFields["msgId"], ",") + 1
-		}
-		b.recordSend(topicOf(req), n, len(req.Body), start)
+	sh, err := protocol.DecodeSendMessageRequestHeader(req.Code, req.RawExt())
+	if err != nil {
+		return errResp(req, remoting.SystemError, "%v", err)
+	}
+	resp, stored := b.send(c, req, &sh)
+	if stored > 0 {
+		b.recordSend(sh.Topic, stored, len(req.Body), start)
 	}
 	return resp
 }
 
-// topicOf reads the topic of a send header (long or one-letter names).
-func topicOf(req *remoting.Command) string {
-	if t, ok := req.ExtFields["topic"]; ok {
-		return t
-	}
-	return req.ExtFields["b"]
-}
-
-func (b *Broker) send(c *server.Conn, req *remoting.Command) *remoting.Command {
-	sh, err := parseSendHeader(req)
-	if err != nil {
-		return errResp(req, remoting.SystemError, "%v", err)
-	}
+// send answers a send; stored is the number of messages the store took (0 when none).
+func (b *Broker) send(c *server.Conn, req *remoting.Command, sh *sendHeader) (resp *remoting.Command, stored int) {
 	if !b.conf().IsMaster() {
-		return errResp(req, remoting.ServiceNotAvailable, "the broker[%s] is a slave and does not accept messages", b.conf().BrokerAddr())
+		return errResp(req, remoting.ServiceNotAvailable, "the broker[%s] is a slave and does not accept messages", b.conf().BrokerAddr()), 0
 	}
 	if b.fo != nil {
 		if resp := b.fo.checkSend(req); resp != nil {
-			return resp
+			return resp, 0
 		}
 	}
 	if b.conf().BrokerPermission&metadata.PermWrite == 0 {
-		return errResp(req, remoting.NoPermission, "the broker[%s] sending message is forbidden", b.conf().BrokerAddr())
+		return errResp(req, remoting.NoPermission, "the broker[%s] sending message is forbidden", b.conf().BrokerAddr()), 0
 	}
-	if err := metadata.ValidateTopic(sh.topic); err != nil {
-		if len(sh.topic) > 127 {
-			return errResp(req, remoting.MessageIllegal, "%v", err)
+	if err := metadata.ValidateTopic(sh.Topic); err != nil {
+		if len(sh.Topic) > 127 {
+			return errResp(req, remoting.MessageIllegal, "%v", err), 0
 		}
-		return errResp(req, remoting.SystemError, "%v", err)
+		return errResp(req, remoting.SystemError, "%v", err), 0
 	}
-	if metadata.IsSystemTopic(sh.topic) {
-		return errResp(req, remoting.NoPermission, "the topic[%s] is a system topic, sending is forbidden", sh.topic)
+	if metadata.IsSystemTopic(sh.Topic) {
+		return errResp(req, remoting.NoPermission, "the topic[%s] is a system topic, sending is forbidden", sh.Topic), 0
 	}
 	tc, resp := b.topicForSend(req, sh)
 	if resp != nil {
-		return resp
+		return resp, 0
 	}
 	if !tc.Writeable() {
-		return errResp(req, remoting.NoPermission, "the topic[%s] sending message is forbidden", sh.topic)
+		return errResp(req, remoting.NoPermission, "the topic[%s] sending message is forbidden", sh.Topic), 0
 	}
-	queueID := sh.queueID
+	queueID := sh.QueueID
 	if queueID < 0 {
 		queueID = rand.Int32N(max(tc.WriteQueueNums, 1))
 	}
 	if queueID >= tc.QueueNums() {
 		return errResp(req, remoting.SystemError, "request queueId[%d] is illegal, topic %s has %d queues, producer %s",
-			queueID, sh.topic, tc.QueueNums(), c.RemoteAddr())
+			queueID, sh.Topic, tc.QueueNums(), c.RemoteAddr()), 0
 	}
 	born := bornHost(c)
-	if sh.batch {
+	if sh.Batch {
 		return b.sendBatch(req, sh, tc, queueID, born)
 	}
-	props := message.ParseProperties(sh.properties)
+	props := message.ParseProperties(sh.Properties)
 	m := &message.Message{
-		Topic: sh.topic, QueueID: queueID, Flag: sh.flag, SysFlag: sh.sysFlag,
-		BornTimestamp: sh.bornTimestamp, BornHost: born, StoreHost: b.storeHost,
-		ReconsumeTimes: sh.reconsumeTimes, Body: req.Body, Properties: props,
+		Topic: sh.Topic, QueueID: queueID, Flag: sh.Flag, SysFlag: sh.SysFlag,
+		BornTimestamp: sh.BornTimestamp, BornHost: born, StoreHost: b.storeHost,
+		ReconsumeTimes: sh.ReconsumeTimes, Body: req.Body, Properties: props,
 	}
-	if strings.HasPrefix(sh.topic, metadata.RetryGroupPrefix) {
+	if strings.HasPrefix(sh.Topic, metadata.RetryGroupPrefix) {
 		if r := b.redirectRetryToDLQ(req, sh, m); r != nil {
-			return r
+			return r, 0
 		}
 	}
 	if tc.TopicFilterType == "MULTI_TAG" {
@@ -150,51 +90,53 @@ func (b *Broker) send(c *server.Conn, req *remoting.Command) *remoting.Command {
 	}
 	if props[message.PropertyTransactionPrepared] == "true" {
 		if b.conf().RejectTransactionMessage {
-			return errResp(req, remoting.NoPermission, "the broker[%s] sending transaction message is forbidden", b.conf().BrokerAddr())
+			return errResp(req, remoting.NoPermission, "the broker[%s] sending transaction message is forbidden", b.conf().BrokerAddr()), 0
 		}
 	}
-	res := b.putMessage(m)
-	return b.sendResponse(req, res, queueID, []*message.Message{m})
+	w := b.write(writeSend, m)
+	return b.sendResponse(req, w, queueID, m), w.stored()
 }
 
 // topicForSend finds the topic, creating it from the default topic (TBW102) when the producer is
 // allowed to (§2.4 step 3).
-func (b *Broker) topicForSend(req *remoting.Command, sh sendHeader) (metadata.TopicConfig, *remoting.Command) {
-	if tc, ok := b.topics.Get(sh.topic); ok {
+func (b *Broker) topicForSend(req *remoting.Command, sh *sendHeader) (metadata.TopicConfig, *remoting.Command) {
+	if tc, ok := b.topics.Get(sh.Topic); ok {
 		return tc, nil
 	}
 	var created metadata.TopicConfig
-	if def, ok := b.topics.Get(sh.defaultTopic); ok && def.Perm&metadata.PermInherit != 0 {
-		n := min(max(sh.defaultTopicQueueNums, 1), def.WriteQueueNums)
-		created = metadata.TopicConfig{TopicName: sh.topic, ReadQueueNums: n, WriteQueueNums: n,
+	if def, ok := b.topics.Get(sh.DefaultTopic); ok && def.Perm&metadata.PermInherit != 0 {
+		n := min(max(sh.DefaultTopicQueueNums, 1), def.WriteQueueNums)
+		created = metadata.TopicConfig{TopicName: sh.Topic, ReadQueueNums: n, WriteQueueNums: n,
 			Perm: def.Perm &^ metadata.PermInherit, TopicFilterType: def.TopicFilterType}
-	} else if strings.HasPrefix(sh.topic, metadata.RetryGroupPrefix) {
-		created = metadata.TopicConfig{TopicName: sh.topic, ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6}
+	} else if strings.HasPrefix(sh.Topic, metadata.RetryGroupPrefix) {
+		created = metadata.TopicConfig{TopicName: sh.Topic, ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6}
 	} else {
-		return metadata.TopicConfig{}, errResp(req, remoting.TopicNotExist, "topic[%s] not exist, apply first please!", sh.topic)
+		return metadata.TopicConfig{}, errResp(req, remoting.TopicNotExist, "topic[%s] not exist, apply first please!", sh.Topic)
 	}
+	// The topic name aliases the request frame; the topic table keeps its own copy.
+	created.TopicName = strings.Clone(created.TopicName)
 	tc, isNew, err := b.topics.PutIfAbsent(created)
 	if err != nil {
-		b.log.Error("create topic failed", "topic", sh.topic, "err", err)
-		return tc, errResp(req, remoting.SystemError, "create topic %s: %v", sh.topic, err)
+		b.log.Error("create topic failed", "topic", sh.Topic, "err", err)
+		return tc, errResp(req, remoting.SystemError, "create topic %s: %v", sh.Topic, err)
 	}
 	if isNew {
-		b.log.Info("topic auto-created", "topic", sh.topic, "queues", tc.WriteQueueNums, "producerGroup", sh.producerGroup)
+		b.log.Info("topic auto-created", "topic", sh.Topic, "queues", tc.WriteQueueNums, "producerGroup", sh.ProducerGroup)
 		b.triggerRegister()
 	}
 	return tc, nil
 }
 
 // redirectRetryToDLQ moves a retried message to %DLQ%<group> once it was reconsumed too often.
-func (b *Broker) redirectRetryToDLQ(req *remoting.Command, sh sendHeader, m *message.Message) *remoting.Command {
-	group := strings.TrimPrefix(sh.topic, metadata.RetryGroupPrefix)
-	gc, ok, err := b.groups.GetOrCreate(group, b.conf().AutoCreateSubscriptionGroup)
+func (b *Broker) redirectRetryToDLQ(req *remoting.Command, sh *sendHeader, m *message.Message) *remoting.Command {
+	group := strings.TrimPrefix(sh.Topic, metadata.RetryGroupPrefix)
+	gc, ok, err := b.groups.GetOrCreate(strings.Clone(group), b.conf().AutoCreateSubscriptionGroup)
 	if err != nil || !ok {
 		return errResp(req, remoting.SubscriptionGroupNotExist, "subscription group not exist, %s", group)
 	}
 	maxTimes := gc.RetryMaxTimes
-	if sh.hasMaxReconsume {
-		maxTimes = sh.maxReconsumeTimes
+	if sh.HasMaxReconsumeTimes {
+		maxTimes = sh.MaxReconsumeTimes
 	}
 	if m.ReconsumeTimes >= maxTimes {
 		dlq, err := b.ensureDLQTopic(group)
@@ -215,18 +157,6 @@ func (b *Broker) ensureDLQTopic(group string) (string, error) {
 	return topic, err
 }
 
-// putMessage applies the store-level rewrites (transaction half messages, delay levels) and
-// appends the message.
-func (b *Broker) putMessage(m *message.Message) commitlog.PutResult {
-	b.rewriteForStore(m)
-	res := b.store.PutMessage(m)
-	b.stats.recordPut(res)
-	if b.haMaster != nil {
-		b.haMaster.Wake()
-	}
-	return res
-}
-
 // rewriteForStore parks half messages in RMQ_SYS_TRANS_HALF_TOPIC and delayed messages in
 // SCHEDULE_TOPIC_XXXX, remembering the real destination in REAL_TOPIC / REAL_QID (§2.10, §4.10).
 func (b *Broker) rewriteForStore(m *message.Message) {
@@ -245,7 +175,11 @@ func (b *Broker) rewriteForStore(m *message.Message) {
 	if tranType == message.TransactionPrepared || tranType == message.TransactionRollback {
 		return
 	}
-	level, err := strconv.Atoi(m.Properties[message.PropertyDelayLevel])
+	dl, ok := m.Properties[message.PropertyDelayLevel]
+	if !ok {
+		return
+	}
+	level, err := strconv.Atoi(dl)
 	if err != nil || level <= 0 {
 		return
 	}
@@ -256,23 +190,23 @@ func (b *Broker) rewriteForStore(m *message.Message) {
 	m.Topic, m.QueueID = metadata.TopicSchedule, int32(level-1)
 }
 
-func (b *Broker) sendBatch(req *remoting.Command, sh sendHeader, tc metadata.TopicConfig, queueID int32, born netip.AddrPort) *remoting.Command {
-	if sh.sysFlag&message.TransactionMask != 0 {
-		return errResp(req, remoting.MessageIllegal, "batch request does not support transaction messages")
+func (b *Broker) sendBatch(req *remoting.Command, sh *sendHeader, tc metadata.TopicConfig, queueID int32, born netip.AddrPort) (*remoting.Command, int) {
+	if sh.SysFlag&message.TransactionMask != 0 {
+		return errResp(req, remoting.MessageIllegal, "batch request does not support transaction messages"), 0
 	}
-	wrapper := message.ParseProperties(sh.properties)
+	wrapper := message.ParseProperties(sh.Properties)
 	if wrapper[message.PropertyDelayLevel] != "" && wrapper[message.PropertyDelayLevel] != "0" {
-		return errResp(req, remoting.MessageIllegal, "batch request does not support delay messages")
+		return errResp(req, remoting.MessageIllegal, "batch request does not support delay messages"), 0
 	}
 	if len(req.Body) > b.conf().MaxMessageSize {
-		return errResp(req, remoting.MessageIllegal, "batch body of %d bytes exceeds maxMessageSize %d", len(req.Body), b.conf().MaxMessageSize)
+		return errResp(req, remoting.MessageIllegal, "batch body of %d bytes exceeds maxMessageSize %d", len(req.Body), b.conf().MaxMessageSize), 0
 	}
 	entries, err := message.DecodeBatch(req.Body)
 	if err != nil {
-		return errResp(req, remoting.MessageIllegal, "bad batch body: %v", err)
+		return errResp(req, remoting.MessageIllegal, "bad batch body: %v", err), 0
 	}
 	if len(entries) == 0 {
-		return errResp(req, remoting.MessageIllegal, "empty batch")
+		return errResp(req, remoting.MessageIllegal, "empty batch"), 0
 	}
 	msgs := make([]*message.Message, len(entries))
 	for i, e := range entries {
@@ -286,54 +220,51 @@ func (b *Broker) sendBatch(req *remoting.Command, sh sendHeader, tc metadata.Top
 		props[message.PropertyCluster] = b.conf().BrokerClusterName
 		delete(props, message.PropertyWait)
 		m := &message.Message{
-			Topic: sh.topic, QueueID: queueID, Flag: e.Flag, SysFlag: sh.sysFlag,
-			BornTimestamp: sh.bornTimestamp, BornHost: born, StoreHost: b.storeHost,
-			ReconsumeTimes: sh.reconsumeTimes, Body: e.Body, Properties: props,
+			Topic: sh.Topic, QueueID: queueID, Flag: e.Flag, SysFlag: sh.SysFlag,
+			BornTimestamp: sh.BornTimestamp, BornHost: born, StoreHost: b.storeHost,
+			ReconsumeTimes: sh.ReconsumeTimes, Body: e.Body, Properties: props,
 		}
 		if tc.TopicFilterType == "MULTI_TAG" {
 			m.SysFlag |= message.FlagMultiTags
 		}
 		msgs[i] = m
 	}
-	res := b.store.PutMessages(msgs)
-	b.stats.recordPut(res)
-	return b.sendResponse(req, res, queueID, msgs)
+	w := b.write(writeBatch, msgs...)
+	return b.sendResponse(req, w, queueID, msgs...), w.stored()
 }
 
-// sendResponse maps a put result to the SEND_MESSAGE response (§2.4).
-func (b *Broker) sendResponse(req *remoting.Command, res commitlog.PutResult, queueID int32, msgs []*message.Message) *remoting.Command {
-	code := putCode(res.Status)
-	if rs := b.replicate(res, waitRequested(msgs)); rs != replicaOK {
-		if rs == replicaNotEnough {
-			return errResp(req, remoting.SystemError, "in-sync replicas not enough")
+// sendResponse maps a store write to the SEND_MESSAGE response (§2.4).
+func (b *Broker) sendResponse(req *remoting.Command, w writeResult, queueID int32, msgs ...*message.Message) *remoting.Command {
+	if w.replica == replicaNotEnough {
+		return errResp(req, remoting.SystemError, "in-sync replicas not enough")
+	}
+	code := w.code()
+	if !w.ok() {
+		if w.Err != nil {
+			b.log.Warn("put message failed", "status", putStatusName(w.Status), "err", w.Err)
+			return errResp(req, code, "%s: %v", putStatusName(w.Status), w.Err)
 		}
-		code = withReplica(code, rs)
-		b.log.Debug("send not replicated in time", "code", code, "endOffset", res.EndOffset)
+		return errResp(req, code, "%s", putStatusName(w.Status))
 	}
-	if code != remoting.Success && code != remoting.FlushDiskTimeout && code != remoting.SlaveNotAvailable && code != remoting.FlushSlaveTimeout {
-		if res.Err != nil {
-			b.log.Warn("put message failed", "status", putStatusName(res.Status), "err", res.Err)
-			return errResp(req, code, "%s: %v", putStatusName(res.Status), res.Err)
-		}
-		return errResp(req, code, "%s", putStatusName(res.Status))
+	if w.replica != replicaOK {
+		b.log.Debug("send not replicated in time", "code", code, "endOffset", w.EndOffset)
 	}
-	ids := make([]string, len(msgs))
-	for i, m := range msgs {
-		ids[i] = message.OffsetMsgID(b.storeHost, m.CommitLogOffset)
-	}
-	ext := map[string]string{
-		"msgId":       strings.Join(ids, ","),
-		"queueId":     i32s(queueID),
-		"queueOffset": i64s(res.QueueOffset),
-		"MSG_REGION":  b.conf().RegionID,
-		"TRACE_ON":    strconv.FormatBool(b.conf().TraceOn),
-	}
+	rh := protocol.SendMessageResponseHeader{QueueID: queueID, QueueOffset: w.QueueOffset,
+		MsgRegion: b.conf().RegionID, TraceOn: strconv.FormatBool(b.conf().TraceOn)}
 	if len(msgs) == 1 {
+		rh.MsgID = message.OffsetMsgID(b.storeHost, msgs[0].CommitLogOffset)
 		if tid := msgs[0].Properties[message.PropertyUniqKey]; tid != "" && msgs[0].Topic == metadata.TopicTransHalf {
-			ext["transactionId"] = tid
+			rh.TransactionID = tid
 		}
+	} else {
+		ids := make([]string, len(msgs))
+		for i, m := range msgs {
+			ids[i] = message.OffsetMsgID(b.storeHost, m.CommitLogOffset)
+		}
+		rh.MsgID = strings.Join(ids, ",")
 	}
-	return respond(req, code, "", ext, nil)
+	resp := remoting.NewResponseList(req, code, "")
+	return resp.SetRawExt(rh.Append(make([]protocol.ExtField, 0, 6)))
 }
 
 // bornHost is the client's address as seen by the broker.

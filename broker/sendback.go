@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/skiffmq/skiff/broker/metadata"
-	"github.com/skiffmq/skiff/commitlog"
 	"github.com/skiffmq/skiff/internal/message"
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/server"
@@ -94,8 +93,8 @@ func (b *Broker) handleSendBack(_ context.Context, c *server.Conn, req *remoting
 		m.Topic, m.QueueID = retry, rand.Int32N(gc.RetryQueueNums)
 		props[message.PropertyDelayLevel] = strconv.Itoa(int(delayLevel))
 	}
-	res := b.putMessage(m)
-	if res.Status != commitlog.PutOK && res.Status != commitlog.FlushDiskTimeout {
+	res := b.writeOpts(writeInternal, true, m)
+	if !res.ok() {
 		b.log.Error("send back: store failed; not answering so the client retries", "group", group,
 			"status", putStatusName(res.Status), "err", res.Err)
 		return nil

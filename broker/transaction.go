@@ -82,12 +82,8 @@ func (b *Broker) handleEndTransaction(_ context.Context, _ *server.Conn, req *re
 		m := b.realMessageOf(half)
 		m.SysFlag = (m.SysFlag &^ message.TransactionMask) | message.TransactionCommit
 		m.PreparedTransactionOffset = half.CommitLogOffset
-		res := b.store.PutMessage(m)
-		b.stats.recordPut(res)
-		if b.haMaster != nil {
-			b.haMaster.Wake()
-		}
-		if res.Status != commitlog.PutOK && res.Status != commitlog.FlushDiskTimeout {
+		res := b.write(writeInternal, m)
+		if !res.ok() {
 			return errResp(req, putCode(res.Status), "commit transaction message: %s: %v", putStatusName(res.Status), res.Err)
 		}
 		if b.fo != nil {
@@ -129,8 +125,8 @@ func (b *Broker) writeOp(halfOffset int64) error {
 	m := &message.Message{Topic: metadata.TopicTransOpHalf, QueueID: 0, Body: []byte(strconv.FormatInt(halfOffset, 10)),
 		BornTimestamp: b.now().UnixMilli(), BornHost: b.storeHost, StoreHost: b.storeHost,
 		Properties: map[string]string{message.PropertyTags: "d", message.PropertyWait: "false"}}
-	res := b.store.PutMessage(m)
-	if res.Status != commitlog.PutOK && res.Status != commitlog.FlushDiskTimeout {
+	res := b.write(writeInternal, m)
+	if !res.ok() {
 		return fmt.Errorf("%s: %v", putStatusName(res.Status), res.Err)
 	}
 	b.tx.markDone(halfOffset)
@@ -220,7 +216,7 @@ func (b *Broker) checkTransactions(now time.Time) {
 			if _, _, err := b.topics.PutIfAbsent(metadata.TopicConfig{TopicName: metadata.TopicTransCheckMax, ReadQueueNums: 1, WriteQueueNums: 1, Perm: metadata.PermRead}); err != nil {
 				b.log.Error("create transaction check-max topic failed", "err", err)
 			}
-			b.store.PutMessage(m)
+			b.write(writeInternal, m)
 			if err := b.writeOp(off); err == nil {
 				b.log.Warn("transaction still unknown after the maximum number of checks; discarded",
 					"producerGroup", half.Properties[message.PropertyProducerGroup], "halfOffset", off, "checks", n)

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/skiffmq/skiff/internal/protocol"
 )
 
 const (
@@ -20,7 +22,7 @@ const (
 	// minJSONHeader is the shortest JSON header ("{}").
 	minJSONHeader = 2
 	// minBinaryHeader is the fixed part of a ROCKETMQ header.
-	minBinaryHeader = 21
+	minBinaryHeader = protocol.MinBinaryHeader
 )
 
 // CheckLength validates a frame's length field (the first 4 bytes of a frame) against the
@@ -80,8 +82,20 @@ func checkSerialization(v uint32, length int) (byte, int, error) {
 }
 
 // DecodeFrame decodes one frame without its length field: the serialization/header-length int,
-// the header and the body. The returned Body aliases frame; copy frame first if it is reused.
+// the header and the body, with the custom header in the ExtFields map. The returned strings and
+// Body alias frame (JSON escapes are undone in place inside it): the caller must neither modify
+// nor reuse frame afterwards.
 func DecodeFrame(frame []byte) (*Command, error) {
+	cmd, err := DecodeFrameRaw(frame)
+	if err != nil {
+		return nil, err
+	}
+	return cmd.MaterializeExt(), nil
+}
+
+// DecodeFrameRaw is DecodeFrame keeping the custom header as a list (ExtFields nil): no map and
+// no allocation per field. See Command.
+func DecodeFrameRaw(frame []byte) (*Command, error) {
 	if len(frame) < MinFrameLength {
 		return nil, fmt.Errorf("%w: %d bytes", ErrFrameTooShort, len(frame))
 	}
@@ -90,20 +104,29 @@ func DecodeFrame(frame []byte) (*Command, error) {
 		return nil, err
 	}
 	header := frame[4 : 4+hdrLen]
-	var cmd *Command
+	h := protocol.Header{Ext: make([]ExtField, 0, 16)}
 	if serType == SerializeJSON {
-		cmd, err = decodeJSONHeader(header)
+		err = protocol.DecodeJSONHeader(header, &h)
 	} else {
-		cmd, err = decodeBinaryHeader(header)
+		err = protocol.DecodeBinaryHeader(header, &h)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrBadHeader, err)
 	}
-	cmd.SerializeType = serType
+	cmd := &Command{Code: h.Code, Language: h.Language, Version: h.Version, Opaque: h.Opaque, Flag: h.Flag,
+		Remark: h.Remark, ext: h.Ext, SerializeType: serType}
 	if body := frame[4+hdrLen:]; len(body) > 0 {
 		cmd.Body = body
 	}
 	return cmd, nil
+}
+
+// wrapEncode turns a protocol encoding error into an ErrEncode one.
+func wrapEncode(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrEncode, err)
 }
 
 // Encode returns the whole frame, including the 4-byte length, in c.SerializeType.
@@ -147,7 +170,7 @@ func (c *Command) AppendFrame(dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
-// ReadCommand reads one whole frame from r and decodes it. maxFrame <= 0 means DefaultMaxFrameSize.
+// ReadCommand reads one whole frame from r and decodes it (ExtFields filled). maxFrame <= 0 means DefaultMaxFrameSize.
 // A bad length is reported before the rest of the frame is read.
 func ReadCommand(r io.Reader, maxFrame int) (*Command, error) {
 	var lb [4]byte

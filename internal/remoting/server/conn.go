@@ -25,7 +25,17 @@ type Conn struct {
 
 	mu      sync.Mutex
 	pending map[int32]chan *remoting.Command // server-to-client requests waiting for an answer
+
+	// Outbound frames are appended to out by any goroutine and written by the event loop in one
+	// write per turn (flushOut); spare is the other half of the double buffer.
+	outMu       sync.Mutex
+	out         []byte
+	spare       []byte
+	flushQueued bool // a Wake is on its way to the event loop
 }
+
+// maxSpareBuffer is the largest outbound buffer kept for reuse after a flush.
+const maxSpareBuffer = 1 << 20
 
 // ID returns the connection's id, unique within the server.
 func (c *Conn) ID() uint64 { return c.id }
@@ -57,24 +67,72 @@ func (c *Conn) WriteResponse(cmd *remoting.Command) error {
 	return c.write(cmd)
 }
 
+// write encodes cmd straight into the connection's outbound buffer and, when no flush is
+// pending yet, wakes the event loop, which writes everything queued so far in one write(2).
+// Frames never interleave: each is appended whole under outMu.
 func (c *Conn) write(cmd *remoting.Command) error {
 	if c.closed.Load() {
 		return fmt.Errorf("server: write to %s: %w", c.remote, ErrConnClosed)
 	}
-	frame, err := cmd.Encode()
-	if err != nil {
-		return fmt.Errorf("server: encode for %s: %w", c.remote, err)
-	}
-	if c.nc != nil {
+	if c.nc != nil { // the TLS / net.Conn path writes each frame itself
+		frame, err := cmd.Encode()
+		if err != nil {
+			return fmt.Errorf("server: encode for %s: %w", c.remote, err)
+		}
 		if err := c.nc.write(frame); err != nil {
 			return fmt.Errorf("server: write to %s: %w: %w", c.remote, ErrConnClosed, err)
 		}
 		return nil
 	}
-	if err := c.gc.AsyncWrite(frame, nil); err != nil {
-		return fmt.Errorf("server: write to %s: %w: %w", c.remote, ErrConnClosed, err)
+	c.outMu.Lock()
+	out, err := cmd.AppendFrame(c.out)
+	c.out = out
+	if err != nil {
+		c.outMu.Unlock()
+		return fmt.Errorf("server: encode for %s: %w", c.remote, err)
+	}
+	wake := !c.flushQueued
+	c.flushQueued = true
+	c.outMu.Unlock()
+	if wake {
+		if err := c.gc.Wake(nil); err != nil {
+			c.outMu.Lock()
+			c.flushQueued = false
+			c.outMu.Unlock()
+			return fmt.Errorf("server: write to %s: %w: %w", c.remote, ErrConnClosed, err)
+		}
 	}
 	return nil
+}
+
+// flushOut runs on the event loop: it writes every queued frame with one Write (gnet copies what
+// the socket does not take into its outbound buffer, so the buffer is free again afterwards).
+func (c *Conn) flushOut(gc gnet.Conn) {
+	c.outMu.Lock()
+	buf := c.out
+	c.out, c.spare = c.spare[:0], nil
+	c.flushQueued = false
+	c.outMu.Unlock()
+	if len(buf) == 0 {
+		c.putSpare(buf)
+		return
+	}
+	if _, err := gc.Write(buf); err != nil {
+		c.srv.log.Debug("write failed", "addr", c.remote, "bytes", len(buf), "err", err)
+	}
+	c.srv.writes.Add(1)
+	c.putSpare(buf)
+}
+
+func (c *Conn) putSpare(buf []byte) {
+	if cap(buf) > maxSpareBuffer {
+		return
+	}
+	c.outMu.Lock()
+	if c.spare == nil {
+		c.spare = buf[:0]
+	}
+	c.outMu.Unlock()
 }
 
 // Invoke sends a request to the client over this connection and waits for its answer until ctx

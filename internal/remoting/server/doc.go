@@ -9,7 +9,7 @@
 // the serialization/header-length int are checked (remoting.CheckLength, remoting.CheckPrefix),
 // so a frame with length < 4, length > MaxFrameSize, a header longer than the frame or an unknown
 // serialization closes the connection at once, with a warn line giving the reason. A whole frame
-// is copied out of gnet's buffers and decoded on the loop; a header that does not decode closes
+// is copied out of gnet's buffers and decoded on the loop (the header without reflection or maps); a header that does not decode closes
 // the connection too. Nothing else is affected.
 //
 //	frame: | length int32 | serType(1) hdrLen(3) | header | body |   (see package remoting)
@@ -29,9 +29,20 @@
 //
 // # Writes
 //
-// Every frame is written with one gnet AsyncWrite call, so frames never interleave; responses
-// may leave out of order, which the opaque allows. An AsyncWrite error means the client has gone
-// and the response is dropped.
+// Responses are coalesced per connection: a worker encodes its response straight into the
+// connection's outbound buffer (whole frames under a mutex, so frames never interleave) and, if
+// no flush is pending, wakes the event loop (gnet Conn.Wake). The loop writes everything queued
+// since the last turn with one write(2) at the start of OnTraffic, then swaps in the spare half of
+// a double buffer. Responses may leave out of order, which the opaque allows. A response to a
+// closed connection is dropped.
+//
+// # Headers and the authorizer
+//
+// Frames are decoded without building the ExtFields map (remoting.DecodeFrameRaw). Handlers
+// registered with Handle get the map, built on the worker; handlers registered with HandleRaw
+// (send, pull) read typed headers from the raw list. An Authorizer set with SetAuthorizer runs on
+// the worker before every handler and may refuse a request with a code and remark; it sees every
+// raw ext field through Command.RangeExt.
 //
 // # Lifecycle
 //

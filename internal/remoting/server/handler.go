@@ -56,6 +56,10 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
+	c.flushOut(gc)
+	if gc.InboundBuffered() == 0 {
+		return gnet.None // a Wake for queued responses
+	}
 	c.lastRead.Store(time.Now().UnixNano())
 	for {
 		n := gc.InboundBuffered()
@@ -92,7 +96,7 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 		if _, err := gc.Discard(4 + int(length)); err != nil {
 			return h.reject(c, fmt.Errorf("server: discard: %w", err))
 		}
-		cmd, err := remoting.DecodeFrame(frame)
+		cmd, err := remoting.DecodeFrameRaw(frame)
 		if err != nil {
 			return h.reject(c, err)
 		}

@@ -15,6 +15,7 @@ type task struct {
 	conn *Conn
 	req  *remoting.Command
 	h    Handler
+	raw  bool // leave the custom header as a list
 }
 
 // pool is a fixed set of workers behind a bounded queue. submit never blocks.

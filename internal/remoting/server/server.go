@@ -104,6 +104,7 @@ type Server struct {
 	pools    map[string]*pool
 	hooks    []func(*Conn)
 	auth     Authorizer
+	writes   atomic.Int64 // write calls on sockets (one per event-loop turn with queued frames)
 
 	mu     sync.Mutex
 	conns  map[uint64]*Conn
@@ -128,6 +129,7 @@ type Server struct {
 type route struct {
 	h    Handler
 	pool *pool
+	raw  bool // the handler reads the custom header as a list (no ExtFields map)
 }
 
 // New returns a server; it binds nothing until Start.
@@ -183,9 +185,23 @@ func (s *Server) Handle(code int32, poolName string, h Handler) {
 	s.handlers[code] = route{h: h, pool: p}
 }
 
+// HandleRaw is Handle for a handler that reads the custom header through the Command's Ext*
+// methods or RawExt (typed headers in package protocol): the request keeps its header as a list
+// and no ExtFields map is built. The send and pull paths use it.
+func (s *Server) HandleRaw(code int32, poolName string, h Handler) {
+	s.Handle(code, poolName, h)
+	r := s.handlers[code]
+	r.raw = true
+	s.handlers[code] = r
+}
+
 // SetAuthorizer installs the per-request check that runs before every handler (ACL). Call it
 // before Start.
 func (s *Server) SetAuthorizer(a Authorizer) { s.auth = a }
+
+// Writes returns the number of socket writes so far (each carries every response queued for the
+// connection since the previous one).
+func (s *Server) Writes() int64 { return s.writes.Load() }
 
 // OnConnClose registers fn, called off the event loop after a connection closed.
 func (s *Server) OnConnClose(fn func(*Conn)) { s.hooks = append(s.hooks, fn) }
@@ -346,7 +362,7 @@ func (s *Server) stopPools(ctx context.Context) error {
 // dispatch runs on the event loop: it routes responses to waiting Invokes and queues requests.
 func (s *Server) dispatch(c *Conn, cmd *remoting.Command) {
 	if cmd.IsResponse() {
-		c.deliver(cmd)
+		c.deliver(cmd.MaterializeExt())
 		return
 	}
 	if s.draining.Load() {
@@ -364,7 +380,7 @@ func (s *Server) dispatch(c *Conn, cmd *remoting.Command) {
 		}
 		return
 	}
-	if !r.pool.submit(task{conn: c, req: cmd, h: r.h}) {
+	if !r.pool.submit(task{conn: c, req: cmd, h: r.h, raw: r.raw}) {
 		if !cmd.IsOneway() {
 			_ = c.WriteResponse(remoting.NewResponse(cmd, remoting.SystemBusy,
 				fmt.Sprintf("[REJECTREQUEST]system busy, pool %s is full", r.pool.name)))
@@ -376,6 +392,9 @@ func (s *Server) dispatch(c *Conn, cmd *remoting.Command) {
 func (s *Server) run(t task) {
 	if t.conn.Closed() {
 		return
+	}
+	if !t.raw {
+		t.req.MaterializeExt()
 	}
 	resp := s.call(t)
 	if resp == nil || t.req.IsOneway() {
