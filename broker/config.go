@@ -88,7 +88,8 @@ type Config struct {
 	PullMessageThreadPoolNums      int    `toml:"pullMessageThreadPoolNums"`
 	ClientChannelExpiredTime       int    `toml:"clientChannelExpiredTime"` // Skiff: ms, 120000
 	LogLevel                       string `toml:"logLevel"`                 // Skiff: debug|info|warn|error
-	HTTPPort                       int    `toml:"httpPort"`                 // Skiff: /metrics, /healthz, /readyz, /api; 0 = listenPort+3, -1 = off
+	HTTPPort                       int    `toml:"httpPort"`                 // Skiff: /metrics, /healthz, /readyz, /api, /debug/pprof; 0 = listenPort+3, -1 = off
+	DebugPprofRemote               bool   `toml:"debugPprofRemote"`         // Skiff: serve /debug/pprof to non-loopback clients too; false
 
 	StorePathRootDir                  string `toml:"storePathRootDir"` // ~/store
 	StorePathCommitLog                string `toml:"storePathCommitLog"`

@@ -21,12 +21,13 @@ func (b *Broker) startHTTP() error {
 	b.metrics = metrics.New()
 	b.registerGauges()
 	srv, err := httpapi.Start(httpapi.Config{
-		Addr:    net.JoinHostPort(b.conf().HTTPBindAddress, strconv.Itoa(b.conf().HTTPPort)),
-		Ready:   b.Ready,
-		Reason:  b.NotReadyReason,
-		Metrics: b.metrics.WritePrometheus,
-		Logger:  b.log,
-		Mounts:  b.conf().HTTPMounts,
+		Addr:        net.JoinHostPort(b.conf().HTTPBindAddress, strconv.Itoa(b.conf().HTTPPort)),
+		Ready:       b.Ready,
+		Reason:      b.NotReadyReason,
+		Metrics:     b.metrics.WritePrometheus,
+		Logger:      b.log,
+		Mounts:      b.conf().HTTPMounts,
+		PprofRemote: b.conf().DebugPprofRemote,
 		API: map[string]func(map[string]string) (any, error){
 			"runtime": func(map[string]string) (any, error) { return b.runtimeTable(), nil },
 			"topics":  func(map[string]string) (any, error) { return b.topics.Snapshot(), nil },

@@ -51,6 +51,9 @@ type Config struct {
 	// DashboardSampleInterval is how often the dashboard on the HTTP port samples every broker's
 	// runtime info for its charts, in ms (Skiff addition, default 10000; the charts keep an hour).
 	DashboardSampleInterval int64 `toml:"dashboardSampleInterval"`
+	// DebugPprofRemote (Skiff) serves /debug/pprof on the HTTP port to non-loopback clients too;
+	// by default only 127.0.0.1 and ::1 get the profiles.
+	DebugPprofRemote bool `toml:"debugPprofRemote"`
 
 	// EnableControllerInNamesrv runs the failover controller in this name server
 	// (enableControllerInNamesrv, default false). Without it the name server is stateless.

@@ -32,11 +32,12 @@ func (s *Server) startHTTP() error {
 		return json.RawMessage(r.Body), nil
 	}
 	srv, err := httpapi.Start(httpapi.Config{
-		Addr:    net.JoinHostPort(s.cfg.HTTPBindAddress, fmt.Sprint(s.cfg.HTTPPort)),
-		Ready:   func() bool { return s.started.Load() && !s.shutdown.Load() },
-		Metrics: m.WritePrometheus,
-		Logger:  s.log,
-		Mounts:  s.cfg.HTTPMounts,
+		Addr:        net.JoinHostPort(s.cfg.HTTPBindAddress, fmt.Sprint(s.cfg.HTTPPort)),
+		Ready:       func() bool { return s.started.Load() && !s.shutdown.Load() },
+		Metrics:     m.WritePrometheus,
+		Logger:      s.log,
+		Mounts:      s.cfg.HTTPMounts,
+		PprofRemote: s.cfg.DebugPprofRemote,
 		API: map[string]func(map[string]string) (any, error){
 			"cluster": func(map[string]string) (any, error) {
 				return protocol(codeGetBrokerClusterInfo, map[string]string{"acceptStandardJsonOnly": "true"})

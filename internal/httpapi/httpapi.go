@@ -1,8 +1,9 @@
 // Package httpapi is the HTTP surface of the daemons, on fasthttp: /healthz (the process is up),
 // /readyz (recovered and registered), /metrics (Prometheus text), read-only JSON endpoints
-// under /api/ that the daemon supplies, and handlers mounted under path prefixes (the dashboard,
-// which also answers form POSTs). Every handler runs under a panic guard (fasthttp does not
-// recover panics) and the server stops gracefully.
+// under /api/ that the daemon supplies, handlers mounted under path prefixes (the dashboard,
+// which also answers form POSTs), and /debug/pprof/ (Go's profiles, to loopback clients unless
+// Config.PprofRemote). Every handler runs under a panic guard (fasthttp does not recover panics)
+// and the server stops gracefully.
 package httpapi
 
 import (
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/pprofhandler"
 )
 
 // Config describes one HTTP server.
@@ -28,6 +30,10 @@ type Config struct {
 	API     map[string]func(args map[string]string) (any, error) // GET /api/<name>?k=v → JSON
 	Mounts  Mounts                                               // path prefix → handler (any method)
 	Logger  *slog.Logger
+	// PprofRemote also serves /debug/pprof/ to clients that are not on the loopback interface.
+	// By default the profiles (net/http/pprof's pages: profile, heap, goroutine, trace, ...)
+	// answer only 127.0.0.1 and ::1; others get 403.
+	PprofRemote bool
 }
 
 // Handler serves one request. It is fasthttp's handler type, named here so that daemon packages
@@ -122,6 +128,12 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	case path == "/metrics" && s.cfg.Metrics != nil:
 		ctx.SetContentType("text/plain; version=0.0.4")
 		s.cfg.Metrics(ctx)
+	case strings.HasPrefix(path, "/debug/pprof"):
+		if !s.cfg.PprofRemote && !ctx.RemoteIP().IsLoopback() {
+			ctx.Error("/debug/pprof is served to loopback clients only (set debugPprofRemote to allow others)", fasthttp.StatusForbidden)
+			return
+		}
+		pprofhandler.PprofHandler(ctx)
 	case strings.HasPrefix(path, "/api/"):
 		fn, ok := s.cfg.API[strings.TrimPrefix(path, "/api/")]
 		if !ok {
