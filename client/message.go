@@ -174,7 +174,44 @@ func (m *MessageExt) String() string {
 // FromStored converts a decoded record into a MessageExt: it splits TAGS, KEYS and DELAY out of
 // the properties and inflates a compressed body. brokerName is the set it was read from.
 func FromStored(s *message.Message, brokerName string) (*MessageExt, error) {
-	props := maps.Clone(s.Properties)
+	return fromStored(s, brokerName, maps.Clone(s.Properties), nil)
+}
+
+// HostStrings remembers the text of the last hosts seen, so that the messages of one pull
+// (which share their store host, and often their born host) do not format it again each.
+type HostStrings struct {
+	born, store       netip.AddrPort
+	bornStr, storeStr string
+}
+
+func (h *HostStrings) bornString(ap netip.AddrPort) string {
+	if h == nil {
+		return hostString(ap)
+	}
+	if ap != h.born || h.bornStr == "" {
+		h.born, h.bornStr = ap, hostString(ap)
+	}
+	return h.bornStr
+}
+
+func (h *HostStrings) storeString(ap netip.AddrPort) string {
+	if h == nil {
+		return hostString(ap)
+	}
+	if ap != h.store || h.storeStr == "" {
+		h.store, h.storeStr = ap, hostString(ap)
+	}
+	return h.storeStr
+}
+
+// FromStoredOwned is FromStored for a record the caller hands over (the pull path): the
+// message keeps s's properties map instead of a copy (s must not be used afterwards), and host
+// texts come from hosts (nil: formatted each time).
+func FromStoredOwned(s *message.Message, brokerName string, hosts *HostStrings) (*MessageExt, error) {
+	return fromStored(s, brokerName, s.Properties, hosts)
+}
+
+func fromStored(s *message.Message, brokerName string, props map[string]string, hosts *HostStrings) (*MessageExt, error) {
 	if props == nil {
 		props = map[string]string{}
 	}
@@ -185,8 +222,8 @@ func FromStored(s *message.Message, brokerName string) (*MessageExt, error) {
 		},
 		BrokerName: brokerName, QueueID: s.QueueID, QueueOffset: s.QueueOffset,
 		CommitLogOffset: s.CommitLogOffset, SysFlag: s.SysFlag,
-		BornTimestamp: time.UnixMilli(s.BornTimestamp), BornHost: hostString(s.BornHost),
-		StoreTimestamp: time.UnixMilli(s.StoreTimestamp), StoreHost: hostString(s.StoreHost),
+		BornTimestamp: time.UnixMilli(s.BornTimestamp), BornHost: hosts.bornString(s.BornHost),
+		StoreTimestamp: time.UnixMilli(s.StoreTimestamp), StoreHost: hosts.storeString(s.StoreHost),
 		ReconsumeTimes: s.ReconsumeTimes, BodyCRC: s.BodyCRC, StoreSize: s.StoreSize,
 		PreparedTransactionOffset: s.PreparedTransactionOffset,
 	}

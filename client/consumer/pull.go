@@ -11,6 +11,7 @@ import (
 	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/client/internal/core"
 	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 )
 
@@ -101,14 +102,10 @@ func pull(ctx context.Context, c *core.Client, a pullArgs) (*client.PullResult, 
 	if a.suspend > 0 {
 		sysFlag |= pullSuspend
 	}
-	ext := map[string]string{
-		"consumerGroup": a.group, "topic": a.mq.Topic, "queueId": strconv.Itoa(int(a.mq.QueueID)),
-		"queueOffset": strconv.FormatInt(a.offset, 10), "maxMsgNums": strconv.Itoa(a.max),
-		"sysFlag": strconv.Itoa(sysFlag), "commitOffset": strconv.FormatInt(max(a.commitOffset, 0), 10),
-		"suspendTimeoutMillis": strconv.FormatInt(a.suspend.Milliseconds(), 10),
-		"subscription":         a.filter.expr, "subVersion": strconv.FormatInt(a.subVersion, 10), "expressionType": "TAG",
-	}
-	req := remoting.NewRequest(remoting.PullMessage, ext, nil)
+	ph := protocol.PullMessageRequestHeader{ConsumerGroup: a.group, Topic: a.mq.Topic, QueueID: a.mq.QueueID,
+		QueueOffset: a.offset, MaxMsgNums: int32(a.max), SysFlag: int32(sysFlag), CommitOffset: max(a.commitOffset, 0),
+		SuspendTimeoutMillis: a.suspend.Milliseconds(), Subscription: a.filter.expr, SubVersion: a.subVersion, ExpressionType: "TAG"}
+	req := remoting.NewRequestList(remoting.PullMessage, nil).SetRawExt(ph.Append(make([]protocol.ExtField, 0, 11)))
 	if _, ok := ctx.Deadline(); !ok || a.suspend > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, a.suspend+c.Timeout()+5*time.Second)
@@ -133,9 +130,9 @@ func pull(ctx context.Context, c *core.Client, a pullArgs) (*client.PullResult, 
 	}
 	var perr error
 	num := func(k string) int64 {
-		v, err := strconv.ParseInt(resp.ExtFields[k], 10, 64)
+		v, err := strconv.ParseInt(resp.ExtValue(k), 10, 64)
 		if err != nil && perr == nil {
-			perr = fmt.Errorf("%s: pull %s from %s: %w: %s=%q", c.Name(), a.mq, addr, client.ErrBadResponse, k, resp.ExtFields[k])
+			perr = fmt.Errorf("%s: pull %s from %s: %w: %s=%q", c.Name(), a.mq, addr, client.ErrBadResponse, k, resp.ExtValue(k))
 		}
 		return v
 	}
@@ -151,8 +148,9 @@ func pull(ctx context.Context, c *core.Client, a pullArgs) (*client.PullResult, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: pull %s from %s: %w: %v", c.Name(), a.mq, addr, client.ErrBadResponse, err)
 	}
+	var hosts client.HostStrings
 	for _, s := range stored {
-		m, err := client.FromStored(s, a.mq.BrokerName)
+		m, err := client.FromStoredOwned(s, a.mq.BrokerName, &hosts)
 		if err != nil {
 			return nil, err
 		}

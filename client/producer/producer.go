@@ -28,6 +28,7 @@ import (
 	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/client/internal/core"
 	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 )
 
@@ -185,6 +186,9 @@ func (p *Producer) prepare(msg *client.Message) (*prepared, error) {
 	if err := msg.Validate(p.o.maxMessageSize); err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
+	if len(msg.Properties) == 0 {
+		return p.preparePlain(msg), nil
+	}
 	props := msg.WireProperties()
 	uniq := props[client.PropertyUniqKey]
 	if uniq == "" {
@@ -206,6 +210,44 @@ func (p *Producer) prepare(msg *client.Message) (*prepared, error) {
 		return nil, fmt.Errorf("producer: %w: properties of a message to %q take %d bytes (limit %d)", client.ErrInvalidArgument, msg.Topic, len(pr.props), message.MaxPropertiesLength)
 	}
 	return pr, nil
+}
+
+// preparePlain is prepare for a message without user properties (the common case): the property
+// string is written directly, in the sorted key order FormatProperties would use, with no map.
+func (p *Producer) preparePlain(msg *client.Message) *prepared {
+	uniq := message.NewUniqKey()
+	pr := &prepared{topic: msg.Topic, uniq: uniq, body: msg.Body, flag: msg.Flag, count: 1, msg: msg}
+	if p.o.compressOver > 0 && len(msg.Body) >= p.o.compressOver {
+		if z, err := client.Deflate(msg.Body, p.o.compressLevel); err == nil && len(z) < len(msg.Body) {
+			pr.body = z
+			pr.sysFlag |= message.FlagCompressed
+		}
+	}
+	keys := ""
+	if len(msg.Keys) > 0 {
+		keys = strings.Join(msg.Keys, " ")
+	}
+	var b strings.Builder
+	b.Grow(len(msg.Tags) + len(keys) + len(uniq) + 40)
+	add := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\x02')
+		}
+		b.WriteString(k)
+		b.WriteByte('\x01')
+		b.WriteString(v)
+	}
+	if msg.DelayLevel > 0 {
+		add(client.PropertyDelayLevel, strconv.Itoa(msg.DelayLevel))
+	}
+	add(client.PropertyKeys, keys)
+	add(client.PropertyTags, msg.Tags)
+	add(client.PropertyUniqKey, uniq)
+	pr.props = b.String()
+	return pr
 }
 
 func (p *Producer) prepareBatch(msgs []*client.Message) (*prepared, error) {
@@ -249,13 +291,10 @@ func (p *Producer) request(pr *prepared, queueID int32) *remoting.Command {
 	if pr.batch {
 		code = remoting.SendBatchMessage
 	}
-	ext := map[string]string{
-		"a": p.o.group, "b": pr.topic, "c": p.o.createTopicKey, "d": strconv.Itoa(p.o.defaultQueueNums),
-		"e": strconv.Itoa(int(queueID)), "f": strconv.Itoa(int(pr.sysFlag)),
-		"g": strconv.FormatInt(time.Now().UnixMilli(), 10), "h": strconv.Itoa(int(pr.flag)),
-		"i": pr.props, "j": strconv.Itoa(int(pr.reconsume)), "k": "false", "m": strconv.FormatBool(pr.batch),
-	}
-	return remoting.NewRequest(code, ext, pr.body)
+	h := protocol.SendMessageRequestHeader{ProducerGroup: p.o.group, Topic: pr.topic, DefaultTopic: p.o.createTopicKey,
+		DefaultTopicQueueNums: int32(p.o.defaultQueueNums), QueueID: queueID, SysFlag: pr.sysFlag,
+		BornTimestamp: time.Now().UnixMilli(), Flag: pr.flag, Properties: pr.props, ReconsumeTimes: pr.reconsume, Batch: pr.batch}
+	return remoting.NewRequestList(code, pr.body).SetRawExt(h.AppendShort(make([]protocol.ExtField, 0, 13)))
 }
 
 // result turns a send answer into a SendResult (and an error for every status but SEND_OK).
@@ -273,12 +312,14 @@ func (p *Producer) result(resp *remoting.Command, addr string, reqCode int32, mq
 	default:
 		return nil, fmt.Errorf("producer: send to %s (%s): %w", mq, addr, core.Check(resp, addr, reqCode))
 	}
-	res := &client.SendResult{Status: status, MsgID: pr.uniq, OffsetMsgID: resp.ExtFields["msgId"], Queue: mq,
-		TransactionID: resp.ExtFields["transactionId"], RegionID: resp.ExtFields["MSG_REGION"]}
-	if q, err := strconv.ParseInt(resp.ExtFields["queueId"], 10, 32); err == nil {
-		res.Queue.QueueID = int32(q)
+	rh := protocol.DecodeSendMessageResponseHeader(resp.RawExt())
+	res := &client.SendResult{Status: status, MsgID: pr.uniq, OffsetMsgID: rh.MsgID, Queue: mq,
+		TransactionID: rh.TransactionID, RegionID: rh.MsgRegion, QueueOffset: rh.QueueOffset}
+	if v, ok := resp.Ext("queueId"); ok {
+		if q, err := strconv.ParseInt(v, 10, 32); err == nil {
+			res.Queue.QueueID = int32(q)
+		}
 	}
-	res.QueueOffset, _ = strconv.ParseInt(resp.ExtFields["queueOffset"], 10, 64)
 	if status != client.SendOK {
 		return res, fmt.Errorf("producer: message %s stored on %s (%s) with status %s: %w", pr.uniq, mq, addr, status, core.Check(resp, addr, reqCode))
 	}
@@ -544,7 +585,7 @@ func (p *Producer) runAsync(op *sendOp, cb func(*client.SendResult, error)) erro
 			return op.err()
 		}
 		actx, cancel := p.attemptCtx(op.ctx)
-		err := p.core.InvokeAsync(actx, at.addr, at.req, func(resp *remoting.Command, err error) {
+		err := p.core.InvokeAsyncRaw(actx, at.addr, at.req, func(resp *remoting.Command, err error) {
 			cancel()
 			if res, err, over := op.done(at, resp, err); over {
 				cb(res, err)

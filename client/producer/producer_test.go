@@ -242,7 +242,7 @@ func TestPrepareBatch(t *testing.T) {
 	if entries[0].Properties[client.PropertyTags] != "A" || entries[1].Properties[client.PropertyKeys] != "k" {
 		t.Errorf("entry properties: %v %v", entries[0].Properties, entries[1].Properties)
 	}
-	req := p.request(pr, 2)
+	req := p.request(pr, 2).MaterializeExt()
 	if req.Code != remoting.SendBatchMessage || req.ExtFields["m"] != "true" || req.ExtFields["e"] != "2" || req.ExtFields["b"] != "T" {
 		t.Errorf("batch request code %d ext %v", req.Code, req.ExtFields)
 	}
@@ -288,7 +288,7 @@ func TestRequestFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := p.request(pr, 3)
+	req := p.request(pr, 3).MaterializeExt()
 	e := req.ExtFields
 	if req.Code != remoting.SendMessageV2 || e["a"] != "pg" || e["b"] != "T" || e["c"] != "TBW102" || e["d"] != "8" ||
 		e["e"] != "3" || e["f"] != "0" || e["i"] != pr.props || e["m"] != "false" || !bytes.Equal(req.Body, []byte("x")) {

@@ -82,7 +82,15 @@ func NewUniqKey() string {
 	var b [6]byte
 	binary.BigEndian.PutUint32(b[:], uint32(time.Now().UnixMilli()))
 	binary.BigEndian.PutUint16(b[4:], uint16(uniqCounter.Add(1)))
-	return uniqPrefix + strings.ToUpper(hex.EncodeToString(b[:]))
+	const upperHex = "0123456789ABCDEF"
+	var sb strings.Builder
+	sb.Grow(len(uniqPrefix) + 12)
+	sb.WriteString(uniqPrefix)
+	for _, c := range b {
+		sb.WriteByte(upperHex[c>>4])
+		sb.WriteByte(upperHex[c&0xF])
+	}
+	return sb.String()
 }
 
 // TagsCode is the consume-queue tag hash: Java's String.hashCode over UTF-16 code units,

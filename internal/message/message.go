@@ -250,7 +250,10 @@ func RecordSize(b []byte) (int, error) {
 
 // Decode decodes the record at the start of b. With checkCRC the body CRC is verified. It never
 // panics: truncated, inconsistent or corrupt input yields an error. Body aliases b.
-func Decode(b []byte, checkCRC bool) (*Message, error) {
+func Decode(b []byte, checkCRC bool) (*Message, error) { return decode(b, checkCRC, "") }
+
+// decode is Decode reusing topic as the Topic string when the record's topic bytes equal it.
+func decode(b []byte, checkCRC bool, topic string) (*Message, error) {
 	size, err := RecordSize(b)
 	if err != nil {
 		return nil, err
@@ -299,7 +302,11 @@ func Decode(b []byte, checkCRC bool) (*Message, error) {
 	if p+topicLen+2 > size {
 		return nil, fmt.Errorf("%w: topic length %d in a %d-byte record", ErrBadLength, topicLen, size)
 	}
-	m.Topic = string(r[p : p+topicLen])
+	if tb := r[p : p+topicLen]; string(tb) == topic {
+		m.Topic = topic
+	} else {
+		m.Topic = string(tb)
+	}
 	p += topicLen
 	propLen := int(be.Uint16(r[p:]))
 	p += 2
@@ -372,13 +379,16 @@ func Verify(b []byte) error {
 }
 
 // DecodeAll decodes concatenated records (pull and query bodies), without CRC checks, as clients do.
+// Records of one topic share one Topic string.
 func DecodeAll(b []byte) ([]*Message, error) {
 	var out []*Message
+	prevTopic := ""
 	for len(b) > 0 {
-		m, err := Decode(b, false)
+		m, err := decode(b, false, prevTopic)
 		if err != nil {
 			return out, err
 		}
+		prevTopic = m.Topic
 		out = append(out, m)
 		b = b[m.StoreSize:]
 	}

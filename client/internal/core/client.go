@@ -206,8 +206,19 @@ func (c *Client) Invoke(ctx context.Context, addr string, req *remoting.Command)
 // InvokeAsync sends req to addr; cb gets the answer or a translated error, exactly once, unless
 // InvokeAsync itself returns an error.
 func (c *Client) InvokeAsync(ctx context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error)) error {
+	return c.invokeAsync(ctx, addr, req, cb, c.rpc.InvokeAsync)
+}
+
+// InvokeAsyncRaw is InvokeAsync with the response's custom header kept as a list (ExtFields
+// nil; read it with the Command's Ext* methods or RawExt).
+func (c *Client) InvokeAsyncRaw(ctx context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error)) error {
+	return c.invokeAsync(ctx, addr, req, cb, c.rpc.InvokeAsyncRaw)
+}
+
+func (c *Client) invokeAsync(ctx context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error),
+	invoke func(context.Context, string, *remoting.Command, func(*remoting.Command, error)) error) error {
 	code := req.Code
-	err := c.rpc.InvokeAsync(ctx, addr, req, func(resp *remoting.Command, err error) {
+	err := invoke(ctx, addr, req, func(resp *remoting.Command, err error) {
 		if err != nil {
 			err = c.Transport(err, addr, code)
 		}

@@ -1,8 +1,10 @@
 package rpc
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -151,6 +153,17 @@ func (c *Client) Invoke(ctx context.Context, addr string, req *remoting.Command)
 // its own goroutine, with the response, or with an error when ctx is done first or the connection
 // drops. When InvokeAsync returns an error, cb is not called.
 func (c *Client) InvokeAsync(ctx context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error)) error {
+	return c.invokeAsync(ctx, addr, req, cb, false)
+}
+
+// InvokeAsyncRaw is InvokeAsync delivering the response with its custom header kept as a list
+// (ExtFields nil; read it with the Command's Ext* methods or RawExt): no map per response. The
+// SDK's send path uses it.
+func (c *Client) InvokeAsyncRaw(ctx context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error)) error {
+	return c.invokeAsync(ctx, addr, req, cb, true)
+}
+
+func (c *Client) invokeAsync(ctx context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error), raw bool) error {
 	var cancel context.CancelFunc = func() {}
 	if _, ok := ctx.Deadline(); !ok {
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.DefaultTimeout)
@@ -160,7 +173,7 @@ func (c *Client) InvokeAsync(ctx context.Context, addr string, req *remoting.Com
 		cancel()
 		return err
 	}
-	cl := &call{cb: cb, cancel: cancel}
+	cl := &call{cb: cb, cancel: cancel, raw: raw}
 	if err := cn.send(ctx, req, cl); err != nil {
 		cancel()
 		return err
@@ -288,6 +301,7 @@ type result struct {
 
 // call is one outstanding request: sync calls wait on done, async calls have cb.
 type call struct {
+	raw    bool // deliver the response with its custom header as a list (no ExtFields map)
 	done   chan result
 	cb     func(*remoting.Command, error)
 	cancel context.CancelFunc
@@ -307,6 +321,9 @@ func (cl *call) setStop(stop func() bool) {
 func (cl *call) finish(resp *remoting.Command, err error) {
 	if !cl.fired.CompareAndSwap(false, true) {
 		return
+	}
+	if resp != nil && !cl.raw {
+		resp.MaterializeExt()
 	}
 	if cl.cb == nil {
 		cl.done <- result{resp, err}
@@ -330,7 +347,13 @@ type conn struct {
 	addr   string
 	nc     net.Conn
 
-	writeMu sync.Mutex // one frame per Write, never interleaved
+	// Writes are combined: a sender appends its whole frame to wbuf under wmu; the first sender
+	// that finds no write in progress becomes the writer and loops, writing everything queued
+	// (one write(2) for many frames), until wbuf is empty. Frames never interleave.
+	wmu     sync.Mutex
+	wbuf    []byte
+	wspare  []byte
+	writing bool
 
 	mu       sync.Mutex // guards pending, err
 	pending  map[int32]*call
@@ -352,10 +375,6 @@ func (cn *conn) send(ctx context.Context, req *remoting.Command, cl *call) error
 	if sign := cn.client.cfg.Sign; sign != nil && !req.IsResponse() {
 		sign(req)
 	}
-	frame, err := req.Encode()
-	if err != nil {
-		return fmt.Errorf("rpc: %s code %d: %w", cn.addr, req.Code, err)
-	}
 	if cl != nil {
 		cn.mu.Lock()
 		if cn.err != nil {
@@ -363,10 +382,11 @@ func (cn *conn) send(ctx context.Context, req *remoting.Command, cl *call) error
 			cn.mu.Unlock()
 			return err
 		}
-		if _, dup := cn.pending[req.Opaque]; dup {
+		for {
+			if _, dup := cn.pending[req.Opaque]; !dup {
+				break
+			}
 			req.Opaque = remoting.NextOpaque()
-			cn.mu.Unlock()
-			return cn.send(ctx, req, cl)
 		}
 		cn.pending[req.Opaque] = cl
 		cn.mu.Unlock()
@@ -375,18 +395,57 @@ func (cn *conn) send(ctx context.Context, req *remoting.Command, cl *call) error
 	if !ok {
 		deadline = time.Now().Add(cn.client.cfg.WriteTimeout)
 	}
-	cn.writeMu.Lock()
-	_ = cn.nc.SetWriteDeadline(deadline)
-	_, err = cn.nc.Write(frame)
-	cn.writeMu.Unlock()
-	if err != nil {
+	if err := cn.write(req, deadline); err != nil {
 		if cl != nil {
 			cn.remove(req.Opaque, cl)
 		}
-		werr := fmt.Errorf("rpc: write to %s code %d: %w: %w", cn.addr, req.Code, ErrConnClosed, err)
-		cn.close(werr)
-		return werr
+		return err
 	}
+	return nil
+}
+
+// maxWriteBuffer is the largest combined write buffer kept for reuse.
+const maxWriteBuffer = 1 << 20
+
+// write appends req's frame to the combined write buffer and, unless another sender is already
+// writing, writes the buffer out (see conn.wmu). An encoding error concerns req alone; a socket
+// error closes the connection, which fails every pending call.
+func (cn *conn) write(req *remoting.Command, deadline time.Time) error {
+	cn.wmu.Lock()
+	out, err := req.AppendFrame(cn.wbuf)
+	cn.wbuf = out
+	if err != nil {
+		cn.wmu.Unlock()
+		return fmt.Errorf("rpc: %s code %d: %w", cn.addr, req.Code, err)
+	}
+	if cn.writing {
+		cn.wmu.Unlock()
+		return nil
+	}
+	cn.writing = true
+	for len(cn.wbuf) > 0 {
+		buf := cn.wbuf
+		cn.wbuf = cn.wspare[:0]
+		cn.wspare = nil
+		cn.wmu.Unlock()
+		_ = cn.nc.SetWriteDeadline(deadline)
+		_, werr := cn.nc.Write(buf)
+		cn.wmu.Lock()
+		if cap(buf) <= maxWriteBuffer {
+			cn.wspare = buf[:0]
+		}
+		if werr != nil {
+			cn.wbuf = cn.wbuf[:0]
+			cn.writing = false
+			cn.wmu.Unlock()
+			err := fmt.Errorf("rpc: write to %s code %d: %w: %w", cn.addr, req.Code, ErrConnClosed, werr)
+			cn.close(err)
+			return err
+		}
+		deadline = time.Now().Add(cn.client.cfg.WriteTimeout)
+	}
+	cn.writing = false
+	cn.wmu.Unlock()
 	return nil
 }
 
@@ -415,9 +474,16 @@ func (cn *conn) readLoop() {
 	c := cn.client
 	defer c.wg.Done()
 	var readErr error
+	br := bufio.NewReaderSize(cn.nc, 64<<10)
+	var lastDeadline time.Time
 	for {
-		_ = cn.nc.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout))
-		cmd, err := remoting.ReadCommand(cn.nc, c.cfg.MaxFrameSize)
+		// Moving the read deadline costs a timer update; once a second is precise enough for a
+		// 120 s idle timeout.
+		if now := time.Now(); now.Sub(lastDeadline) > time.Second {
+			_ = cn.nc.SetReadDeadline(now.Add(c.cfg.IdleTimeout))
+			lastDeadline = now
+		}
+		cmd, err := readCommandRaw(br, c.cfg.MaxFrameSize)
 		if err != nil {
 			readErr = err
 			break
@@ -434,7 +500,7 @@ func (cn *conn) readLoop() {
 			cl.finish(cmd, nil)
 			continue
 		}
-		cn.dispatch(cmd)
+		cn.dispatch(cmd.MaterializeExt())
 	}
 	_ = cn.nc.Close()
 	cn.mu.Lock()
@@ -512,4 +578,25 @@ func (cn *conn) reply(req, resp *remoting.Command) {
 	if err := cn.send(ctx, resp, nil); err != nil {
 		cn.client.log.Debug("answer to server request not sent", "addr", cn.addr, "code", req.Code, "err", err)
 	}
+}
+
+// readCommandRaw reads one frame from r and decodes it with its custom header as a list; the
+// frame gets its own buffer (the decoded strings alias it).
+func readCommandRaw(r io.Reader, maxFrame int) (*remoting.Command, error) {
+	var lb [4]byte
+	if _, err := io.ReadFull(r, lb[:]); err != nil {
+		return nil, err
+	}
+	length := int64(int32(binary.BigEndian.Uint32(lb[:])))
+	if err := remoting.CheckLength(length, maxFrame); err != nil {
+		return nil, err
+	}
+	frame := make([]byte, length)
+	if _, err := io.ReadFull(r, frame); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return remoting.DecodeFrameRaw(frame)
 }
