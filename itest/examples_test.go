@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skiffmq/skiff/client/consumer"
 	"github.com/skiffmq/skiff/internal/testutil"
 )
 
@@ -172,6 +173,9 @@ func TestSDKExamples(t *testing.T) {
 
 	t.Run("pull", func(t *testing.T) {
 		runExample(t, dir, "producer", "-n", ns, "-t", "ExPull", "-c", "10", "--async")
+		// The broker builds consume queues asynchronously after it answered the sends: the
+		// example reads each queue's max offset once, so wait until all 10 are dispatched.
+		waitDispatched(t, ns, "ExPull", 10)
 		out := runExample(t, dir, "pull", "-n", ns, "-t", "ExPull", "-g", "ExPullGroup", "-c", "10", "--timeout", "30s")
 		if got := len(exampleLines(out, `^pulled \d+: queue=\d+ offset=\d+ .*body="Hello Skiff \d+"$`)); got != 10 {
 			t.Fatalf("pull printed %d messages, want 10", got)
@@ -302,5 +306,35 @@ func TestSDKExamples(t *testing.T) {
 		if got := len(exampleLines(out, `^consumer [AB] \(client id \S+\) keeps its offsets in `+regexp.QuoteMeta(os.TempDir()))); got != 2 {
 			t.Fatalf("%d consumers report an offset file under %s, want 2", got, os.TempDir())
 		}
+	})
+}
+
+// waitDispatched waits until topic's consume queues hold n entries in total.
+func waitDispatched(t *testing.T, ns, topic string, n int64) {
+	t.Helper()
+	pc, err := consumer.NewPullConsumer("ExamplesWaitDispatch", consumer.WithNameServers(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	waitFor(t, 20*time.Second, fmt.Sprintf("%d messages of %s in the consume queues", n, topic), func() bool {
+		qs, err := pc.Queues(ctx, topic)
+		if err != nil {
+			return false
+		}
+		sum := int64(0)
+		for _, q := range qs {
+			m, err := pc.MaxOffset(ctx, q)
+			if err != nil {
+				return false
+			}
+			sum += m
+		}
+		return sum == n
 	})
 }
