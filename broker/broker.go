@@ -5,9 +5,12 @@
 // Lifecycle: New validates the configuration, locks the store folder and opens the store (running
 // recovery); Start binds the remoting port, registers with every name server and starts the loops;
 // Shutdown stops accepting requests, unregisters, answers held pulls, drains the workers, stops
-// the server, persists offsets and metadata and closes the store. Handlers live in one file per group of requests (send.go, pull.go,
-// offsets.go, client.go, admin.go, sendback.go); the store's statuses are mapped to response codes in
-// codes.go.
+// the server, persists offsets and metadata and closes the store. The hot paths are processors in
+// package broker/processor (Send, Pull, and Writer, the one door every store write goes through),
+// wired to the broker's store, tables, HA master and long-poll service in processors.go; the
+// other handlers live in one file per group of requests (offsets.go, client.go, admin.go,
+// sendback.go, transaction.go). The store's statuses are mapped to response codes in
+// processor/codes.go.
 package broker
 
 import (
@@ -24,6 +27,7 @@ import (
 
 	"github.com/skiffmq/skiff/broker/ha"
 	"github.com/skiffmq/skiff/broker/metadata"
+	"github.com/skiffmq/skiff/broker/processor"
 	"github.com/skiffmq/skiff/commitlog"
 	"github.com/skiffmq/skiff/internal/controlapi"
 	"github.com/skiffmq/skiff/internal/daemon"
@@ -49,6 +53,9 @@ type Broker struct {
 	delayOffsets *metadata.DelayOffsets
 	clients      *clientManager
 	hold         *holdService
+	writer       *processor.Writer // the one door to the store
+	sendProc     *processor.Send
+	pullProc     *processor.Pull
 	srv          *server.Server
 	rpc          *rpc.Client
 	unlockStore  func()
@@ -146,6 +153,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		return fail(err)
 	}
 	b.hold = newHoldService(b)
+	b.newProcessors()
 	b.store.OnDispatch(b.hold.onDispatch)
 	return b, nil
 }
@@ -413,10 +421,10 @@ const (
 func (b *Broker) registerHandlers() {
 	h := b.srv.Handle
 	// The hot paths read typed headers from the raw extFields list (no map per request).
-	b.srv.HandleRaw(remoting.SendMessage, poolSend, b.handleSend)
-	b.srv.HandleRaw(remoting.SendMessageV2, poolSend, b.handleSend)
-	b.srv.HandleRaw(remoting.SendBatchMessage, poolSend, b.handleSend)
-	b.srv.HandleRaw(remoting.PullMessage, poolPull, b.handlePull)
+	b.srv.HandleRaw(remoting.SendMessage, poolSend, b.sendProc.Handle)
+	b.srv.HandleRaw(remoting.SendMessageV2, poolSend, b.sendProc.Handle)
+	b.srv.HandleRaw(remoting.SendBatchMessage, poolSend, b.sendProc.Handle)
+	b.srv.HandleRaw(remoting.PullMessage, poolPull, b.pullProc.Handle)
 	h(remoting.ConsumerSendMsgBack, poolSend, b.handleSendBack)
 	h(remoting.EndTransaction, poolSend, b.handleEndTransaction)
 	h(remoting.QueryConsumerOffset, poolClient, b.handleQueryConsumerOffset)

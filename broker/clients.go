@@ -91,6 +91,11 @@ func parseTagExpression(expr string) []string {
 }
 
 // matchCode is the consume-queue filter: the tag hash is one of the subscription's.
+// MatchAll, MatchCode and MatchTags make a subscription the pull processor's Filter.
+func (s *subscription) MatchAll() bool                { return s == nil || s.all }
+func (s *subscription) MatchCode(tagsCode int64) bool { return s.matchCode(tagsCode) }
+func (s *subscription) MatchTags(tags string) bool    { return s.matchTags(tags) }
+
 func (s *subscription) matchCode(code int64) bool {
 	if s == nil || s.all {
 		return true

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/skiffmq/skiff/broker/metadata"
+	"github.com/skiffmq/skiff/broker/processor"
 	"github.com/skiffmq/skiff/commitlog"
-	"github.com/skiffmq/skiff/internal/message"
 	"github.com/skiffmq/skiff/internal/remoting"
 )
 
@@ -15,7 +15,7 @@ import (
 // SYNC_MASTER, wait until a slave acknowledged res.EndOffset. The result's status becomes
 // SlaveNotAvailable when no healthy slave exists and FlushSlaveTimeout when the ack did not come
 // within slaveTimeout; the message stays stored on the master either way.
-func (b *Broker) replicate(res commitlog.PutResult, wait bool) replicaStatus {
+func (b *Broker) replicate(res commitlog.PutResult, wait bool) processor.ReplicaStatus {
 	if b.fo != nil {
 		return b.fo.replicate(res, wait)
 	}
@@ -37,32 +37,15 @@ func (b *Broker) replicate(res commitlog.PutResult, wait bool) replicaStatus {
 	return replicaOK
 }
 
-type replicaStatus int
-
 const (
-	replicaOK replicaStatus = iota
-	replicaSlaveNotAvailable
-	replicaTimeout
-	replicaNotEnough // controller mode: fewer SyncStateSet members than minInSyncReplicas
+	replicaOK                = processor.ReplicaOK
+	replicaSlaveNotAvailable = processor.ReplicaSlaveNotAvailable
+	replicaTimeout           = processor.ReplicaTimeout
+	replicaNotEnough         = processor.ReplicaNotEnough // controller mode: fewer SyncStateSet members than minInSyncReplicas
 )
 
-// withReplica overrides a send response code with the replication outcome (a non-OK replica
-// status wins over a flush timeout).
-func withReplica(code int32, rs replicaStatus) int32 {
-	switch rs {
-	case replicaSlaveNotAvailable:
-		return remoting.SlaveNotAvailable
-	case replicaTimeout:
-		return remoting.FlushSlaveTimeout
-	case replicaNotEnough:
-		return remoting.SystemError
-	}
-	return code
-}
-
-func waitRequested(msgs []*message.Message) bool {
-	return len(msgs) > 0 && msgs[0].Properties[message.PropertyWait] != "false"
-}
+// replicaStatus is the replication outcome of a store write.
+type replicaStatus = processor.ReplicaStatus
 
 // slaveSyncLoop copies topics, consumer offsets, delay offsets and subscription groups from the
 // master every 10 s (first after 3 s), so a consumer that moves to the slave continues where it

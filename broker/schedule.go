@@ -105,7 +105,7 @@ func (b *Broker) deliverDelayed(m *message.Message) error {
 		ReconsumeTimes: m.ReconsumeTimes, Body: m.Body, Properties: props,
 	}
 	res := b.write(writeInternal, out)
-	if !res.ok() {
+	if !res.OK() {
 		return fmt.Errorf("store delayed message for %s: %s: %v", realTopic, putStatusName(res.Status), res.Err)
 	}
 	return nil

@@ -93,8 +93,8 @@ func (b *Broker) handleSendBack(_ context.Context, c *server.Conn, req *remoting
 		m.Topic, m.QueueID = retry, rand.Int32N(gc.RetryQueueNums)
 		props[message.PropertyDelayLevel] = strconv.Itoa(int(delayLevel))
 	}
-	res := b.writeOpts(writeInternal, true, m)
-	if !res.ok() {
+	res := b.write(writeSendBack, m)
+	if !res.OK() {
 		b.log.Error("send back: store failed; not answering so the client retries", "group", group,
 			"status", putStatusName(res.Status), "err", res.Err)
 		return nil

@@ -83,7 +83,7 @@ func (b *Broker) handleEndTransaction(_ context.Context, _ *server.Conn, req *re
 		m.SysFlag = (m.SysFlag &^ message.TransactionMask) | message.TransactionCommit
 		m.PreparedTransactionOffset = half.CommitLogOffset
 		res := b.write(writeInternal, m)
-		if !res.ok() {
+		if !res.OK() {
 			return errResp(req, putCode(res.Status), "commit transaction message: %s: %v", putStatusName(res.Status), res.Err)
 		}
 		if b.fo != nil {
@@ -126,7 +126,7 @@ func (b *Broker) writeOp(halfOffset int64) error {
 		BornTimestamp: b.now().UnixMilli(), BornHost: b.storeHost, StoreHost: b.storeHost,
 		Properties: map[string]string{message.PropertyTags: "d", message.PropertyWait: "false"}}
 	res := b.write(writeInternal, m)
-	if !res.ok() {
+	if !res.OK() {
 		return fmt.Errorf("%s: %v", putStatusName(res.Status), res.Err)
 	}
 	b.tx.markDone(halfOffset)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -15,8 +16,9 @@ import (
 type Conn struct {
 	id     uint64
 	remote string
-	gc     gnet.Conn // the gnet connection (plain mode)
-	nc     *netConn  // the crypto/tls or plain net.Conn (TLS modes); exactly one of gc, nc is set
+	peer   netip.AddrPort // remote parsed once (IPv4-mapped addresses unmapped); invalid when unknown
+	gc     gnet.Conn      // the gnet connection (plain mode)
+	nc     *netConn       // the crypto/tls or plain net.Conn (TLS modes); exactly one of gc, nc is set
 	srv    *Server
 
 	lastRead atomic.Int64 // unix ns of the last read, for idle closing
@@ -42,6 +44,10 @@ func (c *Conn) ID() uint64 { return c.id }
 
 // RemoteAddr returns the peer's address ("ip:port"), saved when the connection opened.
 func (c *Conn) RemoteAddr() string { return c.remote }
+
+// RemoteAddrPort returns the peer's address parsed once when the connection opened (an IPv4
+// address mapped into IPv6 is unmapped); the zero AddrPort when it is unknown.
+func (c *Conn) RemoteAddrPort() netip.AddrPort { return c.peer }
 
 // Closed reports whether the connection has closed.
 func (c *Conn) Closed() bool { return c.closed.Load() }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -31,6 +32,9 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := &Conn{id: s.nextID.Add(1), gc: gc, srv: s, done: make(chan struct{})}
 	if ra := gc.RemoteAddr(); ra != nil {
 		c.remote = ra.String()
+		if ap, err := netip.ParseAddrPort(c.remote); err == nil {
+			c.peer = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		}
 	}
 	c.lastRead.Store(time.Now().UnixNano())
 	gc.SetContext(c)

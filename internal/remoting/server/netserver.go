@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -127,6 +128,9 @@ func (s *Server) serveNet(raw net.Conn) {
 		_ = raw.SetDeadline(time.Time{})
 	}
 	c := &Conn{id: s.nextID.Add(1), remote: remote, nc: &netConn{c: nc}, srv: s, done: make(chan struct{})}
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
+		c.peer = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
 	c.lastRead.Store(time.Now().UnixNano())
 	s.mu.Lock()
 	s.conns[c.id] = c

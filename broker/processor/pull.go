@@ -1,9 +1,9 @@
-package broker
+package processor
 
 import (
 	"bytes"
 	"context"
-	"strings"
+	"log/slog"
 	"time"
 
 	"github.com/skiffmq/skiff/broker/metadata"
@@ -24,12 +24,35 @@ const (
 // pullHeader is the typed pull header.
 type pullHeader = protocol.PullMessageRequestHeader
 
-func (b *Broker) handlePull(_ context.Context, c *server.Conn, req *remoting.Command) *remoting.Command {
-	return b.processPull(c, req, true)
+// Pull is the pull processor: PULL_MESSAGE with long polling (§2.5).
+type Pull struct {
+	Config        func() Config
+	Store         Store
+	Topics        Topics
+	Groups        Groups
+	Offsets       Offsets
+	Subscriptions Subscriptions
+	Holder        Holder
+	Log           *slog.Logger
+	// SlaveDiverged reports a slave whose commit log diverged from its master (it serves no
+	// reads); nil on a master.
+	SlaveDiverged func() bool
+	// OnGet counts messages read from the store; may be nil.
+	OnGet func(n int)
+	// Observe records an answered pull of n messages and bytes body bytes; may be nil.
+	Observe func(topic string, n, bytes int, start time.Time)
 }
 
-// observePull records a pull answer (held pulls are recorded when they are finally answered).
-func (b *Broker) observePull(topic string, body []byte, start time.Time) {
+// Handle serves one pull. Register it with server.HandleRaw.
+func (p *Pull) Handle(_ context.Context, c *server.Conn, req *remoting.Command) *remoting.Command {
+	return p.Process(c, req, true)
+}
+
+// observe records a pull answer (held pulls are recorded when they are finally answered).
+func (p *Pull) observe(topic string, body []byte, start time.Time) {
+	if p.Observe == nil {
+		return
+	}
 	n := 0
 	for rest := body; len(rest) >= 4; n++ {
 		size := int(uint32(rest[0])<<24 | uint32(rest[1])<<16 | uint32(rest[2])<<8 | uint32(rest[3]))
@@ -38,25 +61,26 @@ func (b *Broker) observePull(topic string, body []byte, start time.Time) {
 		}
 		rest = rest[size:]
 	}
-	b.recordPull(topic, n, len(body), start)
+	p.Observe(topic, n, len(body), start)
 }
 
-// processPull answers a pull. When nothing is available and the request may be suspended, it
+// Process answers a pull. When nothing is available and the request may be suspended, it
 // parks the request in the hold service and returns nil; the hold service re-runs it (with
 // allowSuspend false) when a message arrives or the suspend timeout passes.
-func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend bool) *remoting.Command {
+func (p *Pull) Process(c *server.Conn, req *remoting.Command, allowSuspend bool) *remoting.Command {
 	start := time.Now()
+	cfg := p.Config()
 	ph, err := protocol.DecodePullMessageRequestHeader(req.RawExt())
 	if err != nil {
 		return errResp(req, remoting.SystemError, "%v", err)
 	}
-	if b.conf().BrokerPermission&metadata.PermRead == 0 {
-		return errResp(req, remoting.NoPermission, "the broker[%s] pulling message is forbidden", b.conf().BrokerAddr())
+	if cfg.BrokerPermission&metadata.PermRead == 0 {
+		return errResp(req, remoting.NoPermission, "the broker[%s] pulling message is forbidden", cfg.BrokerAddr)
 	}
-	if b.haSlave != nil && b.haSlave.Diverged() {
-		return errResp(req, remoting.SystemError, "the slave[%s] commit log diverged from its master; it serves no reads until repaired", b.conf().BrokerAddr())
+	if p.SlaveDiverged != nil && p.SlaveDiverged() {
+		return errResp(req, remoting.SystemError, "the slave[%s] commit log diverged from its master; it serves no reads until repaired", cfg.BrokerAddr)
 	}
-	gc, ok, err := b.groups.GetOrCreate(ph.ConsumerGroup, b.conf().AutoCreateSubscriptionGroup)
+	gc, ok, err := p.Groups.GetOrCreate(ph.ConsumerGroup, cfg.AutoCreateSubscriptionGroup)
 	if err != nil {
 		return errResp(req, remoting.SystemError, "subscription group %s: %v", ph.ConsumerGroup, err)
 	}
@@ -66,8 +90,8 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 	if !gc.ConsumeEnable {
 		return errResp(req, remoting.NoPermission, "subscription group no permission, %s", ph.ConsumerGroup)
 	}
-	tc, ok := b.topics.Get(ph.Topic)
-	if !ok && !b.conf().IsMaster() && b.store.MaxOffsetInQueue(ph.Topic, ph.QueueID) > 0 {
+	tc, ok := p.Topics.Get(ph.Topic)
+	if !ok && !cfg.IsMaster && p.Store.MaxOffsetInQueue(ph.Topic, ph.QueueID) > 0 {
 		// A slave serves what it replicated even before the topic config arrives from the
 		// master (it syncs every 10 s, and the master may be down).
 		tc, ok = metadata.TopicConfig{TopicName: ph.Topic, ReadQueueNums: ph.QueueID + 1, WriteQueueNums: ph.QueueID + 1, Perm: metadata.PermRead}, true
@@ -80,21 +104,20 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 	}
 	if ph.QueueID < 0 || ph.QueueID >= tc.ReadQueueNums {
 		return errResp(req, remoting.SystemError, "queueId[%d] is illegal, topic:[%s] topicConfig.readQueueNums:[%d] consumer:[%s]",
-			ph.QueueID, ph.Topic, tc.ReadQueueNums, c.RemoteAddr())
+			ph.QueueID, ph.Topic, tc.ReadQueueNums, remoteOf(c))
 	}
-	var sub *subscription
+	var sub Filter
 	if ph.SysFlag&pullSubscription != 0 {
-		sub = newSubscription(SubscriptionData{Topic: ph.Topic, SubString: ph.Subscription,
-			ExpressionType: ph.ExpressionType, TagsSet: parseTagExpression(ph.Subscription)})
+		sub = p.Subscriptions.Parse(ph.Topic, ph.Subscription, ph.ExpressionType)
 	} else {
-		s, model, found := b.clients.subscriptionOf(ph.ConsumerGroup, ph.Topic)
+		s, subVersion, model, found := p.Subscriptions.Subscription(ph.ConsumerGroup, ph.Topic)
 		if !found {
 			return errResp(req, remoting.SubscriptionNotExist, "the consumer's subscription not exist, group: %s topic: %s", ph.ConsumerGroup, ph.Topic)
 		}
 		if model == "BROADCASTING" && !gc.ConsumeBroadcastEnable {
 			return errResp(req, remoting.NoPermission, "the consumer group[%s] can not consume by broadcast way", ph.ConsumerGroup)
 		}
-		if s.data.SubVersion < ph.SubVersion {
+		if subVersion < ph.SubVersion {
 			return errResp(req, remoting.SubscriptionNotLatest, "the consumer's subscription not latest")
 		}
 		sub = s
@@ -104,69 +127,71 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 	if maxNums <= 0 {
 		maxNums = 1
 	}
-	res := b.store.GetMessage(ph.Topic, ph.QueueID, ph.QueueOffset, maxNums, sub.matchCode)
-	code := getCode(res.Status, ph.QueueOffset)
+	res := p.Store.GetMessage(ph.Topic, ph.QueueID, ph.QueueOffset, maxNums, sub.MatchCode)
+	code := GetCode(res.Status, ph.QueueOffset)
 	next := res.NextBeginOffset
 	body := []byte(nil)
 	if res.Status == commitlog.Found {
-		body = b.exactTagFilter(res.Messages, sub)
+		body = exactTagFilter(res.Messages, sub)
 		if len(body) == 0 {
 			code = remoting.PullRetryImmediately
 		}
-		b.stats.recordGet(len(res.Messages))
+		if p.OnGet != nil {
+			p.OnGet(len(res.Messages))
+		}
 	}
-	if !b.conf().IsMaster() && code == remoting.PullOffsetMoved {
+	if !cfg.IsMaster && code == remoting.PullOffsetMoved {
 		// A slave never moves consumers (no offsetCheckInSlave).
 		code, next = remoting.PullRetryImmediately, ph.QueueOffset
 	}
 	suggest := int64(0)
-	if b.conf().SlaveReadEnable {
+	if cfg.SlaveReadEnable {
 		suggest = gc.BrokerID
 		if n := len(res.Messages); n > 0 {
 			// How far the end of the pulled data lies behind the commit-log end.
-			if behind := res.MaxPhyOffset - res.LastPhyOffset - int64(len(res.Messages[n-1])); behind > b.memoryBehindLimit() {
+			if behind := res.MaxPhyOffset - res.LastPhyOffset - int64(len(res.Messages[n-1])); behind > cfg.TotalMemory*int64(cfg.AccessMessageInMemoryMaxRatio)/100 {
 				suggest = gc.WhichBrokerWhenConsumeSlowly
 			}
 		}
-	} else if !b.conf().IsMaster() {
+	} else if !cfg.IsMaster {
 		suggest = 0
 	}
 
 	if code == remoting.PullNotFound && allowSuspend && ph.SysFlag&pullSuspend != 0 {
 		timeout := ph.SuspendTimeoutMillis
-		if !b.conf().LongPollingEnable {
-			timeout = int64(b.conf().ShortPollingTimeMills)
+		if !cfg.LongPollingEnable {
+			timeout = cfg.ShortPollingTimeMills
 		}
-		if b.hold.suspend(c, req, ph.Topic, ph.QueueID, ph.QueueOffset, sub, timeout) {
-			b.commitFromPull(ph, allowSuspend)
+		if p.Holder.Suspend(c, req, ph.Topic, ph.QueueID, ph.QueueOffset, sub, timeout) {
+			p.commitFromPull(ph, allowSuspend, cfg)
 			return nil
 		}
 		// Shutting down: answered now with what the store has.
 	}
-	b.commitFromPull(ph, allowSuspend)
+	p.commitFromPull(ph, allowSuspend, cfg)
 
 	rh := protocol.PullMessageResponseHeader{NextBeginOffset: next, MinOffset: res.MinOffset, MaxOffset: res.MaxOffset, SuggestWhichBrokerID: suggest}
 	if code == remoting.PullOffsetMoved {
-		b.log.Info("pull offset moved", "group", ph.ConsumerGroup, "topic", ph.Topic, "queueId", ph.QueueID,
-			"requestOffset", ph.QueueOffset, "nextBeginOffset", next, "status", getStatusName(res.Status))
+		p.Log.Info("pull offset moved", "group", ph.ConsumerGroup, "topic", ph.Topic, "queueId", ph.QueueID,
+			"requestOffset", ph.QueueOffset, "nextBeginOffset", next, "status", GetStatusName(res.Status))
 	}
-	b.observePull(ph.Topic, body, start)
-	resp := remoting.NewResponseList(req, code, getStatusName(res.Status))
+	p.observe(ph.Topic, body, start)
+	resp := remoting.NewResponseList(req, code, GetStatusName(res.Status))
 	resp.Body = body
 	return resp.SetRawExt(rh.Append(make([]protocol.ExtField, 0, 4)))
 }
 
 // commitFromPull stores the consumer's committed offset carried by the pull (COMMIT_OFFSET bit),
 // on a master and only on the first run of a request.
-func (b *Broker) commitFromPull(ph pullHeader, firstRun bool) {
-	if firstRun && ph.SysFlag&pullCommitOffset != 0 && b.conf().IsMaster() && ph.CommitOffset >= 0 {
-		b.offsets.Commit(ph.ConsumerGroup, ph.Topic, ph.QueueID, ph.CommitOffset)
+func (p *Pull) commitFromPull(ph pullHeader, firstRun bool, cfg Config) {
+	if firstRun && ph.SysFlag&pullCommitOffset != 0 && cfg.IsMaster && ph.CommitOffset >= 0 {
+		p.Offsets.Commit(ph.ConsumerGroup, ph.Topic, ph.QueueID, ph.CommitOffset)
 	}
 }
 
 // exactTagFilter drops messages whose tag hash matched but whose TAGS differ (hash collisions),
 // and concatenates the rest into the response body.
-func (b *Broker) exactTagFilter(msgs [][]byte, sub *subscription) []byte {
+func exactTagFilter(msgs [][]byte, sub Filter) []byte {
 	n := 0
 	for _, m := range msgs {
 		n += len(m)
@@ -174,9 +199,9 @@ func (b *Broker) exactTagFilter(msgs [][]byte, sub *subscription) []byte {
 	var buf bytes.Buffer
 	buf.Grow(n)
 	for _, raw := range msgs {
-		if sub != nil && !sub.all {
+		if sub != nil && !sub.MatchAll() {
 			m, err := message.Decode(raw, false)
-			if err != nil || !sub.matchTags(m.Properties[message.PropertyTags]) {
+			if err != nil || !sub.MatchTags(m.Properties[message.PropertyTags]) {
 				continue
 			}
 		}
@@ -184,11 +209,3 @@ func (b *Broker) exactTagFilter(msgs [][]byte, sub *subscription) []byte {
 	}
 	return buf.Bytes()
 }
-
-// memoryBehindLimit is how far behind the commit-log end data may lie before a consumer counts as
-// reading from disk (accessMessageInMemoryMaxRatio, 40 % of RAM by default).
-func (b *Broker) memoryBehindLimit() int64 {
-	return totalMemory() * int64(b.conf().AccessMessageInMemoryMaxRatio) / 100
-}
-
-func isRetryTopic(topic string) bool { return strings.HasPrefix(topic, metadata.RetryGroupPrefix) }

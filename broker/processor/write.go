@@ -1,0 +1,144 @@
+package processor
+
+import (
+	"strconv"
+
+	"github.com/skiffmq/skiff/broker/metadata"
+	"github.com/skiffmq/skiff/commitlog"
+	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/remoting"
+)
+
+// WriteKind says which path a store write comes from; it decides the rewrite and the waits.
+type WriteKind int
+
+const (
+	// WriteSend is a producer's single message: rewritten (CLUSTER added, half and delayed
+	// messages parked), then the flush wait (SYNC_FLUSH, inside the store) and the replica wait
+	// (SYNC_MASTER) apply unless the message says WAIT=false.
+	WriteSend WriteKind = iota
+	// WriteBatch is a producer's batch: stored as is (the batch path already added CLUSTER and
+	// refused delays and transactions), with the same waits as a send.
+	WriteBatch
+	// WriteInternal is a message the broker itself moves (delayed delivery, transaction commit,
+	// op records, checks past the maximum): WAIT=false, no rewrite, no replica wait.
+	WriteInternal
+	// WriteSendBack is a consumer's message sent back for a retry: rewritten (its delay level
+	// parks it in SCHEDULE_TOPIC_XXXX), WAIT=false, no replica wait.
+	WriteSendBack
+)
+
+// WriteResult is a store write's outcome: the store's result plus the replication outcome.
+type WriteResult struct {
+	commitlog.PutResult
+	Replica ReplicaStatus
+}
+
+// OK reports whether the messages were stored (possibly with a flush or replica timeout).
+func (w WriteResult) OK() bool {
+	return w.Status == commitlog.PutOK || w.Status == commitlog.FlushDiskTimeout
+}
+
+// Stored is the number of messages the store took.
+func (w WriteResult) Stored() int {
+	if !w.OK() {
+		return 0
+	}
+	return max(w.MsgCount, 1)
+}
+
+// Code is the send response code of the write: the store's status mapped (§2.4 step 10), then a
+// non-OK replica status wins over a flush timeout.
+func (w WriteResult) Code() int32 {
+	code := PutCode(w.Status)
+	if !w.OK() {
+		return code
+	}
+	switch w.Replica {
+	case ReplicaSlaveNotAvailable:
+		return remoting.SlaveNotAvailable
+	case ReplicaTimeout:
+		return remoting.FlushSlaveTimeout
+	case ReplicaNotEnough:
+		return remoting.SystemError
+	}
+	return code
+}
+
+// Writer is the one door to the store: every message the broker stores (sends, batches, delayed
+// deliveries, transaction commits and ops, send-backs) goes through Write, which applies the
+// rewrite for its kind, puts the messages (the store waits for the covering flush under
+// SYNC_FLUSH unless WAIT=false), counts them, wakes the HA writers once and, for a SYNC_MASTER,
+// waits for a slave's ack of the end offset unless WAIT=false.
+type Writer struct {
+	Store      Store
+	Replicator func() Replicator             // nil result: no replication
+	Config     func() Config                 // cluster name and delay levels for the rewrite
+	OnPut      func(res commitlog.PutResult) // statistics; may be nil
+}
+
+// Write stores msgs (one message, or a batch of one topic and queue).
+func (w *Writer) Write(kind WriteKind, msgs ...*message.Message) WriteResult {
+	if kind == WriteSend || kind == WriteSendBack {
+		cfg := w.Config()
+		for _, m := range msgs {
+			Rewrite(m, cfg.BrokerClusterName, cfg.DelayLevels)
+		}
+	}
+	var res commitlog.PutResult
+	if len(msgs) == 1 {
+		res = w.Store.PutMessage(msgs[0])
+	} else {
+		res = w.Store.PutMessages(msgs)
+	}
+	if w.OnPut != nil {
+		w.OnPut(res)
+	}
+	out := WriteResult{PutResult: res}
+	if w.Replicator != nil && out.OK() {
+		if r := w.Replicator(); r != nil {
+			wait := (kind == WriteSend || kind == WriteBatch) && waitRequested(msgs)
+			out.Replica = r.Replicate(res, wait)
+		}
+	}
+	return out
+}
+
+// waitRequested: the producer did not set WAIT=false on the (first) message.
+func waitRequested(msgs []*message.Message) bool {
+	return len(msgs) > 0 && msgs[0].Properties[message.PropertyWait] != "false"
+}
+
+// Rewrite adds CLUSTER and parks half messages in RMQ_SYS_TRANS_HALF_TOPIC and delayed messages in
+// SCHEDULE_TOPIC_XXXX, remembering the real destination in REAL_TOPIC / REAL_QID (§2.10, §4.10).
+// levels is the number of delay levels (a larger level is clamped to it).
+func Rewrite(m *message.Message, cluster string, levels int) {
+	if m.Properties == nil {
+		m.Properties = map[string]string{}
+	}
+	m.Properties[message.PropertyCluster] = cluster
+	tranType := m.SysFlag & message.TransactionMask
+	if m.Properties[message.PropertyTransactionPrepared] == "true" && tranType != message.TransactionCommit && tranType != message.TransactionRollback {
+		m.Properties[message.PropertyRealTopic] = m.Topic
+		m.Properties[message.PropertyRealQueueID] = strconv.Itoa(int(m.QueueID))
+		m.SysFlag &^= message.TransactionMask
+		m.Topic, m.QueueID = metadata.TopicTransHalf, 0
+		return
+	}
+	if tranType == message.TransactionPrepared || tranType == message.TransactionRollback {
+		return
+	}
+	dl, ok := m.Properties[message.PropertyDelayLevel]
+	if !ok {
+		return
+	}
+	level, err := strconv.Atoi(dl)
+	if err != nil || level <= 0 {
+		return
+	}
+	level = min(level, levels)
+	m.Properties[message.PropertyDelayLevel] = strconv.Itoa(level)
+	m.Properties[message.PropertyRealTopic] = m.Topic
+	m.Properties[message.PropertyRealQueueID] = strconv.Itoa(int(m.QueueID))
+	m.Topic, m.QueueID = metadata.TopicSchedule, int32(level-1)
+}

@@ -1,0 +1,117 @@
+package broker
+
+import (
+	"github.com/skiffmq/skiff/broker/metadata"
+	"github.com/skiffmq/skiff/broker/processor"
+	"github.com/skiffmq/skiff/commitlog"
+	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/remoting"
+	"github.com/skiffmq/skiff/internal/remoting/server"
+)
+
+// newProcessors builds the send and pull processors and the store writer on the broker's store,
+// metadata tables, HA master, client manager and long-poll service (package processor declares
+// the small interfaces they need).
+func (b *Broker) newProcessors() {
+	b.writer = &processor.Writer{
+		Store:  b.store,
+		Config: b.procConfig,
+		OnPut:  b.stats.recordPut,
+		Replicator: func() processor.Replicator {
+			if b.haMaster == nil && b.fo == nil {
+				return nil
+			}
+			return brokerReplicator{b}
+		},
+	}
+	b.sendProc = &processor.Send{
+		Config: b.procConfig, Topics: b.topics, Groups: b.groups, Writer: b.writer, StoreHost: b.storeHost,
+		Log: b.log, Register: b.triggerRegister, Observe: b.recordSend,
+	}
+	// Controller mode's lease fence (b.fo is set when the broker starts in controller mode).
+	b.sendProc.CheckSend = func(req *remoting.Command) *remoting.Command {
+		if b.fo != nil {
+			return b.fo.checkSend(req)
+		}
+		return nil
+	}
+	b.pullProc = &processor.Pull{
+		Config: b.procConfig, Store: b.store, Topics: b.topics, Groups: b.groups, Offsets: b.offsets,
+		Subscriptions: clientSubscriptions{b.clients}, Holder: holdAdapter{b}, Log: b.log,
+		SlaveDiverged: func() bool { return b.haSlave != nil && b.haSlave.Diverged() },
+		OnGet:         b.stats.recordGet, Observe: b.recordPull,
+	}
+}
+
+// procConfig is the processors' snapshot of the current configuration.
+func (b *Broker) procConfig() processor.Config {
+	c := b.conf()
+	return processor.Config{
+		IsMaster: c.IsMaster(), BrokerPermission: int32(c.BrokerPermission), BrokerAddr: c.BrokerAddr(),
+		BrokerClusterName: c.BrokerClusterName, RegionID: c.RegionID, TraceOn: c.TraceOn,
+		RejectTransactionMessage: c.RejectTransactionMessage, AutoCreateSubscriptionGroup: c.AutoCreateSubscriptionGroup,
+		MaxMessageSize: c.MaxMessageSize, SlaveReadEnable: c.SlaveReadEnable, LongPollingEnable: c.LongPollingEnable,
+		ShortPollingTimeMills: int64(c.ShortPollingTimeMills), AccessMessageInMemoryMaxRatio: c.AccessMessageInMemoryMaxRatio,
+		DelayLevels: len(b.delayLevels), TotalMemory: totalMemory(),
+	}
+}
+
+// write stores msgs through the one door (processor.Writer).
+func (b *Broker) write(kind processor.WriteKind, msgs ...*message.Message) processor.WriteResult {
+	return b.writer.Write(kind, msgs...)
+}
+
+// processPull runs the pull processor (the hold service re-runs held pulls through it).
+func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend bool) *remoting.Command {
+	return b.pullProc.Process(c, req, allowSuspend)
+}
+
+// brokerReplicator is the HA master as the writer's Replicator.
+type brokerReplicator struct{ b *Broker }
+
+func (r brokerReplicator) Replicate(res commitlog.PutResult, wait bool) processor.ReplicaStatus {
+	return r.b.replicate(res, wait)
+}
+
+// clientSubscriptions is the client manager as the pull processor's Subscriptions.
+type clientSubscriptions struct{ m *clientManager }
+
+func (s clientSubscriptions) Subscription(group, topic string) (processor.Filter, int64, string, bool) {
+	sub, model, ok := s.m.subscriptionOf(group, topic)
+	if !ok {
+		return nil, 0, "", false
+	}
+	return sub, sub.data.SubVersion, model, true
+}
+
+func (s clientSubscriptions) Parse(topic, expr, exprType string) processor.Filter {
+	return newSubscription(SubscriptionData{Topic: topic, SubString: expr, ExpressionType: exprType, TagsSet: parseTagExpression(expr)})
+}
+
+// holdAdapter is the long-poll service as the pull processor's Holder.
+type holdAdapter struct{ b *Broker }
+
+func (h holdAdapter) Suspend(c *server.Conn, req *remoting.Command, topic string, queueID int32, offset int64, f processor.Filter, timeoutMs int64) bool {
+	return h.b.hold.suspend(c, req, topic, queueID, offset, f.(*subscription), timeoutMs)
+}
+
+// memoryBehindLimit is how far behind the commit-log end data may lie before a consumer counts as
+// reading from disk (accessMessageInMemoryMaxRatio, 40 % of RAM by default).
+func (b *Broker) memoryBehindLimit() int64 {
+	return totalMemory() * int64(b.conf().AccessMessageInMemoryMaxRatio) / 100
+}
+
+func (b *Broker) ensureDLQTopic(group string) (string, error) {
+	topic := metadata.DLQGroupPrefix + group
+	_, isNew, err := b.topics.PutIfAbsent(metadata.TopicConfig{TopicName: topic, ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6})
+	if isNew {
+		b.triggerRegister()
+	}
+	return topic, err
+}
+
+// Write kinds, by their processor names.
+const (
+	writeInternal = processor.WriteInternal
+	writeSendBack = processor.WriteSendBack
+)
