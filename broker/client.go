@@ -15,8 +15,8 @@ import (
 // group's retry topic, merges subscriptions, and notifies the group when its membership or topic
 // set changed.
 func (b *Broker) handleHeartbeat(_ context.Context, c *server.Conn, req *remoting.Command) *remoting.Command {
-	var hb heartbeatData
-	if err := json.Unmarshal(req.Body, &hb); err != nil {
+	hb, err := decodeHeartbeat(req.Body)
+	if err != nil {
 		return errResp(req, remoting.SystemError, "bad heartbeat body: %v", err)
 	}
 	now := b.now()
@@ -131,8 +131,8 @@ func (l *queueLocks) unlock(group, clientID string, mqs []messageQueue) {
 }
 
 func (b *Broker) handleLockBatch(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
-	var body lockBatchBody
-	if err := json.Unmarshal(req.Body, &body); err != nil {
+	body, err := decodeLockBatch(req.Body)
+	if err != nil {
 		return errResp(req, remoting.SystemError, "bad lock body: %v", err)
 	}
 	locked := b.locks.tryLock(body.ConsumerGroup, body.ClientID, body.MqSet, b.now())
@@ -141,10 +141,24 @@ func (b *Broker) handleLockBatch(_ context.Context, _ *server.Conn, req *remotin
 }
 
 func (b *Broker) handleUnlockBatch(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
-	var body lockBatchBody
-	if err := json.Unmarshal(req.Body, &body); err != nil {
+	body, err := decodeLockBatch(req.Body)
+	if err != nil {
 		return errResp(req, remoting.SystemError, "bad unlock body: %v", err)
 	}
 	b.locks.unlock(body.ConsumerGroup, body.ClientID, body.MqSet)
 	return respond(req, remoting.Success, "", nil, nil)
+}
+
+// decodeHeartbeat decodes a HEART_BEAT body (§2.7).
+func decodeHeartbeat(body []byte) (heartbeatData, error) {
+	var hb heartbeatData
+	err := json.Unmarshal(body, &hb)
+	return hb, err
+}
+
+// decodeLockBatch decodes a LOCK_BATCH_MQ / UNLOCK_BATCH_MQ body (§2.11).
+func decodeLockBatch(body []byte) (lockBatchBody, error) {
+	var b lockBatchBody
+	err := json.Unmarshal(body, &b)
+	return b, err
 }

@@ -29,38 +29,9 @@ var runtimeKeys = map[string]bool{
 // to the configuration file: edit it too to keep the change across restarts.
 func (b *Broker) handleUpdateBrokerConfig(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
 	cur := b.cfgPtr.Load()
-	next := *cur
-	v := reflect.ValueOf(&next).Elem()
-	fields := map[string]reflect.Value{}
-	for i := 0; i < v.NumField(); i++ {
-		if key := strings.Split(v.Type().Field(i).Tag.Get("toml"), ",")[0]; key != "" {
-			fields[key] = v.Field(i)
-		}
-	}
-	var changed []string
-	for _, line := range strings.Split(string(req.Body), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		key, val, ok := strings.Cut(line, "=")
-		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
-		f, known := fields[key]
-		switch {
-		case !ok:
-			return errResp(req, remoting.SystemError, "bad config line %q: want key=value", line)
-		case !known:
-			return errResp(req, remoting.SystemError, "unknown config key %q", key)
-		case !runtimeKeys[key]:
-			return errResp(req, remoting.NoPermission, "config key %q cannot be changed while the broker runs; edit the file and restart", key)
-		}
-		if err := setField(f, val); err != nil {
-			return errResp(req, remoting.SystemError, "config %s = %q: %v", key, val, err)
-		}
-		changed = append(changed, key+"="+val)
-	}
-	if err := next.Validate(); err != nil {
-		return errResp(req, remoting.SystemError, "%v", err)
+	next, changed, code, err := applyConfigBody(*cur, req.Body)
+	if err != nil {
+		return errResp(req, code, "%v", err)
 	}
 	// Compare-and-swap: in controller mode a role switch replaces the configuration too, and a
 	// plain store here could put the old role back.
@@ -71,6 +42,45 @@ func (b *Broker) handleUpdateBrokerConfig(_ context.Context, _ *server.Conn, req
 	b.log.Info("broker configuration updated", "changes", strings.Join(changed, " "))
 	b.triggerRegister() // permissions travel with the registration
 	return respond(req, remoting.Success, "", nil, nil)
+}
+
+// applyConfigBody decodes an UPDATE_BROKER_CONFIG body (key=value lines, # comments) onto cfg and
+// validates the result. On failure it returns the response code and an error naming the line,
+// key or value.
+func applyConfigBody(next Config, body []byte) (Config, []string, int32, error) {
+	v := reflect.ValueOf(&next).Elem()
+	fields := map[string]reflect.Value{}
+	for i := 0; i < v.NumField(); i++ {
+		if key := strings.Split(v.Type().Field(i).Tag.Get("toml"), ",")[0]; key != "" {
+			fields[key] = v.Field(i)
+		}
+	}
+	var changed []string
+	for _, line := range strings.Split(string(body), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, val, ok := strings.Cut(line, "=")
+		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		f, known := fields[key]
+		switch {
+		case !ok:
+			return next, nil, remoting.SystemError, fmt.Errorf("bad config line %q: want key=value", line)
+		case !known:
+			return next, nil, remoting.SystemError, fmt.Errorf("unknown config key %q", key)
+		case !runtimeKeys[key]:
+			return next, nil, remoting.NoPermission, fmt.Errorf("config key %q cannot be changed while the broker runs; edit the file and restart", key)
+		}
+		if err := setField(f, val); err != nil {
+			return next, nil, remoting.SystemError, fmt.Errorf("config %s = %q: %v", key, val, err)
+		}
+		changed = append(changed, key+"="+val)
+	}
+	if err := next.Validate(); err != nil {
+		return next, nil, remoting.SystemError, err
+	}
+	return next, changed, remoting.Success, nil
 }
 
 func setField(f reflect.Value, val string) error {

@@ -47,19 +47,11 @@ func (a *Admin) TopicStatus(ctx context.Context, topic string) ([]QueueOffsets, 
 		if err := core.Check(resp, addr, req.Code); err != nil {
 			return nil, err
 		}
-		pairs, err := core.ObjectKeyMap(resp.Body, "offsetTable")
+		qs, err := decodeTopicStats(resp.Body)
 		if err != nil {
 			return nil, fmt.Errorf("admin: topic stats of %s from %s: %w", topic, addr, err)
 		}
-		for _, kv := range pairs {
-			var q QueueOffsets
-			var v struct{ MinOffset, MaxOffset, LastUpdateTimestamp int64 }
-			if json.Unmarshal(kv[0], &q.MessageQueue) != nil || json.Unmarshal(kv[1], &v) != nil {
-				return nil, fmt.Errorf("admin: topic stats of %s from %s: %w", topic, addr, ErrBadResponse)
-			}
-			q.MinOffset, q.MaxOffset, q.LastUpdateTimestamp = v.MinOffset, v.MaxOffset, v.LastUpdateTimestamp
-			out = append(out, q)
-		}
+		out = append(out, qs...)
 	}
 	sortQueues(out, func(q QueueOffsets) MessageQueue { return q.MessageQueue })
 	return out, nil
@@ -81,19 +73,11 @@ func (a *Admin) ConsumerProgress(ctx context.Context, brokers []string, group, t
 		if err := core.Check(resp, addr, req.Code); err != nil {
 			return nil, err
 		}
-		pairs, err := core.ObjectKeyMap(resp.Body, "offsetTable")
+		qs, err := decodeConsumeStats(resp.Body)
 		if err != nil {
 			return nil, fmt.Errorf("admin: consume stats of %s from %s: %w", group, addr, err)
 		}
-		for _, kv := range pairs {
-			var q QueueProgress
-			var v struct{ BrokerOffset, ConsumerOffset, LastTimestamp int64 }
-			if json.Unmarshal(kv[0], &q.MessageQueue) != nil || json.Unmarshal(kv[1], &v) != nil {
-				return nil, fmt.Errorf("admin: consume stats of %s from %s: %w", group, addr, ErrBadResponse)
-			}
-			q.BrokerOffset, q.ConsumerOffset, q.LastTimestamp = v.BrokerOffset, v.ConsumerOffset, v.LastTimestamp
-			out = append(out, q)
-		}
+		out = append(out, qs...)
 	}
 	sortQueues(out, func(q QueueProgress) MessageQueue { return q.MessageQueue })
 	return out, nil
@@ -150,4 +134,44 @@ func sortQueues[T any](s []T, mq func(T) MessageQueue) {
 		}
 		return a.QueueID < b.QueueID
 	})
+}
+
+// decodeTopicStats decodes a GET_TOPIC_STATS_INFO body (TopicStatsTable: offsetTable keyed by
+// message queue objects).
+func decodeTopicStats(body []byte) ([]QueueOffsets, error) {
+	pairs, err := core.ObjectKeyMap(body, "offsetTable")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]QueueOffsets, 0, len(pairs))
+	for _, kv := range pairs {
+		var q QueueOffsets
+		var v struct{ MinOffset, MaxOffset, LastUpdateTimestamp int64 }
+		if json.Unmarshal(kv[0], &q.MessageQueue) != nil || json.Unmarshal(kv[1], &v) != nil {
+			return nil, ErrBadResponse
+		}
+		q.MinOffset, q.MaxOffset, q.LastUpdateTimestamp = v.MinOffset, v.MaxOffset, v.LastUpdateTimestamp
+		out = append(out, q)
+	}
+	return out, nil
+}
+
+// decodeConsumeStats decodes a GET_CONSUME_STATS body (ConsumeStats: offsetTable keyed by message
+// queue objects).
+func decodeConsumeStats(body []byte) ([]QueueProgress, error) {
+	pairs, err := core.ObjectKeyMap(body, "offsetTable")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]QueueProgress, 0, len(pairs))
+	for _, kv := range pairs {
+		var q QueueProgress
+		var v struct{ BrokerOffset, ConsumerOffset, LastTimestamp int64 }
+		if json.Unmarshal(kv[0], &q.MessageQueue) != nil || json.Unmarshal(kv[1], &v) != nil {
+			return nil, ErrBadResponse
+		}
+		q.BrokerOffset, q.ConsumerOffset, q.LastTimestamp = v.BrokerOffset, v.ConsumerOffset, v.LastTimestamp
+		out = append(out, q)
+	}
+	return out, nil
 }

@@ -398,14 +398,23 @@ func (pc *PushConsumer) consumerIDs(ctx context.Context, topic string) ([]string
 	if err := core.Check(resp, addr, req.Code); err != nil {
 		return nil, err
 	}
-	var body struct {
-		ConsumerIDList []string `json:"consumerIdList"`
-	}
-	if err := json.Unmarshal(resp.Body, &body); err != nil {
+	ids, err := decodeConsumerIDList(resp.Body)
+	if err != nil {
 		return nil, fmt.Errorf("consumer: consumer list of %q from %s: %w: %v", pc.group, addr, client.ErrBadResponse, err)
 	}
-	sort.Strings(body.ConsumerIDList)
-	return slices.Compact(body.ConsumerIDList), nil
+	return ids, nil
+}
+
+// decodeConsumerIDList decodes a GET_CONSUMER_LIST_BY_GROUP body into sorted, distinct ids.
+func decodeConsumerIDList(body []byte) ([]string, error) {
+	var b struct {
+		ConsumerIDList []string `json:"consumerIdList"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, err
+	}
+	sort.Strings(b.ConsumerIDList)
+	return slices.Compact(b.ConsumerIDList), nil
 }
 
 // rebalance recomputes the queues of every subscribed topic and starts or stops pulling them.
@@ -551,22 +560,15 @@ func (pc *PushConsumer) handleResetOffset(addr string, req *remoting.Command) *r
 	if req.ExtFields["group"] != pc.group {
 		return nil
 	}
-	pairs, err := core.ObjectKeyMap(req.Body, "offsetTable")
+	resets, err := decodeResetOffsets(req.Body)
 	if err != nil {
 		pc.core.Logger().Warn("bad reset offset request", "addr", addr, "err", err)
 		return nil
 	}
 	reset := map[client.MessageQueue]int64{}
 	var dropped []*processQueue
-	for _, kv := range pairs {
-		var mq client.MessageQueue
-		if json.Unmarshal(kv[0], &mq) != nil {
-			continue
-		}
-		off, err := strconv.ParseInt(string(kv[1]), 10, 64)
-		if err != nil {
-			continue
-		}
+	for _, r := range resets {
+		mq, off := r.mq, r.offset
 		reset[mq] = off
 		pc.mu.Lock()
 		pq := pc.queues[mq]
@@ -613,4 +615,31 @@ func (pc *PushConsumer) takeReset(mq client.MessageQueue) (int64, bool) {
 	off, ok := pc.resets[mq]
 	delete(pc.resets, mq)
 	return off, ok
+}
+
+type queueReset struct {
+	mq     client.MessageQueue
+	offset int64
+}
+
+// decodeResetOffsets decodes a RESET_CONSUMER_CLIENT_OFFSET body (offsetTable keyed by message
+// queue objects, in the gson or the fastjson form); entries that do not parse are skipped.
+func decodeResetOffsets(body []byte) ([]queueReset, error) {
+	pairs, err := core.ObjectKeyMap(body, "offsetTable")
+	if err != nil {
+		return nil, err
+	}
+	var out []queueReset
+	for _, kv := range pairs {
+		var mq client.MessageQueue
+		if json.Unmarshal(kv[0], &mq) != nil {
+			continue
+		}
+		off, err := strconv.ParseInt(string(kv[1]), 10, 64)
+		if err != nil {
+			continue
+		}
+		out = append(out, queueReset{mq, off})
+	}
+	return out, nil
 }

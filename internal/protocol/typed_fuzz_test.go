@@ -1,0 +1,91 @@
+package protocol
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// extFromBytes splits fuzz bytes into ext entries: key\x00value\x00key\x00value...
+func extFromBytes(b []byte) []ExtField {
+	parts := bytes.Split(b, []byte{0})
+	var ext []ExtField
+	for i := 0; i+1 < len(parts); i += 2 {
+		ext = append(ext, ExtField{string(parts[i]), string(parts[i+1])})
+	}
+	return ext
+}
+
+func sendSeed(short bool) []byte {
+	h := SendMessageRequestHeader{ProducerGroup: "pg", Topic: "T", DefaultTopic: "TBW102", DefaultTopicQueueNums: 4,
+		QueueID: 1, BornTimestamp: 1700000000000, Properties: "TAGS\x01a", HasMaxReconsumeTimes: true, MaxReconsumeTimes: 16}
+	var b []byte
+	ext := h.AppendShort(nil)
+	if !short {
+		long := map[string]string{"a": "producerGroup", "b": "topic", "c": "defaultTopic", "d": "defaultTopicQueueNums", "e": "queueId",
+			"f": "sysFlag", "g": "bornTimestamp", "h": "flag", "i": "properties", "j": "reconsumeTimes", "k": "unitMode", "l": "maxReconsumeTimes", "m": "batch"}
+		for i := range ext {
+			ext[i].Key = long[ext[i].Key]
+		}
+	}
+	for _, f := range ext {
+		b = append(append(append(append(b, f.Key...), 0), f.Value...), 0)
+	}
+	return b
+}
+
+// FuzzProtocolSendHeader decodes arbitrary extFields as a send header under every send code: it
+// never panics, errors are ErrHeaderField, and an accepted header survives AppendShort and a
+// decode under SEND_MESSAGE_V2.
+func FuzzProtocolSendHeader(f *testing.F) {
+	f.Add(sendSeed(true), int32(SendMessageV2))
+	f.Add(sendSeed(false), int32(SendMessage))
+	f.Add(sendSeed(true), int32(SendBatchMessage))
+	f.Add([]byte("b\x00T\x00d\x00+4\x00g\x00-9223372036854775808\x00"), int32(SendMessageV2))
+	f.Fuzz(func(t *testing.T, b []byte, code int32) {
+		h, err := DecodeSendMessageRequestHeader(code, extFromBytes(b))
+		if err != nil {
+			if !errors.Is(err, ErrHeaderField) {
+				t.Fatalf("error %v is not ErrHeaderField", err)
+			}
+			return
+		}
+		h2, err := DecodeSendMessageRequestHeader(SendMessageV2, h.AppendShort(nil))
+		if err != nil {
+			t.Fatalf("re-decode of %+v: %v", h, err)
+		}
+		if code != SendBatchMessage && h2 != h {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", h2, h)
+		}
+	})
+}
+
+// FuzzProtocolPullHeader does the same for pull requests and responses.
+func FuzzProtocolPullHeader(f *testing.F) {
+	h := PullMessageRequestHeader{ConsumerGroup: "g", Topic: "T", QueueID: 1, QueueOffset: 5, MaxMsgNums: 32, SysFlag: 2,
+		CommitOffset: -1, SuspendTimeoutMillis: 20000, Subscription: "*", ExpressionType: "TAG"}
+	var seed []byte
+	for _, e := range h.Append(nil) {
+		seed = append(append(append(append(seed, e.Key...), 0), e.Value...), 0)
+	}
+	f.Add(seed)
+	f.Add([]byte("nextBeginOffset\x005\x00minOffset\x000\x00maxOffset\x009\x00suggestWhichBrokerId\x001\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ext := extFromBytes(b)
+		if h, err := DecodePullMessageRequestHeader(ext); err == nil {
+			h2, err := DecodePullMessageRequestHeader(h.Append(nil))
+			if err != nil || h2 != h {
+				t.Fatalf("pull request round trip: %+v %v, want %+v", h2, err, h)
+			}
+		} else if !errors.Is(err, ErrHeaderField) {
+			t.Fatalf("error %v is not ErrHeaderField", err)
+		}
+		if r, err := DecodePullMessageResponseHeader(ext); err == nil {
+			r2, err := DecodePullMessageResponseHeader(r.Append(nil))
+			if err != nil || r2 != r {
+				t.Fatalf("pull response round trip: %+v %v, want %+v", r2, err, r)
+			}
+		}
+		_ = DecodeSendMessageResponseHeader(ext)
+	})
+}
