@@ -114,6 +114,7 @@ type Config struct {
 	MessageDelayLevel                 string `toml:"messageDelayLevel"`
 	MaxTransferBytesOnMessageInMemory int    `toml:"maxTransferBytesOnMessageInMemory"`
 	MaxTransferCountOnMessageInMemory int    `toml:"maxTransferCountOnMessageInMemory"`
+	WarmMapedFileEnable               bool   `toml:"warmMapedFileEnable"`           // pre-fault pages ahead of the writer, create the next segment ahead; Skiff default true
 	AccessMessageInMemoryMaxRatio     int    `toml:"accessMessageInMemoryMaxRatio"` // % of RAM: older data counts as "on disk"
 	HaSendHeartbeatInterval           int    `toml:"haSendHeartbeatInterval"`
 	HaHousekeepingInterval            int    `toml:"haHousekeepingInterval"`
@@ -162,7 +163,7 @@ func DefaultConfig() Config {
 		FlushIntervalCommitLog: 500, FlushCommitLogLeastPages: 4, FlushCommitLogThoroughInterval: 10000,
 		FlushIntervalConsumeQueue: 1000, SyncFlushTimeout: 5000, SlaveTimeout: 3000,
 		DeleteWhen: "04", FileReservedTime: 72, DiskMaxUsedSpaceRatio: 75, CleanResourceInterval: 10000,
-		MaxMessageSize: 4 << 20, CheckCRCOnRecover: true, MessageIndexEnable: true,
+		MaxMessageSize: 4 << 20, CheckCRCOnRecover: true, MessageIndexEnable: true, WarmMapedFileEnable: true,
 		MaxHashSlotNum: 5000000, MaxIndexNum: 20000000, MessageDelayLevel: DefaultMessageDelayLevel,
 		MaxTransferBytesOnMessageInMemory: 256 << 10, MaxTransferCountOnMessageInMemory: 32,
 		AccessMessageInMemoryMaxRatio: 40,
@@ -398,6 +399,7 @@ func (c *Config) StoreConfig() commitlog.Config {
 	s.MessageDelayLevel = c.MessageDelayLevel
 	s.MaxTransferBytesOnMessageInMemory = c.MaxTransferBytesOnMessageInMemory
 	s.MaxTransferCountOnMessageInMemory = c.MaxTransferCountOnMessageInMemory
+	s.WarmMappedFile = c.WarmMapedFileEnable
 	return s
 }
 

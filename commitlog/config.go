@@ -44,6 +44,10 @@ type Config struct {
 	MessageDelayLevel                 string        // "1s 5s 10s 30s 1m ..."
 	MaxTransferBytesOnMessageInMemory int           // 256 KiB
 	MaxTransferCountOnMessageInMemory int           // 32
+	// WarmMappedFile (RocketMQ's warmMapedFileEnable) keeps the pages ahead of the write position
+	// faulted in from a background goroutine, and creates the next segment before the writer
+	// reaches it, so no page fault and no file creation land on the append path. Default false.
+	WarmMappedFile bool
 	Logger                            *slog.Logger
 	OnFlush                           func(time.Duration) // called after each msync pass with its duration (metrics)
 	// Clock is the store's source of wall time (retention's deleteWhen hour and segment age);

@@ -50,7 +50,7 @@ type queueKey struct {
 // it holds dispatchMu while it dispatches. segMu guards the segment slice (appends add segments;
 // readers look them up).
 //
-// Lock order: appendMu → dispatchMu → segMu; dispatchMu → cqMu → consumeQueue.mu; keyIndex.mu is
+// Lock order: appendMu → newSegMu → segMu; appendMu → dispatchMu → segMu; dispatchMu → cqMu → consumeQueue.mu; keyIndex.mu is
 // taken alone (under dispatchMu); flushMu and ckptMu are leaves.
 type Store struct {
 	cfg    Config
@@ -100,6 +100,10 @@ type Store struct {
 
 	wakeFlush    chan struct{}
 	wakeDispatch chan struct{}
+	wakeWarm     chan struct{} // the pre-fault loop (warm.go)
+	warmed       atomic.Int64  // end of the pre-faulted range
+	warmFailed   atomic.Bool   // madvise(MADV_POPULATE_WRITE) is not available
+	newSegMu     sync.Mutex    // serializes segment creation (writer and warm loop); taken before segMu
 	done         chan struct{}
 	wg           sync.WaitGroup
 	closed       atomic.Bool
@@ -138,7 +142,7 @@ func Open(cfg Config) (*Store, error) {
 		cfg: cfg, fs: cfg.FS, log: log.With("component", "store"), dir: cfg.StorePathCommitLog,
 		levels:       delayLevels(cfg.MessageDelayLevel),
 		queueOffsets: map[queueKey]int64{}, cqs: map[queueKey]*consumeQueue{},
-		wakeFlush: make(chan struct{}, 1), wakeDispatch: make(chan struct{}, 1), done: make(chan struct{}),
+		wakeFlush: make(chan struct{}, 1), wakeDispatch: make(chan struct{}, 1), wakeWarm: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	s.onDispatch.Store(func(string, int32, int64, int64) {})
 	if err := s.fs.MkdirAll(s.dir, 0o755); err != nil {
@@ -159,6 +163,11 @@ func Open(cfg Config) (*Store, error) {
 	go s.flushLoop()
 	go s.dispatchLoop()
 	go s.cqFlushLoop()
+	if cfg.WarmMappedFile {
+		s.wg.Add(1)
+		go s.warmLoop()
+		s.wakeWarmer(s.wrote.Load())
+	}
 	return s, nil
 }
 
@@ -241,6 +250,7 @@ func (s *Store) PutMessages(msgs []*message.Message) PutResult {
 	case s.wakeDispatch <- struct{}{}:
 	default:
 	}
+	s.wakeWarmer(res.EndOffset)
 	if s.cfg.FlushDiskType == AsyncFlush && res.EndOffset-s.flushed.Load() >= asyncFlushDirtyBytes {
 		select {
 		case s.wakeFlush <- struct{}{}:
@@ -383,15 +393,7 @@ func (s *Store) segmentForWrite(pos int64) (*segment, error) {
 	if seg := s.segmentFor(pos); seg != nil {
 		return seg, nil
 	}
-	start := pos - pos%s.cfg.MappedFileSizeCommitLog
-	seg, err := openSegment(s.fs, s.dir, start, s.cfg.MappedFileSizeCommitLog)
-	if err != nil {
-		return nil, err
-	}
-	s.segMu.Lock()
-	s.segs = append(s.segs, seg)
-	s.segMu.Unlock()
-	return seg, nil
+	return s.createSegment(pos)
 }
 
 func (s *Store) markNotWriteable(err error) {
