@@ -27,6 +27,20 @@ func (s *Store) readRecord(off int64, size int32) ([]byte, error) {
 	return out, nil
 }
 
+// appendRecord is readRecord appending the copy to buf.
+func (s *Store) appendRecord(buf []byte, off int64, size int32) ([]byte, error) {
+	if size <= 0 || off < s.minPhy.Load() || off+int64(size) > s.wrote.Load() {
+		return buf, fmt.Errorf("%w: offset %d size %d (stored range %d..%d)", ErrNotFound, off, size, s.minPhy.Load(), s.wrote.Load())
+	}
+	s.segMu.RLock()
+	defer s.segMu.RUnlock()
+	seg := s.segmentForLocked(off)
+	if seg == nil || off+int64(size) > seg.start+seg.size {
+		return buf, fmt.Errorf("%w: offset %d", ErrNotFound, off)
+	}
+	return append(buf, seg.data[off-seg.start:off-seg.start+int64(size)]...), nil
+}
+
 // checkRecord reports why raw is not one whole, intact record written at physical offset phy
 // (nil when it is): size, magic, lengths, body CRC and the stored physical offset are checked,
 // so corrupted bytes are reported and never served as a message.
@@ -225,6 +239,10 @@ func (s *Store) GetMessage(topic string, queueID int32, offset int64, maxMsgNums
 	bytesBudget := s.cfg.MaxTransferBytesOnMessageInMemory
 	countBudget := min(maxMsgNums, s.cfg.MaxTransferCountOnMessageInMemory)
 	total, removing := 0, false
+	// Every returned record is copied once, out of the mapping into one buffer (Body), so the
+	// answer stays valid after retention unmaps the segment; Messages are slices of it.
+	var buf []byte
+	var spans []int // start of each record in buf
 	idx := offset
 	for ; idx < hi && idx-offset < maxScan; idx++ {
 		phy, size, tags, ok := q.get(idx)
@@ -246,16 +264,23 @@ func (s *Store) GetMessage(topic string, queueID int32, offset int64, maxMsgNums
 		if match != nil && !match(tags) {
 			continue
 		}
-		raw, err := s.readRecord(phy, size)
+		if buf == nil {
+			buf = make([]byte, 0, min(bytesBudget, int(size)*min(countBudget, int(hi-idx))))
+		}
+		at := len(buf)
+		var err error
+		buf, err = s.appendRecord(buf, phy, size)
 		if err != nil {
 			removing = phy < s.minPhy.Load()
 			continue
 		}
+		raw := buf[at:]
 		err = checkRecord(raw, phy)
 		if err == nil {
 			err = checkEntry(raw, topic, queueID, idx)
 		}
 		if err != nil {
+			buf = buf[:at]
 			// A consume-queue entry that does not point at a whole record of this queue and
 			// offset (a damaged consume-queue file), or a record whose CRC fails, is skipped,
 			// never served.
@@ -268,11 +293,23 @@ func (s *Store) GetMessage(topic string, queueID int32, offset int64, maxMsgNums
 			// Repair wrote over a damaged record.
 			s.log.Warn("consume-queue entry leads to a repaired (damaged) record; skipped",
 				"topic", topic, "queueId", queueID, "queueOffset", idx, "phyOffset", phy)
+			buf = buf[:at]
 			continue
 		}
-		res.Messages = append(res.Messages, raw)
+		spans = append(spans, at)
 		res.LastPhyOffset = phy
 		total += int(size)
+	}
+	if len(spans) > 0 {
+		res.Body = buf
+		res.Messages = make([][]byte, len(spans))
+		for i, at := range spans {
+			end := len(buf)
+			if i+1 < len(spans) {
+				end = spans[i+1]
+			}
+			res.Messages[i] = buf[at:end:end]
+		}
 	}
 	res.NextBeginOffset = idx
 	switch {

@@ -46,7 +46,8 @@ const (
 type GetResult struct {
 	Status                                GetStatus
 	NextBeginOffset, MinOffset, MaxOffset int64
-	Messages                              [][]byte // copies of whole stored records
+	Messages                              [][]byte // copies of whole stored records (slices of Body)
+	Body                                  []byte   // every returned record, concatenated (a pull body)
 	MaxPhyOffset                          int64    // commit-log end
 	LastPhyOffset                         int64    // commit-log offset of the last message returned
 }

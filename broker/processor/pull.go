@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"time"
@@ -132,7 +131,7 @@ func (p *Pull) Process(c *server.Conn, req *remoting.Command, allowSuspend bool)
 	next := res.NextBeginOffset
 	body := []byte(nil)
 	if res.Status == commitlog.Found {
-		body = exactTagFilter(res.Messages, sub)
+		body = exactTagFilter(&res, sub)
 		if len(body) == 0 {
 			code = remoting.PullRetryImmediately
 		}
@@ -189,23 +188,33 @@ func (p *Pull) commitFromPull(ph pullHeader, firstRun bool, cfg Config) {
 	}
 }
 
-// exactTagFilter drops messages whose tag hash matched but whose TAGS differ (hash collisions),
-// and concatenates the rest into the response body.
-func exactTagFilter(msgs [][]byte, sub Filter) []byte {
-	n := 0
-	for _, m := range msgs {
-		n += len(m)
-	}
-	var buf bytes.Buffer
-	buf.Grow(n)
-	for _, raw := range msgs {
-		if sub != nil && !sub.MatchAll() {
-			m, err := message.Decode(raw, false)
-			if err != nil || !sub.MatchTags(m.Properties[message.PropertyTags]) {
-				continue
-			}
+// exactTagFilter drops messages whose tag hash matched but whose TAGS differ (hash collisions)
+// and returns the response body. When every message stays, the body is the store's own buffer
+// (the records were copied out of the mapping once, into it): no second copy.
+func exactTagFilter(res *commitlog.GetResult, sub Filter) []byte {
+	if res.Body == nil { // a store that does not fill Body
+		for _, raw := range res.Messages {
+			res.Body = append(res.Body, raw...)
 		}
-		buf.Write(raw)
 	}
-	return buf.Bytes()
+	if sub == nil || sub.MatchAll() {
+		return res.Body
+	}
+	keep := make([]bool, len(res.Messages))
+	all := true
+	for i, raw := range res.Messages {
+		tags, _ := message.RecordProperty(raw, message.PropertyTags)
+		keep[i] = sub.MatchTags(tags)
+		all = all && keep[i]
+	}
+	if all {
+		return res.Body
+	}
+	var out []byte
+	for i, raw := range res.Messages {
+		if keep[i] {
+			out = append(out, raw...)
+		}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package message
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -393,4 +394,60 @@ func DecodeAll(b []byte) ([]*Message, error) {
 		b = b[m.StoreSize:]
 	}
 	return out, nil
+}
+
+// RecordProperty returns property key of the whole record b without decoding the rest (no map,
+// no allocation): the pull path checks TAGS this way. ok is false when b is not a record with
+// consistent lengths or the property is absent.
+func RecordProperty(b []byte, key string) (value string, ok bool) {
+	size, err := RecordSize(b)
+	if err != nil || size > len(b) || size < fixedSize-16+16 {
+		return "", false
+	}
+	be := binary.BigEndian
+	sys := int32(be.Uint32(b[36:]))
+	p := 48 + 8 + 8 + 8
+	if sys&FlagBornHostV6 != 0 {
+		p += 12
+	}
+	if sys&FlagStoreHostV6 != 0 {
+		p += 12
+	}
+	if p+16 > size {
+		return "", false
+	}
+	bodyLen := int(int32(be.Uint32(b[p+12:])))
+	p += 16
+	if bodyLen < 0 || p+bodyLen+1 > size {
+		return "", false
+	}
+	p += bodyLen
+	topicLen := int(b[p])
+	p++
+	if p+topicLen+2 > size {
+		return "", false
+	}
+	p += topicLen
+	propLen := int(be.Uint16(b[p:]))
+	p += 2
+	if p+propLen != size {
+		return "", false
+	}
+	props := b[p : p+propLen]
+	for len(props) > 0 {
+		pair := props
+		if i := bytes.IndexByte(props, propertySeparator); i >= 0 {
+			pair, props = props[:i], props[i+1:]
+		} else {
+			props = nil
+		}
+		j := bytes.IndexByte(pair, nameValueSeparator)
+		if j <= 0 || j == len(pair)-1 {
+			continue
+		}
+		if string(pair[:j]) == key {
+			value, ok = string(pair[j+1:]), true // the last one wins, as in ParseProperties
+		}
+	}
+	return value, ok
 }
