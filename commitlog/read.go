@@ -258,7 +258,7 @@ func (s *Store) GetMessage(topic string, queueID int32, offset int64, maxMsgNums
 		if size == fillerSize {
 			continue
 		}
-		if len(res.Messages) > 0 && (len(res.Messages) >= countBudget || total+int(size) > bytesBudget) {
+		if len(spans) > 0 && (len(spans) >= countBudget || total+int(size) > bytesBudget) {
 			break
 		}
 		if match != nil && !match(tags) {
