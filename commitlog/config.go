@@ -48,8 +48,8 @@ type Config struct {
 	// faulted in from a background goroutine, and creates the next segment before the writer
 	// reaches it, so no page fault and no file creation land on the append path. Default false.
 	WarmMappedFile bool
-	Logger                            *slog.Logger
-	OnFlush                           func(time.Duration) // called after each msync pass with its duration (metrics)
+	Logger         *slog.Logger
+	OnFlush        func(time.Duration) // called after each msync pass with its duration (metrics)
 	// Clock is the store's source of wall time (retention's deleteWhen hour and segment age);
 	// nil means time.Now. Tests inject a fixed clock so that no result depends on today's date.
 	Clock func() time.Time

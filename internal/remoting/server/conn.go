@@ -130,6 +130,16 @@ func (c *Conn) flushOut(gc gnet.Conn) {
 	c.putSpare(buf)
 }
 
+// hasQueuedOutput reports whether responses wait for the event loop to write them.
+func (c *Conn) hasQueuedOutput() bool {
+	if c.closed.Load() {
+		return false
+	}
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	return c.flushQueued || len(c.out) > 0
+}
+
 func (c *Conn) putSpare(buf []byte) {
 	if cap(buf) > maxSpareBuffer {
 		return

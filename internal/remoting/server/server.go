@@ -302,7 +302,34 @@ func (s *Server) Drain(ctx context.Context) error {
 	if !s.started.Load() {
 		return nil
 	}
-	return s.stopPools(ctx)
+	if err := s.stopPools(ctx); err != nil {
+		return err
+	}
+	return s.waitWritten(ctx)
+}
+
+// waitWritten waits until no connection has responses queued for the event loop (see
+// Conn.write), or until ctx is done.
+func (s *Server) waitWritten(ctx context.Context) error {
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for {
+		pending := false
+		for _, c := range s.Conns() {
+			if c.hasQueuedOutput() {
+				pending = true
+				break
+			}
+		}
+		if !pending {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("server: wait for queued responses: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // Shutdown stops accepting, closes every connection (running the close hooks), cancels the
