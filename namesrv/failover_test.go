@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/skiffmq/skiff/internal/controlapi"
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/testutil"
 )
 
@@ -77,7 +78,7 @@ func TestNamesrvControllerForwardsToLeader(t *testing.T) {
 func TestNamesrvIgnoresRegistrationFromOlderEpoch(t *testing.T) {
 	s, _ := newTestServer(t, nil)
 	reg := func(addr, epoch string) *response {
-		return s.process("k"+addr, req(codeRegisterBroker, map[string]string{"brokerName": "b", "brokerAddr": addr,
+		return s.process("k"+addr, req(protocol.RegisterBroker, map[string]string{"brokerName": "b", "brokerAddr": addr,
 			"clusterName": "c", "haServerAddr": addr, "brokerId": "0", "masterEpoch": epoch}, registerBody(1, "T")))
 	}
 	if r := reg("10.0.0.1:1", "3"); r.Code != 0 {

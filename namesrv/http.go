@@ -6,6 +6,7 @@ import (
 	"net"
 
 	"github.com/skiffmq/skiff/internal/httpapi"
+	"github.com/skiffmq/skiff/internal/protocol"
 )
 
 // startHTTP serves the name server's HTTP surface when httpPort is set. The JSON API answers
@@ -24,9 +25,9 @@ func (s *Server) startHTTP() error {
 		m.Gauge("skiff_controller_master_switches_total", s.controllerSwitches)
 		m.Gauge("skiff_controller_is_leader", s.controllerLeader)
 	}
-	protocol := func(code int32, ext map[string]string) (any, error) {
+	callLocal := func(code int32, ext map[string]string) (any, error) {
 		r := s.process("", &request{Code: code, Version: 409, ExtFields: ext})
-		if r.Code != respSuccess {
+		if r.Code != protocol.Success {
 			return nil, fmt.Errorf("%s", r.Remark)
 		}
 		return json.RawMessage(r.Body), nil
@@ -40,14 +41,14 @@ func (s *Server) startHTTP() error {
 		PprofRemote: s.cfg.DebugPprofRemote,
 		API: map[string]func(map[string]string) (any, error){
 			"cluster": func(map[string]string) (any, error) {
-				return protocol(codeGetBrokerClusterInfo, map[string]string{"acceptStandardJsonOnly": "true"})
+				return callLocal(protocol.GetBrokerClusterInfo, map[string]string{"acceptStandardJsonOnly": "true"})
 			},
-			"topics": func(map[string]string) (any, error) { return protocol(codeGetAllTopicListFromNS, nil) },
+			"topics": func(map[string]string) (any, error) { return callLocal(protocol.GetAllTopicListFromNameServer, nil) },
 			"route": func(a map[string]string) (any, error) {
 				if a["topic"] == "" {
 					return nil, fmt.Errorf("query parameter topic is required")
 				}
-				return protocol(codeGetRouteInfoByTopic, map[string]string{"topic": a["topic"], "acceptStandardJsonOnly": "true"})
+				return callLocal(protocol.GetRouteInfoByTopic, map[string]string{"topic": a["topic"], "acceptStandardJsonOnly": "true"})
 			},
 		},
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/server"
 	"github.com/skiffmq/skiff/internal/security"
@@ -27,10 +28,10 @@ func (s *Server) Start() error {
 		TLS:     tlsCfg,
 	})
 	for _, code := range []int32{
-		codePutKVConfig, codeGetKVConfig, codeDeleteKVConfig, codeRegisterBroker, codeUnregisterBroker,
-		codeGetRouteInfoByTopic, codeGetBrokerClusterInfo, codeWipeWritePermOfBroker, codeGetAllTopicListFromNS,
-		codeDeleteTopicInNamesrv, codeGetKVListByNamespace, codeGetTopicsByCluster, codeGetSystemTopicListFromNS,
-		codeUpdateNamesrvConfig, codeGetNamesrvConfig, codeQueryDataVersion, codeAddWritePermOfBroker,
+		protocol.PutKVConfig, protocol.GetKVConfig, protocol.DeleteKVConfig, protocol.RegisterBroker, protocol.UnregisterBroker,
+		protocol.GetRouteInfoByTopic, protocol.GetBrokerClusterInfo, protocol.WipeWritePermOfBroker, protocol.GetAllTopicListFromNameServer,
+		protocol.DeleteTopicInNamesrv, protocol.GetKVListByNamespace, protocol.GetTopicsByCluster, protocol.GetSystemTopicListFromNS,
+		protocol.UpdateNamesrvConfig, protocol.GetNamesrvConfig, protocol.QueryDataVersion, protocol.AddWritePermOfBroker,
 	} {
 		rs.Handle(code, poolName, s.handle)
 	}
@@ -72,7 +73,7 @@ func (s *Server) handle(_ context.Context, c *server.Conn, cmd *remoting.Command
 	key := ""
 	if c != nil {
 		key = connKey(c)
-		if cmd.Code == codeRegisterBroker {
+		if cmd.Code == protocol.RegisterBroker {
 			s.connMu.Lock()
 			s.conns[key] = func() {
 				if !c.Closed() {
@@ -83,7 +84,7 @@ func (s *Server) handle(_ context.Context, c *server.Conn, cmd *remoting.Command
 		}
 	}
 	r := s.process(key, &request{Code: cmd.Code, Version: cmd.Version, ExtFields: cmd.ExtFields, Body: cmd.Body})
-	if cmd.Code == codeRegisterBroker && c != nil && c.Closed() {
+	if cmd.Code == protocol.RegisterBroker && c != nil && c.Closed() {
 		// The connection closed while the registration ran: the close hook may already have
 		// looked for this connection's brokers and found none. The server marks a connection
 		// closed before it runs the hooks, so either the hook sees this registration or this

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/namesrv/routeinfo"
 )
 
@@ -16,32 +17,32 @@ import (
 // It never returns nil: every name-server request gets an answer.
 func (s *Server) process(connKey string, req *request) *response {
 	switch req.Code {
-	case codeRegisterBroker:
+	case protocol.RegisterBroker:
 		return s.registerBroker(connKey, req)
-	case codeUnregisterBroker:
+	case protocol.UnregisterBroker:
 		return s.unregisterBroker(req)
-	case codeGetRouteInfoByTopic:
+	case protocol.GetRouteInfoByTopic:
 		return s.getRouteInfoByTopic(req)
-	case codeGetBrokerClusterInfo:
+	case protocol.GetBrokerClusterInfo:
 		return s.getBrokerClusterInfo(req)
-	case codeGetAllTopicListFromNS:
+	case protocol.GetAllTopicListFromNameServer:
 		return okBody(req, encodeTopicList(s.table.AllTopics(), ""))
-	case codeGetTopicsByCluster:
+	case protocol.GetTopicsByCluster:
 		return s.getTopicsByCluster(req)
-	case codeGetSystemTopicListFromNS:
+	case protocol.GetSystemTopicListFromNS:
 		names, addr := s.table.SystemTopics()
 		return okBody(req, encodeTopicList(names, addr))
-	case codeDeleteTopicInNamesrv:
+	case protocol.DeleteTopicInNamesrv:
 		return s.deleteTopic(req)
-	case codeWipeWritePermOfBroker, codeAddWritePermOfBroker:
+	case protocol.WipeWritePermOfBroker, protocol.AddWritePermOfBroker:
 		return s.operateWritePerm(req)
-	case codePutKVConfig, codeGetKVConfig, codeDeleteKVConfig, codeGetKVListByNamespace:
+	case protocol.PutKVConfig, protocol.GetKVConfig, protocol.DeleteKVConfig, protocol.GetKVListByNamespace:
 		return s.kvConfig(req)
-	case codeQueryDataVersion:
+	case protocol.QueryDataVersion:
 		return s.queryDataVersion(req)
-	case codeUpdateNamesrvConfig:
+	case protocol.UpdateNamesrvConfig:
 		return s.updateConfig(req)
-	case codeGetNamesrvConfig:
+	case protocol.GetNamesrvConfig:
 		return okBody(req, []byte(formatProperties(s.configMap())))
 	}
 	return newResponse(3, fmt.Sprintf(" request type %d not supported", req.Code))
@@ -61,7 +62,7 @@ func required(req *request, keys ...string) ([]string, *response) {
 	for i, k := range keys {
 		v, ok := req.ExtFields[k]
 		if !ok {
-			return nil, newResponse(respSystemError, "the custom field <"+k+"> is null")
+			return nil, newResponse(protocol.SystemError, "the custom field <"+k+"> is null")
 		}
 		vals[i] = v
 	}
@@ -69,7 +70,7 @@ func required(req *request, keys ...string) ([]string, *response) {
 }
 
 func okBody(req *request, body []byte) *response {
-	resp := newResponse(respSuccess, "")
+	resp := newResponse(protocol.Success, "")
 	resp.Body = body
 	return resp
 }
@@ -112,20 +113,20 @@ func (s *Server) registerBroker(connKey string, req *request) *response {
 	}
 	brokerID, err := strconv.ParseInt(strings.TrimSpace(v[4]), 10, 64)
 	if err != nil {
-		return newResponse(respSystemError, "bad brokerId "+strconv.Quote(v[4]))
+		return newResponse(protocol.SystemError, "bad brokerId "+strconv.Quote(v[4]))
 	}
 	if c := strings.TrimSpace(ext(req, "bodyCrc32")); c != "" && c != "0" {
 		want, err := strconv.ParseInt(c, 10, 64)
 		got := int64(crc32.ChecksumIEEE(req.Body) & 0x7FFFFFFF)
 		if err != nil || want != got {
 			s.log.Warn("register broker refused: crc32 not match", "broker", v[0], "addr", v[1], "want", c, "got", got)
-			return newResponse(respSystemError, "crc32 not match")
+			return newResponse(protocol.SystemError, "crc32 not match")
 		}
 	}
 	if stale, have := s.staleRegistration(v[0], brokerID, ext(req, "masterEpoch")); stale {
 		s.log.Warn("register broker ignored: master epoch older than the set's", "broker", v[0], "addr", v[1],
 			"masterEpoch", ext(req, "masterEpoch"), "known", have)
-		return newResponse(respSystemError, fmt.Sprintf("stale master epoch %s: broker set %s is in epoch %d", ext(req, "masterEpoch"), v[0], have))
+		return newResponse(protocol.SystemError, fmt.Sprintf("stale master epoch %s: broker set %s is in epoch %d", ext(req, "masterEpoch"), v[0], have))
 	}
 	reg := routeinfo.Registration{
 		ClusterName: v[2], BrokerName: v[0], BrokerAddr: v[1], HaServerAddr: v[3], BrokerID: brokerID, ConnKey: connKey,
@@ -137,7 +138,7 @@ func (s *Server) registerBroker(connKey string, req *request) *response {
 		body, err := routeinfo.DecodeRegisterBody(req.Body, parseBool(ext(req, "compressed")))
 		if err != nil {
 			s.log.Warn("register broker refused: bad body", "broker", v[0], "addr", v[1], "err", err)
-			return newResponse(respSystemError, err.Error())
+			return newResponse(protocol.SystemError, err.Error())
 		}
 		reg.DataVersion = body.TopicConfigSerializeWrapper.DataVersion
 		reg.Topics = body.TopicConfigSerializeWrapper.TopicConfigTable
@@ -153,7 +154,7 @@ func (s *Server) registerBroker(connKey string, req *request) *response {
 	} else {
 		s.log.Debug("broker registration refreshed", append(attrs, "topicsUpdated", res.TopicsUpdate)...)
 	}
-	resp := newResponse(respSuccess, "")
+	resp := newResponse(protocol.Success, "")
 	if res.MasterAddr != "" {
 		setExt(resp, "masterAddr", res.MasterAddr)
 		setExt(resp, "haServerAddr", res.HaServerAddr)
@@ -171,11 +172,11 @@ func (s *Server) unregisterBroker(req *request) *response {
 	}
 	brokerID, err := strconv.ParseInt(strings.TrimSpace(v[3]), 10, 64)
 	if err != nil {
-		return newResponse(respSystemError, "bad brokerId "+strconv.Quote(v[3]))
+		return newResponse(protocol.SystemError, "bad brokerId "+strconv.Quote(v[3]))
 	}
 	removed := s.table.UnregisterBroker(v[2], v[0], v[1], brokerID)
 	s.log.Info("broker unregistered", "cluster", v[2], "broker", v[0], "brokerId", brokerID, "addr", v[1], "found", removed)
-	return newResponse(respSuccess, "")
+	return newResponse(protocol.Success, "")
 }
 
 func (s *Server) getRouteInfoByTopic(req *request) *response {
@@ -186,14 +187,14 @@ func (s *Server) getRouteInfoByTopic(req *request) *response {
 	topic := v[0]
 	route, ok := s.table.TopicRoute(topic)
 	if !ok {
-		return newResponse(respTopicNotExist, "No topic route info in name server for the topic: "+topic)
+		return newResponse(protocol.TopicNotExist, "No topic route info in name server for the topic: "+topic)
 	}
 	if s.orderMessageEnable.Load() {
 		if conf, ok := s.kv.get(NamespaceOrderTopicConfig, topic); ok {
 			route.OrderTopicConf = conf
 		}
 	}
-	standard := req.Version >= versionV494 || parseBool(ext(req, "acceptStandardJsonOnly"))
+	standard := req.Version >= protocol.VersionV4_9_4 || parseBool(ext(req, "acceptStandardJsonOnly"))
 	return okBody(req, routeinfo.EncodeTopicRoute(route, standard))
 }
 
@@ -219,7 +220,7 @@ func (s *Server) deleteTopic(req *request) *response {
 	cluster := ext(req, "clusterName")
 	removed := s.table.DeleteTopic(v[0], cluster)
 	s.log.Info("topic deleted", "topic", v[0], "cluster", cluster, "found", removed)
-	return newResponse(respSuccess, "")
+	return newResponse(protocol.Success, "")
 }
 
 func (s *Server) operateWritePerm(req *request) *response {
@@ -227,8 +228,8 @@ func (s *Server) operateWritePerm(req *request) *response {
 	if bad != nil {
 		return bad
 	}
-	resp := newResponse(respSuccess, "")
-	if req.Code == codeWipeWritePermOfBroker {
+	resp := newResponse(protocol.Success, "")
+	if req.Code == protocol.WipeWritePermOfBroker {
 		n := s.table.WipeWritePerm(v[0])
 		s.log.Info("write permission wiped", "broker", v[0], "topics", n)
 		setExt(resp, "wipeTopicCount", strconv.Itoa(n))
@@ -242,48 +243,48 @@ func (s *Server) operateWritePerm(req *request) *response {
 
 func (s *Server) kvConfig(req *request) *response {
 	switch req.Code {
-	case codePutKVConfig:
+	case protocol.PutKVConfig:
 		v, bad := required(req, "namespace", "key", "value")
 		if bad != nil {
 			return bad
 		}
 		if err := s.kv.put(v[0], v[1], v[2]); err != nil {
 			s.log.Error("kv config put failed", "namespace", v[0], "key", v[1], "err", err)
-			return newResponse(respSystemError, err.Error())
+			return newResponse(protocol.SystemError, err.Error())
 		}
 		s.log.Info("kv config put", "namespace", v[0], "key", v[1], "value", v[2])
-		return newResponse(respSuccess, "")
-	case codeGetKVConfig:
+		return newResponse(protocol.Success, "")
+	case protocol.GetKVConfig:
 		v, bad := required(req, "namespace", "key")
 		if bad != nil {
 			return bad
 		}
 		val, ok := s.kv.get(v[0], v[1])
 		if !ok {
-			return newResponse(respQueryNotFound, "No config item, Namespace: "+v[0]+" Key: "+v[1])
+			return newResponse(protocol.QueryNotFound, "No config item, Namespace: "+v[0]+" Key: "+v[1])
 		}
-		resp := newResponse(respSuccess, "")
+		resp := newResponse(protocol.Success, "")
 		setExt(resp, "value", val)
 		return resp
-	case codeDeleteKVConfig:
+	case protocol.DeleteKVConfig:
 		v, bad := required(req, "namespace", "key")
 		if bad != nil {
 			return bad
 		}
 		if err := s.kv.delete(v[0], v[1]); err != nil {
 			s.log.Error("kv config delete failed", "namespace", v[0], "key", v[1], "err", err)
-			return newResponse(respSystemError, err.Error())
+			return newResponse(protocol.SystemError, err.Error())
 		}
 		s.log.Info("kv config deleted", "namespace", v[0], "key", v[1])
-		return newResponse(respSuccess, "")
-	default: // codeGetKVListByNamespace
+		return newResponse(protocol.Success, "")
+	default: // protocol.GetKVListByNamespace
 		v, bad := required(req, "namespace")
 		if bad != nil {
 			return bad
 		}
 		m := s.kv.list(v[0])
 		if m == nil {
-			return newResponse(respQueryNotFound, "No config item, Namespace: "+v[0])
+			return newResponse(protocol.QueryNotFound, "No config item, Namespace: "+v[0])
 		}
 		return okBody(req, encodeKVTable(m))
 	}
@@ -297,11 +298,11 @@ func (s *Server) queryDataVersion(req *request) *response {
 	var dv routeinfo.DataVersion
 	if len(req.Body) > 0 {
 		if err := json.Unmarshal(req.Body, &dv); err != nil {
-			return newResponse(respSystemError, "bad data version: "+err.Error())
+			return newResponse(protocol.SystemError, "bad data version: "+err.Error())
 		}
 	}
 	changed, stored := s.table.QueryDataVersion(v[0], dv)
-	resp := newResponse(respSuccess, "")
+	resp := newResponse(protocol.Success, "")
 	setExt(resp, "changed", strconv.FormatBool(changed))
 	if stored != nil {
 		resp.Body, _ = json.Marshal(stored)
@@ -315,7 +316,7 @@ var configBlackList = map[string]bool{"configBlackList": true, "configStorePath"
 func (s *Server) updateConfig(req *request) *response {
 	props, err := parseProperties(string(req.Body))
 	if err != nil {
-		return newResponse(respSystemError, err.Error())
+		return newResponse(protocol.SystemError, err.Error())
 	}
 	keys := make([]string, 0, len(props))
 	for k := range props {
@@ -324,7 +325,7 @@ func (s *Server) updateConfig(req *request) *response {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if configBlackList[k] {
-			return newResponse(respNoPermission, "Can not update config in black list.")
+			return newResponse(protocol.NoPermission, "Can not update config in black list.")
 		}
 	}
 	// Check everything first so a request is applied entirely or not at all.
@@ -336,13 +337,13 @@ func (s *Server) updateConfig(req *request) *response {
 		case "orderMessageEnable":
 			b, err := strconv.ParseBool(val)
 			if err != nil {
-				return newResponse(respSystemError, fmt.Sprintf("orderMessageEnable = %q: want true or false", val))
+				return newResponse(protocol.SystemError, fmt.Sprintf("orderMessageEnable = %q: want true or false", val))
 			}
 			changes = append(changes, func() { s.orderMessageEnable.Store(b) })
 		case "scanNotActiveBrokerInterval", "brokerChannelExpiredTime":
 			n, err := strconv.ParseInt(val, 10, 64)
 			if err != nil || n <= 0 {
-				return newResponse(respSystemError, fmt.Sprintf("%s = %q: want a positive number of ms", k, val))
+				return newResponse(protocol.SystemError, fmt.Sprintf("%s = %q: want a positive number of ms", k, val))
 			}
 			if k == "scanNotActiveBrokerInterval" {
 				changes = append(changes, func() { s.scanInterval.Store(n) })
@@ -351,16 +352,16 @@ func (s *Server) updateConfig(req *request) *response {
 			}
 		default:
 			if _, known := s.configMap()[k]; known {
-				return newResponse(respSystemError, fmt.Sprintf("%s cannot be changed at runtime", k))
+				return newResponse(protocol.SystemError, fmt.Sprintf("%s cannot be changed at runtime", k))
 			}
-			return newResponse(respSystemError, fmt.Sprintf("unknown config key %q", k))
+			return newResponse(protocol.SystemError, fmt.Sprintf("unknown config key %q", k))
 		}
 	}
 	for _, c := range changes {
 		c()
 	}
 	s.log.Info("name server config updated", "keys", strings.Join(keys, ","))
-	return newResponse(respSuccess, "")
+	return newResponse(protocol.Success, "")
 }
 
 // configMap lists every config item with its current value, as GET_NAMESRV_CONFIG reports it.

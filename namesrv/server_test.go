@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/rpc"
 	"github.com/skiffmq/skiff/namesrv/routeinfo"
@@ -82,9 +83,9 @@ func TestNamesrvServerRegisterRouteOverTCP(t *testing.T) {
 	}
 	broker := newClient(t)
 	client := newClient(t)
-	mustCode(t, invoke(t, broker, s.Addr(), registerReq("broker-a", "127.0.0.1:10911", 0, registerBody(1, "TopicTest"))), respSuccess)
+	mustCode(t, invoke(t, broker, s.Addr(), registerReq("broker-a", "127.0.0.1:10911", 0, registerBody(1, "TopicTest"))), protocol.Success)
 
-	resp := mustCode(t, invoke(t, client, s.Addr(), req(codeGetRouteInfoByTopic, map[string]string{"topic": "TopicTest"}, nil)), respSuccess)
+	resp := mustCode(t, invoke(t, client, s.Addr(), req(protocol.GetRouteInfoByTopic, map[string]string{"topic": "TopicTest"}, nil)), protocol.Success)
 	route, err := routeinfo.DecodeTopicRoute(resp.Body)
 	if err != nil {
 		t.Fatal(err)
@@ -93,12 +94,12 @@ func TestNamesrvServerRegisterRouteOverTCP(t *testing.T) {
 		len(route.QueueDatas) != 1 || route.QueueDatas[0].WriteQueueNums != 4 {
 		t.Fatalf("route %+v", route)
 	}
-	mustCode(t, invoke(t, client, s.Addr(), req(codeGetRouteInfoByTopic, map[string]string{"topic": "Nope"}, nil)), respTopicNotExist)
+	mustCode(t, invoke(t, client, s.Addr(), req(protocol.GetRouteInfoByTopic, map[string]string{"topic": "Nope"}, nil)), protocol.TopicNotExist)
 
 	// The broker's connection closes: it leaves the routes at once.
 	broker.CloseAddr(s.Addr())
 	eventually(t, "broker removal after its connection closed", func() bool {
-		return invoke(t, client, s.Addr(), req(codeGetRouteInfoByTopic, map[string]string{"topic": "TopicTest"}, nil)).Code == respTopicNotExist
+		return invoke(t, client, s.Addr(), req(protocol.GetRouteInfoByTopic, map[string]string{"topic": "TopicTest"}, nil)).Code == protocol.TopicNotExist
 	})
 }
 
@@ -108,7 +109,7 @@ func TestNamesrvServerExpiryClosesConnection(t *testing.T) {
 		c.BrokerChannelExpiredTime = 120000
 	})
 	broker := newClient(t)
-	mustCode(t, invoke(t, broker, s.Addr(), registerReq("broker-a", "127.0.0.1:10911", 0, registerBody(1, "T"))), respSuccess)
+	mustCode(t, invoke(t, broker, s.Addr(), registerReq("broker-a", "127.0.0.1:10911", 0, registerBody(1, "T"))), protocol.Success)
 	if lb := s.Table().LiveBrokers(); len(lb) != 1 {
 		t.Fatalf("live %+v", lb)
 	}
@@ -122,7 +123,7 @@ func TestNamesrvServerExpiryClosesConnection(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		resp, err := broker.Invoke(ctx, s.Addr(), cmd(registerReq("broker-a", "127.0.0.1:10911", 0, registerBody(1, "T"))))
-		return err == nil && resp.Code == respSuccess
+		return err == nil && resp.Code == protocol.Success
 	})
 	if _, ok := s.Table().TopicRoute("T"); !ok {
 		t.Fatal("no route after re-registration")
@@ -241,7 +242,7 @@ func TestNamesrvServerOnewayUnknownAndRocketMQHeader(t *testing.T) {
 	writeCmd(t, conn, reg)
 	unknown := remoting.NewRequest(9999, nil, nil)
 	writeCmd(t, conn, unknown)
-	route := remoting.NewRequest(codeGetRouteInfoByTopic, map[string]string{"topic": "TopicOneway"}, nil)
+	route := remoting.NewRequest(protocol.GetRouteInfoByTopic, map[string]string{"topic": "TopicOneway"}, nil)
 	route.SerializeType = remoting.SerializeRocketMQ
 
 	// The first answer on the connection must be the one to the unknown code: the oneway
@@ -261,7 +262,7 @@ func TestNamesrvServerOnewayUnknownAndRocketMQHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Opaque != route.Opaque || !resp.IsResponse() || resp.Code != respSuccess ||
+	if resp.Opaque != route.Opaque || !resp.IsResponse() || resp.Code != protocol.Success ||
 		resp.SerializeType != remoting.SerializeRocketMQ {
 		t.Fatalf("route answer %v (serialize %d)", resp, resp.SerializeType)
 	}
@@ -282,8 +283,8 @@ func TestNamesrvServerOnewayUnknownAndRocketMQHeader(t *testing.T) {
 func TestNamesrvServerSlaveGetsMasterOverTCP(t *testing.T) {
 	s, _ := startTestServer(t, nil)
 	master, slave := newClient(t), newClient(t)
-	mustCode(t, invoke(t, master, s.Addr(), registerReq("broker-a", "127.0.0.1:10911", 0, registerBody(1, "T"))), respSuccess)
-	resp := mustCode(t, invoke(t, slave, s.Addr(), registerReq("broker-a", "127.0.0.1:10921", 1, registerBody(1, "T"))), respSuccess)
+	mustCode(t, invoke(t, master, s.Addr(), registerReq("broker-a", "127.0.0.1:10911", 0, registerBody(1, "T"))), protocol.Success)
+	resp := mustCode(t, invoke(t, slave, s.Addr(), registerReq("broker-a", "127.0.0.1:10921", 1, registerBody(1, "T"))), protocol.Success)
 	if resp.ExtFields["masterAddr"] != "127.0.0.1:10911" || resp.ExtFields["haServerAddr"] == "" {
 		t.Fatalf("slave registration answer ext %v", resp.ExtFields)
 	}
@@ -326,8 +327,8 @@ func TestNamesrvServerPrintsKVConfigPeriodically(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	c := newClient(t)
-	mustCode(t, invoke(t, c, s.Addr(), req(codePutKVConfig,
-		map[string]string{"namespace": NamespaceOrderTopicConfig, "key": "TopicOrder", "value": "broker-a:4"}, nil)), respSuccess)
+	mustCode(t, invoke(t, c, s.Addr(), req(protocol.PutKVConfig,
+		map[string]string{"namespace": NamespaceOrderTopicConfig, "key": "TopicOrder", "value": "broker-a:4"}, nil)), protocol.Success)
 	eventually(t, "a kv config dump in the log", func() bool {
 		return strings.Contains(logs.String(), `msg="kv config" namespace=ORDER_TOPIC_CONFIG key=TopicOrder value=broker-a:4`)
 	})
