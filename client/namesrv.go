@@ -2,10 +2,10 @@ package client
 
 import (
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"strings"
+
+	"github.com/skiffmq/skiff/internal/protocol"
 )
 
 // EnvNameServer is the environment variable read when no name server is configured.
@@ -19,20 +19,9 @@ func NameServers(addrs []string) ([]string, error) {
 	if strings.Trim(s, "; \t") == "" {
 		s, src = os.Getenv(EnvNameServer), EnvNameServer
 	}
-	var out []string
-	for _, a := range strings.Split(s, ";") {
-		a = strings.TrimSpace(a)
-		if a == "" {
-			continue
-		}
-		host, port, err := net.SplitHostPort(a)
-		if err != nil || host == "" {
-			return nil, fmt.Errorf("%w: %q in %s is not ip:port", ErrNoNameServer, a, src)
-		}
-		if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
-			return nil, fmt.Errorf("%w: %q in %s has a bad port", ErrNoNameServer, a, src)
-		}
-		out = append(out, a)
+	out, err := protocol.ParseAddrList(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: in %s: %w", ErrNoNameServer, src, err)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: pass name servers in the options or set %s", ErrNoNameServer, EnvNameServer)

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/skiffmq/skiff/internal/protocol"
 )
 
 // ErrUnknownKey is returned (wrapped) by Load when the file holds a key the destination struct
@@ -77,40 +77,15 @@ func checkUndecoded(md toml.MetaData) error {
 }
 
 // ParseAddrList parses a ";"-separated list of host:port addresses such as
-// "127.0.0.1:9876;10.0.0.2:9876". Spaces around entries are trimmed and empty entries skipped.
-// Every entry must be host:port with a numeric port in 1..65535; the error names the bad entry.
-// An empty or blank list gives an empty slice and no error.
+// "127.0.0.1:9876;10.0.0.2:9876" with protocol.ParseAddrList (the one address-list parser); a bad
+// entry's error wraps ErrBadAddr and names it. An empty or blank list gives an empty slice and no
+// error.
 func ParseAddrList(s string) ([]string, error) {
-	var out []string
-	for _, part := range strings.Split(s, ";") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		if err := checkAddr(part); err != nil {
-			return nil, err
-		}
-		out = append(out, part)
+	out, err := protocol.ParseAddrList(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadAddr, err)
 	}
 	return out, nil
-}
-
-func checkAddr(a string) error {
-	host, port, err := net.SplitHostPort(a)
-	if err != nil {
-		return fmt.Errorf("%w %q: want host:port", ErrBadAddr, a)
-	}
-	if host == "" {
-		return fmt.Errorf("%w %q: empty host", ErrBadAddr, a)
-	}
-	if strings.ContainsAny(host, " \t,\"") {
-		return fmt.Errorf("%w %q: bad host", ErrBadAddr, a)
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil || p < 1 || p > 65535 {
-		return fmt.Errorf("%w %q: port must be a number in 1..65535", ErrBadAddr, a)
-	}
-	return nil
 }
 
 // CheckBindAddress accepts an IP address or a host name to listen on ("0.0.0.0" = every

@@ -58,7 +58,7 @@ var Rules = []Rule{
 		ThirdParty: []string{"github.com/panjf2000/gnet/v2"}, TestImports: []string{"internal/remoting/rpc"}},
 
 	// Daemon building blocks, each owning one library.
-	{Pkg: "internal/config", ThirdParty: []string{"github.com/BurntSushi/toml"}},
+	{Pkg: "internal/config", Imports: []string{"internal/protocol"}, ThirdParty: []string{"github.com/BurntSushi/toml"}},
 	{Pkg: "internal/daemon", ThirdParty: []string{"golang.org/x/sys"}},
 	{Pkg: "internal/httpapi", Imports: []string{"internal/metrics"}, ThirdParty: []string{"github.com/valyala/fasthttp"}},
 	{Pkg: "internal/metrics", ThirdParty: []string{"github.com/VictoriaMetrics/metrics"}},
