@@ -6,28 +6,16 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/skiffmq/skiff/internal/protocol"
 )
 
-// SubscriptionGroupConfig is a consumer group's configuration (RocketMQ SubscriptionGroupConfig).
-type SubscriptionGroupConfig struct {
-	GroupName                      string `json:"groupName"`
-	ConsumeEnable                  bool   `json:"consumeEnable"`
-	ConsumeFromMinEnable           bool   `json:"consumeFromMinEnable"`
-	ConsumeBroadcastEnable         bool   `json:"consumeBroadcastEnable"`
-	RetryQueueNums                 int32  `json:"retryQueueNums"`
-	RetryMaxTimes                  int32  `json:"retryMaxTimes"`
-	BrokerID                       int64  `json:"brokerId"`
-	WhichBrokerWhenConsumeSlowly   int64  `json:"whichBrokerWhenConsumeSlowly"`
-	NotifyConsumerIdsChangedEnable bool   `json:"notifyConsumerIdsChangedEnable"`
-}
+// SubscriptionGroupConfig is a consumer group's configuration (the one type of package protocol).
+type SubscriptionGroupConfig = protocol.SubscriptionGroupConfig
 
 // DefaultGroupConfig is the configuration an auto-created group gets.
 func DefaultGroupConfig(group string) SubscriptionGroupConfig {
-	return SubscriptionGroupConfig{
-		GroupName: group, ConsumeEnable: true, ConsumeFromMinEnable: true, ConsumeBroadcastEnable: true,
-		RetryQueueNums: 1, RetryMaxTimes: 16, BrokerID: 0, WhichBrokerWhenConsumeSlowly: 1,
-		NotifyConsumerIdsChangedEnable: true,
-	}
+	return protocol.DefaultSubscriptionGroupConfig(group)
 }
 
 // GroupTable is the serialized form of all groups (RocketMQ SubscriptionGroupWrapper).

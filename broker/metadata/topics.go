@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/skiffmq/skiff/internal/protocol"
 )
 
 // Permission bits of a topic or a broker (RocketMQ PermName).
@@ -35,25 +37,8 @@ const (
 // [%|a-zA-Z0-9_-].
 var ErrInvalidTopic = errors.New("metadata: invalid topic name")
 
-// TopicConfig is one topic's configuration (RocketMQ TopicConfig).
-type TopicConfig struct {
-	TopicName       string `json:"topicName"`
-	ReadQueueNums   int32  `json:"readQueueNums"`
-	WriteQueueNums  int32  `json:"writeQueueNums"`
-	Perm            int32  `json:"perm"`
-	TopicFilterType string `json:"topicFilterType"`
-	TopicSysFlag    int32  `json:"topicSysFlag"`
-	Order           bool   `json:"order"`
-}
-
-// Readable reports whether consumers may read the topic.
-func (t TopicConfig) Readable() bool { return t.Perm&PermRead != 0 }
-
-// Writeable reports whether producers may write the topic.
-func (t TopicConfig) Writeable() bool { return t.Perm&PermWrite != 0 }
-
-// QueueNums is the larger of the read and write queue counts: the number of queues that exist.
-func (t TopicConfig) QueueNums() int32 { return max(t.ReadQueueNums, t.WriteQueueNums) }
+// TopicConfig is one topic's configuration (the one type of package protocol).
+type TopicConfig = protocol.TopicConfig
 
 // TopicTable is the serialized form of all topics (RocketMQ TopicConfigSerializeWrapper).
 type TopicTable struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/client/internal/core"
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 )
 
@@ -135,16 +136,10 @@ type QueueData = core.QueueData
 // TopicRoute is the body of GET_ROUTEINFO_BY_TOPIC.
 type TopicRoute = core.TopicRoute
 
-// TopicConfig is what CreateTopic sends (UPDATE_AND_CREATE_TOPIC header).
-type TopicConfig struct {
-	TopicName       string
-	ReadQueueNums   int32  // default 8
-	WriteQueueNums  int32  // default 8
-	Perm            int32  // default 6 (read and write)
-	TopicFilterType string // SINGLE_TAG (default) or MULTI_TAG
-	TopicSysFlag    int32
-	Order           bool
-}
+// TopicConfig is a topic's configuration as UPDATE_AND_CREATE_TOPIC sends it (RocketMQ TopicConfig;
+// the one type of package protocol). mqadmin's defaults: 8 read and 8 write queues, perm 6,
+// SINGLE_TAG (DefaultTopicConfig).
+type TopicConfig = protocol.TopicConfig
 
 // DefaultTopicConfig returns mqadmin's defaults for topic: 8 read and 8 write queues, perm 6,
 // SINGLE_TAG.

@@ -9,27 +9,17 @@ import (
 
 	"github.com/skiffmq/skiff/client/internal/core"
 	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 )
 
-// SubscriptionGroupConfig is a consumer group's configuration (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP body).
-type SubscriptionGroupConfig struct {
-	GroupName                      string `json:"groupName"`
-	ConsumeEnable                  bool   `json:"consumeEnable"`
-	ConsumeFromMinEnable           bool   `json:"consumeFromMinEnable"`
-	ConsumeBroadcastEnable         bool   `json:"consumeBroadcastEnable"`
-	RetryQueueNums                 int32  `json:"retryQueueNums"`
-	RetryMaxTimes                  int32  `json:"retryMaxTimes"`
-	BrokerID                       int64  `json:"brokerId"`
-	WhichBrokerWhenConsumeSlowly   int64  `json:"whichBrokerWhenConsumeSlowly"`
-	NotifyConsumerIdsChangedEnable bool   `json:"notifyConsumerIdsChangedEnable"`
-}
+// SubscriptionGroupConfig is a consumer group's configuration (RocketMQ SubscriptionGroupConfig;
+// the one type of package protocol).
+type SubscriptionGroupConfig = protocol.SubscriptionGroupConfig
 
 // DefaultGroupConfig is RocketMQ's default group configuration.
 func DefaultGroupConfig(group string) SubscriptionGroupConfig {
-	return SubscriptionGroupConfig{GroupName: group, ConsumeEnable: true, ConsumeFromMinEnable: true,
-		ConsumeBroadcastEnable: true, RetryQueueNums: 1, RetryMaxTimes: 16, WhichBrokerWhenConsumeSlowly: 1,
-		NotifyConsumerIdsChangedEnable: true}
+	return protocol.DefaultSubscriptionGroupConfig(group)
 }
 
 // UpdateSubGroup creates or updates a subscription group on a broker (200).

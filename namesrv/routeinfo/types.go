@@ -1,11 +1,13 @@
 package routeinfo
 
+import "github.com/skiffmq/skiff/internal/protocol"
+
 // Permission bits of QueueData.Perm and TopicConfig.Perm (RocketMQ PermName).
 const (
-	PermPriority int32 = 0x8 // PERM_PRIORITY
-	PermRead     int32 = 0x4 // PERM_READ
-	PermWrite    int32 = 0x2 // PERM_WRITE
-	PermInherit  int32 = 0x1 // PERM_INHERIT (templates such as TBW102)
+	PermPriority = protocol.PermPriority // PERM_PRIORITY
+	PermRead     = protocol.PermRead     // PERM_READ
+	PermWrite    = protocol.PermWrite    // PERM_WRITE
+	PermInherit  = protocol.PermInherit  // PERM_INHERIT (templates such as TBW102)
 )
 
 // MasterID is the brokerId of a master; slaves have ids >= 1.
@@ -18,16 +20,9 @@ type DataVersion struct {
 	Timestamp int64 `json:"timestamp"` // ms since the epoch
 }
 
-// TopicConfig is one topic of a broker's topic table as it travels in REGISTER_BROKER.
-type TopicConfig struct {
-	Order           bool   `json:"order"`
-	Perm            int32  `json:"perm"`
-	ReadQueueNums   int32  `json:"readQueueNums"`
-	TopicFilterType string `json:"topicFilterType"` // "SINGLE_TAG" or "MULTI_TAG"
-	TopicName       string `json:"topicName"`
-	TopicSysFlag    int32  `json:"topicSysFlag"`
-	WriteQueueNums  int32  `json:"writeQueueNums"`
-}
+// TopicConfig is one topic of a broker's topic table as it travels in REGISTER_BROKER (the one
+// type of package protocol).
+type TopicConfig = protocol.TopicConfig
 
 // QueueData is one broker set's queues of a topic.
 type QueueData struct {

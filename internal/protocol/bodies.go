@@ -1,0 +1,54 @@
+package protocol
+
+// Permission bits of a topic or broker (§2.3 QueueData.perm).
+const (
+	PermPriority int32 = 0x8
+	PermRead     int32 = 0x4
+	PermWrite    int32 = 0x2
+	PermInherit  int32 = 0x1
+)
+
+// TopicConfig is RocketMQ's TopicConfig: one topic of a broker's topic table. It travels in
+// REGISTER_BROKER and GET_ALL_TOPIC_CONFIG bodies, is stored in the broker's topics.json and is
+// what UPDATE_AND_CREATE_TOPIC carries; the broker, the name server and client/admin all use this
+// one type.
+type TopicConfig struct {
+	TopicName       string `json:"topicName"`
+	ReadQueueNums   int32  `json:"readQueueNums"`
+	WriteQueueNums  int32  `json:"writeQueueNums"`
+	Perm            int32  `json:"perm"`
+	TopicFilterType string `json:"topicFilterType"` // "SINGLE_TAG" or "MULTI_TAG"
+	TopicSysFlag    int32  `json:"topicSysFlag"`
+	Order           bool   `json:"order"`
+}
+
+// Readable reports whether consumers may read the topic.
+func (t TopicConfig) Readable() bool { return t.Perm&PermRead != 0 }
+
+// Writeable reports whether producers may write the topic.
+func (t TopicConfig) Writeable() bool { return t.Perm&PermWrite != 0 }
+
+// QueueNums is the larger of the read and write queue counts: the number of queues that exist.
+func (t TopicConfig) QueueNums() int32 { return max(t.ReadQueueNums, t.WriteQueueNums) }
+
+// SubscriptionGroupConfig is RocketMQ's SubscriptionGroupConfig: a consumer group's settings, as
+// stored in subscriptionGroup.json, synced to slaves and sent by UPDATE_AND_CREATE_SUBSCRIPTIONGROUP.
+type SubscriptionGroupConfig struct {
+	GroupName                      string `json:"groupName"`
+	ConsumeEnable                  bool   `json:"consumeEnable"`
+	ConsumeFromMinEnable           bool   `json:"consumeFromMinEnable"`
+	ConsumeBroadcastEnable         bool   `json:"consumeBroadcastEnable"`
+	RetryQueueNums                 int32  `json:"retryQueueNums"`
+	RetryMaxTimes                  int32  `json:"retryMaxTimes"`
+	BrokerID                       int64  `json:"brokerId"`
+	WhichBrokerWhenConsumeSlowly   int64  `json:"whichBrokerWhenConsumeSlowly"`
+	NotifyConsumerIdsChangedEnable bool   `json:"notifyConsumerIdsChangedEnable"`
+}
+
+// DefaultSubscriptionGroupConfig is RocketMQ's default group configuration (what an auto-created
+// group gets): consume enabled, 1 retry queue, 16 retries, slow consumers to broker 1.
+func DefaultSubscriptionGroupConfig(group string) SubscriptionGroupConfig {
+	return SubscriptionGroupConfig{GroupName: group, ConsumeEnable: true, ConsumeFromMinEnable: true,
+		ConsumeBroadcastEnable: true, RetryQueueNums: 1, RetryMaxTimes: 16, WhichBrokerWhenConsumeSlowly: 1,
+		NotifyConsumerIdsChangedEnable: true}
+}
