@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"encoding/json"
 	"log/slog"
 	"sort"
 	"strings"
@@ -9,42 +8,20 @@ import (
 	"time"
 
 	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/server"
 )
 
-// heartbeatData is the body of HEART_BEAT (§2.7).
-type heartbeatData struct {
-	ClientID        string         `json:"clientID"`
-	ProducerDataSet []producerData `json:"producerDataSet"`
-	ConsumerDataSet []consumerData `json:"consumerDataSet"`
-}
-
-type producerData struct {
-	GroupName string `json:"groupName"`
-}
-
-type consumerData struct {
-	GroupName           string             `json:"groupName"`
-	ConsumeType         string             `json:"consumeType"`
-	MessageModel        string             `json:"messageModel"`
-	ConsumeFromWhere    string             `json:"consumeFromWhere"`
-	SubscriptionDataSet []SubscriptionData `json:"subscriptionDataSet"`
-	UnitMode            bool               `json:"unitMode"`
-}
-
-// SubscriptionData is one topic subscription of a consumer group. CodeSet is accepted as strings
-// (Go client) or numbers (Java) but ignored: the broker recomputes tag codes from TagsSet with its
-// own hash, the one the consume queue uses.
-type SubscriptionData struct {
-	ClassFilterMode bool            `json:"classFilterMode"`
-	Topic           string          `json:"topic"`
-	SubString       string          `json:"subString"`
-	TagsSet         []string        `json:"tagsSet"`
-	CodeSet         json.RawMessage `json:"codeSet,omitempty"`
-	SubVersion      int64           `json:"subVersion"`
-	ExpressionType  string          `json:"expressionType"`
-}
+// heartbeatData is the body of HEART_BEAT (§2.7); the types are package protocol's. CodeSet is
+// accepted as strings (Go client) or numbers (Java) but ignored: the broker recomputes tag codes
+// from TagsSet with its own hash, the one the consume queue uses.
+type (
+	heartbeatData    = protocol.HeartbeatData
+	producerData     = protocol.ProducerData
+	consumerData     = protocol.ConsumerData
+	SubscriptionData = protocol.SubscriptionData
+)
 
 // subscription is a parsed SubscriptionData ready for filtering.
 type subscription struct {

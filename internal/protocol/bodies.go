@@ -1,5 +1,7 @@
 package protocol
 
+import "bytes"
+
 // Permission bits of a topic or broker (§2.3 QueueData.perm).
 const (
 	PermPriority int32 = 0x8
@@ -51,4 +53,87 @@ func DefaultSubscriptionGroupConfig(group string) SubscriptionGroupConfig {
 	return SubscriptionGroupConfig{GroupName: group, ConsumeEnable: true, ConsumeFromMinEnable: true,
 		ConsumeBroadcastEnable: true, RetryQueueNums: 1, RetryMaxTimes: 16, WhichBrokerWhenConsumeSlowly: 1,
 		NotifyConsumerIdsChangedEnable: true}
+}
+
+// HeartbeatData is the body of HEART_BEAT (34, §2.7), as the SDK sends it and the broker reads it.
+type HeartbeatData struct {
+	ClientID        string         `json:"clientID"`
+	ProducerDataSet []ProducerData `json:"producerDataSet"`
+	ConsumerDataSet []ConsumerData `json:"consumerDataSet"`
+}
+
+// ProducerData names a producer group.
+type ProducerData struct {
+	GroupName string `json:"groupName"`
+}
+
+// ConsumerData describes a consumer group member.
+type ConsumerData struct {
+	GroupName           string             `json:"groupName"`
+	ConsumeType         string             `json:"consumeType"`  // CONSUME_PASSIVELY (push) / CONSUME_ACTIVELY (pull)
+	MessageModel        string             `json:"messageModel"` // CLUSTERING / BROADCASTING
+	ConsumeFromWhere    string             `json:"consumeFromWhere"`
+	SubscriptionDataSet []SubscriptionData `json:"subscriptionDataSet"`
+	UnitMode            bool               `json:"unitMode"`
+}
+
+// SubscriptionData is one topic subscription of a consumer group.
+type SubscriptionData struct {
+	ClassFilterMode bool     `json:"classFilterMode"`
+	Topic           string   `json:"topic"`
+	SubString       string   `json:"subString"`
+	TagsSet         []string `json:"tagsSet"`
+	CodeSet         CodeSet  `json:"codeSet,omitempty"`
+	SubVersion      int64    `json:"subVersion"`
+	ExpressionType  string   `json:"expressionType"`
+}
+
+// CodeSet is a subscription's tag hash codes. The Go client sends them as JSON strings, Java as
+// numbers: both decode, and anything else (null, not an array, elements that are not integers)
+// is dropped rather than refused, since the broker recomputes the codes from TagsSet with its own
+// hash. It encodes as numbers; an empty set decodes as nil.
+type CodeSet []int64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *CodeSet) UnmarshalJSON(b []byte) error {
+	*c = nil
+	if bytes.IndexByte(b, '\\') >= 0 {
+		b = bytes.Clone(b) // the scanner unescapes in place; the caller's bytes stay as they were
+	}
+	s := jscan{b: b}
+	s.ws()
+	if s.peek() != '[' {
+		return nil
+	}
+	s.i++
+	for {
+		s.ws()
+		switch ch := s.peek(); {
+		case ch == ']' || ch == 0:
+			return nil
+		case ch == ',':
+			s.i++
+			continue
+		case ch == '"':
+			v, err := s.str()
+			if err != nil {
+				return nil
+			}
+			if n, ok := atoi64(v); ok {
+				*c = append(*c, n)
+			}
+		case ch == '-' || (ch >= '0' && ch <= '9'):
+			num, err := s.number()
+			if err != nil {
+				return nil
+			}
+			if n, ok := atoi64(aliasString(num)); ok {
+				*c = append(*c, n)
+			}
+		default:
+			if err := s.skip(); err != nil {
+				return nil
+			}
+		}
+	}
 }

@@ -6,41 +6,18 @@ import (
 	"maps"
 	"sync"
 
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 )
 
-// HeartbeatData is the body of HEART_BEAT (34).
-type HeartbeatData struct {
-	ClientID        string         `json:"clientID"`
-	ProducerDataSet []ProducerData `json:"producerDataSet"`
-	ConsumerDataSet []ConsumerData `json:"consumerDataSet"`
-}
-
-// ProducerData names a producer group.
-type ProducerData struct {
-	GroupName string `json:"groupName"`
-}
-
-// ConsumerData describes a consumer group member.
-type ConsumerData struct {
-	GroupName           string             `json:"groupName"`
-	ConsumeType         string             `json:"consumeType"`  // CONSUME_PASSIVELY (push) / CONSUME_ACTIVELY (pull)
-	MessageModel        string             `json:"messageModel"` // CLUSTERING / BROADCASTING
-	ConsumeFromWhere    string             `json:"consumeFromWhere"`
-	SubscriptionDataSet []SubscriptionData `json:"subscriptionDataSet"`
-	UnitMode            bool               `json:"unitMode"`
-}
-
-// SubscriptionData is one topic subscription.
-type SubscriptionData struct {
-	ClassFilterMode bool     `json:"classFilterMode"`
-	Topic           string   `json:"topic"`
-	SubString       string   `json:"subString"`
-	TagsSet         []string `json:"tagsSet"`
-	CodeSet         []int64  `json:"codeSet"`
-	SubVersion      int64    `json:"subVersion"`
-	ExpressionType  string   `json:"expressionType"`
-}
+// The HEART_BEAT (34) body types are package protocol's (one definition for the SDK and the
+// broker).
+type (
+	HeartbeatData    = protocol.HeartbeatData
+	ProducerData     = protocol.ProducerData
+	ConsumerData     = protocol.ConsumerData
+	SubscriptionData = protocol.SubscriptionData
+)
 
 // SetHeartbeat sets the function that builds this client's heartbeat (producer and consumer
 // groups); the client id is filled in.
