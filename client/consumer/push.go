@@ -255,7 +255,9 @@ func (pc *PushConsumer) Start() error {
 		pc.workers.Add(1)
 		go pc.worker()
 	}
-	pc.rebalance(ctx)
+	if !pc.rebalance(ctx) {
+		pc.kickRebalance() // the loop retries with its short backoff
+	}
 	pc.core.Go("rebalance", pc.rebalanceLoop)
 	pc.core.Go("commit", pc.commitLoop)
 	if pc.o.orderly && pc.o.model == Clustering {
@@ -351,19 +353,33 @@ func (pc *PushConsumer) kickRebalance() {
 func (pc *PushConsumer) rebalanceLoop() {
 	t := time.NewTicker(pc.o.rebalanceInterval)
 	defer t.Stop()
+	// A topic without a route yet (a producer just created it and the broker's registration has
+	// not reached the name server) is retried after 1 s, 2 s, 4 s ... instead of waiting a whole
+	// rebalance interval for its first queues.
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	backoff := time.Second
 	for {
 		select {
 		case <-pc.core.Done():
 			return
 		case <-t.C:
 		case <-pc.kick:
+		case <-retry.C:
 		}
 		if pc.state.Load() != stateStarted {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*pc.o.callTimeout)
-		pc.rebalance(ctx)
+		complete := pc.rebalance(ctx)
 		cancel()
+		if complete {
+			backoff = time.Second
+			retry.Stop()
+		} else if backoff < pc.o.rebalanceInterval {
+			retry.Reset(backoff)
+			backoff *= 2
+		}
 	}
 }
 
@@ -417,12 +433,15 @@ func decodeConsumerIDList(body []byte) ([]string, error) {
 	return slices.Compact(b.ConsumerIDList), nil
 }
 
-// rebalance recomputes the queues of every subscribed topic and starts or stops pulling them.
-func (pc *PushConsumer) rebalance(ctx context.Context) {
+// rebalance recomputes the queues of every subscribed topic and starts or stops pulling them. It
+// reports false when some topic had no route yet.
+func (pc *PushConsumer) rebalance(ctx context.Context) (complete bool) {
+	complete = true
 	for _, topic := range pc.topics() {
 		r, err := pc.core.Route(ctx, topic)
 		if err != nil {
 			pc.core.Logger().Debug("rebalance: no route", "topic", topic, "err", err)
+			complete = false
 			continue
 		}
 		all := r.SubscribeQueues(topic)
@@ -431,15 +450,18 @@ func (pc *PushConsumer) rebalance(ctx context.Context) {
 			ids, err := pc.consumerIDs(ctx, topic)
 			if err != nil {
 				pc.core.Logger().Debug("rebalance: consumer list failed", "topic", topic, "err", err)
+				complete = false
 				continue
 			}
 			if !slices.Contains(ids, pc.core.ClientID()) {
 				pc.core.KickHeartbeat() // the broker does not know us yet
+				complete = false
 			}
 			mine = pc.o.allocate(pc.core.ClientID(), ids, all)
 		}
 		pc.apply(ctx, topic, mine)
 	}
+	return complete
 }
 
 // apply makes topic's assigned queues equal mine.
