@@ -67,6 +67,10 @@ type Broker struct {
 	masterAddr   atomic.Value // string: the master's remoting address (slaves), from registration
 	tx           txState
 	metrics      *metrics.Set
+	topicMetrics sync.Map // topic → *topicMetrics (observe.go)
+	latencyOnce  sync.Once
+	sendHist     metrics.Histogram
+	pullHist     metrics.Histogram
 	http         *httpapi.Server
 	storeReady   atomic.Bool
 	sec          brokerSecurity

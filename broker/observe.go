@@ -146,9 +146,10 @@ func (b *Broker) recordSend(topic string, msgs, bytes int, start time.Time) {
 	if b.metrics == nil {
 		return
 	}
-	b.metrics.Add("skiff_messages_in_total", msgs, "topic", topic)
-	b.metrics.Add("skiff_bytes_in_total", bytes, "topic", topic)
-	b.metrics.Observe("skiff_send_latency_seconds", time.Since(start))
+	tm := b.topicMetricsOf(topic)
+	tm.msgsIn.Add(msgs)
+	tm.bytesIn.Add(bytes)
+	b.sendLatency().Observe(time.Since(start))
 }
 
 // recordPull counts messages handed to a consumer.
@@ -157,10 +158,45 @@ func (b *Broker) recordPull(topic string, msgs, bytes int, start time.Time) {
 		return
 	}
 	if msgs > 0 {
-		b.metrics.Add("skiff_messages_out_total", msgs, "topic", topic)
-		b.metrics.Add("skiff_bytes_out_total", bytes, "topic", topic)
+		tm := b.topicMetricsOf(topic)
+		tm.msgsOut.Add(msgs)
+		tm.bytesOut.Add(bytes)
 	}
-	b.metrics.Observe("skiff_pull_latency_seconds", time.Since(start))
+	b.pullLatency().Observe(time.Since(start))
+}
+
+// topicMetrics are one topic's counters, looked up once per topic (building a labelled metric
+// name per message cost the send path a string and a map lookup each).
+type topicMetrics struct {
+	msgsIn, bytesIn, msgsOut, bytesOut metrics.Counter
+}
+
+func (b *Broker) topicMetricsOf(topic string) *topicMetrics {
+	if v, ok := b.topicMetrics.Load(topic); ok {
+		return v.(*topicMetrics)
+	}
+	topic = strings.Clone(topic) // may alias a request frame
+	tm := &topicMetrics{
+		msgsIn: b.metrics.Counter("skiff_messages_in_total", "topic", topic), bytesIn: b.metrics.Counter("skiff_bytes_in_total", "topic", topic),
+		msgsOut: b.metrics.Counter("skiff_messages_out_total", "topic", topic), bytesOut: b.metrics.Counter("skiff_bytes_out_total", "topic", topic),
+	}
+	v, _ := b.topicMetrics.LoadOrStore(topic, tm)
+	return v.(*topicMetrics)
+}
+
+func (b *Broker) sendLatency() metrics.Histogram {
+	b.latencyOnce.Do(b.initLatency)
+	return b.sendHist
+}
+
+func (b *Broker) pullLatency() metrics.Histogram {
+	b.latencyOnce.Do(b.initLatency)
+	return b.pullHist
+}
+
+func (b *Broker) initLatency() {
+	b.sendHist = b.metrics.Histogram("skiff_send_latency_seconds")
+	b.pullHist = b.metrics.Histogram("skiff_pull_latency_seconds")
 }
 
 // consumerProgress is broker offset, consumer offset and lag per queue of a group.

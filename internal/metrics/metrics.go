@@ -42,6 +42,29 @@ func label(name string, kv ...string) string {
 	return b.String()
 }
 
+// Counter is one labelled counter, looked up once (Set.Counter) and then added to without
+// building its name again: the hot paths keep them.
+type Counter struct{ c *vm.Counter }
+
+// Add adds n.
+func (c Counter) Add(n int) { c.c.Add(n) }
+
+// Counter returns the counter name{kv...}, creating it on first use.
+func (s *Set) Counter(name string, kv ...string) Counter {
+	return Counter{s.set.GetOrCreateCounter(label(name, kv...))}
+}
+
+// Histogram is one labelled histogram of durations, looked up once (Set.Histogram).
+type Histogram struct{ h *vm.Histogram }
+
+// Observe records d in seconds.
+func (h Histogram) Observe(d time.Duration) { h.h.Update(d.Seconds()) }
+
+// Histogram returns the histogram name{kv...}, creating it on first use.
+func (s *Set) Histogram(name string, kv ...string) Histogram {
+	return Histogram{s.set.GetOrCreateHistogram(label(name, kv...))}
+}
+
 // Add increments a counter (created on first use) with labels given as key, value pairs.
 func (s *Set) Add(name string, n int, kv ...string) {
 	s.set.GetOrCreateCounter(label(name, kv...)).Add(n)
