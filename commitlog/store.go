@@ -223,7 +223,7 @@ func (s *Store) PutMessages(msgs []*message.Message) PutResult {
 		if len(m.Body) > s.cfg.MaxMessageSize {
 			return PutResult{Status: MessageIllegal, Err: fmt.Errorf("commitlog: body of %d bytes exceeds maxMessageSize %d", len(m.Body), s.cfg.MaxMessageSize)}
 		}
-		props[i] = message.FormatProperties(m.Properties)
+		props[i] = m.EncodedProperties()
 		n, err := m.SizeWithProperties(props[i])
 		if err != nil {
 			if len(props[i]) > message.MaxPropertiesLength {

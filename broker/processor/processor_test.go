@@ -120,7 +120,7 @@ func TestProcessorSendStoresOnceAndAnswers(t *testing.T) {
 		t.Fatalf("%d puts", len(st.puts))
 	}
 	m := st.puts[0][0]
-	if m.Topic != "T" || m.QueueID != 1 || m.Properties[message.PropertyCluster] != "C" || m.Properties[message.PropertyTags] != "a" {
+	if m.Topic != "T" || m.QueueID != 1 || m.Property(message.PropertyCluster) != "C" || m.Property(message.PropertyTags) != "a" {
 		t.Fatalf("stored %+v", m)
 	}
 	if rep.calls != 1 || rep.waits != 1 {

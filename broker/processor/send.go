@@ -93,11 +93,12 @@ func (p *Send) send(c *server.Conn, req *remoting.Command, sh *sendHeader, cfg C
 	if sh.Batch {
 		return p.sendBatch(req, sh, tc, queueID, born, cfg)
 	}
-	props := message.ParseProperties(sh.Properties)
+	// The producer's property string is stored as it came (plus CLUSTER, added by Rewrite): no
+	// map unless the message must be rewritten (a half or a delayed message).
 	m := &message.Message{
 		Topic: sh.Topic, QueueID: queueID, Flag: sh.Flag, SysFlag: sh.SysFlag,
 		BornTimestamp: sh.BornTimestamp, BornHost: born, StoreHost: p.StoreHost,
-		ReconsumeTimes: sh.ReconsumeTimes, Body: req.Body, Properties: props,
+		ReconsumeTimes: sh.ReconsumeTimes, Body: req.Body, PropertiesText: sh.Properties,
 	}
 	if strings.HasPrefix(sh.Topic, metadata.RetryGroupPrefix) {
 		if r := p.redirectRetryToDLQ(req, sh, m, cfg); r != nil {
@@ -107,7 +108,7 @@ func (p *Send) send(c *server.Conn, req *remoting.Command, sh *sendHeader, cfg C
 	if tc.TopicFilterType == "MULTI_TAG" {
 		m.SysFlag |= message.FlagMultiTags
 	}
-	if props[message.PropertyTransactionPrepared] == "true" {
+	if m.Property(message.PropertyTransactionPrepared) == "true" {
 		if cfg.RejectTransactionMessage {
 			return errResp(req, remoting.NoPermission, "the broker[%s] sending transaction message is forbidden", cfg.BrokerAddr), 0
 		}
@@ -239,7 +240,7 @@ func (p *Send) sendResponse(req *remoting.Command, w WriteResult, queueID int32,
 		MsgRegion: cfg.RegionID, TraceOn: strconv.FormatBool(cfg.TraceOn)}
 	if len(msgs) == 1 {
 		rh.MsgID = message.OffsetMsgID(p.StoreHost, msgs[0].CommitLogOffset)
-		if tid := msgs[0].Properties[message.PropertyUniqKey]; tid != "" && msgs[0].Topic == metadata.TopicTransHalf {
+		if tid := msgs[0].Property(message.PropertyUniqKey); tid != "" && msgs[0].Topic == metadata.TopicTransHalf {
 			rh.TransactionID = tid
 		}
 	} else {

@@ -2,6 +2,7 @@ package processor
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/skiffmq/skiff/broker/metadata"
 	"github.com/skiffmq/skiff/commitlog"
@@ -106,7 +107,7 @@ func (w *Writer) Write(kind WriteKind, msgs ...*message.Message) WriteResult {
 
 // waitRequested: the producer did not set WAIT=false on the (first) message.
 func waitRequested(msgs []*message.Message) bool {
-	return len(msgs) > 0 && msgs[0].Properties[message.PropertyWait] != "false"
+	return len(msgs) > 0 && msgs[0].Property(message.PropertyWait) != "false"
 }
 
 // Rewrite adds CLUSTER and parks half messages in RMQ_SYS_TRANS_HALF_TOPIC and delayed messages in
@@ -114,7 +115,12 @@ func waitRequested(msgs []*message.Message) bool {
 // levels is the number of delay levels (a larger level is clamped to it).
 func Rewrite(m *message.Message, cluster string, levels int) {
 	if m.Properties == nil {
-		m.Properties = map[string]string{}
+		if text, ok := appendClusterOnly(m.PropertiesText, cluster); ok {
+			m.PropertiesText = text
+			return
+		}
+		m.Properties = message.ParseProperties(m.PropertiesText)
+		m.PropertiesText = ""
 	}
 	m.Properties[message.PropertyCluster] = cluster
 	tranType := m.SysFlag & message.TransactionMask
@@ -141,4 +147,32 @@ func Rewrite(m *message.Message, cluster string, levels int) {
 	m.Properties[message.PropertyRealTopic] = m.Topic
 	m.Properties[message.PropertyRealQueueID] = strconv.Itoa(int(m.QueueID))
 	m.Topic, m.QueueID = metadata.TopicSchedule, int32(level-1)
+}
+
+// appendClusterOnly is Rewrite for a message kept as a property string: when the message needs
+// nothing but CLUSTER (no TRAN_MSG=true, no DELAY, no CLUSTER of its own) it returns the string
+// with CLUSTER appended and true; otherwise false, and the caller parses the string into a map.
+func appendClusterOnly(text, cluster string) (string, bool) {
+	if v, _ := message.TextProperty(text, message.PropertyTransactionPrepared); v == "true" {
+		return "", false
+	}
+	if _, ok := message.TextProperty(text, message.PropertyDelayLevel); ok {
+		return "", false
+	}
+	if _, ok := message.TextProperty(text, message.PropertyCluster); ok {
+		return "", false
+	}
+	if cluster == "" || strings.ContainsAny(cluster, "\x01\x02") {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(len(text) + len(message.PropertyCluster) + len(cluster) + 2)
+	b.WriteString(text)
+	if text != "" && text[len(text)-1] != '\x02' {
+		b.WriteByte('\x02')
+	}
+	b.WriteString(message.PropertyCluster)
+	b.WriteByte('\x01')
+	b.WriteString(cluster)
+	return b.String(), true
 }

@@ -93,11 +93,30 @@ type Message struct {
 	BodyCRC                   int32 // set by Decode; Encode computes it
 	Body                      []byte
 	Properties                map[string]string
-	StoreSize                 int32 // totalSize, set by Decode and EncodeTo
+	// PropertiesText is the properties already encoded ("k\x01v\x02k\x01v"), used by the
+	// encoders when Properties is nil: the broker stores a producer's property string without
+	// parsing it into a map and formatting it again. Properties, when not nil, wins.
+	PropertiesText string
+	StoreSize      int32 // totalSize, set by Decode and EncodeTo
 }
 
-// Property returns a property value ("" when absent).
-func (m *Message) Property(k string) string { return m.Properties[k] }
+// EncodedProperties returns the properties as they are stored: FormatProperties(Properties), or
+// PropertiesText when Properties is nil.
+func (m *Message) EncodedProperties() string {
+	if m.Properties == nil {
+		return m.PropertiesText
+	}
+	return FormatProperties(m.Properties)
+}
+
+// Property returns a property value ("" when absent), from Properties or PropertiesText.
+func (m *Message) Property(k string) string {
+	if m.Properties == nil && m.PropertiesText != "" {
+		v, _ := TextProperty(m.PropertiesText, k)
+		return v
+	}
+	return m.Properties[k]
+}
 
 // SetProperty sets a property.
 func (m *Message) SetProperty(k, v string) {
@@ -138,12 +157,12 @@ func (m *Message) sizeWith(props string) (int, error) {
 func (m *Message) SizeWithProperties(props string) (int, error) { return m.sizeWith(props) }
 
 // EncodedSize returns totalSize of the record.
-func (m *Message) EncodedSize() (int, error) { return m.sizeWith(FormatProperties(m.Properties)) }
+func (m *Message) EncodedSize() (int, error) { return m.sizeWith(m.EncodedProperties()) }
 
 // EncodeTo writes the record into b, which must hold EncodedSize bytes, computing the body CRC
 // and the host flags. It returns the number of bytes written.
 func (m *Message) EncodeTo(b []byte) (int, error) {
-	return m.EncodeWithProperties(b, FormatProperties(m.Properties))
+	return m.EncodeWithProperties(b, m.EncodedProperties())
 }
 
 // EncodeWithProperties is EncodeTo with the properties already encoded (the store encodes them
@@ -214,7 +233,7 @@ func putHost(b []byte, ap netip.AddrPort) int {
 
 // Encode appends the record of m to dst.
 func Encode(dst []byte, m *Message) ([]byte, error) {
-	props := FormatProperties(m.Properties)
+	props := m.EncodedProperties()
 	size, err := m.sizeWith(props)
 	if err != nil {
 		return dst, err
@@ -433,7 +452,31 @@ func RecordProperty(b []byte, key string) (value string, ok bool) {
 	if p+propLen != size {
 		return "", false
 	}
-	props := b[p : p+propLen]
+	return textProperty(b[p:p+propLen], key)
+}
+
+// TextProperty returns property key of an encoded property string (the last one when repeated,
+// as ParseProperties keeps it), without a map.
+func TextProperty(props, key string) (value string, ok bool) {
+	for len(props) > 0 {
+		pair := props
+		if i := strings.IndexByte(props, propertySeparator); i >= 0 {
+			pair, props = props[:i], props[i+1:]
+		} else {
+			props = ""
+		}
+		j := strings.IndexByte(pair, nameValueSeparator)
+		if j <= 0 || j == len(pair)-1 {
+			continue
+		}
+		if pair[:j] == key {
+			value, ok = pair[j+1:], true
+		}
+	}
+	return value, ok
+}
+
+func textProperty(props []byte, key string) (value string, ok bool) {
 	for len(props) > 0 {
 		pair := props
 		if i := bytes.IndexByte(props, propertySeparator); i >= 0 {
@@ -446,7 +489,7 @@ func RecordProperty(b []byte, key string) (value string, ok bool) {
 			continue
 		}
 		if string(pair[:j]) == key {
-			value, ok = string(pair[j+1:]), true // the last one wins, as in ParseProperties
+			value, ok = string(pair[j+1:]), true
 		}
 	}
 	return value, ok
