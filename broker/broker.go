@@ -54,6 +54,7 @@ type Broker struct {
 	clients      *clientManager
 	hold         *holdService
 	writer       *processor.Writer // the one door to the store
+	procSnap     atomic.Pointer[procSnapshot]
 	sendProc     *processor.Send
 	pullProc     *processor.Pull
 	srv          *server.Server

@@ -43,9 +43,26 @@ func (b *Broker) newProcessors() {
 	}
 }
 
-// procConfig is the processors' snapshot of the current configuration.
+// procSnapshot is the processors' configuration for one *Config (the configuration is replaced
+// as a whole, copy on write, so the pointer identifies it).
+type procSnapshot struct {
+	cfg  *Config
+	snap processor.Config
+}
+
+// procConfig is the processors' snapshot of the current configuration, built once per
+// configuration (building it per request cost a formatted broker address each).
 func (b *Broker) procConfig() processor.Config {
 	c := b.conf()
+	if s := b.procSnap.Load(); s != nil && s.cfg == c {
+		return s.snap
+	}
+	snap := b.buildProcConfig(c)
+	b.procSnap.Store(&procSnapshot{cfg: c, snap: snap})
+	return snap
+}
+
+func (b *Broker) buildProcConfig(c *Config) processor.Config {
 	return processor.Config{
 		IsMaster: c.IsMaster(), BrokerPermission: int32(c.BrokerPermission), BrokerAddr: c.BrokerAddr(),
 		BrokerClusterName: c.BrokerClusterName, RegionID: c.RegionID, TraceOn: c.TraceOn,
