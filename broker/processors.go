@@ -17,6 +17,9 @@ func (b *Broker) newProcessors() {
 		Store:  b.store,
 		Config: b.procConfig,
 		OnPut:  b.stats.recordPut,
+		// Controller mode answers send-backs and transaction commits only once the
+		// SyncStateSet has them.
+		FenceInternal: func() bool { return b.fo != nil },
 		Replicator: func() processor.Replicator {
 			if b.haMaster == nil && b.fo == nil {
 				return nil
@@ -131,4 +134,5 @@ func (b *Broker) ensureDLQTopic(group string) (string, error) {
 const (
 	writeInternal = processor.WriteInternal
 	writeSendBack = processor.WriteSendBack
+	writeCommit   = processor.WriteCommit
 )

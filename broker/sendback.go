@@ -99,10 +99,8 @@ func (b *Broker) handleSendBack(_ context.Context, c *server.Conn, req *remoting
 			"status", putStatusName(res.Status), "err", res.Err)
 		return nil
 	}
-	if b.fo != nil {
-		if rs := b.fo.replicate(res, true); rs != replicaOK {
-			return errResp(req, remoting.SystemError, "send back stored on the master but not on every in-sync replica in time")
-		}
+	if b.fo != nil && res.Replica != replicaOK {
+		return errResp(req, remoting.SystemError, "send back stored on the master but not on every in-sync replica in time")
 	}
 	return respond(req, remoting.Success, "", nil, nil)
 }

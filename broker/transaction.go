@@ -82,12 +82,12 @@ func (b *Broker) handleEndTransaction(_ context.Context, _ *server.Conn, req *re
 		m := b.realMessageOf(half)
 		m.SysFlag = (m.SysFlag &^ message.TransactionMask) | message.TransactionCommit
 		m.PreparedTransactionOffset = half.CommitLogOffset
-		res := b.write(writeInternal, m)
+		res := b.write(writeCommit, m)
 		if !res.OK() {
 			return errResp(req, putCode(res.Status), "commit transaction message: %s: %v", putStatusName(res.Status), res.Err)
 		}
 		if b.fo != nil {
-			if rs := b.fo.replicate(res, true); rs != replicaOK {
+			if rs := res.Replica; rs != replicaOK {
 				// Not recorded as ended: the check-back asks the producer again.
 				return errResp(req, remoting.SystemError, "committed message stored on the master but not on every in-sync replica in time")
 			}

@@ -25,8 +25,12 @@ const (
 	// op records, checks past the maximum): WAIT=false, no rewrite, no replica wait.
 	WriteInternal
 	// WriteSendBack is a consumer's message sent back for a retry: rewritten (its delay level
-	// parks it in SCHEDULE_TOPIC_XXXX), WAIT=false, no replica wait.
+	// parks it in SCHEDULE_TOPIC_XXXX), WAIT=false; replica wait only when Writer.FenceInternal
+	// says so (controller mode).
 	WriteSendBack
+	// WriteCommit is the real message of a committed transaction: no rewrite, WAIT=false; replica
+	// wait only when Writer.FenceInternal says so (controller mode).
+	WriteCommit
 )
 
 // WriteResult is a store write's outcome: the store's result plus the replication outcome.
@@ -76,6 +80,9 @@ type Writer struct {
 	Replicator func() Replicator             // nil result: no replication
 	Config     func() Config                 // cluster name and delay levels for the rewrite
 	OnPut      func(res commitlog.PutResult) // statistics; may be nil
+	// FenceInternal reports whether send-backs and transaction commits must wait for the
+	// replicas too (controller mode answers them only once the SyncStateSet has them); nil: no.
+	FenceInternal func() bool
 }
 
 // Write stores msgs (one message, or a batch of one topic and queue).
@@ -99,6 +106,9 @@ func (w *Writer) Write(kind WriteKind, msgs ...*message.Message) WriteResult {
 	if w.Replicator != nil && out.OK() {
 		if r := w.Replicator(); r != nil {
 			wait := (kind == WriteSend || kind == WriteBatch) && waitRequested(msgs)
+			if (kind == WriteSendBack || kind == WriteCommit) && w.FenceInternal != nil && w.FenceInternal() {
+				wait = true
+			}
 			out.Replica = r.Replicate(res, wait)
 		}
 	}
