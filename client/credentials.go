@@ -1,7 +1,6 @@
 package client
 
 import (
-	"maps"
 
 	"github.com/skiffmq/skiff/internal/auth"
 	"github.com/skiffmq/skiff/internal/remoting"
@@ -32,6 +31,6 @@ func (c Credentials) Signer() func(*remoting.Command) {
 		if c.SecurityToken != "" {
 			req.SetExt(auth.FieldSecurityToken, c.SecurityToken)
 		}
-		req.SetExt(auth.FieldSignature, auth.SignACL(c.SecretKey, maps.All(req.ExtFields), req.Body))
+		req.SetExt(auth.FieldSignature, auth.SignACL(c.SecretKey, func(yield func(string, string) bool) { req.RangeExt(yield) }, req.Body))
 	}
 }

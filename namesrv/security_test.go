@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/rpc"
 	"github.com/skiffmq/skiff/internal/security"
@@ -56,7 +57,7 @@ func TestNamesrvSecurityACLAndClusterSecret(t *testing.T) {
 	}
 
 	route := func() *remoting.Command {
-		return remoting.NewRequest(codeGetRouteInfoByTopic, map[string]string{"topic": "TopicSec"}, nil)
+		return remoting.NewRequest(protocol.GetRouteInfoByTopic, map[string]string{"topic": "TopicSec"}, nil)
 	}
 	if r := call(plain, route()); r.Code != remoting.NoPermission {
 		t.Fatalf("unsigned route query with ACL on = %d", r.Code)
@@ -65,7 +66,7 @@ func TestNamesrvSecurityACLAndClusterSecret(t *testing.T) {
 		t.Fatalf("signed route query = %d %q", r.Code, r.Remark)
 	}
 	del := func() *remoting.Command {
-		return remoting.NewRequest(codeDeleteTopicInNamesrv, map[string]string{"topic": "TopicSec"}, nil)
+		return remoting.NewRequest(protocol.DeleteTopicInNamesrv, map[string]string{"topic": "TopicSec"}, nil)
 	}
 	if r := call(app, del()); r.Code != remoting.NoPermission || !strings.Contains(r.Remark, "accessKey=appKey") {
 		t.Fatalf("non-admin topic deletion = %d %q", r.Code, r.Remark)

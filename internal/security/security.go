@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
-	"maps"
 	"os"
 	"strings"
 	"time"
@@ -123,7 +122,9 @@ func (g *Guard) refuse(remote string, code int32, reason, ak, resource, remark s
 
 // extFields enumerates every extField of req, as the signature needs (every raw entry that
 // travelled, including ones no handler reads).
-func extFields(req *remoting.Command) iter.Seq2[string, string] { return maps.All(req.ExtFields) }
+func extFields(req *remoting.Command) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) { req.RangeExt(yield) }
+}
 
 // Reload re-reads the ACL file when it changed; it logs what happened. Call it from the daemon's
 // loop every aclReloadInterval.
