@@ -1,7 +1,6 @@
 package client
 
 import (
-
 	"github.com/skiffmq/skiff/internal/auth"
 	"github.com/skiffmq/skiff/internal/remoting"
 )
