@@ -68,7 +68,7 @@ func (b *Broker) authorizer() server.Authorizer {
 		return nil
 	}
 	return func(c *server.Conn, req *remoting.Command) *remoting.Command {
-		if code, remark, ok := g.Authorize(c.RemoteAddr(), req); !ok {
+		if code, remark, ok := g.AuthorizeFrom(c.RemoteAddr(), c.RemoteAddrPort().Addr(), req); !ok {
 			return remoting.NewResponse(req, code, remark)
 		}
 		return nil

@@ -23,13 +23,25 @@ func (c Credentials) Signer() func(*remoting.Command) {
 	if c.IsEmpty() {
 		return nil
 	}
-	// Fields are written with SetExt and the old Signature is left out of the content (SignACL
-	// skips it), so a retried request is simply signed again.
+	// Fields are written with SetExt and the old Signature is left out of the content (the
+	// signature skips it), so a retried request is simply signed again. One ACLKey per signer
+	// keeps reusable HMAC states.
+	key := auth.NewACLKey(c.SecretKey)
 	return func(req *remoting.Command) {
 		req.SetExt(auth.FieldAccessKey, c.AccessKey)
 		if c.SecurityToken != "" {
 			req.SetExt(auth.FieldSecurityToken, c.SecurityToken)
 		}
-		req.SetExt(auth.FieldSignature, auth.SignACL(c.SecretKey, func(yield func(string, string) bool) { req.RangeExt(yield) }, req.Body))
+		ct := auth.GetContent()
+		if req.ExtFields != nil {
+			for k, v := range req.ExtFields { // map order: the Content sorts once
+				ct.Add(k, v)
+			}
+		} else {
+			req.RangeExt(ct.Field)
+		}
+		sig := key.Sign(ct, req.Body)
+		ct.Release()
+		req.SetExt(auth.FieldSignature, sig)
 	}
 }

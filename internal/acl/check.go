@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -30,9 +31,13 @@ const (
 type Request struct {
 	Code   int32
 	Remote string                      // "ip:port" of the peer
+	Addr   netip.Addr                  // the peer's IP when the caller parsed it already; zero: Remote is parsed
 	Get    func(string) (string, bool) // one extField
-	Fields iter.Seq2[string, string]   // every extField
-	Body   []byte
+	// Every extField, for the signature: Content when the caller gathered them (the server's fast
+	// path; Check leaves it to the caller to release), else Fields.
+	Content *auth.Content
+	Fields  iter.Seq2[string, string]
+	Body    []byte
 }
 
 // Denial is a refused request. Its Error is the remark sent to the client: it names the access key
@@ -61,7 +66,10 @@ var needPool = sync.Pool{New: func() any { s := make([]Need, 0, 4); return &s }}
 
 // Check decides one request; nil means allowed (see the package comment for the order).
 func (t *Table) Check(r *Request) *Denial {
-	ip, ipOK := remoteIP(r.Remote)
+	ip, ipOK := r.Addr.Unmap(), r.Addr.IsValid()
+	if !ipOK {
+		ip, ipOK = remoteIP(r.Remote)
+	}
 	if ipOK {
 		for _, m := range t.global {
 			if m.match(ip) {
@@ -81,7 +89,13 @@ func (t *Table) Check(r *Request) *Denial {
 		return nil
 	}
 	sig, _ := r.Get(auth.FieldSignature)
-	if !a.key.Verify(sig, r.Fields, r.Body) {
+	ct := r.Content
+	if ct == nil {
+		ct = auth.GetContent()
+		defer ct.Release()
+		ct.AddAll(r.Fields)
+	}
+	if !a.key.VerifyContent(sig, ct, r.Body) {
 		return &Denial{Reason: ReasonBadSignature, Code: r.Code, AccessKey: ak, Detail: "signature check failed"}
 	}
 	if adminCodes[r.Code] && !a.admin {

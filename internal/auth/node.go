@@ -47,14 +47,18 @@ func writeNodeContent(h hash.Hash, code int32, fields iter.Seq2[string, string],
 	_, _ = h.Write([]byte(nodeDomain))
 	_, _ = h.Write(strconv.AppendInt(nil, int64(code), 10))
 	_, _ = h.Write([]byte{'\n'})
-	p := collect(fields, func(k string) bool { return k == FieldNodeSig })
-	for _, kv := range *p {
-		_, _ = h.Write([]byte(kv.k))
+	c := GetContent()
+	c.AddAll(fields)
+	c.each(func(k, v string) {
+		if k == FieldNodeSig {
+			return
+		}
+		_, _ = h.Write([]byte(k))
 		_, _ = h.Write([]byte{'='})
-		_, _ = h.Write([]byte(kv.v))
+		_, _ = h.Write([]byte(v))
 		_, _ = h.Write([]byte{'\n'})
-	}
-	putPairs(p)
+	})
+	c.Release()
 	_, _ = h.Write(body)
 }
 

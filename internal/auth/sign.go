@@ -22,75 +22,148 @@ const (
 
 type kv struct{ k, v string }
 
-var pairPool = sync.Pool{New: func() any { s := make([]kv, 0, 16); return &s }}
+// Content gathers the extFields of one request for a signature: add every field (in any order,
+// duplicates included, exactly as they travelled), then hand it to ACLKey.Sign or
+// ACLKey.VerifyContent. Fields are ordered by key once, with a stable sort; of several entries
+// with the same key only the last one counts, as it does for the request's handlers
+// (Command.Ext, the typed header decoders and Java's HashMap all keep the last), so the signature
+// covers exactly what is acted upon. Take one with GetContent and give it back with Release; a
+// Content is not safe for concurrent use.
+type Content struct {
+	pairs  []kv
+	buf    []byte
+	sorted bool
+}
 
-// collect gathers the fields without skip, sorted by key. Release the slice with putPairs.
-func collect(fields iter.Seq2[string, string], skip func(string) bool) *[]kv {
-	p := pairPool.Get().(*[]kv)
-	s := (*p)[:0]
+var contentPool = sync.Pool{New: func() any { return &Content{pairs: make([]kv, 0, 16), buf: make([]byte, 0, 512)} }}
+
+// GetContent returns an empty Content from a pool.
+func GetContent() *Content { return contentPool.Get().(*Content) }
+
+// Release empties c and returns it to the pool; c must not be used afterwards.
+func (c *Content) Release() {
+	clear(c.pairs)
+	c.pairs, c.buf, c.sorted = c.pairs[:0], c.buf[:0], false
+	if cap(c.pairs) <= 1024 && cap(c.buf) <= 64<<10 {
+		contentPool.Put(c)
+	}
+}
+
+// Add adds one extField.
+func (c *Content) Add(k, v string) {
+	c.pairs = append(c.pairs, kv{k, v})
+	c.sorted = false
+}
+
+// Field is Add in the shape of a Command.RangeExt callback: req.RangeExt(c.Field).
+func (c *Content) Field(k, v string) bool {
+	c.Add(k, v)
+	return true
+}
+
+// AddAll adds every field of fields.
+func (c *Content) AddAll(fields iter.Seq2[string, string]) {
 	for k, v := range fields {
-		if !skip(k) {
-			s = append(s, kv{k, v})
+		c.Add(k, v)
+	}
+}
+
+// insertionMax is the largest field count sorted by insertion (requests have about a dozen
+// fields, usually arriving already sorted); more fall back to an O(n log n) sort so that a
+// request with very many fields costs no quadratic time.
+const insertionMax = 32
+
+func (c *Content) sort() {
+	if c.sorted {
+		return
+	}
+	p := c.pairs
+	if len(p) > insertionMax {
+		slices.SortStableFunc(p, func(a, b kv) int { return strings.Compare(a.k, b.k) })
+	} else {
+		for i := 1; i < len(p); i++ {
+			x, j := p[i], i
+			for ; j > 0 && keyLess(x.k, p[j-1].k); j-- {
+				p[j] = p[j-1]
+			}
+			p[j] = x
 		}
 	}
-	slices.SortFunc(s, func(a, b kv) int { return strings.Compare(a.k, b.k) })
-	*p = s
-	return p
+	c.sorted = true
 }
 
-func putPairs(p *[]kv) {
-	clear(*p)
-	*p = (*p)[:0]
-	pairPool.Put(p)
+// keyLess is a < b; keys mostly differ in their first byte, which spares the full comparison.
+func keyLess(a, b string) bool {
+	if len(a) > 0 && len(b) > 0 && a[0] != b[0] {
+		return a[0] < b[0]
+	}
+	return a < b
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+// each calls fn for every field in key order, skipping earlier entries of a repeated key.
+func (c *Content) each(fn func(k, v string)) {
+	c.sort()
+	p := c.pairs
+	for i := range p {
+		if i+1 < len(p) && p[i+1].k == p[i].k {
+			continue
+		}
+		fn(p[i].k, p[i].v)
+	}
+}
 
-// writeContent writes the values of pairs, then body, into h. The values are gathered in a pooled
-// buffer first: one Write instead of one string-to-bytes copy per field.
-func writeContent(h hash.Hash, pairs []kv, body []byte) {
-	bp := bufPool.Get().(*[]byte)
-	buf := (*bp)[:0]
-	for _, p := range pairs {
-		buf = append(buf, p.v...)
+// has reports whether a field k was added.
+func (c *Content) has(k string) bool {
+	for i := range c.pairs {
+		if c.pairs[i].k == k {
+			return true
+		}
 	}
-	_, _ = h.Write(buf)
-	_, _ = h.Write(body)
-	if cap(buf) <= 64<<10 {
-		*bp = buf[:0]
-		bufPool.Put(bp)
+	return false
+}
+
+// values returns the concatenated values in key order, without the keys skip1 and skip2. The
+// result aliases c's buffer.
+func (c *Content) values(skip1, skip2 string) []byte {
+	c.sort()
+	buf, p := c.buf[:0], c.pairs
+	for i := range p {
+		if (i+1 < len(p) && p[i+1].k == p[i].k) || p[i].k == skip1 || p[i].k == skip2 {
+			continue
+		}
+		buf = append(buf, p[i].v...)
 	}
+	c.buf = buf
+	return buf
 }
 
 // ACLContent returns RocketMQ's signed content: values of every field but Signature, ordered by
-// key, then body. It allocates; servers use an ACLKey instead.
+// key, then body. It allocates; signers and servers use an ACLKey instead.
 func ACLContent(fields iter.Seq2[string, string], body []byte) []byte {
-	p := collect(fields, func(k string) bool { return k == FieldSignature })
-	defer putPairs(p)
-	var b []byte
-	for _, kv := range *p {
-		b = append(b, kv.v...)
-	}
-	return append(b, body...)
+	c := GetContent()
+	defer c.Release()
+	c.AddAll(fields)
+	return append(slices.Clone(c.values(FieldSignature, FieldSignature)), body...)
 }
 
 // SignACL returns the Signature a RocketMQ client sends for a request whose extFields (already
-// holding AccessKey, and SecurityToken if used) and body are given.
+// holding AccessKey, and SecurityToken if used) and body are given. Code signing many requests
+// with one key keeps an ACLKey instead.
 func SignACL(secretKey string, fields iter.Seq2[string, string], body []byte) string {
-	m := hmac.New(sha1.New, []byte(secretKey))
-	p := collect(fields, func(k string) bool { return k == FieldSignature })
-	writeContent(m, *p, body)
-	putPairs(p)
-	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+	c := GetContent()
+	defer c.Release()
+	c.AddAll(fields)
+	return NewACLKey(secretKey).Sign(c, body)
 }
 
-// ACLKey verifies signatures for one secret key. It keeps a pool of HMAC states so a verification
-// allocates almost nothing. It is safe for concurrent use.
+// ACLKey signs and verifies signatures for one secret key. It keeps a pool of HMAC-SHA1 states
+// (reset, not rebuilt, between requests), so a signature allocates only its string and a
+// verification nothing. It is safe for concurrent use.
 type ACLKey struct {
 	pool sync.Pool
 }
 
-// NewACLKey returns a verifier for secretKey.
+// NewACLKey returns a signer and verifier for secretKey.
 func NewACLKey(secretKey string) *ACLKey {
 	key := []byte(secretKey)
 	k := &ACLKey{}
@@ -98,9 +171,39 @@ func NewACLKey(secretKey string) *ACLKey {
 	return k
 }
 
-// Verify reports whether signature is the base64 HMAC-SHA1 of the request's content under this
-// key, comparing in constant time. See the package comment for the two accepted contents.
+// sum writes the HMAC of c's values (without skip1 and skip2) and body into out.
+func (k *ACLKey) sum(out *[sha1.Size]byte, c *Content, body []byte, skip1, skip2 string) {
+	m := k.pool.Get().(hash.Hash)
+	m.Reset()
+	_, _ = m.Write(c.values(skip1, skip2))
+	_, _ = m.Write(body)
+	m.Sum(out[:0])
+	k.pool.Put(m)
+}
+
+// Sign returns the Signature of a request whose extFields (already holding AccessKey, and
+// SecurityToken if used) are in c: base64 of the HMAC-SHA1 of every value but Signature's, ordered
+// by key, then body.
+func (k *ACLKey) Sign(c *Content, body []byte) string {
+	var sum [sha1.Size]byte
+	k.sum(&sum, c, body, FieldSignature, FieldSignature)
+	var out [28]byte // base64.StdEncoding.EncodedLen(sha1.Size)
+	base64.StdEncoding.Encode(out[:], sum[:])
+	return string(out[:])
+}
+
+// Verify is VerifyContent over fields.
 func (k *ACLKey) Verify(signature string, fields iter.Seq2[string, string], body []byte) bool {
+	c := GetContent()
+	defer c.Release()
+	c.AddAll(fields)
+	return k.VerifyContent(signature, c, body)
+}
+
+// VerifyContent reports whether signature is the base64 HMAC-SHA1 of the request's content (its
+// extFields in c, then body) under this key, comparing in constant time. See the package comment
+// for the two accepted contents.
+func (k *ACLKey) VerifyContent(signature string, c *Content, body []byte) bool {
 	if len(signature) != base64.StdEncoding.EncodedLen(sha1.Size) {
 		return false
 	}
@@ -108,30 +211,15 @@ func (k *ACLKey) Verify(signature string, fields iter.Seq2[string, string], body
 	if n, err := base64.StdEncoding.Decode(want[:], []byte(signature)); err != nil || n != sha1.Size {
 		return false
 	}
-	hasGoVariant := false
-	ok := k.check(want[:sha1.Size], fields, body, func(key string) bool {
-		if key == FieldSecurityToken || key == FieldUniqueKeyQuery {
-			hasGoVariant = true
-		}
-		return key == FieldSignature || key == FieldUniqueKeyQuery
-	})
-	if ok || !hasGoVariant {
-		return ok
+	var got [sha1.Size]byte
+	k.sum(&got, c, body, FieldSignature, FieldUniqueKeyQuery)
+	if hmac.Equal(got[:], want[:sha1.Size]) {
+		return true
+	}
+	if !c.has(FieldSecurityToken) && !c.has(FieldUniqueKeyQuery) {
+		return false
 	}
 	// The official Go client signs _UNIQUE_KEY_QUERY but not SecurityToken.
-	return k.check(want[:sha1.Size], fields, body, func(key string) bool {
-		return key == FieldSignature || key == FieldSecurityToken
-	})
-}
-
-func (k *ACLKey) check(want []byte, fields iter.Seq2[string, string], body []byte, skip func(string) bool) bool {
-	m := k.pool.Get().(hash.Hash)
-	m.Reset()
-	p := collect(fields, skip)
-	writeContent(m, *p, body)
-	putPairs(p)
-	var sum [sha1.Size]byte
-	ok := hmac.Equal(m.Sum(sum[:0]), want)
-	k.pool.Put(m)
-	return ok
+	k.sum(&got, c, body, FieldSignature, FieldSecurityToken)
+	return hmac.Equal(got[:], want[:sha1.Size])
 }

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/skiffmq/skiff/internal/acl"
@@ -91,25 +93,49 @@ func NewGuard(cfg GuardConfig) *Guard {
 
 // Authorize decides req from the peer remote. ok false means: answer code with remark.
 func (g *Guard) Authorize(remote string, req *remoting.Command) (code int32, remark string, ok bool) {
-	get, all := req.Ext, extFields(req)
-	if _, signed := get(auth.FieldNodeSig); signed && g.node != nil {
-		err := g.node.Verify(req.Code, get, all, req.Body)
-		if err == nil {
-			return 0, "", true
+	return g.AuthorizeFrom(remote, netip.Addr{}, req)
+}
+
+// AuthorizeFrom is Authorize for a peer whose address the caller has already parsed (the
+// server's connection keeps it): addr is remote's IP, or the zero Addr to parse remote.
+func (g *Guard) AuthorizeFrom(remote string, addr netip.Addr, req *remoting.Command) (code int32, remark string, ok bool) {
+	if g.node != nil {
+		if _, signed := req.Ext(auth.FieldNodeSig); signed {
+			err := g.node.Verify(req.Code, req.Ext, extFields(req), req.Body)
+			if err == nil {
+				return 0, "", true
+			}
+			return g.refuse(remote, req.Code, "node_auth", "", "", fmt.Sprintf("node authentication failed: %v", err))
 		}
-		return g.refuse(remote, req.Code, "node_auth", "", "", fmt.Sprintf("node authentication failed: %v", err))
-	}
-	if g.node != nil && g.nodeOnly[req.Code] {
-		return g.refuse(remote, req.Code, "node_auth", "", "", fmt.Sprintf("request code %d is for cluster nodes only and carries no node signature", req.Code))
+		if g.nodeOnly[req.Code] {
+			return g.refuse(remote, req.Code, "node_auth", "", "", fmt.Sprintf("request code %d is for cluster nodes only and carries no node signature", req.Code))
+		}
 	}
 	if g.acl == nil {
 		return 0, "", true
 	}
-	d := g.acl.Check(&acl.Request{Code: req.Code, Remote: remote, Get: get, Fields: all, Body: req.Body})
+	ct := RequestContent(req)
+	d := g.acl.Check(&acl.Request{Code: req.Code, Remote: remote, Addr: addr, Get: req.Ext, Content: ct, Body: req.Body})
+	ct.Release()
 	if d == nil {
 		return 0, "", true
 	}
 	return g.refuse(remote, req.Code, string(d.Reason), d.AccessKey, d.Resource, d.Error())
+}
+
+// RequestContent gathers every extField of req (every raw entry that travelled) for its ACL
+// signature; Release it after use. A map header is read in map order (the Content sorts once),
+// which spares RangeExt's sorted copy of the keys.
+func RequestContent(req *remoting.Command) *auth.Content {
+	ct := auth.GetContent()
+	if req.ExtFields != nil {
+		for k, v := range req.ExtFields {
+			ct.Add(k, v)
+		}
+	} else {
+		req.RangeExt(ct.Field)
+	}
+	return ct
 }
 
 func (g *Guard) refuse(remote string, code int32, reason, ak, resource, remark string) (int32, string, bool) {
@@ -169,6 +195,9 @@ type Signer struct {
 	AccessKey string
 	SecretKey string
 	Now       func() time.Time
+
+	keyOnce sync.Once
+	key     *auth.ACLKey // SecretKey's HMAC states, made on first use
 }
 
 // Sign adds the signature fields to req (whose extFields and body are final). It writes through
@@ -187,7 +216,11 @@ func (s *Signer) Sign(req *remoting.Command) {
 		}
 		auth.SignNodeFields(s.Secret, req.Code, set, extFields(req), req.Body, now())
 	case s.AccessKey != "":
+		s.keyOnce.Do(func() { s.key = auth.NewACLKey(s.SecretKey) })
 		req.SetExt(auth.FieldAccessKey, s.AccessKey)
-		req.SetExt(auth.FieldSignature, auth.SignACL(s.SecretKey, extFields(req), req.Body))
+		ct := RequestContent(req)
+		sig := s.key.Sign(ct, req.Body)
+		ct.Release()
+		req.SetExt(auth.FieldSignature, sig)
 	}
 }
