@@ -42,6 +42,7 @@ func e2eCommand() *cli.Command {
 			&cli.IntFlag{Name: "inflight", Value: 256, Usage: "async sends in flight per producer"},
 			&cli.StringFlag{Name: "official", Usage: "binary of compat/cmd/officialbench (the official Go client); default <bin>/officialbench when present"},
 			&cli.StringFlag{Name: "perf", Usage: "record `perf record -g` of the broker during the async publish row into this file"},
+			&cli.StringFlag{Name: "perf-sync", Usage: "record `perf record -g` of the broker during the SYNC_FLUSH publish row into this file"},
 			&cli.StringFlag{Name: "only", Usage: "comma-separated rows to run (async,one,consume,official,sync,baseline); default all"},
 			&cli.BoolFlag{Name: "json", Usage: "print the rows as JSON too"},
 			&cli.BoolFlag{Name: "keep", Usage: "keep the temporary folder (logs, stores)"},
@@ -193,7 +194,14 @@ func e2eRun(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
+		var stopPerf func()
+		if p := c.String("perf-sync"); p != "" {
+			stopPerf = e.perf(br.Process.Pid, p)
+		}
 		r, err := e.publish(fmt.Sprintf("SDK async publish, SYNC_FLUSH (%d x %d)", np, inflight), nsAddr, "BenchSync", np, inflight, br.Process.Pid)
+		if stopPerf != nil {
+			stopPerf()
+		}
 		if err := add(r, err); err != nil {
 			return err
 		}
