@@ -1,6 +1,7 @@
 package namesrv
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -41,21 +42,7 @@ func TestNamesrvControllerConfigValidation(t *testing.T) {
 }
 
 func TestNamesrvControllerForwardsToLeader(t *testing.T) {
-	var peers []string
-	for i := range 3 {
-		peers = append(peers, fmt.Sprintf("n%d-127.0.0.1:%d", i, testutil.FreePort(t)))
-	}
-	var servers []*Server
-	for i := range 3 {
-		s, _ := startTestServer(t, func(c *Config) {
-			c.EnableControllerInNamesrv = true
-			c.ControllerPeers = strings.Join(peers, ";")
-			c.ControllerSelfID = fmt.Sprintf("n%d", i)
-			c.ControllerStorePath = filepath.Join(t.TempDir(), "ctl")
-			c.ControllerHeartBeatTimeoutMills = 3000
-		})
-		servers = append(servers, s)
-	}
+	servers := startControllerGroup(t)
 	c := newClient(t)
 	hb := func(addr string) *response {
 		return invoke(t, c, addr, req(controlapi.BrokerHeartbeat, map[string]string{"clusterName": "c", "brokerName": "b",
@@ -93,5 +80,52 @@ func TestNamesrvIgnoresRegistrationFromOlderEpoch(t *testing.T) {
 	route, ok := s.table.TopicRoute("T")
 	if !ok || len(route.BrokerDatas) != 1 || route.BrokerDatas[0].BrokerAddrs[0] != "10.0.0.2:1" {
 		t.Fatalf("route: %+v", route)
+	}
+}
+
+// startControllerGroup starts three name servers forming one controller group. The Raft ports are
+// picked free before any node starts, so a node's own remoting listener (port 0), or another
+// package's test running at the same time, can take one before its node binds it: such a start
+// fails with "address already in use" and the whole group is started again on fresh ports.
+func startControllerGroup(t *testing.T) []*Server {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		var peers []string
+		for i := range 3 {
+			peers = append(peers, fmt.Sprintf("n%d-127.0.0.1:%d", i, testutil.FreePort(t)))
+		}
+		var servers []*Server
+		var err error
+		for i := range 3 {
+			s, _ := newTestServer(t, func(c *Config) {
+				c.EnableControllerInNamesrv = true
+				c.ControllerPeers = strings.Join(peers, ";")
+				c.ControllerSelfID = fmt.Sprintf("n%d", i)
+				c.ControllerStorePath = filepath.Join(t.TempDir(), "ctl")
+				c.ControllerHeartBeatTimeoutMills = 3000
+			})
+			if err = s.Start(); err != nil {
+				break
+			}
+			servers = append(servers, s)
+		}
+		stopAll := func() {
+			for _, s := range servers {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				if err := s.Shutdown(ctx); err != nil {
+					t.Errorf("shutdown: %v", err)
+				}
+				cancel()
+			}
+		}
+		if err == nil {
+			t.Cleanup(stopAll)
+			return servers
+		}
+		stopAll()
+		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatalf("start of the controller group (attempt %d): %v", attempt, err)
+		}
+		t.Logf("attempt %d: %v; starting the group again on fresh ports", attempt, err)
 	}
 }
