@@ -60,6 +60,12 @@ func TestCommitLogRetentionDeletesExpiredSegmentsAtDeleteWhen(t *testing.T) {
 	}
 	at := retentionAt
 
+	// Messages are stored at the injected clock's time, so the index query's window ends after
+	// at(4), not at the real now. Key "0" is the first message, in a segment retention deletes.
+	queryEnd := at(5).UnixMilli()
+	if q := s.QueryMessage("Ret", "0", 10, 0, queryEnd); len(q.Messages) == 0 {
+		t.Fatal("index does not find the first message before retention ran")
+	}
 	ageSegments(t, s, time.Hour)
 	if n := s.clean(at(4)); n != 0 {
 		t.Fatalf("deleted %d fresh segments", n)
@@ -87,7 +93,7 @@ func TestCommitLogRetentionDeletesExpiredSegmentsAtDeleteWhen(t *testing.T) {
 	if _, err := s.LookupMessage(0); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("lookup of a deleted offset: %v", err)
 	}
-	if q := s.QueryMessage("Ret", "0", 10, 0, time.Now().UnixMilli()+1000); len(q.Messages) != 0 {
+	if q := s.QueryMessage("Ret", "0", 10, 0, queryEnd); len(q.Messages) != 0 {
 		t.Fatal("index still returns a deleted message")
 	}
 }
