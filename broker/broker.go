@@ -52,6 +52,7 @@ type Broker struct {
 	offsets      *metadata.Offsets
 	delayOffsets *metadata.DelayOffsets
 	clients      *clientManager
+	produced     producedTopics // (producer group, topic) pairs per connection (producerinfo.go)
 	hold         *holdService
 	writer       *processor.Writer // the one door to the store
 	procSnap     atomic.Pointer[procSnapshot]
@@ -375,6 +376,7 @@ func (b *Broker) onConnClose(c *server.Conn) {
 		b.notifyIDsChanged(g)
 	}
 	b.hold.dropConn(c.ID())
+	b.produced.drop(c.ID())
 }
 
 // persistLoop writes consumer and delay offsets periodically.

@@ -423,3 +423,49 @@ func TestDashboardOverviewDoesNotWaitForASlowBroker(t *testing.T) {
 		t.Fatal("the overview waited for the stuck sample")
 	}
 }
+
+// TestDashboardProducersByGroupAndTopic: the producers page lists each connection's topics and
+// filters by part of a group name and part of a topic name.
+func TestDashboardProducersByGroupAndTopic(t *testing.T) {
+	d, _, _ := newTest(t, newFake(3, 0), nil)
+	get := func(q string) ProducersData {
+		t.Helper()
+		r := call(d, "GET", "/api/dashboard/producers"+q, nil, "", nil)
+		var v ProducersData
+		if r.code != 200 || json.Unmarshal([]byte(r.body), &v) != nil {
+			t.Fatalf("GET producers%s = %d %s", q, r.code, r.body)
+		}
+		return v
+	}
+	summary := func(v ProducersData) string {
+		var parts []string
+		for _, g := range v.Groups {
+			var cs []string
+			for _, c := range g.Connections {
+				cs = append(cs, c.ClientID+"="+strings.Join(c.Topics, "+"))
+			}
+			parts = append(parts, g.Group+"["+strings.Join(g.Topics, "+")+"]:"+strings.Join(cs, ","))
+		}
+		return strings.Join(parts, " ")
+	}
+	for q, want := range map[string]string{
+		"":                   "pg-1[topic-00000+topic-00001]:p1@1=topic-00000+topic-00001,p1@2= pg-2[topic-00002]:p2@1=topic-00002",
+		"?topic=TOPIC-00001": "pg-1[topic-00000+topic-00001]:p1@1=topic-00000+topic-00001",
+		"?topic=00002":       "pg-2[topic-00002]:p2@1=topic-00002",
+		"?q=pg-1&topic=0002": "",
+		"?q=PG-2":            "pg-2[topic-00002]:p2@1=topic-00002",
+	} {
+		if got := summary(get(q)); got != want {
+			t.Errorf("producers%s = %q, want %q", q, got, want)
+		}
+	}
+	r := call(d, "GET", "/dashboard/producers?topic=00002", nil, "", nil)
+	for _, w := range []string{`<a href="/dashboard/topic?topic=topic-00002">topic-00002</a>`, "and more", `value="00002"`, "1 producer groups"} {
+		if !strings.Contains(r.body, w) {
+			t.Errorf("producers page filtered by topic lacks %q:\n%s", w, r.body)
+		}
+	}
+	if r := call(d, "GET", "/dashboard/producers", nil, "", nil); !strings.Contains(r.body, "none sent yet") {
+		t.Errorf("a connection without topics is not said to have sent none")
+	}
+}

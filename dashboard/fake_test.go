@@ -212,7 +212,11 @@ func (f *fakeSource) ResetOffsetByTime(_ context.Context, group, topic string, t
 }
 
 func (f *fakeSource) AllProducers(context.Context, string) (map[string][]admin.ProducerInfo, error) {
-	return map[string][]admin.ProducerInfo{"pg-1": {{ClientID: "p1@1", RemoteIP: "10.0.0.6:6000", Language: "GO", Version: 317}}}, nil
+	return map[string][]admin.ProducerInfo{
+		"pg-1": {{ClientID: "p1@1", RemoteIP: "10.0.0.6:6000", Language: "GO", Version: 317, Topics: []string{"topic-00000", "topic-00001"}},
+			{ClientID: "p1@2", RemoteIP: "10.0.0.7:6000", Language: "JAVA", Version: 413}},
+		"pg-2": {{ClientID: "p2@1", RemoteIP: "10.0.0.8:6000", Language: "GO", Version: 317, Topics: []string{"topic-00002"}, MoreTopics: true}},
+	}, nil
 }
 
 func (f *fakeSource) ViewMessage(_ context.Context, id string) (*message.Message, error) {

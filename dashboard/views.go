@@ -728,18 +728,29 @@ func clientVersion(v int32) string {
 
 // ---- producers ----
 
-// ProducersData lists producer groups with their connections.
+// ProducersData lists producer groups with their connections and the topics each connection
+// sent to, filtered by part of a group name (q) and part of a topic name (topic).
 type ProducersData struct {
 	Query  string        `json:"query"`
+	Topic  string        `json:"topic"`
 	Pager  Pager         `json:"pager"`
 	Groups []ProducerRow `json:"groups"`
 	Errors []string      `json:"errors,omitempty"`
 }
 
-// ProducerRow is one producer group.
+// ProducerRow is one producer group: the topics its connections sent to (the union) and the
+// connections.
 type ProducerRow struct {
-	Group       string    `json:"group"`
-	Connections []ConnRow `json:"connections"`
+	Group       string        `json:"group"`
+	Topics      []string      `json:"topics"`
+	Connections []ProducerCon `json:"connections"`
+}
+
+// ProducerCon is one producer connection with the topics it stored messages in as the group.
+type ProducerCon struct {
+	ConnRow
+	Topics     []string `json:"topics"`
+	MoreTopics bool     `json:"moreTopics,omitempty"`
 }
 
 func (d *Dashboard) producers(c context.Context, q url.Values) (any, error) {
@@ -748,8 +759,9 @@ func (d *Dashboard) producers(c context.Context, q url.Values) (any, error) {
 		return nil, err
 	}
 	query := strings.ToLower(strings.TrimSpace(q.Get("q")))
-	out := &ProducersData{Query: q.Get("q")}
-	byGroup := map[string][]ConnRow{}
+	topicQ := strings.ToLower(strings.TrimSpace(q.Get("topic")))
+	out := &ProducersData{Query: strings.TrimSpace(q.Get("q")), Topic: strings.TrimSpace(q.Get("topic"))}
+	byGroup := map[string][]ProducerCon{}
 	for _, addr := range ms {
 		all, err := d.source(c).AllProducers(c, addr)
 		if err != nil {
@@ -757,22 +769,36 @@ func (d *Dashboard) producers(c context.Context, q url.Values) (any, error) {
 			continue
 		}
 		for g, list := range all {
+			if query != "" && !strings.Contains(strings.ToLower(g), query) {
+				continue
+			}
 			for _, p := range list {
-				byGroup[g] = append(byGroup[g], ConnRow{Broker: addr, ClientID: p.ClientID, Addr: p.RemoteIP, Language: p.Language, Version: clientVersion(p.Version)})
+				pc := ProducerCon{ConnRow: ConnRow{Broker: addr, ClientID: p.ClientID, Addr: p.RemoteIP, Language: p.Language,
+					Version: clientVersion(p.Version)}, Topics: p.Topics, MoreTopics: p.MoreTopics}
+				if topicQ != "" && !slices.ContainsFunc(p.Topics, func(t string) bool { return strings.Contains(strings.ToLower(t), topicQ) }) {
+					continue
+				}
+				if pc.Topics == nil {
+					pc.Topics = []string{}
+				}
+				byGroup[g] = append(byGroup[g], pc)
 			}
 		}
 	}
-	var names []string
-	for g := range byGroup {
-		if query == "" || strings.Contains(strings.ToLower(g), query) {
-			names = append(names, g)
-		}
-	}
-	sort.Strings(names)
+	names := sortedKeys(byGroup)
 	var lo, hi int
 	out.Pager, lo, hi = d.paginate(q, len(names), PagePrefix+"producers")
 	for _, g := range names[lo:hi] {
-		out.Groups = append(out.Groups, ProducerRow{Group: g, Connections: byGroup[g]})
+		row := ProducerRow{Group: g, Topics: []string{}, Connections: byGroup[g]}
+		for _, pc := range row.Connections {
+			for _, t := range pc.Topics {
+				if !slices.Contains(row.Topics, t) {
+					row.Topics = append(row.Topics, t)
+				}
+			}
+		}
+		sort.Strings(row.Topics)
+		out.Groups = append(out.Groups, row)
 	}
 	return out, nil
 }

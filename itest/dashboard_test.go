@@ -247,10 +247,19 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	t.Run("producers", func(t *testing.T) {
 		browse(t, b, "producers", chromedp.Navigate(base+"producers"), chromedp.WaitVisible(chromedp.CSS("table.producers")))
-		if s := pageText(t, b, "table.producers tbody"); !strings.Contains(s, "dash-producer") {
-			t.Errorf("producers page: %q", s)
+		row := `tr.producer[data-group="dash-producer"] td.topics`
+		if s := pageText(t, b, row); !strings.Contains(s, "DashTopic") || !strings.Contains(s, "DashDLQ") || !strings.Contains(s, "LoadTopic") {
+			t.Errorf("dash-producer's topics on the producers page: %q, want DashTopic, DashDLQ and LoadTopic", s)
 		}
 		screenshot(t, b, "producers")
+		// Filter by topic from the form: only groups that sent to DashDLQ remain.
+		browse(t, b, "filter by topic", chromedp.SendKeys(chromedp.CSS(`form.search input[name=topic]`), "DashDLQ"),
+			chromedp.Click(chromedp.CSS(`form.search button[type=submit]`)))
+		waitText(t, b, "#producer-count", "DashDLQ")
+		groups := eval[[]string](t, b, `[...document.querySelectorAll("tr.producer")].map(r => r.dataset.group)`)
+		if len(groups) != 1 || groups[0] != "dash-producer" {
+			t.Errorf("producers that sent to DashDLQ: %q, want dash-producer alone", groups)
+		}
 	})
 
 	t.Run("messages", func(t *testing.T) {

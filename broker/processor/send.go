@@ -35,6 +35,9 @@ type Send struct {
 	CheckSend func(req *remoting.Command) *remoting.Command
 	// Observe records an answered send that stored n messages of bytes body bytes; may be nil.
 	Observe func(topic string, n, bytes int, start time.Time)
+	// Produced records that connection c stored messages in topic as producer group (group and
+	// topic alias the request frame: copy to keep); may be nil.
+	Produced func(c *server.Conn, group, topic string)
 }
 
 // Handle serves one send. Register it with server.HandleRaw: the header is read from the raw
@@ -48,6 +51,9 @@ func (p *Send) Handle(_ context.Context, c *server.Conn, req *remoting.Command) 
 	resp, stored := p.send(c, req, &sh, p.Config())
 	if stored > 0 && p.Observe != nil {
 		p.Observe(sh.Topic, stored, len(req.Body), start)
+	}
+	if stored > 0 && p.Produced != nil {
+		p.Produced(c, sh.ProducerGroup, sh.Topic)
 	}
 	return resp
 }

@@ -45,12 +45,17 @@ func (a *Admin) TopicConfigs(ctx context.Context, brokerAddr string) (map[string
 }
 
 // ProducerInfo is one producer connection (GET_ALL_PRODUCER_INFO, RocketMQ 5's ProducerInfo).
+// Topics and MoreTopics are Skiff's: the topics the connection stored messages in as this group
+// since it connected (sorted; a RocketMQ broker sends none), and whether the broker stopped
+// recording new ones (it keeps at most 256 (group, topic) pairs per connection).
 type ProducerInfo struct {
-	ClientID            string `json:"clientId"`
-	RemoteIP            string `json:"remoteIP"`
-	Language            string `json:"language"`
-	Version             int32  `json:"version"`
-	LastUpdateTimestamp int64  `json:"lastUpdateTimestamp"`
+	ClientID            string   `json:"clientId"`
+	RemoteIP            string   `json:"remoteIP"`
+	Language            string   `json:"language"`
+	Version             int32    `json:"version"`
+	LastUpdateTimestamp int64    `json:"lastUpdateTimestamp"`
+	Topics              []string `json:"topics,omitempty"`
+	MoreTopics          bool     `json:"moreTopics,omitempty"`
 }
 
 // AllProducers returns every producer group with live connections on the broker at brokerAddr
