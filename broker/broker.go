@@ -67,7 +67,8 @@ type Broker struct {
 	haSlave      *ha.Slave    // slaves only
 	fo           *failover    // controller mode only (then haMaster and haSlave both exist)
 	masterAddr   atomic.Value // string: the master's remoting address (slaves), from registration
-	tx           txState
+	txProc       *processor.Transactions
+	schedProc    *processor.Schedule
 	metrics      *metrics.Set
 	topicMetrics sync.Map // topic → *topicMetrics (observe.go)
 	latencyOnce  sync.Once
@@ -113,7 +114,6 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		locks:       newQueueLocks(),
 		unlockStore: unlock,
 		registerCh:  make(chan struct{}, 1),
-		tx:          txState{done: map[int64]bool{}, checks: map[int64]int{}},
 
 		slaveSyncFirst: 3 * time.Second, slaveSyncEvery: 10 * time.Second,
 	}
@@ -433,7 +433,7 @@ func (b *Broker) registerHandlers() {
 	b.srv.HandleRaw(remoting.SendBatchMessage, poolSend, b.sendProc.Handle)
 	b.srv.HandleRaw(remoting.PullMessage, poolPull, b.pullProc.Handle)
 	h(remoting.ConsumerSendMsgBack, poolSend, b.handleSendBack)
-	h(remoting.EndTransaction, poolSend, b.handleEndTransaction)
+	b.srv.HandleRaw(remoting.EndTransaction, poolSend, b.txProc.EndTransaction)
 	h(remoting.QueryConsumerOffset, poolClient, b.handleQueryConsumerOffset)
 	h(remoting.UpdateConsumerOffset, poolClient, b.handleUpdateConsumerOffset)
 	h(remoting.GetMaxOffset, poolClient, b.handleGetMaxOffset)

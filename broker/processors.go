@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"time"
+
 	"github.com/skiffmq/skiff/broker/metadata"
 	"github.com/skiffmq/skiff/broker/processor"
 	"github.com/skiffmq/skiff/commitlog"
@@ -38,6 +40,15 @@ func (b *Broker) newProcessors() {
 		}
 		return nil
 	}
+	b.txProc = &processor.Transactions{
+		Store: b.store, Writer: b.writer, Topics: b.topics, Producers: brokerProducers{b.clients},
+		StoreHost: b.storeHost, Config: b.procConfig, Now: func() time.Time { return b.now() }, Log: b.log,
+		Writable: func() bool { return b.fo == nil || b.fo.writable() },
+	}
+	b.schedProc = &processor.Schedule{
+		Store: b.store, Writer: b.writer, Offsets: b.delayOffsets, Levels: b.delayLevels,
+		StoreHost: b.storeHost, Log: b.log,
+	}
 	b.pullProc = &processor.Pull{
 		Config: b.procConfig, Store: b.store, Topics: b.topics, Groups: b.groups, Offsets: b.offsets,
 		Subscriptions: clientSubscriptions{b.clients}, Holder: holdAdapter{b}, Log: b.log,
@@ -73,6 +84,7 @@ func (b *Broker) buildProcConfig(c *Config) processor.Config {
 		MaxMessageSize: c.MaxMessageSize, SlaveReadEnable: c.SlaveReadEnable, LongPollingEnable: c.LongPollingEnable,
 		ShortPollingTimeMills: int64(c.ShortPollingTimeMills), AccessMessageInMemoryMaxRatio: c.AccessMessageInMemoryMaxRatio,
 		DelayLevels: len(b.delayLevels), TotalMemory: totalMemory(),
+		TransactionTimeOut: ms(c.TransactionTimeOut), TransactionCheckMax: c.TransactionCheckMax,
 	}
 }
 

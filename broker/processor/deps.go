@@ -1,6 +1,8 @@
 package processor
 
 import (
+	"time"
+
 	"github.com/skiffmq/skiff/broker/metadata"
 	"github.com/skiffmq/skiff/commitlog"
 	"github.com/skiffmq/skiff/internal/message"
@@ -89,6 +91,8 @@ type Config struct {
 	LongPollingEnable             bool
 	ShortPollingTimeMills         int64
 	AccessMessageInMemoryMaxRatio int
-	DelayLevels                   int   // number of delay levels (SCHEDULE_TOPIC_XXXX queues)
-	TotalMemory                   int64 // physical memory, for accessMessageInMemoryMaxRatio
+	DelayLevels                   int           // number of delay levels (SCHEDULE_TOPIC_XXXX queues)
+	TotalMemory                   int64         // physical memory, for accessMessageInMemoryMaxRatio
+	TransactionTimeOut            time.Duration // a half message older than this is checked back
+	TransactionCheckMax           int           // checks before a transaction is discarded
 }

@@ -21,8 +21,10 @@ const (
 	// WriteBatch is a producer's batch: stored as is (the batch path already added CLUSTER and
 	// refused delays and transactions), with the same waits as a send.
 	WriteBatch
-	// WriteInternal is a message the broker itself moves (delayed delivery, transaction commit,
-	// op records, checks past the maximum): WAIT=false, no rewrite, no replica wait.
+	// WriteInternal is a message the broker itself moves (delayed delivery, transaction op
+	// records, checks past the maximum): WAIT=false, no rewrite; replica wait only when
+	// Writer.FenceInternal says so (controller mode: a delay offset or an op record must not get
+	// ahead of what the in-sync replicas hold).
 	WriteInternal
 	// WriteSendBack is a consumer's message sent back for a retry: rewritten (its delay level
 	// parks it in SCHEDULE_TOPIC_XXXX), WAIT=false; replica wait only when Writer.FenceInternal
@@ -80,8 +82,9 @@ type Writer struct {
 	Replicator func() Replicator             // nil result: no replication
 	Config     func() Config                 // cluster name and delay levels for the rewrite
 	OnPut      func(res commitlog.PutResult) // statistics; may be nil
-	// FenceInternal reports whether send-backs and transaction commits must wait for the
-	// replicas too (controller mode answers them only once the SyncStateSet has them); nil: no.
+	// FenceInternal reports whether send-backs, transaction commits and the broker's internal
+	// writes must wait for the replicas too (controller mode: only once the SyncStateSet has
+	// them); nil: no.
 	FenceInternal func() bool
 }
 
@@ -106,7 +109,7 @@ func (w *Writer) Write(kind WriteKind, msgs ...*message.Message) WriteResult {
 	if w.Replicator != nil && out.OK() {
 		if r := w.Replicator(); r != nil {
 			wait := (kind == WriteSend || kind == WriteBatch) && waitRequested(msgs)
-			if (kind == WriteSendBack || kind == WriteCommit) && w.FenceInternal != nil && w.FenceInternal() {
+			if (kind == WriteSendBack || kind == WriteCommit || kind == WriteInternal) && w.FenceInternal != nil && w.FenceInternal() {
 				wait = true
 			}
 			out.Replica = r.Replicate(res, wait)

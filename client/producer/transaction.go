@@ -3,10 +3,10 @@ package producer
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 )
 
@@ -141,16 +141,11 @@ func (tp *TransactionProducer) end(ctx context.Context, addr string, clOffset, q
 	if addr == "" {
 		return fmt.Errorf("producer: end transaction %s: %w: no broker address", msgID, client.ErrConnect)
 	}
-	ext := map[string]string{
-		"producerGroup":        tp.o.group,
-		"tranStateTableOffset": strconv.FormatInt(queueOffset, 10),
-		"commitLogOffset":      strconv.FormatInt(clOffset, 10),
-		"commitOrRollback":     strconv.Itoa(int(state.code())),
-		"fromTransactionCheck": strconv.FormatBool(fromCheck),
-		"msgId":                msgID,
-		"transactionId":        tid,
-	}
-	return tp.core.InvokeOneway(ctx, addr, remoting.NewRequest(remoting.EndTransaction, ext, nil))
+	h := protocol.EndTransactionRequestHeader{ProducerGroup: tp.o.group, TranStateTableOffset: queueOffset,
+		CommitLogOffset: clOffset, CommitOrRollback: state.code(), FromTransactionCheck: fromCheck, MsgID: msgID, TransactionID: tid}
+	req := remoting.NewRequestList(remoting.EndTransaction, nil)
+	req.SetRawExt(h.Append(make([]protocol.ExtField, 0, 7)))
+	return tp.core.InvokeOneway(ctx, addr, req)
 }
 
 // handleCheck answers CHECK_TRANSACTION_STATE with END_TRANSACTION (no direct response).
@@ -165,8 +160,12 @@ func (tp *TransactionProducer) handleCheck(addr string, req *remoting.Command) *
 		tp.core.Logger().Warn("undecodable transaction check", "addr", addr, "err", err)
 		return nil
 	}
-	msgID := req.ExtFields["msgId"]
-	if msgID != "" {
+	h, err := protocol.DecodeCheckTransactionStateRequestHeader(req.RawExt())
+	if err != nil {
+		tp.core.Logger().Warn("transaction check with a bad header; not answered", "addr", addr, "msgId", m.MsgID, "err", err)
+		return nil
+	}
+	if msgID := h.MsgID; msgID != "" {
 		m.MsgID = msgID
 	}
 	state := func() (s LocalTransactionState) {
@@ -178,15 +177,9 @@ func (tp *TransactionProducer) handleCheck(addr string, req *remoting.Command) *
 		}()
 		return tp.listener.CheckLocalTransaction(m)
 	}()
-	tranOffset, _ := strconv.ParseInt(req.ExtFields["tranStateTableOffset"], 10, 64)
-	clOffset, err := strconv.ParseInt(req.ExtFields["commitLogOffset"], 10, 64)
-	if err != nil {
-		tp.core.Logger().Warn("transaction check without a commit-log offset", "addr", addr, "msgId", m.MsgID)
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), tp.o.sendTimeout)
 	defer cancel()
-	if err := tp.end(ctx, addr, clOffset, tranOffset, m.MsgID, req.ExtFields["transactionId"], state, true); err != nil {
+	if err := tp.end(ctx, addr, h.CommitLogOffset, h.TranStateTableOffset, m.MsgID, h.TransactionID, state, true); err != nil {
 		tp.core.Logger().Warn("answering a transaction check failed", "addr", addr, "msgId", m.MsgID, "err", err)
 	}
 	return nil

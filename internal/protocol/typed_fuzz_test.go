@@ -89,3 +89,36 @@ func FuzzProtocolPullHeader(f *testing.F) {
 		_ = DecodeSendMessageResponseHeader(ext)
 	})
 }
+
+// FuzzProtocolTransactionHeaders decodes arbitrary extFields as END_TRANSACTION and
+// CHECK_TRANSACTION_STATE headers: no panic, errors are ErrHeaderField, and an accepted header
+// survives Append and a second decode unchanged.
+func FuzzProtocolTransactionHeaders(f *testing.F) {
+	end := EndTransactionRequestHeader{ProducerGroup: "pg", TranStateTableOffset: 7, CommitLogOffset: 4096,
+		CommitOrRollback: TransactionCommit, FromTransactionCheck: true, MsgID: "AC11", TransactionID: "tx-1"}
+	chk := CheckTransactionStateRequestHeader{TranStateTableOffset: 7, CommitLogOffset: 4096, MsgID: "AC11", TransactionID: "tx-1", OffsetMsgID: "7F00"}
+	for _, ext := range [][]ExtField{end.Append(nil), chk.Append(nil), {{"commitLogOffset", "x"}}} {
+		var b []byte
+		for _, fl := range ext {
+			b = append(append(append(append(b, fl.Key...), 0), fl.Value...), 0)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ext := extFromBytes(b)
+		if h, err := DecodeEndTransactionRequestHeader(ext); err != nil {
+			if !errors.Is(err, ErrHeaderField) {
+				t.Fatalf("end transaction: error %v is not ErrHeaderField", err)
+			}
+		} else if h2, err := DecodeEndTransactionRequestHeader(h.Append(nil)); err != nil || h2 != h {
+			t.Fatalf("end transaction round trip: %+v -> %+v, %v", h, h2, err)
+		}
+		if h, err := DecodeCheckTransactionStateRequestHeader(ext); err != nil {
+			if !errors.Is(err, ErrHeaderField) {
+				t.Fatalf("check transaction: error %v is not ErrHeaderField", err)
+			}
+		} else if h2, err := DecodeCheckTransactionStateRequestHeader(h.Append(nil)); err != nil || h2 != h {
+			t.Fatalf("check transaction round trip: %+v -> %+v, %v", h, h2, err)
+		}
+	})
+}
