@@ -19,6 +19,13 @@ var nodeOnlyCodes = map[int32]bool{
 	remoting.GetAllDelayOffset:    true,
 }
 
+// nodeOnlyFields are the extFields only cluster nodes send: the marker of a topic or group change
+// a controller-mode master forwards to its in-sync replicas (a slave applies such a change, a
+// master does not forward it again). With a cluster secret set, a request carrying it needs a node
+// signature, so a client cannot make a slave change its metadata or a master skip the
+// replication by setting it. Without a secret no node link is authenticated (docs/security.md).
+var nodeOnlyFields = []string{replicatedField}
+
 // brokerSecurity is what New builds from the security keys (docs/security.md).
 type brokerSecurity struct {
 	guard     *security.Guard  // nil: no check at all (aclEnable=false, no clusterSecret)
@@ -43,7 +50,7 @@ func (b *Broker) setupSecurity() error {
 	}
 	b.sec.secret = secret
 	b.sec.guard = security.NewGuard(security.GuardConfig{ACL: az, Secret: secret, NodeOnly: nodeOnlyCodes,
-		Metrics: b.metrics, Logger: b.log, Now: b.now})
+		NodeOnlyFields: nodeOnlyFields, Metrics: b.metrics, Logger: b.log, Now: b.now})
 	if secret != nil || cfg.InnerAccessKey != "" {
 		b.sec.signer = &security.Signer{Secret: secret, AccessKey: cfg.InnerAccessKey, SecretKey: cfg.InnerSecretKey, Now: b.now}
 	}
@@ -62,18 +69,7 @@ func (b *Broker) setupSecurity() error {
 }
 
 // authorizer is the remoting server's hook; nil when nothing is checked (no cost).
-func (b *Broker) authorizer() server.Authorizer {
-	g := b.sec.guard
-	if g == nil {
-		return nil
-	}
-	return func(c *server.Conn, req *remoting.Command) *remoting.Command {
-		if code, remark, ok := g.AuthorizeFrom(c.RemoteAddr(), c.RemoteAddrPort().Addr(), req); !ok {
-			return remoting.NewResponse(req, code, remark)
-		}
-		return nil
-	}
-}
+func (b *Broker) authorizer() server.Authorizer { return b.sec.guard.Hook() }
 
 // signFunc is the Sign hook of the broker's rpc client: every request the broker sends to another
 // node (registration, metadata sync, controller calls) is signed; nil when there is nothing to

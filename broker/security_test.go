@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/skiffmq/skiff/internal/auth"
+	"github.com/skiffmq/skiff/internal/controlapi"
 	"github.com/skiffmq/skiff/internal/remoting"
+	"github.com/skiffmq/skiff/internal/testutil"
 )
 
 const testClusterSecret = "broker-test-cluster-secret"
@@ -106,5 +108,47 @@ func TestBrokerSecurityConfigErrors(t *testing.T) {
 	cfg.StorePathRootDir, cfg.HTTPPort = dir, -1
 	if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), "missing.yml") {
 		t.Fatalf("New with a missing ACL file = %v", err)
+	}
+}
+
+// TestBrokerSecurityReplicatedMarkerNeedsANodeSignature: with a cluster secret, the marker a
+// controller-mode master sets on the topic changes it forwards to its replicas is honoured only on
+// a request signed with the secret. A client that sets it is refused with NO_PERMISSION before the
+// handler runs (nothing is created on the slave); without the marker the slave refuses the change
+// itself, as before; the master's signed forward is applied.
+func TestBrokerSecurityReplicatedMarkerNeedsANodeSignature(t *testing.T) {
+	fc := testutil.NewFakeServer(t)
+	fc.HandleFunc(controlapi.BrokerHeartbeat, func(req *remoting.Command) *remoting.Command {
+		return remoting.NewResponse(req, controlapi.NotLeader, "no leader")
+	})
+	slave := startBroker(t, func(c *Config) {
+		c.EnableControllerMode, c.BrokerID, c.ControllerAddr, c.ClusterSecret = true, 2, fc.Addr(), testClusterSecret
+	})
+	if slave.b.fo == nil || slave.b.conf().IsMaster() {
+		t.Fatal("the broker is not a controller-mode slave")
+	}
+	ext := func(topic string, marked bool) map[string]string {
+		m := map[string]string{"topic": topic, "readQueueNums": "4", "writeQueueNums": "4", "perm": "6"}
+		if marked {
+			m[replicatedField] = "true"
+		}
+		return m
+	}
+	created := func(topic string) bool { _, ok := slave.b.topics.Get(topic); return ok }
+
+	r := slave.call(t, remoting.UpdateAndCreateTopic, ext("Forged", true), nil, 3*time.Second)
+	if r.Code != remoting.NoPermission || !strings.Contains(r.Remark, replicatedField) {
+		t.Fatalf("client request with %s = %d %q, want NO_PERMISSION naming the field", replicatedField, r.Code, r.Remark)
+	}
+	if created("Forged") {
+		t.Fatal("the slave created a topic for a client that forged the master's marker")
+	}
+	if r := slave.call(t, remoting.UpdateAndCreateTopic, ext("Plain", false), nil, 3*time.Second); r.Code != remoting.SystemError || created("Plain") {
+		t.Fatalf("client topic change on a slave = %d %q, want the slave's refusal", r.Code, r.Remark)
+	}
+	fwd := ext("Forwarded", true)
+	auth.SignNode([]byte(testClusterSecret), remoting.UpdateAndCreateTopic, fwd, nil, time.Now())
+	if r := slave.call(t, remoting.UpdateAndCreateTopic, fwd, nil, 3*time.Second); r.Code != remoting.Success || !created("Forwarded") {
+		t.Fatalf("the master's signed forward = %d %q, created %v", r.Code, r.Remark, created("Forwarded"))
 	}
 }

@@ -84,3 +84,34 @@ func TestNamesrvSecurityACLAndClusterSecret(t *testing.T) {
 		t.Fatalf("stale registration = %d %q", r.Code, r.Remark)
 	}
 }
+
+// TestNamesrvSecurityWhiteAddressOfTheConnection: the name server's hook decides by the peer's
+// address as its connection parsed it (Guard.Hook, AuthorizeFrom): from a global white address an
+// unsigned route query passes; with a white list that does not hold 127.0.0.1 the same query is
+// refused, naming no access key.
+func TestNamesrvSecurityWhiteAddressOfTheConnection(t *testing.T) {
+	for _, tc := range []struct {
+		white string
+		want  int32
+	}{{"127.0.0.1", remoting.Success}, {"127.0.0.2", remoting.NoPermission}, {"127.0.*.*", remoting.Success}, {"10.0.0.0/8", remoting.NoPermission}} {
+		aclPath := filepath.Join(t.TempDir(), "plain_acl.yml")
+		if err := os.WriteFile(aclPath, []byte("globalWhiteRemoteAddresses: ['"+tc.white+"']\naccounts:\n  - {accessKey: appKey, secretKey: appSecret}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, _ := startTestServer(t, func(c *Config) { c.AclEnable, c.AclFile = true, aclPath })
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		r, err := newClient(t).Invoke(ctx, s.Addr(), remoting.NewRequest(protocol.GetRouteInfoByTopic, map[string]string{"topic": "NoSuchTopic"}, nil))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A white peer reaches the handler (which answers TOPIC_NOT_EXIST for an unknown topic).
+		got := r.Code
+		if got == protocol.TopicNotExist {
+			got = remoting.Success
+		}
+		if got != tc.want || (tc.want == remoting.NoPermission && !strings.Contains(r.Remark, "accessKey=<none>")) {
+			t.Fatalf("white list %s: unsigned route query from 127.0.0.1 = %d %q, want %d", tc.white, r.Code, r.Remark, tc.want)
+		}
+	}
+}

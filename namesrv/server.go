@@ -257,18 +257,8 @@ func (s *Server) nodeSigner() func(*remoting.Command) {
 }
 
 // authorizer is the remoting hook; nil when nothing is checked.
-func (s *Server) authorizer() server.Authorizer {
-	g := s.guard
-	if g == nil {
-		return nil
-	}
-	return func(c *server.Conn, req *remoting.Command) *remoting.Command {
-		if code, remark, ok := g.Authorize(c.RemoteAddr(), req); !ok {
-			return remoting.NewResponse(req, code, remark)
-		}
-		return nil
-	}
-}
+// It passes the connection's parsed peer address to the guard (Guard.Hook), as the broker does.
+func (s *Server) authorizer() server.Authorizer { return s.guard.Hook() }
 
 // aclReloadLoop re-reads the ACL file every aclReloadInterval (owner: the Server).
 func (s *Server) aclReloadLoop() {

@@ -19,6 +19,7 @@ import (
 	"github.com/skiffmq/skiff/internal/auth"
 	"github.com/skiffmq/skiff/internal/metrics"
 	"github.com/skiffmq/skiff/internal/remoting"
+	"github.com/skiffmq/skiff/internal/remoting/server"
 )
 
 // LoadSecret returns the cluster secret from the value or, when value is empty, from file
@@ -57,10 +58,14 @@ type GuardConfig struct {
 	ACL      *acl.Authorizer // nil: ACL off
 	Secret   []byte          // nil: node links unauthenticated
 	NodeOnly map[int32]bool  // codes only nodes may send when Secret is set
-	Metrics  *metrics.Set    // may be nil
-	Logger   *slog.Logger
-	Now      func() time.Time // clock of the node-signature window; nil = time.Now
-	Window   time.Duration    // accepted clock difference between nodes; default 2 min
+	// NodeOnlyFields are extFields only nodes may send when Secret is set (the broker's
+	// skiffReplicatedFromMaster marker): a request carrying one without a node signature is
+	// refused, so a client cannot pass itself off as a node by setting the field.
+	NodeOnlyFields []string
+	Metrics        *metrics.Set // may be nil
+	Logger         *slog.Logger
+	Now            func() time.Time // clock of the node-signature window; nil = time.Now
+	Window         time.Duration    // accepted clock difference between nodes; default 2 min
 }
 
 // Guard decides incoming requests. Order: a request carrying a node signature is a node's and must
@@ -68,11 +73,12 @@ type GuardConfig struct {
 // decides when it is on. Refusals are NO_PERMISSION, logged (no secret, no signature) and counted in
 // skiff_acl_refused_total{reason}.
 type Guard struct {
-	acl      *acl.Authorizer
-	node     *auth.NodeVerifier
-	nodeOnly map[int32]bool
-	metrics  *metrics.Set
-	log      *slog.Logger
+	acl        *acl.Authorizer
+	node       *auth.NodeVerifier
+	nodeOnly   map[int32]bool
+	nodeFields []string
+	metrics    *metrics.Set
+	log        *slog.Logger
 }
 
 // NewGuard returns nil when neither the ACL nor a secret is configured: callers then install no
@@ -84,11 +90,27 @@ func NewGuard(cfg GuardConfig) *Guard {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Guard{acl: cfg.ACL, nodeOnly: cfg.NodeOnly, metrics: cfg.Metrics, log: cfg.Logger.With("component", "security")}
+	g := &Guard{acl: cfg.ACL, nodeOnly: cfg.NodeOnly, nodeFields: cfg.NodeOnlyFields, metrics: cfg.Metrics,
+		log: cfg.Logger.With("component", "security")}
 	if cfg.Secret != nil {
 		g.node = auth.NewNodeVerifier(cfg.Secret, cfg.Window, cfg.Now)
 	}
 	return g
+}
+
+// Hook is the remoting server's per-request check for g, nil for a nil Guard (no hook, no cost).
+// It hands AuthorizeFrom the peer's address as the connection parsed it when it opened, so no
+// request parses "ip:port" again. The broker and the name server install it.
+func (g *Guard) Hook() server.Authorizer {
+	if g == nil {
+		return nil
+	}
+	return func(c *server.Conn, req *remoting.Command) *remoting.Command {
+		if code, remark, ok := g.AuthorizeFrom(c.RemoteAddr(), c.RemoteAddrPort().Addr(), req); !ok {
+			return remoting.NewResponse(req, code, remark)
+		}
+		return nil
+	}
 }
 
 // Authorize decides req from the peer remote. ok false means: answer code with remark.
@@ -109,6 +131,11 @@ func (g *Guard) AuthorizeFrom(remote string, addr netip.Addr, req *remoting.Comm
 		}
 		if g.nodeOnly[req.Code] {
 			return g.refuse(remote, req.Code, "node_auth", "", "", fmt.Sprintf("request code %d is for cluster nodes only and carries no node signature", req.Code))
+		}
+		for _, f := range g.nodeFields {
+			if _, has := req.Ext(f); has {
+				return g.refuse(remote, req.Code, "node_auth", "", "", fmt.Sprintf("extField %s is for cluster nodes only and the request (code %d) carries no node signature", f, req.Code))
+			}
 		}
 	}
 	if g.acl == nil {
