@@ -61,12 +61,14 @@ type Broker struct {
 	srv          *server.Server
 	rpc          *rpc.Client
 	unlockStore  func()
-	locks        *queueLocks
+	locks        *processor.QueueLockTable
 	stats        brokerStats
 	haMaster     *ha.Master   // masters only
 	haSlave      *ha.Slave    // slaves only
 	fo           *failover    // controller mode only (then haMaster and haSlave both exist)
 	masterAddr   atomic.Value // string: the master's remoting address (slaves), from registration
+	clientProc   *processor.ClientManage
+	offsetProc   *processor.QueueOffsets
 	txProc       *processor.Transactions
 	schedProc    *processor.Schedule
 	metrics      *metrics.Set
@@ -111,7 +113,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		log: log, now: time.Now, delayLevels: levels,
 		storeHost:   netip.AddrPortFrom(ip.Unmap(), uint16(cfg.ListenPort)),
 		clients:     newClientManager(log),
-		locks:       newQueueLocks(),
+		locks:       processor.NewQueueLockTable(),
 		unlockStore: unlock,
 		registerCh:  make(chan struct{}, 1),
 
@@ -371,7 +373,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 
 // onConnClose treats a closed connection as the client unregistering from every group.
 func (b *Broker) onConnClose(c *server.Conn) {
-	for _, g := range b.clients.unregister(c.ID(), "", "") {
+	for _, g := range b.clients.Unregister(c.ID(), "", "") {
 		b.log.Info("consumer left group", "group", g, "addr", c.RemoteAddr())
 		b.notifyIDsChanged(g)
 	}
@@ -434,17 +436,18 @@ func (b *Broker) registerHandlers() {
 	b.srv.HandleRaw(remoting.PullMessage, poolPull, b.pullProc.Handle)
 	h(remoting.ConsumerSendMsgBack, poolSend, b.handleSendBack)
 	b.srv.HandleRaw(remoting.EndTransaction, poolSend, b.txProc.EndTransaction)
-	h(remoting.QueryConsumerOffset, poolClient, b.handleQueryConsumerOffset)
-	h(remoting.UpdateConsumerOffset, poolClient, b.handleUpdateConsumerOffset)
-	h(remoting.GetMaxOffset, poolClient, b.handleGetMaxOffset)
-	h(remoting.GetMinOffset, poolClient, b.handleGetMinOffset)
-	h(remoting.SearchOffsetByTimestamp, poolClient, b.handleSearchOffsetByTimestamp)
-	h(remoting.GetEarliestMsgStoretime, poolClient, b.handleEarliestMsgStoreTime)
-	h(remoting.HeartBeat, poolClient, b.handleHeartbeat)
-	h(remoting.UnregisterClient, poolClient, b.handleUnregisterClient)
-	h(remoting.GetConsumerListByGroup, poolClient, b.handleConsumerList)
-	h(remoting.LockBatchMQ, poolClient, b.handleLockBatch)
-	h(remoting.UnlockBatchMQ, poolClient, b.handleUnlockBatch)
+	raw := b.srv.HandleRaw
+	raw(remoting.QueryConsumerOffset, poolClient, b.offsetProc.QueryConsumerOffset)
+	raw(remoting.UpdateConsumerOffset, poolClient, b.offsetProc.UpdateConsumerOffset)
+	raw(remoting.GetMaxOffset, poolClient, b.offsetProc.GetMaxOffset)
+	raw(remoting.GetMinOffset, poolClient, b.offsetProc.GetMinOffset)
+	raw(remoting.SearchOffsetByTimestamp, poolClient, b.offsetProc.SearchOffsetByTimestamp)
+	raw(remoting.GetEarliestMsgStoretime, poolClient, b.offsetProc.EarliestMsgStoreTime)
+	raw(remoting.HeartBeat, poolClient, b.clientProc.Heartbeat)
+	raw(remoting.UnregisterClient, poolClient, b.clientProc.Unregister)
+	raw(remoting.GetConsumerListByGroup, poolClient, b.clientProc.ConsumerList)
+	raw(remoting.LockBatchMQ, poolClient, b.clientProc.LockBatch)
+	raw(remoting.UnlockBatchMQ, poolClient, b.clientProc.UnlockBatch)
 	h(remoting.UpdateAndCreateTopic, poolAdmin, b.handleCreateTopic)
 	h(remoting.DeleteTopicInBroker, poolAdmin, b.handleDeleteTopic)
 	h(remoting.GetAllTopicConfig, poolAdmin, b.handleGetAllTopicConfig)

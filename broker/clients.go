@@ -121,9 +121,9 @@ func newClientManager(log *slog.Logger) *clientManager {
 	return &clientManager{log: log, consumers: map[string]*consumerGroup{}, producers: map[string]map[uint64]*clientChannel{}}
 }
 
-// registerConsumer records a heartbeat of a consumer group member and reports whether the group's
+// RegisterConsumer records a heartbeat of a consumer group member and reports whether the group's
 // membership or topic set changed (which calls for NOTIFY_CONSUMER_IDS_CHANGED).
-func (m *clientManager) registerConsumer(c *server.Conn, clientID, language string, version int32, d consumerData, now time.Time) bool {
+func (m *clientManager) RegisterConsumer(c *server.Conn, clientID, language string, version int32, d consumerData, now time.Time) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	g := m.consumers[d.GroupName]
@@ -161,7 +161,7 @@ func (m *clientManager) registerConsumer(c *server.Conn, clientID, language stri
 	return changed
 }
 
-func (m *clientManager) registerProducer(c *server.Conn, clientID, language string, version int32, group string, now time.Time) {
+func (m *clientManager) RegisterProducer(c *server.Conn, clientID, language string, version int32, group string, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	g := m.producers[group]
@@ -177,9 +177,9 @@ func (m *clientManager) registerProducer(c *server.Conn, clientID, language stri
 	ch.clientID, ch.language, ch.version, ch.lastUpdate = clientID, language, version, now
 }
 
-// unregister removes a connection from every group (connection closed, expired, or
+// Unregister removes a connection from every group (connection closed, expired, or
 // UNREGISTER_CLIENT). It returns the consumer groups that lost a member.
-func (m *clientManager) unregister(connID uint64, onlyProducer, onlyConsumer string) []string {
+func (m *clientManager) Unregister(connID uint64, onlyProducer, onlyConsumer string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var changed []string
@@ -239,8 +239,8 @@ func (m *clientManager) expired(now time.Time, maxAge time.Duration) []*server.C
 	return out
 }
 
-// consumerIDs returns the sorted client ids of a group's live members.
-func (m *clientManager) consumerIDs(group string) []string {
+// ConsumerIDs returns the sorted client ids of a group's live members.
+func (m *clientManager) ConsumerIDs(group string) []string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	g := m.consumers[group]

@@ -11,8 +11,9 @@ import (
 	"github.com/skiffmq/skiff/internal/remoting/server"
 )
 
-// newProcessors builds the send and pull processors and the store writer on the broker's store,
-// metadata tables, HA master, client manager and long-poll service (package processor declares
+// newProcessors builds the request processors (send, pull, client management, queue offsets,
+// transactions, the delay schedule) and the store writer on the broker's store, metadata tables,
+// HA master, client manager, queue-lock table and long-poll service (package processor declares
 // the small interfaces they need).
 func (b *Broker) newProcessors() {
 	b.writer = &processor.Writer{
@@ -40,6 +41,11 @@ func (b *Broker) newProcessors() {
 		}
 		return nil
 	}
+	b.clientProc = &processor.ClientManage{
+		Clients: b.clients, Locks: b.locks, Groups: b.groups, Topics: b.topics, Config: b.procConfig,
+		Now: func() time.Time { return b.now() }, Log: b.log, Register: b.triggerRegister, NotifyIDsChanged: b.notifyIDsChanged,
+	}
+	b.offsetProc = &processor.QueueOffsets{Store: b.store, Offsets: b.offsets, Config: b.procConfig, MemoryBehindLimit: b.memoryBehindLimit}
 	b.txProc = &processor.Transactions{
 		Store: b.store, Writer: b.writer, Topics: b.topics, Producers: brokerProducers{b.clients},
 		StoreHost: b.storeHost, Config: b.procConfig, Now: func() time.Time { return b.now() }, Log: b.log,

@@ -137,3 +137,23 @@ func (c *CodeSet) UnmarshalJSON(b []byte) error {
 		}
 	}
 }
+
+// MessageQueue is RocketMQ's MessageQueue as it appears in JSON bodies (lock requests and answers).
+type MessageQueue struct {
+	Topic      string `json:"topic"`
+	BrokerName string `json:"brokerName"`
+	QueueID    int32  `json:"queueId"`
+}
+
+// LockBatchRequestBody is the body of LOCK_BATCH_MQ and UNLOCK_BATCH_MQ (§2.11).
+type LockBatchRequestBody struct {
+	ConsumerGroup  string         `json:"consumerGroup"`
+	ClientID       string         `json:"clientId"`
+	OnlyThisBroker bool           `json:"onlyThisBroker"`
+	MqSet          []MessageQueue `json:"mqSet"`
+}
+
+// LockBatchResponseBody is LOCK_BATCH_MQ's answer: the queues now locked by the client.
+type LockBatchResponseBody struct {
+	LockOKMQSet []MessageQueue `json:"lockOKMQSet"`
+}
