@@ -51,7 +51,8 @@ type ClientManage struct {
 
 // Heartbeat registers producers and consumers (§2.7): it creates the group config (when
 // autoCreateSubscriptionGroup) and, on a master, the group's retry topic, merges subscriptions,
-// and notifies the group when its membership or topic set changed.
+// and notifies the group when its membership or topic set changed. A group or retry topic that
+// could not be created (controller mode: not on the in-sync replicas) fails the heartbeat.
 func (p *ClientManage) Heartbeat(_ context.Context, c *server.Conn, req *remoting.Command) *remoting.Command {
 	hb, err := decodeHeartbeat(req.Body)
 	if err != nil {
@@ -65,7 +66,10 @@ func (p *ClientManage) Heartbeat(_ context.Context, c *server.Conn, req *remotin
 	for _, cd := range hb.ConsumerDataSet {
 		gc, ok, err := p.Groups.GetOrCreate(cd.GroupName, cfg.AutoCreateSubscriptionGroup)
 		if err != nil {
+			// Not acknowledged (controller mode: the group could not be put on the in-sync
+			// replicas); the client heartbeats again.
 			p.Log.Error("create subscription group failed", "group", cd.GroupName, "err", err)
+			return errResp(req, remoting.SystemError, "create subscription group %s: %v", cd.GroupName, err)
 		}
 		if ok && cfg.IsMaster {
 			retry := metadata.RetryGroupPrefix + cd.GroupName
@@ -73,6 +77,7 @@ func (p *ClientManage) Heartbeat(_ context.Context, c *server.Conn, req *remotin
 			_, isNew, err := p.Topics.PutIfAbsent(metadata.TopicConfig{TopicName: retry, ReadQueueNums: n, WriteQueueNums: n, Perm: metadata.PermRead | metadata.PermWrite})
 			if err != nil {
 				p.Log.Error("create retry topic failed", "topic", retry, "err", err)
+				return errResp(req, remoting.SystemError, "create retry topic %s: %v", retry, err)
 			} else if isNew {
 				p.Log.Info("retry topic created", "topic", retry)
 				p.Register()

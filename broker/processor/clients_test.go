@@ -360,3 +360,19 @@ func TestQueueOffsets(t *testing.T) {
 		}
 	}
 }
+
+// failingTopics refuses every creation (controller mode: a replica did not take it).
+type failingTopics struct{ fakeTopics }
+
+func (t *failingTopics) PutIfAbsent(tc metadata.TopicConfig) (metadata.TopicConfig, bool, error) {
+	return metadata.TopicConfig{}, false, fmt.Errorf("replica 2 did not take topic %s", tc.TopicName)
+}
+
+func TestClientManageHeartbeatFailsWhenTheRetryTopicCannotBeCreated(t *testing.T) {
+	f := newClientFixture()
+	f.p.Topics = &failingTopics{}
+	resp := f.p.Heartbeat(context.Background(), &server.Conn{}, heartbeat("c1", nil, "cg", "T"))
+	if resp.Code != remoting.SystemError || !strings.Contains(resp.Remark, "replica 2 did not take topic %RETRY%cg") {
+		t.Fatalf("heartbeat answered %+v", resp)
+	}
+}
