@@ -60,8 +60,10 @@ type Config struct {
 	// (CRC) after a crash, on top of everything past the checkpoint; a bad record there is
 	// corruption and the store refuses to open. Default 64 MiB; a clean stop verifies nothing.
 	RecoverVerifyBytes int64
-	// ackBeforeFlush breaks SYNC_FLUSH on purpose (tests only): sends are acknowledged without
-	// waiting for the flush, to show that the power-loss test catches a store that acks early.
+	// ackBeforeFlush breaks SYNC_FLUSH on purpose (tests only): the flusher hands the pending
+	// completions to the answering goroutine before its msync instead of after it, so writes are
+	// acknowledged before they are durable (PutMessages and PutMessagesThen alike); it shows that
+	// the power-loss tests catch a store that acks early.
 	ackBeforeFlush bool
 }
 

@@ -91,12 +91,16 @@ type Store struct {
 	probing     atomic.Bool           // a probe for free space runs
 	replica     atomic.Bool           // AppendCommitLog was used: the written end may fall inside a record
 
-	flushMu      sync.Mutex
-	flushWaiters []flushWaiter
-	flushCount   atomic.Int64 // number of group-commit flushes
-	lastFlushNs  atomic.Int64 // duration of the last msync pass
-	flushedMsgs  atomic.Int64 // messages acknowledged by those flushes
-	flushedTs    atomic.Int64 // store time of the last flushed record
+	flushMu       sync.Mutex
+	pending       []completion      // SYNC_FLUSH writes waiting for their msync, by end offset (complete.go)
+	ready         []readyCompletion // released, waiting for the answering goroutine
+	answersClosed bool              // Close answered the last completions: no new ones
+	wakeAnswer    chan struct{}
+	epoch         time.Time    // monotonic base of completion deadlines
+	flushCount    atomic.Int64 // number of group-commit flushes
+	lastFlushNs   atomic.Int64 // duration of the last msync pass
+	flushedMsgs   atomic.Int64 // messages acknowledged by those flushes
+	flushedTs     atomic.Int64 // store time of the last flushed record
 
 	wakeFlush    chan struct{}
 	wakeDispatch chan struct{}
@@ -122,11 +126,6 @@ type RecoveryStats struct {
 	Took              time.Duration // wall time of recovery
 }
 
-type flushWaiter struct {
-	end int64
-	ch  chan struct{}
-}
-
 // Open opens (or creates) a store, recovering after a crash, and starts the flush and dispatch
 // goroutines. It logs what it recovered and how long it took.
 func Open(cfg Config) (*Store, error) {
@@ -143,6 +142,7 @@ func Open(cfg Config) (*Store, error) {
 		levels:       delayLevels(cfg.MessageDelayLevel),
 		queueOffsets: map[queueKey]int64{}, cqs: map[queueKey]*consumeQueue{},
 		wakeFlush: make(chan struct{}, 1), wakeDispatch: make(chan struct{}, 1), wakeWarm: make(chan struct{}, 1), done: make(chan struct{}),
+		wakeAnswer: make(chan struct{}, 1), epoch: time.Now(),
 	}
 	s.onDispatch.Store(func(string, int32, int64, int64) {})
 	if err := s.fs.MkdirAll(s.dir, 0o755); err != nil {
@@ -158,7 +158,8 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.writeable.Store(true)
-	s.wg.Add(4)
+	s.wg.Add(5)
+	go s.completeLoop()
 	go s.cleanLoop()
 	go s.flushLoop()
 	go s.dispatchLoop()
@@ -205,46 +206,58 @@ func (s *Store) PutMessage(m *message.Message) PutResult {
 }
 
 // PutMessages appends messages (a batch: consecutive queue offsets when they share a queue).
-// With SYNC_FLUSH it returns after the bytes are durable, unless the first message has WAIT=false.
+// With SYNC_FLUSH it returns after the bytes are durable, unless the first message has WAIT=false
+// (PutMessagesThen is the same without blocking the caller).
 func (s *Store) PutMessages(msgs []*message.Message) PutResult {
+	ch := make(chan PutResult, 1)
+	res, deferred := s.PutMessagesThen(msgs, func(r PutResult) { ch <- r })
+	if !deferred {
+		return res
+	}
+	return <-ch
+}
+
+// put appends msgs; wait reports that the write was stored under SYNC_FLUSH with WAIT not
+// false, so its answer must wait for the msync covering res.EndOffset.
+func (s *Store) put(msgs []*message.Message) (res PutResult, wait bool) {
 	if len(msgs) == 0 {
-		return PutResult{Status: MessageIllegal, Err: errors.New("commitlog: empty batch")}
+		return PutResult{Status: MessageIllegal, Err: errors.New("commitlog: empty batch")}, false
 	}
 	if s.closed.Load() {
-		return PutResult{Status: ServiceNotAvailable, Err: ErrClosed}
+		return PutResult{Status: ServiceNotAvailable, Err: ErrClosed}, false
 	}
 	if err := s.Err(); err != nil {
-		return PutResult{Status: ServiceNotAvailable, Err: fmt.Errorf("%w: %w", ErrNotWriteable, err)}
+		return PutResult{Status: ServiceNotAvailable, Err: fmt.Errorf("%w: %w", ErrNotWriteable, err)}, false
 	}
 	props := make([]string, len(msgs))
 	sizes := make([]int, len(msgs))
 	total := int64(0)
 	for i, m := range msgs {
 		if len(m.Body) > s.cfg.MaxMessageSize {
-			return PutResult{Status: MessageIllegal, Err: fmt.Errorf("commitlog: body of %d bytes exceeds maxMessageSize %d", len(m.Body), s.cfg.MaxMessageSize)}
+			return PutResult{Status: MessageIllegal, Err: fmt.Errorf("commitlog: body of %d bytes exceeds maxMessageSize %d", len(m.Body), s.cfg.MaxMessageSize)}, false
 		}
 		props[i] = m.EncodedProperties()
 		n, err := m.SizeWithProperties(props[i])
 		if err != nil {
 			if len(props[i]) > message.MaxPropertiesLength {
-				return PutResult{Status: PropertiesSizeExceeded, Err: err}
+				return PutResult{Status: PropertiesSizeExceeded, Err: err}, false
 			}
-			return PutResult{Status: MessageIllegal, Err: err}
+			return PutResult{Status: MessageIllegal, Err: err}, false
 		}
 		if strings.IndexByte(props[i], 0) >= 0 || strings.IndexByte(m.Topic, 0) >= 0 {
 			// Crash recovery reads a NUL there as a page that never reached the disk (checkNotTorn).
-			return PutResult{Status: MessageIllegal, Err: fmt.Errorf("commitlog: topic %q or the properties of a message hold a NUL byte", m.Topic)}
+			return PutResult{Status: MessageIllegal, Err: fmt.Errorf("commitlog: topic %q or the properties of a message hold a NUL byte", m.Topic)}, false
 		}
 		sizes[i] = n
 		total += int64(n)
 	}
 	if total+8 > s.cfg.MappedFileSizeCommitLog {
 		// A batch never straddles segments and a segment always keeps room for a blank.
-		return PutResult{Status: MessageIllegal, Err: fmt.Errorf("commitlog: %d bytes of records do not fit a %d-byte segment", total, s.cfg.MappedFileSizeCommitLog)}
+		return PutResult{Status: MessageIllegal, Err: fmt.Errorf("commitlog: %d bytes of records do not fit a %d-byte segment", total, s.cfg.MappedFileSizeCommitLog)}, false
 	}
 	res, err := s.append(msgs, props, sizes, total)
 	if err != nil {
-		return res
+		return res, false
 	}
 	select {
 	case s.wakeDispatch <- struct{}{}:
@@ -257,18 +270,17 @@ func (s *Store) PutMessages(msgs []*message.Message) PutResult {
 		default:
 		}
 	}
-	if s.cfg.FlushDiskType == SyncFlush && msgs[0].Properties[message.PropertyWait] != "false" && !s.cfg.ackBeforeFlush {
-		if err := s.waitFlushed(res.EndOffset, len(msgs)); err != nil {
-			res.Status = FlushDiskTimeout
-			res.Err = fmt.Errorf("commitlog: flush of offset %d: %w", res.EndOffset, err)
-		}
-	} else if s.cfg.FlushDiskType == SyncFlush {
-		select {
-		case s.wakeFlush <- struct{}{}:
-		default:
-		}
+	if s.cfg.FlushDiskType != SyncFlush {
+		return res, false
 	}
-	return res
+	if waitRequested(msgs) {
+		return res, true // the caller registers a completion, which wakes the flusher
+	}
+	select {
+	case s.wakeFlush <- struct{}{}:
+	default:
+	}
+	return res, false
 }
 
 // Err is why the store refuses writes (nil when it accepts them): the sticky flush error, or a
@@ -305,11 +317,9 @@ func (s *Store) failFlush(err error) {
 		s.log.Error("flush failed; the store refuses writes until it is restarted", "err", err)
 	}
 	s.flushMu.Lock()
-	for _, w := range s.flushWaiters {
-		close(w.ch)
-	}
-	s.flushWaiters = nil
+	s.failPendingLocked(*s.flushErr.Load())
 	s.flushMu.Unlock()
+	s.wakeAnswerer()
 }
 
 // append writes a batch under appendMu. The batch is one contiguous run of records inside one
@@ -438,48 +448,6 @@ func (s *Store) probeWriteable() {
 	}
 }
 
-// waitFlushed waits until the durable end reaches end (group commit). It returns nil only when
-// the bytes are durable: ErrFlushTimeout after SyncFlushTimeout, the sticky flush error when a
-// flush failed.
-func (s *Store) waitFlushed(end int64, n int) error {
-	if s.flushed.Load() >= end {
-		s.flushedMsgs.Add(int64(n))
-		return nil
-	}
-	if err := s.FlushError(); err != nil {
-		return err
-	}
-	w := flushWaiter{end: end, ch: make(chan struct{})}
-	s.flushMu.Lock()
-	if err := s.FlushError(); err != nil { // failFlush ran before we queued
-		s.flushMu.Unlock()
-		return err
-	}
-	s.flushWaiters = append(s.flushWaiters, w)
-	s.flushMu.Unlock()
-	select {
-	case s.wakeFlush <- struct{}{}:
-	default:
-	}
-	t := time.NewTimer(s.cfg.SyncFlushTimeout)
-	defer t.Stop()
-	select {
-	case <-w.ch:
-	case <-t.C:
-	}
-	if s.flushed.Load() >= end {
-		s.flushedMsgs.Add(int64(n))
-		return nil
-	}
-	if err := s.FlushError(); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	return fmt.Errorf("%w: waited %v", ErrFlushTimeout, s.cfg.SyncFlushTimeout)
-}
-
 // asyncFlushDirtyBytes wakes the ASYNC_FLUSH flusher before its interval when this much is dirty.
 const asyncFlushDirtyBytes = 64 << 20
 
@@ -525,6 +493,9 @@ func (s *Store) flush() error {
 	end := s.wrote.Load()
 	ts := s.lastStoreTs.Load()
 	from := s.flushed.Load()
+	if s.cfg.ackBeforeFlush {
+		s.releaseFlushed(end) // broken on purpose (tests): answered before the msync
+	}
 	if end > from {
 		t0 := time.Now()
 		s.segMu.RLock()
@@ -548,19 +519,7 @@ func (s *Store) flush() error {
 		s.flushed.Store(end)
 		s.flushCount.Add(1)
 	}
-	s.flushMu.Lock()
-	keep := s.flushWaiters[:0]
-	for _, w := range s.flushWaiters {
-		if w.end <= end {
-			close(w.ch)
-		} else {
-			keep = append(keep, w)
-		}
-	}
-	s.flushWaiters = keep
-	again := len(keep) > 0
-	s.flushMu.Unlock()
-	if again {
+	if s.releaseFlushed(end) {
 		select {
 		case s.wakeFlush <- struct{}{}:
 		default:
@@ -838,12 +797,13 @@ func (s *Store) Close() error {
 			clean = false
 		}
 	}
+	// The answering goroutine has stopped: answer here what the last flush covered (queued by
+	// it), then every write still waiting, with ErrClosed.
 	s.flushMu.Lock()
-	for _, w := range s.flushWaiters {
-		close(w.ch)
-	}
-	s.flushWaiters = nil
+	s.answersClosed = true
+	s.failPendingLocked(ErrClosed)
 	s.flushMu.Unlock()
+	s.answerReady(nil)
 	s.closeFiles()
 	if clean {
 		if err := s.fs.Remove(filepath.Join(s.cfg.StorePathRootDir, "abort")); err != nil && !errors.Is(err, os.ErrNotExist) {
