@@ -335,7 +335,7 @@ func (d *Dashboard) actGroupReset(c context.Context, f url.Values) (string, stri
 		return "", groupBack(f.Get("group")), err
 	}
 	if t.IsZero() {
-		return "", groupBack(f.Get("group")), badf("enter the time to reset to (YYYY-MM-DDTHH:MM UTC, or milliseconds)")
+		return "", groupBack(f.Get("group")), badf("enter the time to reset to (%s, or milliseconds since the epoch)", TimeInputHint)
 	}
 	return d.resetTo(c, f, t.UnixMilli())
 }

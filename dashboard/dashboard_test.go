@@ -5,10 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -270,7 +272,12 @@ func TestDashboardActionsNeedCSRFAndAuth(t *testing.T) {
 		t.Fatalf("bad queue count = %d %s", r.code, r.body)
 	}
 	// Reset and skip go to the broker with the time asked for.
+	// A time without a zone is refused before anything is reset.
 	reset := url.Values{"csrf": {tok}, "group": {"g-00000"}, "topic": {"topic-00000"}, "time": {"2030-01-02T03:00"}}
+	if r := call(d, "POST", "/dashboard/action/group-reset", reset, tok, nil); r.code != 400 || !strings.Contains(r.body, "names no zone") || len(f.resets) != 0 {
+		t.Fatalf("reset to a time without a zone = %d (resets %v) %s", r.code, f.resets, r.body)
+	}
+	reset.Set("time", "2030-01-02 03:00 UTC")
 	if r := call(d, "POST", "/dashboard/action/group-reset", reset, tok, nil); r.code != 200 {
 		t.Fatalf("reset = %d %s", r.code, r.body)
 	}
@@ -468,4 +475,91 @@ func TestDashboardProducersByGroupAndTopic(t *testing.T) {
 	if r := call(d, "GET", "/dashboard/producers", nil, "", nil); !strings.Contains(r.body, "none sent yet") {
 		t.Errorf("a connection without topics is not said to have sent none")
 	}
+}
+
+// TestDashboardMessagesByTimePages: a time range with more than one page of messages (141 of
+// 150, three to a millisecond across both queues, with a SearchOffset that answers the last of
+// equal store times) pages through every message of the range once, in (store time, broker,
+// queue, offset) order, by following the next cursor; the HTML links the pages.
+func TestDashboardMessagesByTimePages(t *testing.T) {
+	f := newFake(1, 0)
+	const base = 1_800_000_000_000
+	f.addMessages("Big", 150, base)
+	d, _, _ := newTest(t, f, nil)
+	begin, end := time.UnixMilli(base+2).UTC(), time.UnixMilli(base+48).UTC()
+	var want []string
+	f.mu.Lock()
+	for _, m := range f.msgs {
+		if m.Topic == "Big" && m.StoreTimestamp >= begin.UnixMilli() && m.StoreTimestamp <= end.UnixMilli() {
+			want = append(want, cursor{m.StoreTimestamp, "broker-a", m.QueueID, m.QueueOffset}.String())
+		}
+	}
+	f.mu.Unlock()
+	sortCursors(want)
+	if len(want) != 141 {
+		t.Fatalf("the fake holds %d messages in the range, want 141", len(want))
+	}
+	q := url.Values{"mode": {"time"}, "topic": {"Big"}, "begin": {formatTime(begin)}, "end": {begin.Add(46 * time.Millisecond).Format(time.RFC3339Nano)}}
+	var got []string
+	var sizes []int
+	for page := 0; page < 10; page++ {
+		r := call(d, "GET", "/api/dashboard/messages?"+q.Encode(), nil, "", nil)
+		var v MessagesData
+		if r.code != 200 || json.Unmarshal([]byte(r.body), &v) != nil {
+			t.Fatalf("page %d = %d %s", page, r.code, r.body)
+		}
+		if len(v.Errors) > 0 {
+			t.Fatalf("page %d errors: %v", page, v.Errors)
+		}
+		for _, row := range v.Results {
+			got = append(got, cursorOf(row).String())
+			if row.StoreText != formatMillis(row.StoreTime) || !strings.HasSuffix(row.BornText, " UTC") {
+				t.Fatalf("row times %q %q", row.StoreText, row.BornText)
+			}
+		}
+		sizes = append(sizes, len(v.Results))
+		if v.Next == "" {
+			break
+		}
+		q.Set("after", v.Next)
+	}
+	if fmt.Sprint(sizes) != "[64 64 13]" {
+		t.Errorf("page sizes %v, want [64 64 13]", sizes)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("paged through\n%v\nwant\n%v", got, want)
+	}
+
+	// The HTML: the first page links the next, a middle page both, the last only the first.
+	q.Del("after")
+	r := call(d, "GET", "/dashboard/messages?"+q.Encode(), nil, "", nil)
+	if !strings.Contains(r.body, `id="next-page"`) || strings.Contains(r.body, `id="first-page"`) || !strings.Contains(r.body, "64 messages found") ||
+		!strings.Contains(r.body, formatMillis(base+2)) {
+		t.Errorf("first page:\n%s", r.body)
+	}
+	q.Set("after", want[len(want)-2])
+	r = call(d, "GET", "/dashboard/messages?"+q.Encode(), nil, "", nil)
+	if strings.Contains(r.body, `id="next-page"`) || !strings.Contains(r.body, `id="first-page"`) || !strings.Contains(r.body, "1 messages found") {
+		t.Errorf("last page:\n%s", r.body)
+	}
+	for _, bad := range []string{"x", "1-2-3", "1-2-3-", "-1-0-0-b", "1-a-0-b"} {
+		q.Set("after", bad)
+		if r := call(d, "GET", "/api/dashboard/messages?"+q.Encode(), nil, "", nil); r.code != 400 || !strings.Contains(r.body, "is not a page position") {
+			t.Errorf("after=%q = %d %s", bad, r.code, r.body)
+		}
+	}
+	q.Del("after")
+	q.Set("begin", "2027-01-15T10:00")
+	if r := call(d, "GET", "/api/dashboard/messages?"+q.Encode(), nil, "", nil); r.code != 400 || !strings.Contains(r.body, "names no zone") {
+		t.Errorf("a begin without a zone = %d %s", r.code, r.body)
+	}
+}
+
+// sortCursors sorts cursor strings in cursor order.
+func sortCursors(s []string) {
+	sort.Slice(s, func(i, j int) bool {
+		a, _ := parseCursor(s[i])
+		b, _ := parseCursor(s[j])
+		return a.less(b)
+	})
 }

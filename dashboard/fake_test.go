@@ -27,6 +27,7 @@ type fakeSource struct {
 	failRT   bool
 	blockRT  chan struct{} // when set, runtime-info calls wait for it to close
 	routes   int           // TopicRoute calls
+	pulls    int           // PullMessages calls
 }
 
 const (
@@ -131,8 +132,62 @@ func (f *fakeSource) EarliestStoreTime(context.Context, string, string, int32) (
 	return 1_700_000_000_000, nil
 }
 
-func (f *fakeSource) SearchOffset(context.Context, string, string, int32, int64) (int64, error) {
-	return 0, nil
+// queueMsgs returns the messages of one queue of topic by offset.
+func (f *fakeSource) queueMsgs(topic string, queueID int32) []*message.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*message.Message
+	for _, m := range f.msgs {
+		if m.Topic == topic && m.QueueID == queueID {
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].QueueOffset < out[j].QueueOffset })
+	return out
+}
+
+// SearchOffset answers as a broker's binary search may: among messages stored at ts, the last
+// one (not the first); without one, the nearer neighbour (the older on a tie); 0 when empty.
+func (f *fakeSource) SearchOffset(_ context.Context, _, topic string, queueID int32, ts int64) (int64, error) {
+	ms := f.queueMsgs(topic, queueID)
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	best := ms[0]
+	for _, m := range ms {
+		switch d, bd := abs(m.StoreTimestamp-ts), abs(best.StoreTimestamp-ts); {
+		case m.StoreTimestamp == ts:
+			best = m // the last of equal ones wins
+		case d < bd:
+			best = m
+		}
+	}
+	return best.QueueOffset, nil
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// addMessages stores n messages in topic on broker-a, alternating its two queues; message i is
+// stored at base + i/3 ms (so three messages, on both queues, share each millisecond).
+func (f *fakeSource) addMessages(topic string, n int, base int64) {
+	host := netip.MustParseAddrPort(fakeMaster)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.topics = append(f.topics, topic)
+	next := map[int32]int64{}
+	for i := 0; i < n; i++ {
+		q := int32(i % 2)
+		m := &message.Message{Topic: topic, QueueID: q, QueueOffset: next[q], CommitLogOffset: int64(1000 + i*100), StoreHost: host, BornHost: host,
+			StoreTimestamp: base + int64(i/3), BornTimestamp: base + int64(i/3) - 1, Body: []byte(fmt.Sprintf("m%03d", i)),
+			Properties: map[string]string{"UNIQ_KEY": fmt.Sprintf("U%03d", i)}}
+		next[q]++
+		f.msgs[message.OffsetMsgID(host, m.CommitLogOffset)] = m
+	}
 }
 
 func (f *fakeSource) CreateTopic(_ context.Context, _ string, tc admin.TopicConfig) error {
@@ -241,14 +296,27 @@ func (f *fakeSource) QueryByKey(_ context.Context, topic, key string, _ bool, _ 
 	return out, nil
 }
 
-func (f *fakeSource) PullMessages(_ context.Context, topic, _ string, _ int32, _ int64, _ int) ([]admin.MessageView, error) {
+// PullMessages reads like admin's: the queues of broker-a (one, or every one when queueID is
+// -1) from offset (each queue's first message when offset is negative), at most count in all.
+func (f *fakeSource) PullMessages(_ context.Context, topic, broker string, queueID int32, offset int64, count int) ([]admin.MessageView, error) {
 	if !f.has(topic) {
 		return nil, fmt.Errorf("admin: topic %q: %w", topic, admin.ErrTopicNotExist)
 	}
+	f.mu.Lock()
+	f.pulls++
+	f.mu.Unlock()
 	var out []admin.MessageView
-	for _, m := range f.msgs {
-		if m.Topic == topic {
-			out = append(out, admin.MessageView{BrokerName: "broker-a", Message: m})
+	if broker != "" && broker != "broker-a" {
+		return nil, nil
+	}
+	for q := int32(0); q < 2 && len(out) < count; q++ {
+		if queueID >= 0 && q != queueID {
+			continue
+		}
+		for _, m := range f.queueMsgs(topic, q) {
+			if m.QueueOffset >= offset && len(out) < count {
+				out = append(out, admin.MessageView{BrokerName: "broker-a", QueueID: q, Message: m})
+			}
 		}
 	}
 	return out, nil

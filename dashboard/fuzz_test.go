@@ -18,12 +18,14 @@ func FuzzDashboardQuery(f *testing.F) {
 		{"topic-00001", "", ""}, {"<script>alert(1)</script>", "x", "y"}, {`"><img src=x onerror=alert(1)>`, "mode", "time"},
 		{"%DLQ%g-00000", "page", "-5"}, {"0A00000100002A9F0000000000000000", "size", "99999999999999999999"},
 		{"2030-01-01T00:00", "begin", "zz"}, {"\x00\xff", "kind", "all"}, {"g-00000", "view", "hex"}, {"1", "offset", "-1"},
+		{"Big", "after", "1800000000003-1-4-broker-a"}, {"2026-12-03 09:15:04.123 UTC", "end", "2026-12-03T10:15:04+01:00"},
 	} {
 		for page := range fuzzPages {
 			f.Add(uint8(2*page), s[0], s[1], s[2])
 		}
 	}
 	fk := newFake(120, 30)
+	fk.addMessages("Big", 150, 1_800_000_000_000)
 	d, _, _ := newTest(f, fk, nil)
 	f.Fuzz(func(t *testing.T, which uint8, value, key, extra string) {
 		if which&1 == 0 { // half the runs wrap the values in markers
@@ -41,7 +43,7 @@ func FuzzDashboardQuery(f *testing.F) {
 				q.Set(k, value)
 			}
 			if i%2 == 0 {
-				for _, k := range []string{"kind", "page", "size", "begin", "end", "offset", "view", "system"} {
+				for _, k := range []string{"kind", "page", "size", "begin", "end", "offset", "view", "system", "after"} {
 					q.Set(k, value)
 				}
 			}

@@ -9,24 +9,20 @@ import (
 )
 
 var funcs = template.FuncMap{
-	// ms formats milliseconds since the epoch in UTC ("—" for 0).
-	"ms": func(v int64) string {
-		if v <= 0 {
-			return "—"
-		}
-		return time.UnixMilli(v).UTC().Format("2006-01-02 15:04:05.000")
-	},
+	// ms formats milliseconds since the epoch in UTC with the zone ("—" for 0).
+	"ms": formatMillis,
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "never"
 		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+		return formatTime(t)
 	},
-	"pct":   func(r float64) string { return fmt.Sprintf("%.1f%%", r*100) },
-	"tps":   func(v float64) string { return fmt.Sprintf("%.1f", v) },
-	"bytes": humanBytes,
-	"join":  strings.Join,
-	"split": strings.Fields,
+	"timeHint": func() string { return TimeInputHint },
+	"pct":      func(r float64) string { return fmt.Sprintf("%.1f%%", r*100) },
+	"tps":      func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"bytes":    humanBytes,
+	"join":     strings.Join,
+	"split":    strings.Fields,
 	"kindLabel": func(k string) string {
 		return map[string]string{"normal": "", "retry": "retry", "dlq": "DLQ", "system": "system"}[k]
 	},

@@ -805,71 +805,119 @@ func (d *Dashboard) producers(c context.Context, q url.Values) (any, error) {
 
 // ---- messages ----
 
-// MessagesData is a message search and its results.
+// MessagesData is a message search and its results. A search by topic and time range shows
+// maxResults messages a page, in (store time, broker, queue, offset) order; After is the
+// position the page starts after (empty for the first page) and Next the one the next page
+// starts after (empty on the last page).
 type MessagesData struct {
-	Mode    string       `json:"mode"` // id, key, time
-	Topic   string       `json:"topic"`
-	Key     string       `json:"key"`
-	ID      string       `json:"id"`
-	Begin   string       `json:"begin"`
-	End     string       `json:"end"`
-	Results []MessageRow `json:"results"`
-	Note    string       `json:"note,omitempty"`
-	Errors  []string     `json:"errors,omitempty"`
+	Mode      string       `json:"mode"` // id, key, time
+	Topic     string       `json:"topic"`
+	Key       string       `json:"key"`
+	ID        string       `json:"id"`
+	Begin     string       `json:"begin"`
+	End       string       `json:"end"`
+	TimeHint  string       `json:"-"`
+	After     string       `json:"after,omitempty"`
+	Next      string       `json:"next,omitempty"`
+	NextURL   string       `json:"-"`
+	FirstURL  string       `json:"-"`
+	Results   []MessageRow `json:"results"`
+	PageLimit int          `json:"pageLimit"`
+	Note      string       `json:"note,omitempty"`
+	Errors    []string     `json:"errors,omitempty"`
 }
 
-// MessageRow is one message found.
+// MessageRow is one message found. The timestamps are milliseconds since the epoch; the
+// ...Text fields are the same instants in UTC with the zone written out.
 type MessageRow struct {
 	OffsetID   string `json:"offsetMsgId"`
 	UniqKey    string `json:"msgId"`
 	Topic      string `json:"topic"`
 	Tags       string `json:"tags"`
 	Keys       string `json:"keys"`
+	Broker     string `json:"brokerName,omitempty"`
 	QueueID    int32  `json:"queueId"`
 	Offset     int64  `json:"queueOffset"`
 	StoreTime  int64  `json:"storeTimestamp"`
+	StoreText  string `json:"storeTime"`
 	BornTime   int64  `json:"bornTimestamp"`
+	BornText   string `json:"bornTime"`
 	Size       int    `json:"bodySize"`
 	Reconsumed int32  `json:"reconsumeTimes"`
-}
-
-const timeLayout = "2006-01-02T15:04"
-
-// parseTime reads a time field: empty → def, milliseconds since the epoch, or UTC date-time
-// (2006-01-02T15:04[:05]).
-func parseTime(s string, def time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return def, nil
-	}
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.UnixMilli(ms).UTC(), nil
-	}
-	for _, l := range []string{timeLayout, timeLayout + ":05", "2006-01-02 15:04:05", "2006-01-02 15:04", time.RFC3339} {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, badf("time %q is neither milliseconds nor YYYY-MM-DDTHH:MM (UTC)", s)
 }
 
 func rowOf(m *message.Message) MessageRow {
 	return MessageRow{OffsetID: message.OffsetMsgID(m.StoreHost, m.CommitLogOffset), UniqKey: m.UniqKey(), Topic: m.Topic,
 		Tags: m.Tags(), Keys: strings.Join(m.Keys(), " "), QueueID: m.QueueID, Offset: m.QueueOffset,
-		StoreTime: m.StoreTimestamp, BornTime: m.BornTimestamp, Size: len(m.Body), Reconsumed: m.ReconsumeTimes}
+		StoreTime: m.StoreTimestamp, StoreText: formatMillis(m.StoreTimestamp), BornTime: m.BornTimestamp,
+		BornText: formatMillis(m.BornTimestamp), Size: len(m.Body), Reconsumed: m.ReconsumeTimes}
 }
 
+// maxResults is the page size of the time-range search and the limit of the id and key searches.
 const maxResults = 64
+
+// maxScanPerQueue bounds the messages one page reads from one queue (the messages outside the
+// range or at or before the cursor that it reads past); a queue that needs more is named in the
+// page's errors.
+const maxScanPerQueue = 16 * maxResults
+
+// cursor is a position in the time-range order: (store time, broker, queue, offset).
+type cursor struct {
+	storeTime int64
+	broker    string
+	queueID   int32
+	offset    int64
+}
+
+func cursorOf(r MessageRow) cursor {
+	return cursor{storeTime: r.StoreTime, broker: r.Broker, queueID: r.QueueID, offset: r.Offset}
+}
+
+// String is the cursor as the after parameter: <store ms>-<queue>-<offset>-<broker name>.
+func (c cursor) String() string {
+	return fmt.Sprintf("%d-%d-%d-%s", c.storeTime, c.queueID, c.offset, c.broker)
+}
+
+// parseCursor reads an after parameter.
+func parseCursor(s string) (cursor, error) {
+	parts := strings.SplitN(s, "-", 4)
+	bad := badf("after %q is not a page position (<store ms>-<queue>-<offset>-<broker>, as the next-page link has it)", s)
+	if len(parts) != 4 || parts[3] == "" {
+		return cursor{}, bad
+	}
+	ts, err1 := strconv.ParseInt(parts[0], 10, 64)
+	q, err2 := strconv.ParseInt(parts[1], 10, 32)
+	off, err3 := strconv.ParseInt(parts[2], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || ts < 0 || q < 0 || off < 0 {
+		return cursor{}, bad
+	}
+	return cursor{storeTime: ts, queueID: int32(q), offset: off, broker: parts[3]}, nil
+}
+
+// less orders messages of the time-range search.
+func (c cursor) less(o cursor) bool {
+	if c.storeTime != o.storeTime {
+		return c.storeTime < o.storeTime
+	}
+	if c.broker != o.broker {
+		return c.broker < o.broker
+	}
+	if c.queueID != o.queueID {
+		return c.queueID < o.queueID
+	}
+	return c.offset < o.offset
+}
 
 func (d *Dashboard) messages(c context.Context, q url.Values) (any, error) {
 	now := d.cfg.Now().UTC()
 	out := &MessagesData{Mode: q.Get("mode"), Topic: strings.TrimSpace(q.Get("topic")), Key: strings.TrimSpace(q.Get("key")),
-		ID: strings.TrimSpace(q.Get("id")), Begin: q.Get("begin"), End: q.Get("end")}
+		ID: strings.TrimSpace(q.Get("id")), Begin: strings.TrimSpace(q.Get("begin")), End: strings.TrimSpace(q.Get("end")),
+		TimeHint: TimeInputHint, After: strings.TrimSpace(q.Get("after")), PageLimit: maxResults}
 	if out.Begin == "" {
-		out.Begin = now.Add(-time.Hour).Format(timeLayout)
+		out.Begin = now.Add(-time.Hour).Format(inputLayout)
 	}
 	if out.End == "" {
-		out.End = now.Add(time.Minute).Format(timeLayout)
+		out.End = now.Add(time.Minute).Format(inputLayout)
 	}
 	switch out.Mode {
 	case "":
@@ -915,15 +963,34 @@ func (d *Dashboard) messages(c context.Context, q url.Values) (any, error) {
 			return nil, err
 		}
 		if end.Before(begin) {
-			return nil, badf("the end %s is before the begin %s", end.Format(timeLayout), begin.Format(timeLayout))
+			return nil, badf("the end %s is before the begin %s", formatTime(end), formatTime(begin))
 		}
-		rows, errs, err := d.byTime(c, out.Topic, begin.UnixMilli(), end.UnixMilli())
+		var after *cursor
+		if out.After != "" {
+			cur, err := parseCursor(out.After)
+			if err != nil {
+				return nil, err
+			}
+			after = &cur
+		}
+		rows, more, errs, err := d.byTime(c, out.Topic, begin.UnixMilli(), end.UnixMilli(), after)
 		if err != nil {
 			return nil, err
 		}
 		out.Results, out.Errors = rows, errs
-		if len(rows) >= maxResults {
-			out.Note = fmt.Sprintf("showing the first %d messages; narrow the time range to see others", maxResults)
+		link := func(after string) string {
+			v := url.Values{"mode": {"time"}, "topic": {out.Topic}, "begin": {out.Begin}, "end": {out.End}}
+			if after != "" {
+				v.Set("after", after)
+			}
+			return PagePrefix + "messages?" + v.Encode()
+		}
+		if more && len(rows) > 0 {
+			out.Next = cursorOf(rows[len(rows)-1]).String()
+			out.NextURL = link(out.Next)
+		}
+		if after != nil {
+			out.FirstURL = link("")
 		}
 	default:
 		return nil, badf("mode must be id, key or time, not %q", out.Mode)
@@ -931,14 +998,28 @@ func (d *Dashboard) messages(c context.Context, q url.Values) (any, error) {
 	return out, nil
 }
 
-// byTime reads the messages of topic stored in [begin, end] ms: on every queue, from the offset
-// SEARCH_OFFSET_BY_TIMESTAMP gives for begin, at most maxResults in all.
-func (d *Dashboard) byTime(c context.Context, topic string, begin, end int64) ([]MessageRow, []string, error) {
+// byTime reads one page of the messages of topic stored in [begin, end] ms, after the cursor
+// when there is one: at most maxResults, in cursor order, and whether more follow. Each queue is
+// read from the offset SEARCH_OFFSET_BY_TIMESTAMP gives for a millisecond before the page's
+// lowest possible store time (the broker may answer any offset among messages stored in the same
+// millisecond, or the nearer neighbour: one earlier starts the read before them all), up to
+// maxResults+1 messages in the page's range, past the end of the range, or to the queue's end.
+// A message among the first maxResults of the page is among the first maxResults+1 of its queue,
+// so the merge of the queues' reads is the page.
+func (d *Dashboard) byTime(c context.Context, topic string, begin, end int64, after *cursor) ([]MessageRow, bool, []string, error) {
 	r, err := d.source(c).TopicRoute(c, topic)
 	if err != nil {
-		return nil, nil, err
+		return nil, false, nil, err
 	}
-	var rows []MessageRow
+	low := begin
+	if after != nil {
+		low = max(low, after.storeTime)
+	}
+	type queue struct {
+		broker, addr string
+		id           int32
+	}
+	var queues []queue
 	var errs []string
 	for _, qd := range r.QueueDatas {
 		addr := ""
@@ -951,25 +1032,64 @@ func (d *Dashboard) byTime(c context.Context, topic string, begin, end int64) ([
 			errs = append(errs, fmt.Sprintf("broker %s has no master online", qd.BrokerName))
 			continue
 		}
-		for qid := int32(0); qid < qd.ReadQueueNums && len(rows) < maxResults; qid++ {
-			off, err := d.source(c).SearchOffset(c, addr, topic, qid, begin)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s queue %d: %v", qd.BrokerName, qid, err))
-				continue
+		for qid := int32(0); qid < qd.ReadQueueNums; qid++ {
+			queues = append(queues, queue{qd.BrokerName, addr, qid})
+		}
+	}
+	found := make([][]MessageRow, len(queues))
+	qerrs := make([]string, len(queues))
+	parallel(len(queues), func(i int) {
+		qu := queues[i]
+		off, err := d.source(c).SearchOffset(c, qu.addr, topic, qu.id, max(low-1, 0))
+		if err != nil {
+			qerrs[i] = fmt.Sprintf("%s queue %d: %v", qu.broker, qu.id, err)
+			return
+		}
+		scanned := 0
+		for len(found[i]) <= maxResults {
+			if scanned >= maxScanPerQueue {
+				qerrs[i] = fmt.Sprintf("%s queue %d: stopped after reading %d messages outside the page; narrow the time range", qu.broker, qu.id, scanned)
+				return
 			}
-			ms, err := d.source(c).PullMessages(c, topic, qd.BrokerName, qid, off, maxResults-len(rows))
+			ms, err := d.source(c).PullMessages(c, topic, qu.broker, qu.id, off, maxResults+1)
 			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s queue %d: %v", qd.BrokerName, qid, err))
+				qerrs[i] = fmt.Sprintf("%s queue %d: %v", qu.broker, qu.id, err)
+				return
+			}
+			if len(ms) == 0 {
+				return // the queue's end
 			}
 			for _, m := range ms {
-				if m.StoreTimestamp >= begin && m.StoreTimestamp <= end {
-					rows = append(rows, rowOf(m.Message))
+				off = m.QueueOffset + 1
+				if m.StoreTimestamp > end {
+					return
+				}
+				row := rowOf(m.Message)
+				row.Broker, row.QueueID = qu.broker, qu.id
+				if m.StoreTimestamp < begin || (after != nil && !after.less(cursorOf(row))) {
+					scanned++
+					continue
+				}
+				found[i] = append(found[i], row)
+				if len(found[i]) > maxResults {
+					return
 				}
 			}
 		}
+	})
+	var rows []MessageRow
+	for i := range queues {
+		rows = append(rows, found[i]...)
+		if qerrs[i] != "" {
+			errs = append(errs, qerrs[i])
+		}
 	}
-	sort.SliceStable(rows, func(i, j int) bool { return rows[i].StoreTime < rows[j].StoreTime })
-	return rows, errs, nil
+	sort.Slice(rows, func(i, j int) bool { return cursorOf(rows[i]).less(cursorOf(rows[j])) })
+	more := len(rows) > maxResults
+	if more {
+		rows = rows[:maxResults]
+	}
+	return rows, more, errs, nil
 }
 
 // MessageData is one message in full.

@@ -49,6 +49,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	start := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
 	createTopic(t, c, "DashTopic", 4)
 	createTopic(t, c, "DashDLQ", 1)
+	createTopic(t, c, "PagedTopic", 4)
 	p := startProducer(t, c, producer.WithGroup("dash-producer"))
 	for i := 0; i < 20; i++ {
 		m := client.NewMessage("DashTopic", []byte(fmt.Sprintf("dash-body-%02d", i))).WithTags("TagA").WithKeys(fmt.Sprintf("dash-key-%02d", i))
@@ -56,8 +57,15 @@ func TestDashboardInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// More than two pages (64 a page) of the time-range search.
+	const pageMsgs = 150
+	for i := 0; i < pageMsgs; i++ {
+		if _, err := p.Send(ctx, client.NewMessage("PagedTopic", []byte(fmt.Sprintf("page-%03d", i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
 	col := newCollector()
-	startPush(t, "dash-group", "DashTopic", "*", col.handler("c1"), fastConsumer(c)...)
+	dashGroup := startPush(t, "dash-group", "DashTopic", "*", col.handler("c1"), fastConsumer(c)...)
 	var mu sync.Mutex
 	poison := []*client.MessageExt{}
 	startPush(t, "dash-dlq", "DashDLQ", "*", func(_ context.Context, msgs []*client.MessageExt) consumer.ConsumeResult {
@@ -237,7 +245,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		screenshot(t, b, "group")
 		before := col.total()
 		browse(t, b, "reset", chromedp.SetValue(chromedp.CSS(`#reset-offset select[name=topic]`), "DashTopic"),
-			chromedp.SetValue(chromedp.CSS(`#reset-offset input[name=time]`), start.Format("2006-01-02T15:04:05")),
+			chromedp.SetValue(chromedp.CSS(`#reset-offset input[name=time]`), start.Format(time.RFC3339)),
 			chromedp.Click(chromedp.CSS(`#reset-offset button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("#action-result")))
 		if s := pageText(t, b, "#action-result"); !strings.HasPrefix(s, "Done") {
 			t.Fatalf("reset: %s", s)
@@ -293,6 +301,39 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("messages pages", func(t *testing.T) {
+		// begin in the pages' own form (UTC written out), end in RFC 3339.
+		q := url.Values{"mode": {"time"}, "topic": {"PagedTopic"}, "begin": {start.Format("2006-01-02 15:04:05 UTC")},
+			"end": {time.Now().UTC().Add(time.Minute).Format(time.RFC3339)}}
+		next := base + "messages?" + q.Encode()
+		seen := map[string]bool{}
+		var sizes []int
+		for page := 1; next != "" && page <= 5; page++ {
+			browse(t, b, fmt.Sprintf("page %d", page), chromedp.Navigate(next), chromedp.WaitVisible(chromedp.CSS("#result-count")))
+			ids := eval[[]string](t, b, `[...document.querySelectorAll("tr.message a")].map(a => a.innerText)`)
+			for _, id := range ids {
+				if seen[id] {
+					t.Errorf("page %d shows %s again", page, id)
+				}
+				seen[id] = true
+			}
+			sizes = append(sizes, len(ids))
+			stored := eval[[]string](t, b, `[...document.querySelectorAll("tr.message td:nth-child(7)")].map(td => td.innerText)`)
+			for _, s := range stored {
+				if _, err := time.Parse("2006-01-02 15:04:05.000 MST", s); err != nil || !strings.HasSuffix(s, " UTC") {
+					t.Errorf("store time %q is not shown as YYYY-MM-DD HH:MM:SS.mmm UTC", s)
+				}
+			}
+			if page == 1 {
+				screenshot(t, b, "messages-pages")
+			}
+			next = eval[string](t, b, `(document.querySelector("#next-page") || {href: ""}).href`)
+		}
+		if fmt.Sprint(sizes) != "[64 64 22]" || len(seen) != pageMsgs {
+			t.Errorf("paging through DashPage showed pages of %v, %d distinct messages; want [64 64 22], %d", sizes, len(seen), pageMsgs)
+		}
+	})
+
 	t.Run("dlq resend", func(t *testing.T) {
 		browse(t, b, "dlq", chromedp.Navigate(base+"dlq?group=dash-dlq"), chromedp.WaitVisible(chromedp.CSS("tr.dlq-message")))
 		if s := pageText(t, b, "tr.dlq-message"); !strings.Contains(s, "poison") || !strings.Contains(s, "DashDLQ") {
@@ -341,6 +382,41 @@ func TestDashboardInBrowser(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("#topic-count")))
 		if s := pageText(t, b, "#topic-count"); !strings.Contains(s, "2 topics match") {
 			t.Errorf("broker topics %q", s)
+		}
+	})
+
+	t.Run("skip backlog", func(t *testing.T) {
+		// A known backlog: dash-group's consumer stops (committing what it consumed), then 10
+		// more messages arrive for it.
+		if err := dashGroup.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 10; i++ {
+			if _, err := p.Send(ctx, client.NewMessage("DashTopic", []byte(fmt.Sprintf("backlog-%d", i)))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lag := func() int64 {
+			prog, err := a.ConsumerProgress(ctx, []string{c.Broker.Addr}, "dash-group", "DashTopic")
+			if err != nil || len(prog) != 4 {
+				return -1
+			}
+			var n int64
+			for _, q := range prog {
+				n += q.BrokerOffset - q.ConsumerOffset
+			}
+			return n
+		}
+		waitFor(t, 20*time.Second, "dash-group's backlog of 10", func() bool { return lag() == 10 })
+		browse(t, b, "skip", chromedp.Navigate(base+"group?group=dash-group"), chromedp.WaitVisible(chromedp.CSS("table.progress")),
+			chromedp.Click(chromedp.CSS("#skip-backlog summary")),
+			chromedp.SetValue(chromedp.CSS(`#skip-backlog select[name=topic]`), "DashTopic"),
+			chromedp.Click(chromedp.CSS(`#skip-backlog button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("#action-result")))
+		if s := pageText(t, b, "#action-result"); !strings.HasPrefix(s, "Done") {
+			t.Fatalf("skip: %s", s)
+		}
+		if n := lag(); n != 0 {
+			t.Fatalf("dash-group's lag after skipping the backlog = %d, want 0", n)
 		}
 	})
 
