@@ -68,8 +68,20 @@ func (b *Broker) setupSecurity() error {
 	return nil
 }
 
-// authorizer is the remoting server's hook; nil when nothing is checked (no cost).
-func (b *Broker) authorizer() server.Authorizer { return b.sec.guard.Hook() }
+// authorizer is the remoting server's hook; nil when nothing is checked (no cost). It hands the
+// guard the peer's address as the connection parsed it when it opened.
+func (b *Broker) authorizer() server.Authorizer {
+	g := b.sec.guard
+	if g == nil {
+		return nil
+	}
+	return func(c *server.Conn, req *remoting.Command) *remoting.Command {
+		if code, remark, ok := g.AuthorizeFrom(c.RemoteAddr(), c.RemoteAddrPort().Addr(), req); !ok {
+			return remoting.NewResponse(req, code, remark)
+		}
+		return nil
+	}
+}
 
 // signFunc is the Sign hook of the broker's rpc client: every request the broker sends to another
 // node (registration, metadata sync, controller calls) is signed; nil when there is nothing to

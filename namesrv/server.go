@@ -257,8 +257,20 @@ func (s *Server) nodeSigner() func(*remoting.Command) {
 }
 
 // authorizer is the remoting hook; nil when nothing is checked.
-// It passes the connection's parsed peer address to the guard (Guard.Hook), as the broker does.
-func (s *Server) authorizer() server.Authorizer { return s.guard.Hook() }
+// It hands the guard the peer's address as the connection parsed it when it opened (AuthorizeFrom),
+// as the broker does, so no request parses "ip:port" again.
+func (s *Server) authorizer() server.Authorizer {
+	g := s.guard
+	if g == nil {
+		return nil
+	}
+	return func(c *server.Conn, req *remoting.Command) *remoting.Command {
+		if code, remark, ok := g.AuthorizeFrom(c.RemoteAddr(), c.RemoteAddrPort().Addr(), req); !ok {
+			return remoting.NewResponse(req, code, remark)
+		}
+		return nil
+	}
+}
 
 // aclReloadLoop re-reads the ACL file every aclReloadInterval (owner: the Server).
 func (s *Server) aclReloadLoop() {

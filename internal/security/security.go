@@ -19,7 +19,6 @@ import (
 	"github.com/skiffmq/skiff/internal/auth"
 	"github.com/skiffmq/skiff/internal/metrics"
 	"github.com/skiffmq/skiff/internal/remoting"
-	"github.com/skiffmq/skiff/internal/remoting/server"
 )
 
 // LoadSecret returns the cluster secret from the value or, when value is empty, from file
@@ -96,21 +95,6 @@ func NewGuard(cfg GuardConfig) *Guard {
 		g.node = auth.NewNodeVerifier(cfg.Secret, cfg.Window, cfg.Now)
 	}
 	return g
-}
-
-// Hook is the remoting server's per-request check for g, nil for a nil Guard (no hook, no cost).
-// It hands AuthorizeFrom the peer's address as the connection parsed it when it opened, so no
-// request parses "ip:port" again. The broker and the name server install it.
-func (g *Guard) Hook() server.Authorizer {
-	if g == nil {
-		return nil
-	}
-	return func(c *server.Conn, req *remoting.Command) *remoting.Command {
-		if code, remark, ok := g.AuthorizeFrom(c.RemoteAddr(), c.RemoteAddrPort().Addr(), req); !ok {
-			return remoting.NewResponse(req, code, remark)
-		}
-		return nil
-	}
 }
 
 // Authorize decides req from the peer remote. ok false means: answer code with remark.
