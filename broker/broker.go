@@ -67,6 +67,7 @@ type Broker struct {
 	haSlave      *ha.Slave    // slaves only
 	fo           *failover    // controller mode only (then haMaster and haSlave both exist)
 	masterAddr   atomic.Value // string: the master's remoting address (slaves), from registration
+	adminProc    *processor.Admin
 	clientProc   *processor.ClientManage
 	offsetProc   *processor.QueueOffsets
 	txProc       *processor.Transactions
@@ -448,28 +449,28 @@ func (b *Broker) registerHandlers() {
 	raw(remoting.GetConsumerListByGroup, poolClient, b.clientProc.ConsumerList)
 	raw(remoting.LockBatchMQ, poolClient, b.clientProc.LockBatch)
 	raw(remoting.UnlockBatchMQ, poolClient, b.clientProc.UnlockBatch)
-	h(remoting.UpdateAndCreateTopic, poolAdmin, b.handleCreateTopic)
-	h(remoting.DeleteTopicInBroker, poolAdmin, b.handleDeleteTopic)
-	h(remoting.GetAllTopicConfig, poolAdmin, b.handleGetAllTopicConfig)
-	h(remoting.GetAllConsumerOffset, poolAdmin, b.handleGetAllConsumerOffset)
-	h(remoting.GetAllDelayOffset, poolAdmin, b.handleGetAllDelayOffset)
-	h(remoting.UpdateAndCreateSubscriptionGroup, poolAdmin, b.handleCreateGroup)
-	h(remoting.GetAllSubscriptionGroupConfig, poolAdmin, b.handleGetAllGroups)
-	h(remoting.DeleteSubscriptionGroup, poolAdmin, b.handleDeleteGroup)
-	h(remoting.GetTopicStatsInfo, poolAdmin, b.handleTopicStats)
+	h(remoting.UpdateAndCreateTopic, poolAdmin, b.adminProc.CreateTopic)
+	h(remoting.DeleteTopicInBroker, poolAdmin, b.adminProc.DeleteTopic)
+	h(remoting.GetAllTopicConfig, poolAdmin, b.adminProc.GetAllTopicConfig)
+	h(remoting.GetAllConsumerOffset, poolAdmin, b.adminProc.GetAllConsumerOffset)
+	h(remoting.GetAllDelayOffset, poolAdmin, b.adminProc.GetAllDelayOffset)
+	h(remoting.UpdateAndCreateSubscriptionGroup, poolAdmin, b.adminProc.CreateGroup)
+	h(remoting.GetAllSubscriptionGroupConfig, poolAdmin, b.adminProc.GetAllGroups)
+	h(remoting.DeleteSubscriptionGroup, poolAdmin, b.adminProc.DeleteGroup)
+	h(remoting.GetTopicStatsInfo, poolAdmin, b.adminProc.TopicStats)
 	h(remoting.GetConsumerConnectionList, poolAdmin, b.handleConsumerConnections)
 	h(remoting.GetProducerConnectionList, poolAdmin, b.handleProducerConnections)
 	h(remoting.GetAllProducerInfo, poolAdmin, b.handleAllProducerInfo)
-	h(remoting.GetConsumeStats, poolAdmin, b.handleConsumeStats)
+	h(remoting.GetConsumeStats, poolAdmin, b.adminProc.ConsumeStats)
 	h(remoting.GetBrokerRuntimeInfo, poolAdmin, b.handleRuntimeInfo)
 	h(remoting.GetBrokerConfig, poolAdmin, b.handleGetBrokerConfig)
-	h(remoting.InvokeBrokerToResetOffset, poolAdmin, b.handleResetOffset)
+	h(remoting.InvokeBrokerToResetOffset, poolAdmin, b.adminProc.ResetOffset)
 	h(remoting.UpdateBrokerConfig, poolAdmin, b.handleUpdateBrokerConfig)
-	h(remoting.QueryMessage, poolAdmin, b.handleQueryMessage)
-	h(remoting.ViewMessageByID, poolAdmin, b.handleViewMessage)
+	h(remoting.QueryMessage, poolAdmin, b.adminProc.QueryMessage)
+	h(remoting.ViewMessageByID, poolAdmin, b.adminProc.ViewMessage)
 	if b.fo != nil {
-		h(remoting.UpdateAndCreateTopic, poolAdmin, b.fo.replicatedAdmin(b.handleCreateTopic))
-		h(remoting.UpdateAndCreateSubscriptionGroup, poolAdmin, b.fo.replicatedAdmin(b.handleCreateGroup))
+		h(remoting.UpdateAndCreateTopic, poolAdmin, b.fo.replicatedAdmin(b.adminProc.CreateTopic))
+		h(remoting.UpdateAndCreateSubscriptionGroup, poolAdmin, b.fo.replicatedAdmin(b.adminProc.CreateGroup))
 		h(controlapi.GetBrokerEpochCache, poolAdmin, b.handleEpochCache)
 		h(controlapi.NotifyBrokerRoleChanged, poolAdmin, b.handleRoleNotice)
 	}

@@ -46,6 +46,11 @@ func (b *Broker) newProcessors() {
 		Now: func() time.Time { return b.now() }, Log: b.log, Register: b.triggerRegister, NotifyIDsChanged: b.notifyIDsChanged,
 	}
 	b.offsetProc = &processor.QueueOffsets{Store: b.store, Offsets: b.offsets, Config: b.procConfig, MemoryBehindLimit: b.memoryBehindLimit}
+	b.adminProc = &processor.Admin{
+		Store: b.store, Topics: b.topics, Groups: b.groups, Offsets: b.offsets, DelayOffsets: b.delayOffsets,
+		Config: b.procConfig, Log: b.log, FromMaster: b.fromMaster, Register: b.triggerRegister,
+		ConsumerConns: b.clients.consumerConns,
+	}
 	b.txProc = &processor.Transactions{
 		Store: b.store, Writer: b.writer, Topics: b.topics, Producers: brokerProducers{b.clients},
 		StoreHost: b.storeHost, Config: b.procConfig, Now: func() time.Time { return b.now() }, Log: b.log,
@@ -85,7 +90,7 @@ func (b *Broker) procConfig() processor.Config {
 func (b *Broker) buildProcConfig(c *Config) processor.Config {
 	return processor.Config{
 		IsMaster: c.IsMaster(), BrokerPermission: int32(c.BrokerPermission), BrokerAddr: c.BrokerAddr(),
-		BrokerClusterName: c.BrokerClusterName, RegionID: c.RegionID, TraceOn: c.TraceOn,
+		BrokerClusterName: c.BrokerClusterName, BrokerName: c.BrokerName, DefaultQueryMaxNum: c.DefaultQueryMaxNum, RegionID: c.RegionID, TraceOn: c.TraceOn,
 		RejectTransactionMessage: c.RejectTransactionMessage, AutoCreateSubscriptionGroup: c.AutoCreateSubscriptionGroup,
 		MaxMessageSize: c.MaxMessageSize, SlaveReadEnable: c.SlaveReadEnable, LongPollingEnable: c.LongPollingEnable,
 		ShortPollingTimeMills: int64(c.ShortPollingTimeMills), AccessMessageInMemoryMaxRatio: c.AccessMessageInMemoryMaxRatio,

@@ -82,6 +82,7 @@ type Config struct {
 	BrokerPermission              int32
 	BrokerAddr                    string
 	BrokerClusterName             string
+	BrokerName                    string
 	RegionID                      string
 	TraceOn                       bool
 	RejectTransactionMessage      bool
@@ -95,4 +96,5 @@ type Config struct {
 	TotalMemory                   int64         // physical memory, for accessMessageInMemoryMaxRatio
 	TransactionTimeOut            time.Duration // a half message older than this is checked back
 	TransactionCheckMax           int           // checks before a transaction is discarded
+	DefaultQueryMaxNum            int           // QUERY_MESSAGE's limit for a unique-key query
 }
