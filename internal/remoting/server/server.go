@@ -105,6 +105,7 @@ type Server struct {
 	hooks    []func(*Conn)
 	auth     Authorizer
 	writes   atomic.Int64 // write calls on sockets (one per event-loop turn with queued frames)
+	owed     atomic.Int64 // deferred answers not written yet (deferred.go)
 
 	mu     sync.Mutex
 	conns  map[uint64]*Conn
@@ -296,7 +297,8 @@ func (s *Server) StopAccepting() {
 }
 
 // Drain stops accepting (StopAccepting) and waits until every queued and running request has
-// finished and its answer is written, or until ctx is done. Connections stay open.
+// finished and its answer is written, deferred answers (Conn.Defer) included, or until ctx is
+// done. Connections stay open.
 func (s *Server) Drain(ctx context.Context) error {
 	s.StopAccepting()
 	if !s.started.Load() {
@@ -308,12 +310,21 @@ func (s *Server) Drain(ctx context.Context) error {
 	return s.waitWritten(ctx)
 }
 
-// waitWritten waits until no connection has responses queued for the event loop (see
-// Conn.write), or until ctx is done.
+// waitWritten waits until no deferred answer is owed and no connection has responses queued for
+// the event loop (see Conn.write), or until ctx is done. The workers have stopped, so no new
+// answer can be deferred.
 func (s *Server) waitWritten(ctx context.Context) error {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
 	for {
+		if n := s.owed.Load(); n > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("server: wait for %d deferred answers: %w", n, ctx.Err())
+			case <-t.C:
+			}
+			continue
+		}
 		pending := false
 		for _, c := range s.Conns() {
 			if c.hasQueuedOutput() {
