@@ -48,44 +48,77 @@ func (p *Send) Handle(_ context.Context, c *server.Conn, req *remoting.Command) 
 	if err != nil {
 		return errResp(req, remoting.SystemError, "%v", err)
 	}
-	resp, stored := p.send(c, req, &sh, p.Config())
-	if stored > 0 && p.Observe != nil {
-		p.Observe(sh.Topic, stored, len(req.Body), start)
+	cfg := p.Config()
+	resp, ps := p.send(c, req, &sh, cfg)
+	if ps == nil {
+		return resp
 	}
-	if stored > 0 && p.Produced != nil {
-		p.Produced(c, sh.ProducerGroup, sh.Topic)
-	}
-	return resp
+	return p.store(c, req, &sh, ps, cfg, start)
 }
 
-// send answers a send; stored is the number of messages the store took (0 when none).
-func (p *Send) send(c *server.Conn, req *remoting.Command, sh *sendHeader, cfg Config) (resp *remoting.Command, stored int) {
+// pendingSend is a checked send's write: its messages, ready for the Writer.
+type pendingSend struct {
+	kind    WriteKind
+	msgs    []*message.Message
+	queueID int32
+}
+
+// store writes a send's messages and answers it. Under SYNC_FLUSH on a connection the answer is
+// deferred (Conn.Defer): the store's answering goroutine writes it after the msync covering the
+// messages, so no worker waits for the disk and one msync answers every send in flight; the
+// server's Drain waits for such answers. Otherwise the worker writes and returns the answer.
+func (p *Send) store(c *server.Conn, req *remoting.Command, sh *sendHeader, ps *pendingSend, cfg Config, start time.Time) *remoting.Command {
+	answer := func(w WriteResult) *remoting.Command {
+		resp := p.sendResponse(req, w, ps.queueID, cfg, ps.msgs...)
+		if n := w.Stored(); n > 0 {
+			if p.Observe != nil {
+				p.Observe(sh.Topic, n, len(req.Body), start)
+			}
+			if p.Produced != nil {
+				p.Produced(c, sh.ProducerGroup, sh.Topic)
+			}
+		}
+		return resp
+	}
+	if c == nil || !p.Writer.Defers() {
+		return answer(p.Writer.Write(ps.kind, ps.msgs...))
+	}
+	d := c.Defer(req)
+	w, deferred := p.Writer.WriteThen(ps.kind, func(w WriteResult) { d.Answer(answer(w)) }, ps.msgs...)
+	if !deferred {
+		d.Answer(answer(w))
+	}
+	return nil
+}
+
+// send checks a send and builds its messages: either an answer (refused) or the write to do.
+func (p *Send) send(c *server.Conn, req *remoting.Command, sh *sendHeader, cfg Config) (*remoting.Command, *pendingSend) {
 	if !cfg.IsMaster {
-		return errResp(req, remoting.ServiceNotAvailable, "the broker[%s] is a slave and does not accept messages", cfg.BrokerAddr), 0
+		return errResp(req, remoting.ServiceNotAvailable, "the broker[%s] is a slave and does not accept messages", cfg.BrokerAddr), nil
 	}
 	if p.CheckSend != nil {
 		if resp := p.CheckSend(req); resp != nil {
-			return resp, 0
+			return resp, nil
 		}
 	}
 	if cfg.BrokerPermission&metadata.PermWrite == 0 {
-		return errResp(req, remoting.NoPermission, "the broker[%s] sending message is forbidden", cfg.BrokerAddr), 0
+		return errResp(req, remoting.NoPermission, "the broker[%s] sending message is forbidden", cfg.BrokerAddr), nil
 	}
 	if err := metadata.ValidateTopic(sh.Topic); err != nil {
 		if len(sh.Topic) > 127 {
-			return errResp(req, remoting.MessageIllegal, "%v", err), 0
+			return errResp(req, remoting.MessageIllegal, "%v", err), nil
 		}
-		return errResp(req, remoting.SystemError, "%v", err), 0
+		return errResp(req, remoting.SystemError, "%v", err), nil
 	}
 	if metadata.IsSystemTopic(sh.Topic) {
-		return errResp(req, remoting.NoPermission, "the topic[%s] is a system topic, sending is forbidden", sh.Topic), 0
+		return errResp(req, remoting.NoPermission, "the topic[%s] is a system topic, sending is forbidden", sh.Topic), nil
 	}
 	tc, resp := p.topicForSend(req, sh)
 	if resp != nil {
-		return resp, 0
+		return resp, nil
 	}
 	if !tc.Writeable() {
-		return errResp(req, remoting.NoPermission, "the topic[%s] sending message is forbidden", sh.Topic), 0
+		return errResp(req, remoting.NoPermission, "the topic[%s] sending message is forbidden", sh.Topic), nil
 	}
 	queueID := sh.QueueID
 	if queueID < 0 {
@@ -93,7 +126,7 @@ func (p *Send) send(c *server.Conn, req *remoting.Command, sh *sendHeader, cfg C
 	}
 	if queueID >= tc.QueueNums() {
 		return errResp(req, remoting.SystemError, "request queueId[%d] is illegal, topic %s has %d queues, producer %s",
-			queueID, sh.Topic, tc.QueueNums(), remoteOf(c)), 0
+			queueID, sh.Topic, tc.QueueNums(), remoteOf(c)), nil
 	}
 	born := bornHost(c)
 	if sh.Batch {
@@ -108,7 +141,7 @@ func (p *Send) send(c *server.Conn, req *remoting.Command, sh *sendHeader, cfg C
 	}
 	if strings.HasPrefix(sh.Topic, metadata.RetryGroupPrefix) {
 		if r := p.redirectRetryToDLQ(req, sh, m, cfg); r != nil {
-			return r, 0
+			return r, nil
 		}
 	}
 	if tc.TopicFilterType == "MULTI_TAG" {
@@ -116,11 +149,10 @@ func (p *Send) send(c *server.Conn, req *remoting.Command, sh *sendHeader, cfg C
 	}
 	if m.Property(message.PropertyTransactionPrepared) == "true" {
 		if cfg.RejectTransactionMessage {
-			return errResp(req, remoting.NoPermission, "the broker[%s] sending transaction message is forbidden", cfg.BrokerAddr), 0
+			return errResp(req, remoting.NoPermission, "the broker[%s] sending transaction message is forbidden", cfg.BrokerAddr), nil
 		}
 	}
-	w := p.Writer.Write(WriteSend, m)
-	return p.sendResponse(req, w, queueID, cfg, m), w.Stored()
+	return nil, &pendingSend{kind: WriteSend, msgs: []*message.Message{m}, queueID: queueID}
 }
 
 // topicForSend finds the topic, creating it from the default topic (TBW102) when the producer is
@@ -183,23 +215,23 @@ func (p *Send) ensureDLQTopic(group string) (string, error) {
 	return topic, err
 }
 
-func (p *Send) sendBatch(req *remoting.Command, sh *sendHeader, tc metadata.TopicConfig, queueID int32, born netip.AddrPort, cfg Config) (*remoting.Command, int) {
+func (p *Send) sendBatch(req *remoting.Command, sh *sendHeader, tc metadata.TopicConfig, queueID int32, born netip.AddrPort, cfg Config) (*remoting.Command, *pendingSend) {
 	if sh.SysFlag&message.TransactionMask != 0 {
-		return errResp(req, remoting.MessageIllegal, "batch request does not support transaction messages"), 0
+		return errResp(req, remoting.MessageIllegal, "batch request does not support transaction messages"), nil
 	}
 	wrapper := message.ParseProperties(sh.Properties)
 	if wrapper[message.PropertyDelayLevel] != "" && wrapper[message.PropertyDelayLevel] != "0" {
-		return errResp(req, remoting.MessageIllegal, "batch request does not support delay messages"), 0
+		return errResp(req, remoting.MessageIllegal, "batch request does not support delay messages"), nil
 	}
 	if len(req.Body) > cfg.MaxMessageSize {
-		return errResp(req, remoting.MessageIllegal, "batch body of %d bytes exceeds maxMessageSize %d", len(req.Body), cfg.MaxMessageSize), 0
+		return errResp(req, remoting.MessageIllegal, "batch body of %d bytes exceeds maxMessageSize %d", len(req.Body), cfg.MaxMessageSize), nil
 	}
 	entries, err := message.DecodeBatch(req.Body)
 	if err != nil {
-		return errResp(req, remoting.MessageIllegal, "bad batch body: %v", err), 0
+		return errResp(req, remoting.MessageIllegal, "bad batch body: %v", err), nil
 	}
 	if len(entries) == 0 {
-		return errResp(req, remoting.MessageIllegal, "empty batch"), 0
+		return errResp(req, remoting.MessageIllegal, "empty batch"), nil
 	}
 	msgs := make([]*message.Message, len(entries))
 	for i, e := range entries {
@@ -222,8 +254,7 @@ func (p *Send) sendBatch(req *remoting.Command, sh *sendHeader, tc metadata.Topi
 		}
 		msgs[i] = m
 	}
-	w := p.Writer.Write(WriteBatch, msgs...)
-	return p.sendResponse(req, w, queueID, cfg, msgs...), w.Stored()
+	return nil, &pendingSend{kind: WriteBatch, msgs: msgs, queueID: queueID}
 }
 
 // sendResponse maps a store write to the SEND_MESSAGE response (§2.4).

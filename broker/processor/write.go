@@ -3,6 +3,7 @@ package processor
 import (
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/skiffmq/skiff/broker/metadata"
 	"github.com/skiffmq/skiff/commitlog"
@@ -73,7 +74,8 @@ func (w WriteResult) Code() int32 {
 }
 
 // Writer is the one door to the store: every message the broker stores (sends, batches, delayed
-// deliveries, transaction commits and ops, send-backs) goes through Write, which applies the
+// deliveries, transaction commits and ops, send-backs) goes through Write (or WriteThen, its
+// deferred form for producers' sends under SYNC_FLUSH), which applies the
 // rewrite for its kind, puts the messages (the store waits for the covering flush under
 // SYNC_FLUSH unless WAIT=false), counts them, wakes the HA writers once and, for a SYNC_MASTER,
 // waits for a slave's ack of the end offset unless WAIT=false.
@@ -90,12 +92,7 @@ type Writer struct {
 
 // Write stores msgs (one message, or a batch of one topic and queue).
 func (w *Writer) Write(kind WriteKind, msgs ...*message.Message) WriteResult {
-	if kind == WriteSend || kind == WriteSendBack {
-		cfg := w.Config()
-		for _, m := range msgs {
-			Rewrite(m, cfg.BrokerClusterName, cfg.DelayLevels)
-		}
-	}
+	w.rewrite(kind, msgs)
 	var res commitlog.PutResult
 	if len(msgs) == 1 {
 		res = w.Store.PutMessage(msgs[0])
@@ -106,16 +103,106 @@ func (w *Writer) Write(kind WriteKind, msgs ...*message.Message) WriteResult {
 		w.OnPut(res)
 	}
 	out := WriteResult{PutResult: res}
-	if w.Replicator != nil && out.OK() {
-		if r := w.Replicator(); r != nil {
-			wait := (kind == WriteSend || kind == WriteBatch) && waitRequested(msgs)
-			if (kind == WriteSendBack || kind == WriteCommit || kind == WriteInternal) && w.FenceInternal != nil && w.FenceInternal() {
-				wait = true
-			}
-			out.Replica = r.Replicate(res, wait)
-		}
+	if r := w.replicator(); r != nil && out.OK() {
+		out.Replica = r.Replicate(res, w.replicaWait(kind, msgs))
 	}
 	return out
+}
+
+// DeferringStore is a Store that can answer a SYNC_FLUSH write after the covering msync without
+// blocking the writer (*commitlog.Store implements it): PutMessagesThen returns deferred=true
+// and calls done later, once, with the final result.
+type DeferringStore interface {
+	PutMessagesThen(msgs []*message.Message, done func(commitlog.PutResult)) (res commitlog.PutResult, deferred bool)
+	SyncFlush() bool
+}
+
+// Defers reports whether WriteThen may defer: the store is a SYNC_FLUSH DeferringStore.
+func (w *Writer) Defers() bool {
+	ds, ok := w.Store.(DeferringStore)
+	return ok && ds.SyncFlush()
+}
+
+// WriteThen is Write for a caller that answers later (the send processor): the same rewrite,
+// put, statistics and replication, but when the store defers the flush wait (SYNC_FLUSH) it
+// returns deferred=true without blocking on the flush, and done runs exactly once with the final
+// result after the msync covering the messages and, for a SYNC_MASTER, after the replica wait
+// too (done runs on the store's answering goroutine or on the caller's, whichever finishes
+// last; it must not block). The replica wait itself still runs on the caller's goroutine.
+// Otherwise it returns the final result with deferred=false and never calls done.
+func (w *Writer) WriteThen(kind WriteKind, done func(WriteResult), msgs ...*message.Message) (WriteResult, bool) {
+	ds, ok := w.Store.(DeferringStore)
+	if !ok {
+		return w.Write(kind, msgs...), false
+	}
+	w.rewrite(kind, msgs)
+	rep := w.replicator()
+	j := &joinedWrite{done: done}
+	if rep != nil {
+		j.left.Store(2) // the flush and the replica wait
+	} else {
+		j.left.Store(1)
+	}
+	res, deferred := ds.PutMessagesThen(msgs, func(r commitlog.PutResult) {
+		j.put = r
+		j.finish()
+	})
+	if w.OnPut != nil {
+		w.OnPut(res)
+	}
+	if !deferred {
+		out := WriteResult{PutResult: res}
+		if rep != nil && out.OK() {
+			out.Replica = rep.Replicate(res, w.replicaWait(kind, msgs))
+		}
+		return out, false
+	}
+	if rep != nil {
+		j.replica = rep.Replicate(res, w.replicaWait(kind, msgs))
+		j.finish()
+	}
+	return WriteResult{}, true
+}
+
+// joinedWrite answers a deferred write once both its flush and its replica wait are over.
+type joinedWrite struct {
+	left    atomic.Int32 // parts still running; the one that brings it to 0 answers
+	put     commitlog.PutResult
+	replica ReplicaStatus
+	done    func(WriteResult)
+}
+
+func (j *joinedWrite) finish() {
+	if j.left.Add(-1) == 0 {
+		j.done(WriteResult{PutResult: j.put, Replica: j.replica})
+	}
+}
+
+// rewrite applies the rewrite of kind (sends and send-backs).
+func (w *Writer) rewrite(kind WriteKind, msgs []*message.Message) {
+	if kind == WriteSend || kind == WriteSendBack {
+		cfg := w.Config()
+		for _, m := range msgs {
+			Rewrite(m, cfg.BrokerClusterName, cfg.DelayLevels)
+		}
+	}
+}
+
+func (w *Writer) replicator() Replicator {
+	if w.Replicator == nil {
+		return nil
+	}
+	return w.Replicator()
+}
+
+// replicaWait reports whether a write of kind waits for a replica's ack (when the broker is a
+// SYNC_MASTER or in controller mode; the Replicator decides): producers' writes unless WAIT=false,
+// the broker's own writes when FenceInternal says so.
+func (w *Writer) replicaWait(kind WriteKind, msgs []*message.Message) bool {
+	if (kind == WriteSend || kind == WriteBatch) && waitRequested(msgs) {
+		return true
+	}
+	return (kind == WriteSendBack || kind == WriteCommit || kind == WriteInternal) && w.FenceInternal != nil && w.FenceInternal()
 }
 
 // waitRequested: the producer did not set WAIT=false on the (first) message.
