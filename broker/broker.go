@@ -67,6 +67,7 @@ type Broker struct {
 	haSlave      *ha.Slave    // slaves only
 	fo           *failover    // controller mode only (then haMaster and haSlave both exist)
 	masterAddr   atomic.Value // string: the master's remoting address (slaves), from registration
+	sendBackProc *processor.SendBack
 	adminProc    *processor.Admin
 	clientProc   *processor.ClientManage
 	offsetProc   *processor.QueueOffsets
@@ -435,7 +436,7 @@ func (b *Broker) registerHandlers() {
 	b.srv.HandleRaw(remoting.SendMessageV2, poolSend, b.sendProc.Handle)
 	b.srv.HandleRaw(remoting.SendBatchMessage, poolSend, b.sendProc.Handle)
 	b.srv.HandleRaw(remoting.PullMessage, poolPull, b.pullProc.Handle)
-	h(remoting.ConsumerSendMsgBack, poolSend, b.handleSendBack)
+	b.srv.HandleRaw(remoting.ConsumerSendMsgBack, poolSend, b.sendBackProc.Handle)
 	b.srv.HandleRaw(remoting.EndTransaction, poolSend, b.txProc.EndTransaction)
 	raw := b.srv.HandleRaw
 	raw(remoting.QueryConsumerOffset, poolClient, b.offsetProc.QueryConsumerOffset)

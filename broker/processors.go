@@ -3,10 +3,8 @@ package broker
 import (
 	"time"
 
-	"github.com/skiffmq/skiff/broker/metadata"
 	"github.com/skiffmq/skiff/broker/processor"
 	"github.com/skiffmq/skiff/commitlog"
-	"github.com/skiffmq/skiff/internal/message"
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/server"
 )
@@ -41,6 +39,7 @@ func (b *Broker) newProcessors() {
 		}
 		return nil
 	}
+	b.sendBackProc = &processor.SendBack{Send: b.sendProc, Store: b.store, Writable: func() bool { return b.fo == nil || b.fo.writable() }}
 	b.clientProc = &processor.ClientManage{
 		Clients: b.clients, Locks: b.locks, Groups: b.groups, Topics: b.topics, Config: b.procConfig,
 		Now: func() time.Time { return b.now() }, Log: b.log, Register: b.triggerRegister, NotifyIDsChanged: b.notifyIDsChanged,
@@ -99,11 +98,6 @@ func (b *Broker) buildProcConfig(c *Config) processor.Config {
 	}
 }
 
-// write stores msgs through the one door (processor.Writer).
-func (b *Broker) write(kind processor.WriteKind, msgs ...*message.Message) processor.WriteResult {
-	return b.writer.Write(kind, msgs...)
-}
-
 // processPull runs the pull processor (the hold service re-runs held pulls through it).
 func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend bool) *remoting.Command {
 	return b.pullProc.Process(c, req, allowSuspend)
@@ -143,19 +137,3 @@ func (h holdAdapter) Suspend(c *server.Conn, req *remoting.Command, topic string
 func (b *Broker) memoryBehindLimit() int64 {
 	return totalMemory() * int64(b.conf().AccessMessageInMemoryMaxRatio) / 100
 }
-
-func (b *Broker) ensureDLQTopic(group string) (string, error) {
-	topic := metadata.DLQGroupPrefix + group
-	_, isNew, err := b.topics.PutIfAbsent(metadata.TopicConfig{TopicName: topic, ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6})
-	if isNew {
-		b.triggerRegister()
-	}
-	return topic, err
-}
-
-// Write kinds, by their processor names.
-const (
-	writeInternal = processor.WriteInternal
-	writeSendBack = processor.WriteSendBack
-	writeCommit   = processor.WriteCommit
-)
