@@ -89,3 +89,32 @@ func TestProducerTopicsPerConnection(t *testing.T) {
 		t.Fatalf("a closed connection was recorded again (%d connections)", n)
 	}
 }
+
+// BenchmarkProducedRecordSeen is the send path's cost of a (group, topic) pair already recorded,
+// from parallel goroutines as the send workers call it.
+func BenchmarkProducedRecordSeen(b *testing.B) {
+	var conn atomic.Pointer[server.Conn]
+	tb := startBrokerHook(b, nil, func(br *Broker) {
+		rec := br.sendProc.Produced
+		br.sendProc.Produced = func(c *server.Conn, group, topic string) { conn.Store(c); rec(c, group, topic) }
+	})
+	hb, _ := json.Marshal(heartbeatData{ClientID: "127.0.0.1@p1", ProducerDataSet: []producerData{{GroupName: "pg"}}})
+	tb.call(b, remoting.HeartBeat, nil, hb, 3*time.Second)
+	ext := map[string]string{"producerGroup": "pg", "topic": "BenchPair", "defaultTopic": "TBW102", "defaultTopicQueueNums": "4",
+		"queueId": "0", "sysFlag": "0", "bornTimestamp": "1", "flag": "0", "properties": "", "reconsumeTimes": "0"}
+	if r := tb.call(b, remoting.SendMessage, ext, []byte("x"), 5*time.Second); r.Code != remoting.Success {
+		b.Fatalf("send: %d %s", r.Code, r.Remark)
+	}
+	c := conn.Load()
+	for i := 0; i < 7; i++ {
+		tb.b.produced.record(c, "pg", fmt.Sprintf("Other-%d", i))
+	}
+	group, topic := string([]byte("pg")), string([]byte("BenchPair"))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			tb.b.produced.record(c, group, topic)
+		}
+	})
+}

@@ -29,8 +29,9 @@
 //
 // One goroutine (Start, Close) reads every broker's GET_BROKER_RUNTIME_INFO every
 // Config.SampleInterval and keeps Config.History (one hour) of in/out TPS and replication lag per
-// broker in memory; the overview renders from a copy of that state (model (b): a mutex that is
-// never held during a cluster call). Times come from Config.Now.
+// broker in memory only (nothing is written: the charts start empty when the process restarts);
+// the overview renders from a copy of that state (model (b): a mutex that is never held during a
+// cluster call). Times come from Config.Now.
 //
 // # Actions
 //
@@ -40,6 +41,28 @@
 // audit entry naming who did what to which target, with the outcome. Resending a message copies
 // it into %RETRY%<group> with RETRY_TOPIC set to its original topic and zero reconsume times, so
 // only that group's consumers get it again, under its original topic.
+//
+// # Producers
+//
+// A broker records, per connection, the (producer group, topic) pairs of the sends it stored
+// (broker/producerinfo.go: a copy-on-write set per connection, looked up without allocating on
+// the send path, at most 256 pairs, dropped when the connection closes) and returns them with
+// each connection in GET_ALL_PRODUCER_INFO; the producers page lists them and filters by group
+// and topic.
+//
+// # Times
+//
+// Every time shown is UTC with the zone written out (TimeLayout); the time fields take RFC 3339,
+// "YYYY-MM-DD HH:MM[:SS[.mmm]] UTC" or epoch milliseconds and refuse a time without a zone
+// (parseTime).
+//
+// # Searching by time
+//
+// The search by topic and time range shows maxResults (64) messages a page in (store time,
+// broker, queue, offset) order; the next page starts after the last one shown (the after
+// parameter). Each queue is read from SEARCH_OFFSET_BY_TIMESTAMP of a millisecond before the
+// page's lowest time, so that messages stored in the same millisecond are not skipped, up to
+// maxResults+1 in range; the merge of the queues is the page.
 //
 // # Lag
 //

@@ -318,7 +318,7 @@ func TestDashboardInBrowser(t *testing.T) {
 				seen[id] = true
 			}
 			sizes = append(sizes, len(ids))
-			stored := eval[[]string](t, b, `[...document.querySelectorAll("tr.message td:nth-child(7)")].map(td => td.innerText)`)
+			stored := eval[[]string](t, b, `[...document.querySelectorAll("tr.message td:nth-child(8)")].map(td => td.innerText)`)
 			for _, s := range stored {
 				if _, err := time.Parse("2006-01-02 15:04:05.000 MST", s); err != nil || !strings.HasSuffix(s, " UTC") {
 					t.Errorf("store time %q is not shown as YYYY-MM-DD HH:MM:SS.mmm UTC", s)
