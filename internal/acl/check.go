@@ -8,10 +8,10 @@ import (
 	"iter"
 	"net/netip"
 	"os"
-	"sync"
 	"sync/atomic"
 
 	"github.com/skiffmq/skiff/internal/auth"
+	"github.com/skiffmq/skiff/internal/remoting"
 )
 
 // Reason classifies a refusal, for metrics and logs.
@@ -32,7 +32,10 @@ type Request struct {
 	Code   int32
 	Remote string                      // "ip:port" of the peer
 	Addr   netip.Addr                  // the peer's IP when the caller parsed it already; zero: Remote is parsed
-	Get    func(string) (string, bool) // one extField
+	Get    func(string) (string, bool) // one extField (unused when Cmd is set)
+	// Cmd, when set, is the request itself: fields are read with Cmd.Ext (the server's path; a
+	// func value in Get would be allocated per request).
+	Cmd *remoting.Command
 	// Every extField, for the signature: Content when the caller gathered them (the server's fast
 	// path; Check leaves it to the caller to release), else Fields.
 	Content *auth.Content
@@ -62,10 +65,12 @@ func (d *Denial) Error() string {
 	return fmt.Sprintf("acl: no permission for accessKey=%s resource=%s code=%d: %s", ak, res, d.Code, d.Detail)
 }
 
-var needPool = sync.Pool{New: func() any { s := make([]Need, 0, 4); return &s }}
-
 // Check decides one request; nil means allowed (see the package comment for the order).
 func (t *Table) Check(r *Request) *Denial {
+	get := r.Get
+	if r.Cmd != nil {
+		get = r.Cmd.Ext
+	}
 	ip, ipOK := r.Addr.Unmap(), r.Addr.IsValid()
 	if !ipOK {
 		ip, ipOK = remoteIP(r.Remote)
@@ -77,7 +82,7 @@ func (t *Table) Check(r *Request) *Denial {
 			}
 		}
 	}
-	ak, ok := r.Get(auth.FieldAccessKey)
+	ak, ok := get(auth.FieldAccessKey)
 	if !ok || ak == "" {
 		return &Denial{Reason: ReasonNoAccessKey, Code: r.Code, Detail: "no AccessKey in the request"}
 	}
@@ -88,7 +93,7 @@ func (t *Table) Check(r *Request) *Denial {
 	if ipOK && a.white.match(ip) {
 		return nil
 	}
-	sig, _ := r.Get(auth.FieldSignature)
+	sig, _ := get(auth.FieldSignature)
 	ct := r.Content
 	if ct == nil {
 		ct = auth.GetContent()
@@ -104,10 +109,8 @@ func (t *Table) Check(r *Request) *Denial {
 	if a.admin && !a.hasEntries {
 		return nil
 	}
-	np := needPool.Get().(*[]Need)
-	defer func() { clear(*np); *np = (*np)[:0]; needPool.Put(np) }()
-	needs, err := Resources(r.Code, r.Get, r.Body, (*np)[:0])
-	*np = needs
+	var room [4]Need // most codes touch one or two resources; the slice stays on the stack
+	needs, err := Resources(r.Code, get, r.Body, room[:0])
 	if err != nil {
 		return &Denial{Reason: ReasonBadRequest, Code: r.Code, AccessKey: ak, Detail: err.Error()}
 	}

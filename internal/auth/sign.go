@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/skiffmq/skiff/internal/protocol"
 )
 
 // Names of the ACL extFields (RocketMQ's SessionCredentials).
@@ -20,7 +22,9 @@ const (
 	FieldUniqueKeyQuery = "_UNIQUE_KEY_QUERY"
 )
 
-type kv struct{ k, v string }
+// kv is one gathered field; it is protocol.ExtField so that a decoded header's list is added in
+// one copy (AddFields).
+type kv = protocol.ExtField
 
 // Content gathers the extFields of one request for a signature: add every field (in any order,
 // duplicates included, exactly as they travelled), then hand it to ACLKey.Sign or
@@ -51,7 +55,13 @@ func (c *Content) Release() {
 
 // Add adds one extField.
 func (c *Content) Add(k, v string) {
-	c.pairs = append(c.pairs, kv{k, v})
+	c.pairs = append(c.pairs, kv{Key: k, Value: v})
+	c.sorted = false
+}
+
+// AddFields adds every entry of list (a decoded header's raw extFields, in wire order).
+func (c *Content) AddFields(list []protocol.ExtField) {
+	c.pairs = append(c.pairs, list...)
 	c.sorted = false
 }
 
@@ -79,11 +89,11 @@ func (c *Content) sort() {
 	}
 	p := c.pairs
 	if len(p) > insertionMax {
-		slices.SortStableFunc(p, func(a, b kv) int { return strings.Compare(a.k, b.k) })
+		slices.SortStableFunc(p, func(a, b kv) int { return strings.Compare(a.Key, b.Key) })
 	} else {
 		for i := 1; i < len(p); i++ {
 			x, j := p[i], i
-			for ; j > 0 && keyLess(x.k, p[j-1].k); j-- {
+			for ; j > 0 && keyLess(x.Key, p[j-1].Key); j-- {
 				p[j] = p[j-1]
 			}
 			p[j] = x
@@ -105,17 +115,17 @@ func (c *Content) each(fn func(k, v string)) {
 	c.sort()
 	p := c.pairs
 	for i := range p {
-		if i+1 < len(p) && p[i+1].k == p[i].k {
+		if i+1 < len(p) && p[i+1].Key == p[i].Key {
 			continue
 		}
-		fn(p[i].k, p[i].v)
+		fn(p[i].Key, p[i].Value)
 	}
 }
 
 // has reports whether a field k was added.
 func (c *Content) has(k string) bool {
 	for i := range c.pairs {
-		if c.pairs[i].k == k {
+		if c.pairs[i].Key == k {
 			return true
 		}
 	}
@@ -128,10 +138,10 @@ func (c *Content) values(skip1, skip2 string) []byte {
 	c.sort()
 	buf, p := c.buf[:0], c.pairs
 	for i := range p {
-		if (i+1 < len(p) && p[i+1].k == p[i].k) || p[i].k == skip1 || p[i].k == skip2 {
+		if (i+1 < len(p) && p[i+1].Key == p[i].Key) || p[i].Key == skip1 || p[i].Key == skip2 {
 			continue
 		}
-		buf = append(buf, p[i].v...)
+		buf = append(buf, p[i].Value...)
 	}
 	c.buf = buf
 	return buf
@@ -160,35 +170,43 @@ func SignACL(secretKey string, fields iter.Seq2[string, string], body []byte) st
 // (reset, not rebuilt, between requests), so a signature allocates only its string and a
 // verification nothing. It is safe for concurrent use.
 type ACLKey struct {
-	pool sync.Pool
+	pool sync.Pool // of *macState
+}
+
+// macState is one pooled HMAC-SHA1 state with room for its result, so that neither a signature
+// nor a verification moves a digest to the heap.
+type macState struct {
+	h   hash.Hash
+	sum [sha1.Size]byte
 }
 
 // NewACLKey returns a signer and verifier for secretKey.
 func NewACLKey(secretKey string) *ACLKey {
 	key := []byte(secretKey)
 	k := &ACLKey{}
-	k.pool.New = func() any { return hmac.New(sha1.New, key) }
+	k.pool.New = func() any { return &macState{h: hmac.New(sha1.New, key)} }
 	return k
 }
 
-// sum writes the HMAC of c's values (without skip1 and skip2) and body into out.
-func (k *ACLKey) sum(out *[sha1.Size]byte, c *Content, body []byte, skip1, skip2 string) {
-	m := k.pool.Get().(hash.Hash)
-	m.Reset()
-	_, _ = m.Write(c.values(skip1, skip2))
-	_, _ = m.Write(body)
-	m.Sum(out[:0])
-	k.pool.Put(m)
+// sum computes the HMAC of c's values (without skip1 and skip2) and body into m.sum, on a state
+// from the pool (the caller puts m back).
+func (k *ACLKey) sum(c *Content, body []byte, skip1, skip2 string) *macState {
+	m := k.pool.Get().(*macState)
+	m.h.Reset()
+	_, _ = m.h.Write(c.values(skip1, skip2))
+	_, _ = m.h.Write(body)
+	m.h.Sum(m.sum[:0])
+	return m
 }
 
 // Sign returns the Signature of a request whose extFields (already holding AccessKey, and
 // SecurityToken if used) are in c: base64 of the HMAC-SHA1 of every value but Signature's, ordered
 // by key, then body.
 func (k *ACLKey) Sign(c *Content, body []byte) string {
-	var sum [sha1.Size]byte
-	k.sum(&sum, c, body, FieldSignature, FieldSignature)
+	m := k.sum(c, body, FieldSignature, FieldSignature)
 	var out [28]byte // base64.StdEncoding.EncodedLen(sha1.Size)
-	base64.StdEncoding.Encode(out[:], sum[:])
+	base64.StdEncoding.Encode(out[:], m.sum[:])
+	k.pool.Put(m)
 	return string(out[:])
 }
 
@@ -211,15 +229,18 @@ func (k *ACLKey) VerifyContent(signature string, c *Content, body []byte) bool {
 	if n, err := base64.StdEncoding.Decode(want[:], []byte(signature)); err != nil || n != sha1.Size {
 		return false
 	}
-	var got [sha1.Size]byte
-	k.sum(&got, c, body, FieldSignature, FieldUniqueKeyQuery)
-	if hmac.Equal(got[:], want[:sha1.Size]) {
+	m := k.sum(c, body, FieldSignature, FieldUniqueKeyQuery)
+	ok := hmac.Equal(m.sum[:], want[:sha1.Size])
+	k.pool.Put(m)
+	if ok {
 		return true
 	}
 	if !c.has(FieldSecurityToken) && !c.has(FieldUniqueKeyQuery) {
 		return false
 	}
 	// The official Go client signs _UNIQUE_KEY_QUERY but not SecurityToken.
-	k.sum(&got, c, body, FieldSignature, FieldSecurityToken)
-	return hmac.Equal(got[:], want[:sha1.Size])
+	m = k.sum(c, body, FieldSignature, FieldSecurityToken)
+	ok = hmac.Equal(m.sum[:], want[:sha1.Size])
+	k.pool.Put(m)
+	return ok
 }

@@ -126,7 +126,7 @@ func (g *Guard) AuthorizeFrom(remote string, addr netip.Addr, req *remoting.Comm
 		return 0, "", true
 	}
 	ct := RequestContent(req)
-	d := g.acl.Check(&acl.Request{Code: req.Code, Remote: remote, Addr: addr, Get: req.Ext, Content: ct, Body: req.Body})
+	d := g.acl.Check(&acl.Request{Code: req.Code, Remote: remote, Addr: addr, Cmd: req, Content: ct, Body: req.Body})
 	ct.Release()
 	if d == nil {
 		return 0, "", true
@@ -136,7 +136,7 @@ func (g *Guard) AuthorizeFrom(remote string, addr netip.Addr, req *remoting.Comm
 
 // RequestContent gathers every extField of req (every raw entry that travelled) for its ACL
 // signature; Release it after use. A map header is read in map order (the Content sorts once),
-// which spares RangeExt's sorted copy of the keys.
+// which spares RangeExt's sorted copy of the keys; a decoded header's list is copied at once.
 func RequestContent(req *remoting.Command) *auth.Content {
 	ct := auth.GetContent()
 	if req.ExtFields != nil {
@@ -144,7 +144,7 @@ func RequestContent(req *remoting.Command) *auth.Content {
 			ct.Add(k, v)
 		}
 	} else {
-		req.RangeExt(ct.Field)
+		ct.AddFields(req.RawExt())
 	}
 	return ct
 }
