@@ -32,27 +32,6 @@ func FuzzBrokerConfigBody(f *testing.F) {
 	})
 }
 
-// FuzzBrokerRequestHeader reads arbitrary extFields with every typed reader of the broker's
-// request header helper: no panic, and the first problem names a field.
-func FuzzBrokerRequestHeader(f *testing.F) {
-	f.Add("topic", "T", "queueId", "7", "offset", "-1")
-	f.Add("queueId", "", "offset", "99999999999999999999", "x", "true")
-	f.Fuzz(func(t *testing.T, k1, v1, k2, v2, k3, v3 string) {
-		req := remoting.NewRequest(remoting.QueryConsumerOffset, map[string]string{k1: v1, k2: v2, k3: v3}, nil)
-		h := newHeader(req)
-		for _, k := range []string{k1, k2, k3, "missing"} {
-			_ = h.str(k, true)
-			_ = h.i32(k, true)
-			_ = h.i64(k, false)
-			_ = h.boolean(k)
-			_ = h.has(k)
-		}
-		if _, ok := req.ExtFields["missing"]; !ok && h.err == nil {
-			t.Fatal("a missing required field gave no error")
-		}
-	})
-}
-
 func TestBrokerConfigBodyApplies(t *testing.T) {
 	base := DefaultConfig()
 	base.BrokerName, base.NamesrvAddr, base.StorePathRootDir = "b", "127.0.0.1:9876", "/tmp/x"

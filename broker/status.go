@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/server"
 )
@@ -38,10 +39,10 @@ func toConnections(chs []clientChannel) []connectionJSON {
 }
 
 func (b *Broker) handleConsumerConnections(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
-	h := newHeader(req)
-	group := h.str("consumerGroup", true)
-	if h.err != nil {
-		return errResp(req, remoting.SystemError, "%v", h.err)
+	f := protocol.ReadFields(req.RawExt())
+	group := f.Str("consumerGroup", true)
+	if err := f.Err(); err != nil {
+		return errResp(req, remoting.SystemError, "%v", err)
 	}
 	gi, ok := b.clients.consumerGroupInfo(group)
 	if !ok || len(gi.channels) == 0 {
@@ -59,10 +60,10 @@ func (b *Broker) handleConsumerConnections(_ context.Context, _ *server.Conn, re
 }
 
 func (b *Broker) handleProducerConnections(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
-	h := newHeader(req)
-	group := h.str("producerGroup", true)
-	if h.err != nil {
-		return errResp(req, remoting.SystemError, "%v", h.err)
+	f := protocol.ReadFields(req.RawExt())
+	group := f.Str("producerGroup", true)
+	if err := f.Err(); err != nil {
+		return errResp(req, remoting.SystemError, "%v", err)
 	}
 	chs := b.clients.producerChannels(group)
 	if len(chs) == 0 {

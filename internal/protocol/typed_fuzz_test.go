@@ -122,3 +122,31 @@ func FuzzProtocolTransactionHeaders(f *testing.F) {
 		}
 	})
 }
+
+// FuzzProtocolFields reads arbitrary extFields with every typed reader of Fields: no panic, the
+// error is ErrHeaderField, and a missing required field always gives one.
+func FuzzProtocolFields(f *testing.F) {
+	f.Add([]byte("topic\x00T\x00queueId\x007\x00offset\x00-1\x00"))
+	f.Add([]byte("queueId\x00\x00offset\x0099999999999999999999\x00x\x00true\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ext := extFromBytes(b)
+		r := ReadFields(ext)
+		keys := []string{"missing"}
+		for _, e := range ext {
+			keys = append(keys, e.Key)
+		}
+		for _, k := range keys {
+			_ = r.Str(k, true)
+			_ = r.I32(k, true)
+			_ = r.I64(k, false)
+			_ = r.Bool(k)
+			_ = r.Has(k)
+		}
+		if _, ok := Lookup(ext, "missing"); !ok && r.Err() == nil {
+			t.Fatal("a missing required field gave no error")
+		}
+		if err := r.Err(); err != nil && !errors.Is(err, ErrHeaderField) {
+			t.Fatalf("error %v is not ErrHeaderField", err)
+		}
+	})
+}
