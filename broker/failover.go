@@ -2,10 +2,12 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"path/filepath"
 	"slices"
@@ -17,6 +19,8 @@ import (
 
 	bctl "github.com/skiffmq/skiff/broker/controller"
 	"github.com/skiffmq/skiff/broker/ha"
+	"github.com/skiffmq/skiff/broker/metadata"
+	"github.com/skiffmq/skiff/broker/processor"
 	"github.com/skiffmq/skiff/commitlog"
 	"github.com/skiffmq/skiff/internal/controlapi"
 	"github.com/skiffmq/skiff/internal/remoting"
@@ -39,8 +43,15 @@ type failover struct {
 	mu       sync.Mutex
 	node     *bctl.Node
 	tracker  *bctl.SyncTracker
-	inflight []int64 // a SyncStateSet proposal not yet answered
-	broken   error   // the epoch file could not be written: never act as master
+	inflight []int64          // a SyncStateSet proposal not yet answered
+	addrs    map[int64]string // replicas' remoting addresses, as the controller gave them last
+	// held back: queues where a pull found messages not yet confirmed (see confirmedReads),
+	// with the commit-log end those pulls wait for.
+	heldBack map[queueKey]heldBackRead
+	// confirmedHigh: the highest confirmedOffset of this mastership (a replica joining the
+	// SyncStateSet may still lack data that was confirmed before: it never lowers the point).
+	confirmedHigh int64
+	broken        error // the epoch file could not be written: never act as master
 
 	wake        chan struct{}
 	ctlIdx      int // controller address tried first (loop only)
@@ -56,6 +67,9 @@ func newFailover(b *Broker) (*failover, error) {
 	}
 	fo := &failover{b: b, log: b.log.With("component", "failover"), epochs: ef,
 		node: bctl.NewNode(b.conf().ReplicaID, ef.LastEpoch()), wake: make(chan struct{}, 1)}
+	b.pullProc.Store = confirmedReads{Store: b.store, fo: fo}
+	b.topics.SetBeforeCreate(fo.pushTopic)
+	b.groups.SetBeforeCreate(fo.pushGroup)
 	fo.log.Info("controller mode", "replicaId", b.conf().ReplicaID, "epochFile", ef.Entries(), "controller", b.conf().ControllerAddrs())
 	return fo, nil
 }
@@ -171,7 +185,152 @@ func (fo *failover) replicate(res commitlog.PutResult, wait bool) replicaStatus 
 	if !fo.writable() {
 		return replicaTimeout // deposed or the lease ran out while waiting: not an acknowledgement
 	}
+	fo.releaseReads()
 	return replicaOK
+}
+
+// confirmedOffset is, on a master, the commit-log offset up to which every message is on the
+// replicas a send waits for (the same rule as replicate: all of them with allAckInSyncStateSet,
+// else minInSyncReplicas-1): what a switch cannot lose. ok is false on a broker that is not
+// master (no limit applies).
+func (fo *failover) confirmedOffset() (confirmed int64, ok bool) {
+	b := fo.b
+	fo.mu.Lock()
+	if fo.node.Role != bctl.RoleMaster || fo.tracker == nil {
+		fo.mu.Unlock()
+		return 0, false
+	}
+	waitSet := fo.tracker.WaitSet(fo.node.Info.SyncStateSet, fo.inflight)
+	fo.mu.Unlock()
+	end := b.store.MaxPhyOffset()
+	c := b.conf()
+	need := len(waitSet)
+	if !c.AllAckInSyncStateSet {
+		need = min(need, c.MinInSyncReplicas-1)
+	}
+	if need <= 0 {
+		fo.mu.Lock()
+		fo.confirmedHigh = max(fo.confirmedHigh, end)
+		fo.mu.Unlock()
+		return end, true
+	}
+	acks := make([]int64, 0, len(waitSet))
+	for _, id := range waitSet {
+		acks = append(acks, b.haMaster.AckOf(id))
+	}
+	slices.Sort(acks)
+	confirmed = min(acks[len(acks)-need], end)
+	fo.mu.Lock()
+	defer fo.mu.Unlock()
+	fo.confirmedHigh = max(fo.confirmedHigh, confirmed)
+	return fo.confirmedHigh, true
+}
+
+// heldBackRead is a queue whose pulls wait until the commit log is confirmed up to physEnd.
+type heldBackRead struct{ physEnd int64 }
+
+// holdBack records that pulls of key wait for the commit log to be confirmed up to physEnd.
+func (fo *failover) holdBack(key queueKey, physEnd int64) {
+	fo.mu.Lock()
+	if fo.heldBack == nil {
+		fo.heldBack = map[queueKey]heldBackRead{}
+	}
+	if physEnd > fo.heldBack[key].physEnd {
+		fo.heldBack[key] = heldBackRead{physEnd: physEnd}
+	}
+	fo.mu.Unlock()
+}
+
+// readHeldBack reports whether a pull of key should wait (be held) although the queue has
+// entries past its offset: they are not confirmed yet.
+func (fo *failover) readHeldBack(key queueKey) bool {
+	fo.mu.Lock()
+	hb, ok := fo.heldBack[key]
+	fo.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if confirmed, master := fo.confirmedOffset(); master && confirmed < hb.physEnd {
+		return true
+	}
+	fo.mu.Lock()
+	if fo.heldBack[key] == hb {
+		delete(fo.heldBack, key)
+	}
+	fo.mu.Unlock()
+	return false
+}
+
+// releaseReads wakes the held pulls of every queue whose waited-for end is now confirmed (after
+// an acknowledged send; the hold service's sweep catches any other progress).
+func (fo *failover) releaseReads() {
+	fo.mu.Lock()
+	n := len(fo.heldBack)
+	fo.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	confirmed, master := fo.confirmedOffset()
+	var ready []queueKey
+	fo.mu.Lock()
+	for k, hb := range fo.heldBack {
+		if !master || hb.physEnd <= confirmed {
+			ready = append(ready, k)
+			delete(fo.heldBack, k)
+		}
+	}
+	fo.mu.Unlock()
+	for _, k := range ready {
+		fo.b.hold.notify(k, math.MaxInt64, nil)
+	}
+}
+
+// confirmedReads is the pull processor's store in controller mode: a master hands consumers only
+// messages that are confirmed (confirmedOffset). A consumer that read, and committed past, a
+// message the SyncStateSet does not have yet would, after a switch to a master without it, skip
+// the different message the new master stores at that queue offset. A pull that finds only
+// unconfirmed messages is held (long polling) until they are confirmed.
+type confirmedReads struct {
+	processor.Store
+	fo *failover
+}
+
+func (s confirmedReads) GetMessage(topic string, queueID int32, offset int64, maxMsgNums int, match func(tagsCode int64) bool) commitlog.GetResult {
+	res := s.Store.GetMessage(topic, queueID, offset, maxMsgNums, match)
+	limit, master := s.fo.confirmedOffset()
+	if !master || res.MaxPhyOffset <= limit {
+		return res
+	}
+	keep, size, next := 0, 0, offset
+	for _, raw := range res.Messages {
+		if int64(binary.BigEndian.Uint64(raw[28:]))+int64(len(raw)) > limit {
+			break
+		}
+		keep++
+		size += len(raw)
+		next = int64(binary.BigEndian.Uint64(raw[20:])) + 1
+	}
+	// Entries the store skipped (tag filter) may be unconfirmed too: the consumer goes on from
+	// just after the last message it gets, never further.
+	res.NextBeginOffset = min(res.NextBeginOffset, next)
+	if keep == len(res.Messages) && res.Status == commitlog.Found {
+		return res
+	}
+	s.fo.holdBack(queueKey{topic, queueID}, res.MaxPhyOffset)
+	if keep == 0 {
+		if res.Status == commitlog.Found || res.Status == commitlog.NoMatchedMessage {
+			res.Status = commitlog.OffsetOverflowOne // nothing readable yet: held until confirmed
+		}
+		res.Messages, res.Body = nil, nil
+		return res
+	}
+	res.Messages = res.Messages[:keep]
+	if res.Body != nil {
+		res.Body = res.Body[:size]
+	}
+	last := res.Messages[keep-1]
+	res.LastPhyOffset = int64(binary.BigEndian.Uint64(last[28:]))
+	return res
 }
 
 // accept is the HA master's check of a slave's hello.
@@ -385,6 +544,7 @@ func (fo *failover) becomeMaster(info controlapi.ReplicaInfo) {
 	fo.broken = nil
 	fo.tracker = bctl.NewSyncTracker(b.conf().ReplicaID, ms(b.conf().HaMaxTimeSlaveNotCatchup), b.now(), start)
 	fo.inflight = nil
+	fo.confirmedHigh, fo.heldBack = 0, nil
 	fo.mu.Unlock()
 	fo.setRole(true)
 	b.masterAddr.Store(b.conf().BrokerAddr())
@@ -458,6 +618,21 @@ func (fo *failover) keepSyncStateSet(ctx context.Context) {
 	fo.mu.Unlock()
 	if proposal == nil {
 		return
+	}
+	var joining []int64
+	for _, id := range proposal {
+		if !slices.Contains(info.SyncStateSet, id) {
+			joining = append(joining, id)
+		}
+	}
+	if len(joining) > 0 {
+		if err := fo.syncMetadataTo(ctx, joining); err != nil {
+			fo.mu.Lock()
+			fo.inflight = nil
+			fo.mu.Unlock()
+			fo.log.Warn("replicas not added to the SyncStateSet: their topics and groups could not be brought up to date", "replicas", joining, "err", err)
+			return
+		}
 	}
 	body, _ := json.Marshal(controlapi.SyncStateSetBody{SyncStateSet: proposal, SyncStateSetEpoch: info.SyncStateSetEpoch})
 	sentAt := b.now()
@@ -533,36 +708,187 @@ func (fo *failover) replicatedAdmin(h server.Handler) server.Handler {
 	}
 }
 
+// toSyncStateSet applies req (a topic or group change, marked as forwarded by the master) on
+// every other replica this master must keep in step: the SyncStateSet members and the replicas
+// being added (the ones a send waits for). The replicas are asked in parallel, each within
+// slaveTimeout; the first failure is the error, naming the replica.
 func (fo *failover) toSyncStateSet(ctx context.Context, req *remoting.Command) error {
 	b := fo.b
-	names, _ := json.Marshal([]string{b.conf().BrokerName})
-	resp, err := fo.callOnce(ctx, controlapi.GetSyncStateData, nil, names)
-	if err != nil {
-		return err
+	fo.mu.Lock()
+	if fo.node.Role != bctl.RoleMaster || fo.tracker == nil {
+		fo.mu.Unlock()
+		return errors.New("this broker is not the master of its set")
 	}
-	sets, err := controlapi.DecodeSyncStateData(resp.Body)
-	if err != nil {
-		return err
+	targets := fo.tracker.WaitSet(fo.node.Info.SyncStateSet, fo.inflight)
+	fo.mu.Unlock()
+	if len(targets) == 0 {
+		return nil
 	}
-	set := sets[b.conf().BrokerName]
-	var errs []error
-	for _, r := range set.Replicas {
-		if r.BrokerID == b.conf().ReplicaID || !set.InSyncStateSet(r.BrokerID) {
+	addrs, err := fo.replicaAddrs(ctx)
+	if err != nil {
+		return fmt.Errorf("addresses of replicas %v: %w", targets, err)
+	}
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, id := range targets {
+		addr := addrs[id]
+		if addr == "" {
+			errs[i] = fmt.Errorf("replica %d: the controller knows no address for it", id)
 			continue
 		}
 		ext := copyMap(req.ExtFields)
 		ext[replicatedField] = "true"
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		out, err := b.rpc.Invoke(cctx, r.BrokerAddr, remoting.NewRequest(req.Code, ext, req.Body))
-		cancel()
-		if err == nil && out.Code != remoting.Success {
-			err = fmt.Errorf("code %d: %s", out.Code, out.Remark)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, ms(b.conf().SlaveTimeout))
+			defer cancel()
+			out, err := b.rpc.Invoke(cctx, addr, remoting.NewRequest(req.Code, ext, req.Body))
+			if err == nil && out.Code != remoting.Success {
+				err = fmt.Errorf("code %d: %s", out.Code, out.Remark)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("replica %d (%s): %w", id, addr, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// replicaAddrs is the replicas' remoting addresses by replica id, from the controller; when the
+// controller does not answer (its Raft group is electing), the addresses it gave last.
+func (fo *failover) replicaAddrs(ctx context.Context) (map[int64]string, error) {
+	b := fo.b
+	names, _ := json.Marshal([]string{b.conf().BrokerName})
+	resp, err := fo.callOnce(ctx, controlapi.GetSyncStateData, nil, names)
+	var sets map[string]controlapi.SetInfo
+	if err == nil {
+		sets, err = controlapi.DecodeSyncStateData(resp.Body)
+	}
+	fo.mu.Lock()
+	defer fo.mu.Unlock()
+	if err != nil {
+		if fo.addrs == nil {
+			return nil, err
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("replica %d (%s): %w", r.BrokerID, r.BrokerAddr, err))
+		return fo.addrs, nil
+	}
+	m := map[int64]string{}
+	for _, r := range sets[b.conf().BrokerName].Replicas {
+		m[r.BrokerID] = r.BrokerAddr
+	}
+	fo.addrs = m
+	return m, nil
+}
+
+// pushTopic is the topic table's before-create hook: on a controller-mode master, a topic created
+// by a send or a heartbeat (auto-create) is applied on the in-sync replicas before it exists
+// here, so a switch right after its first acknowledged use cannot lose it. Elsewhere it does
+// nothing.
+func (fo *failover) pushTopic(tc metadata.TopicConfig) error {
+	if !fo.isMaster() || systemTopic(tc.TopicName) {
+		return nil
+	}
+	err := fo.toSyncStateSet(fo.b.ctx, createTopicRequest(tc))
+	if err != nil {
+		fo.log.Warn("auto-created topic not on every in-sync replica: not created", "topic", tc.TopicName, "err", err)
+		return fmt.Errorf("not on every in-sync replica: %w", err)
+	}
+	return nil
+}
+
+// pushGroup is the subscription-group table's before-create hook (see pushTopic).
+func (fo *failover) pushGroup(gc metadata.SubscriptionGroupConfig) error {
+	if !fo.isMaster() {
+		return nil
+	}
+	body, _ := json.Marshal(gc)
+	err := fo.toSyncStateSet(fo.b.ctx, remoting.NewRequest(remoting.UpdateAndCreateSubscriptionGroup, nil, body))
+	if err != nil {
+		fo.log.Warn("auto-created subscription group not on every in-sync replica: not created", "group", gc.GroupName, "err", err)
+		return fmt.Errorf("not on every in-sync replica: %w", err)
+	}
+	return nil
+}
+
+// systemTopic: every broker creates these itself (and a replica refuses them from outside).
+func systemTopic(name string) bool {
+	return metadata.IsSystemTopic(name) || name == metadata.TopicDefault
+}
+
+func createTopicRequest(tc metadata.TopicConfig) *remoting.Command {
+	ext := map[string]string{"topic": tc.TopicName, "readQueueNums": strconv.Itoa(int(tc.ReadQueueNums)),
+		"writeQueueNums": strconv.Itoa(int(tc.WriteQueueNums)), "perm": strconv.Itoa(int(tc.Perm)),
+		"topicFilterType": tc.TopicFilterType, "topicSysFlag": strconv.Itoa(int(tc.TopicSysFlag)), "order": strconv.FormatBool(tc.Order)}
+	return remoting.NewRequest(remoting.UpdateAndCreateTopic, ext, nil)
+}
+
+// syncMetadataTo brings a replica that is about to join the SyncStateSet up to this master's
+// topics and subscription groups (a replica that was down missed the ones created meanwhile, and
+// the periodic metadata sync may not have run yet): it reads the replica's tables and applies
+// every entry that is missing or different there. Entries created from now on are pushed to it
+// anyway (it is in the set a send waits for).
+func (fo *failover) syncMetadataTo(ctx context.Context, ids []int64) error {
+	b := fo.b
+	addrs, err := fo.replicaAddrs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		addr := addrs[id]
+		if addr == "" {
+			return fmt.Errorf("replica %d: the controller knows no address for it", id)
+		}
+		call := func(req *remoting.Command, out any) error {
+			cctx, cancel := context.WithTimeout(ctx, ms(b.conf().SlaveTimeout))
+			defer cancel()
+			if out == nil {
+				req.ExtFields[replicatedField] = "true"
+			}
+			resp, err := b.rpc.Invoke(cctx, addr, req)
+			if err == nil && resp.Code != remoting.Success {
+				err = fmt.Errorf("code %d: %s", resp.Code, resp.Remark)
+			}
+			if err == nil && out != nil {
+				err = json.Unmarshal(resp.Body, out)
+			}
+			if err != nil {
+				return fmt.Errorf("replica %d (%s): request %d: %w", id, addr, req.Code, err)
+			}
+			return nil
+		}
+		var topics metadata.TopicTable
+		if err := call(remoting.NewRequest(remoting.GetAllTopicConfig, nil, nil), &topics); err != nil {
+			return err
+		}
+		for name, tc := range b.topics.Snapshot().TopicConfigTable {
+			if have, ok := topics.TopicConfigTable[name]; (!ok || have != tc) && !systemTopic(name) {
+				if err := call(createTopicRequest(tc), nil); err != nil {
+					return err
+				}
+			}
+		}
+		var groups metadata.GroupTable
+		if err := call(remoting.NewRequest(remoting.GetAllSubscriptionGroupConfig, nil, nil), &groups); err != nil {
+			return err
+		}
+		for name, gc := range b.groups.Snapshot().SubscriptionGroupTable {
+			if have, ok := groups.SubscriptionGroupTable[name]; !ok || have != gc {
+				body, _ := json.Marshal(gc)
+				if err := call(remoting.NewRequest(remoting.UpdateAndCreateSubscriptionGroup, map[string]string{}, body), nil); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	return errors.Join(errs...)
+	return nil
+}
+
+func (fo *failover) isMaster() bool {
+	fo.mu.Lock()
+	defer fo.mu.Unlock()
+	return fo.node.Role == bctl.RoleMaster
 }
 
 // callOnce is call for request goroutines: it does not move the loop's preferred address.

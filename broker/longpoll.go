@@ -92,7 +92,7 @@ func (h *holdService) suspend(c *server.Conn, req *remoting.Command, topic strin
 	h.held[key] = append(h.held[key], p)
 	h.mu.Unlock()
 	// A message may have arrived between the store read and the registration above.
-	if h.b.store.MaxOffsetInQueue(topic, queueID) > offset {
+	if h.b.store.MaxOffsetInQueue(topic, queueID) > offset && (h.b.fo == nil || !h.b.fo.readHeldBack(key)) {
 		if h.remove(p) {
 			p.timer.Stop()
 			h.rerun(p)
@@ -128,6 +128,9 @@ func (h *holdService) run() {
 		case <-h.done:
 			return
 		case ev := <-h.wake:
+			if h.b.fo != nil && h.b.fo.readHeldBack(ev.key) {
+				continue // controller mode: woken when the queue's messages are confirmed
+			}
 			h.notify(ev.key, ev.queueOffset+1, &ev.tagsCode)
 		}
 	}

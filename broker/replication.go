@@ -85,9 +85,13 @@ func (b *Broker) syncFromMaster(ctx context.Context, addr string) {
 		}
 		return true
 	}
+	// A topic or group the master pushed while its table was being fetched may be missing from
+	// that table: the tables are replaced only when nothing changed locally since the fetch began
+	// (the next round brings them).
+	seenTopics, seenGroups := b.topics.Version(), b.groups.Version()
 	var topics metadata.TopicTable
 	if call(remoting.GetAllTopicConfig, &topics) {
-		if changed, err := b.topics.Replace(topics); err != nil {
+		if changed, err := b.topics.ReplaceSince(seenTopics, topics); err != nil {
 			b.log.Error("persist synced topics failed", "err", err)
 		} else if changed {
 			b.log.Info("topics synced from master", "master", addr, "topics", len(topics.TopicConfigTable))
@@ -104,7 +108,7 @@ func (b *Broker) syncFromMaster(ctx context.Context, addr string) {
 	}
 	var groups metadata.GroupTable
 	if call(remoting.GetAllSubscriptionGroupConfig, &groups) {
-		if _, err := b.groups.Replace(groups); err != nil {
+		if _, err := b.groups.ReplaceSince(seenGroups, groups); err != nil {
 			b.log.Error("persist synced groups failed", "err", err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,10 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/skiffmq/skiff/client"
+	"github.com/skiffmq/skiff/client/consumer"
 	"github.com/skiffmq/skiff/client/producer"
 	"github.com/skiffmq/skiff/internal/message"
 	"github.com/skiffmq/skiff/internal/remoting"
@@ -447,6 +450,187 @@ func foCreateTopic(t *testing.T, cli *rpc.Client, master, topic string) {
 	}, "topic "+topic+" created on the master and its in-sync replicas")
 }
 
+// foMetaSuffix names the topics and groups one round of foCreateMetadata creates.
+type foMeta struct{ topic, autoTopic, group, autoGroup string }
+
+// foCreateMetadata creates, on the master, a topic and a subscription group through the admin
+// requests (UPDATE_AND_CREATE_TOPIC with 3 queues, UPDATE_AND_CREATE_SUBSCRIPTIONGROUP with
+// retryMaxTimes 7: both differ from what an auto-create would give), a topic by auto-create on
+// a send and a group (and its retry topic) by auto-create on a heartbeat. Each must be
+// acknowledged; the caller kills the master right after.
+func foCreateMetadata(t *testing.T, cli *rpc.Client, master, tag string) foMeta {
+	t.Helper()
+	m := foMeta{topic: "FOMeta" + tag, autoTopic: "FOAuto" + tag, group: "FOMetaGroup" + tag, autoGroup: "FOAutoGroup" + tag}
+	r, err := haCall(t, cli, master, remoting.UpdateAndCreateTopic, map[string]string{"topic": m.topic, "readQueueNums": "3",
+		"writeQueueNums": "3", "perm": "6", "topicFilterType": "SINGLE_TAG"}, nil)
+	if err != nil || r.Code != remoting.Success {
+		t.Fatalf("create topic %s on master %s: %v %v", m.topic, master, r, err)
+	}
+	gc, _ := json.Marshal(map[string]any{"groupName": m.group, "consumeEnable": true, "consumeFromMinEnable": true,
+		"consumeBroadcastEnable": true, "retryQueueNums": 1, "retryMaxTimes": 7, "brokerId": 0, "whichBrokerWhenConsumeSlowly": 1,
+		"notifyConsumerIdsChangedEnable": true})
+	if r, err := haCall(t, cli, master, remoting.UpdateAndCreateSubscriptionGroup, nil, gc); err != nil || r.Code != remoting.Success {
+		t.Fatalf("create group %s on master %s: %v %v", m.group, master, r, err)
+	}
+	ext := map[string]string{"producerGroup": "fo-meta", "topic": m.autoTopic, "defaultTopic": "TBW102", "defaultTopicQueueNums": "2",
+		"queueId": "1", "sysFlag": "0", "bornTimestamp": strconv.FormatInt(time.Now().UnixMilli(), 10), "flag": "0"}
+	if r, err := haCall(t, cli, master, remoting.SendMessage, ext, []byte("auto-created")); err != nil || r.Code != remoting.Success {
+		t.Fatalf("send to the new topic %s on master %s: %v %v", m.autoTopic, master, r, err)
+	}
+	hb, _ := json.Marshal(map[string]any{"clientID": "127.0.0.1@" + m.autoGroup, "producerDataSet": []any{},
+		"consumerDataSet": []any{map[string]any{"groupName": m.autoGroup, "consumeType": "CONSUME_ACTIVELY", "messageModel": "CLUSTERING",
+			"consumeFromWhere": "CONSUME_FROM_FIRST_OFFSET", "subscriptionDataSet": []any{map[string]any{"topic": m.topic, "subString": "*"}}}}})
+	if r, err := haCall(t, cli, master, remoting.HeartBeat, nil, hb); err != nil || r.Code != remoting.Success {
+		t.Fatalf("heartbeat of group %s to master %s: %v %v", m.autoGroup, master, r, err)
+	}
+	return m
+}
+
+// foCheckMetadata asserts that a new master, elected right after foCreateMetadata's
+// acknowledgements and the old master's SIGKILL, has all of it (before any client re-creates
+// anything there), and that it serves a send to the created topic and the group's offsets.
+func foCheckMetadata(t *testing.T, cli *rpc.Client, master string, m foMeta) {
+	t.Helper()
+	var topics struct {
+		TopicConfigTable map[string]struct {
+			ReadQueueNums  int `json:"readQueueNums"`
+			WriteQueueNums int `json:"writeQueueNums"`
+		} `json:"topicConfigTable"`
+	}
+	var groups struct {
+		SubscriptionGroupTable map[string]struct {
+			RetryMaxTimes int `json:"retryMaxTimes"`
+		} `json:"subscriptionGroupTable"`
+	}
+	for code, v := range map[int32]any{remoting.GetAllTopicConfig: &topics, remoting.GetAllSubscriptionGroupConfig: &groups} {
+		r, err := haCall(t, cli, master, code, nil, nil)
+		if err != nil || r.Code != remoting.Success {
+			t.Fatalf("request %d to the new master %s: %v %v", code, master, r, err)
+		}
+		if err := json.Unmarshal(r.Body, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tc, ok := topics.TopicConfigTable[m.topic]; !ok || tc.WriteQueueNums != 3 {
+		t.Errorf("the new master %s lost topic %s created (3 queues) on the old master: %+v (present %v)", master, m.topic, tc, ok)
+	}
+	if tc, ok := topics.TopicConfigTable[m.autoTopic]; !ok || tc.WriteQueueNums != 2 {
+		t.Errorf("the new master %s lost topic %s auto-created (2 queues) by a send on the old master: %+v (present %v)", master, m.autoTopic, tc, ok)
+	}
+	if _, ok := topics.TopicConfigTable["%RETRY%"+m.autoGroup]; !ok {
+		t.Errorf("the new master %s lost the retry topic of group %s auto-created by a heartbeat", master, m.autoGroup)
+	}
+	if gc, ok := groups.SubscriptionGroupTable[m.group]; !ok || gc.RetryMaxTimes != 7 {
+		t.Errorf("the new master %s lost subscription group %s (retryMaxTimes 7) created on the old master: %+v (present %v)", master, m.group, gc, ok)
+	}
+	if _, ok := groups.SubscriptionGroupTable[m.autoGroup]; !ok {
+		t.Errorf("the new master %s lost subscription group %s auto-created by a heartbeat on the old master", master, m.autoGroup)
+	}
+	// It serves the topic and the group: a send to queue 2 of the 3, an offset committed and read back.
+	testutil.WaitFor(t, 20*time.Second, func() bool {
+		ext := map[string]string{"producerGroup": "fo-meta", "topic": m.topic, "defaultTopic": "TBW102", "defaultTopicQueueNums": "4",
+			"queueId": "2", "sysFlag": "0", "bornTimestamp": strconv.FormatInt(time.Now().UnixMilli(), 10), "flag": "0"}
+		r, err := haCall(t, cli, master, remoting.SendMessage, ext, []byte("after the switch"))
+		return err == nil && r.Code == remoting.Success
+	}, "a send to "+m.topic+" acknowledged by the new master")
+	ext := map[string]string{"consumerGroup": m.group, "topic": m.topic, "queueId": "2", "commitOffset": "1"}
+	if r, err := haCall(t, cli, master, remoting.UpdateConsumerOffset, ext, nil); err != nil || r.Code != remoting.Success {
+		t.Fatalf("commit an offset of %s on the new master: %v %v", m.group, r, err)
+	}
+	r, err := haCall(t, cli, master, remoting.QueryConsumerOffset, map[string]string{"consumerGroup": m.group, "topic": m.topic, "queueId": "2"}, nil)
+	if err != nil || r.Code != remoting.Success || r.ExtFields["offset"] != "1" {
+		t.Errorf("offset of %s on the new master: %v %v", m.group, r, err)
+	}
+}
+
+// foConsumer is an SDK push consumer of the test topic (clustering, from the first offset, the
+// default 30 s route refresh), recording when each numbered message was first delivered.
+type foConsumer struct {
+	mu    sync.Mutex
+	first map[int]time.Time
+}
+
+func startFoConsumer(t *testing.T, nsAddr, group, topic string) *foConsumer {
+	fc := &foConsumer{first: map[int]time.Time{}}
+	pc, err := consumer.NewPushConsumer(group, consumer.WithNameServers(nsAddr), consumer.WithLogger(testLogger(t)),
+		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset), consumer.WithCommitInterval(500*time.Millisecond),
+		consumer.WithPullTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = pc.Subscribe(topic, "*", func(_ context.Context, msgs []*client.MessageExt) consumer.ConsumeResult {
+		now := time.Now()
+		fc.mu.Lock()
+		defer fc.mu.Unlock()
+		for _, m := range msgs {
+			n, err := strconv.Atoi(strings.TrimPrefix(string(m.Body), "seq-"))
+			if err != nil {
+				continue
+			}
+			if _, ok := fc.first[n]; !ok {
+				fc.first[n] = now
+			}
+		}
+		return consumer.ConsumeSuccess
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Shutdown(context.Background()) })
+	return fc
+}
+
+func (fc *foConsumer) consumed() map[int]time.Time {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	return maps.Clone(fc.first)
+}
+
+// firstAfter is the first delivery after t of a message acknowledged by broker.
+func (fc *foConsumer) firstAfter(t time.Time, acks []ack, broker string) (time.Duration, bool) {
+	got := fc.consumed()
+	var best time.Time
+	for _, a := range acks {
+		if at, ok := got[a.seq]; ok && a.broker == broker && at.After(t) && (best.IsZero() || at.Before(best)) {
+			best = at
+		}
+	}
+	return best.Sub(t), !best.IsZero()
+}
+
+// checkCommittedOffsets: on master, the group's committed offset of every queue of topic is at
+// most the first message of the queue the consumer has not received (redelivery allowed,
+// skipping not), and never past the queue's end.
+func checkCommittedOffsets(t *testing.T, cli *rpc.Client, master, group, topic string, fc *foConsumer, when string) {
+	t.Helper()
+	for q := int32(0); q < 4; q++ {
+		r, err := haCall(t, cli, master, remoting.QueryConsumerOffset, map[string]string{"consumerGroup": group, "topic": topic, "queueId": strconv.Itoa(int(q))}, nil)
+		if err != nil {
+			t.Fatalf("%s: query offset of queue %d on %s: %v", when, q, master, err)
+		}
+		if r.Code != remoting.Success {
+			continue // nothing committed yet
+		}
+		committed, _ := strconv.ParseInt(r.ExtFields["offset"], 10, 64)
+		got := fc.consumed()
+		entries := readQueue(t, cli, master, topic, q)
+		if committed > int64(len(entries)) {
+			t.Errorf("%s: group %s committed offset %d of queue %d on %s is past the queue's %d messages (the next one stored there would be skipped)",
+				when, group, committed, q, master, len(entries))
+		}
+		for i := int64(0); i < min(committed, int64(len(entries))); i++ {
+			if _, ok := got[entries[i]]; !ok {
+				t.Errorf("%s: group %s committed offset %d of queue %d on %s skips seq-%07d at offset %d, never delivered",
+					when, group, committed, q, master, entries[i], i)
+				break
+			}
+		}
+	}
+}
+
 func full(s foSet) bool { return s.MasterBrokerID != 0 && len(s.SyncStateSet) == 3 }
 
 // TestFailoverKillMasterRepeatedly kills the master with SIGKILL five times under a steady
@@ -467,7 +651,8 @@ func TestFailoverKillMasterRepeatedly(t *testing.T) {
 			load.halt()
 		}
 	}()
-	var switches []time.Duration
+	fc := startFoConsumer(t, c.nsAddr, "fo-consumer", "FOTopic")
+	var switches, resumes []time.Duration
 	var victims []int64
 	for round := range 5 {
 		s = c.waitSet(60*time.Second, "a full SyncStateSet", full)
@@ -475,13 +660,39 @@ func TestFailoverKillMasterRepeatedly(t *testing.T) {
 		testutil.WaitFor(t, 30*time.Second, func() bool { return len(load.acked()) >= n+50 }, "sends acknowledged before the kill")
 		victim := c.brokers[s.MasterBrokerID]
 		victims = append(victims, victim.id)
+		checkCommittedOffsets(t, c.cli, victim.addr, "fo-consumer", "FOTopic", fc, fmt.Sprintf("round %d, before the kill", round))
+		// Round 1: both slaves stopped (SIGSTOP) for a moment before the kill, so the master
+		// holds a message the SyncStateSet does not have when it dies; the consumer must not
+		// have been given it (it is not in the new master's log).
+		var stopped []*foBroker
+		if round == 1 {
+			for _, b := range c.brokers {
+				if b != victim {
+					if err := b.proc.Signal(syscall.SIGSTOP); err != nil {
+						t.Fatal(err)
+					}
+					stopped = append(stopped, b)
+				}
+			}
+			time.Sleep(400 * time.Millisecond)
+		}
 		// Round 2 also kills the name server whose controller is the Raft leader.
 		var leaderNS *foNamesrv
 		if round == 2 {
 			leaderNS = c.raftLeader()
 		}
+		// Round 0: topics and groups created on the master just before the kill.
+		var meta foMeta
+		if round == 0 {
+			meta = foCreateMetadata(t, c.cli, victim.addr, "0")
+		}
 		killed := time.Now()
 		victim.kill()
+		for _, b := range stopped {
+			if err := b.proc.Signal(syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if leaderNS != nil {
 			leaderNS.proc.Kill()
 			t.Logf("round %d: killed the Raft leader's name server %s with the master", round, leaderNS.addr)
@@ -492,6 +703,9 @@ func TestFailoverKillMasterRepeatedly(t *testing.T) {
 			})
 		if !slices.Contains(s.SyncStateSet, next.MasterBrokerID) {
 			t.Fatalf("round %d: new master %d was not in the SyncStateSet %v", round, next.MasterBrokerID, s.SyncStateSet)
+		}
+		if round == 0 {
+			foCheckMetadata(t, c.cli, next.MasterAddress, meta)
 		}
 		var first ack
 		testutil.WaitFor(t, foHeartbeatTimeout+15*time.Second, func() bool {
@@ -506,6 +720,20 @@ func TestFailoverKillMasterRepeatedly(t *testing.T) {
 		if d > foHeartbeatTimeout+5*time.Second {
 			t.Errorf("round %d: first acknowledged send %v after the kill, want ≤ %v", round, d, foHeartbeatTimeout+5*time.Second)
 		}
+		// The push consumer (30 s periodic route refresh) follows the new master at once.
+		var resumed time.Duration
+		testutil.WaitFor(t, foHeartbeatTimeout+20*time.Second, func() bool {
+			var ok bool
+			resumed, ok = fc.firstAfter(killed, load.acked(), next.MasterAddress)
+			return ok
+		}, "the consumer receiving a message acknowledged by the new master")
+		resumes = append(resumes, resumed)
+		t.Logf("round %d: the consumer received the first message of the new master %v after the kill", round, resumed.Round(time.Millisecond))
+		if resumed > foHeartbeatTimeout+10*time.Second {
+			t.Errorf("round %d: the consumer resumed %v after the kill, want ≤ %v (well before its 30 s route refresh)", round, resumed, foHeartbeatTimeout+10*time.Second)
+		}
+		time.Sleep(time.Second) // a commit interval and more: the consumer commits to the new master
+		checkCommittedOffsets(t, c.cli, next.MasterAddress, "fo-consumer", "FOTopic", fc, fmt.Sprintf("round %d, after the election", round))
 		victim.start(t)
 		if leaderNS != nil {
 			leaderNS.start(t)
@@ -546,12 +774,41 @@ func TestFailoverKillMasterRepeatedly(t *testing.T) {
 		}
 	}
 	lost := checkNoLoss(t, c.cli, master.addr, "FOTopic", acks)
+	// The consumer: every acknowledged message delivered (no offset moved past one), and nothing
+	// delivered that the final log does not hold (a message the SyncStateSet never had).
+	testutil.WaitFor(t, 30*time.Second, func() bool {
+		got := fc.consumed()
+		for _, a := range acks {
+			if _, ok := got[a.seq]; !ok {
+				return false
+			}
+		}
+		return true
+	}, "every acknowledged message delivered to the consumer")
+	stored := map[int]bool{}
+	for q := int32(0); q < 4; q++ {
+		for _, seq := range readQueue(t, c.cli, master.addr, "FOTopic", q) {
+			stored[seq] = true
+		}
+	}
+	phantoms := 0
+	for seq := range fc.consumed() {
+		if !stored[seq] {
+			phantoms++
+			t.Errorf("the consumer was given seq-%07d, which no replica kept (a master handed out a message its SyncStateSet did not have)", seq)
+		}
+	}
+	checkCommittedOffsets(t, c.cli, master.addr, "fo-consumer", "FOTopic", fc, "at the end")
 	sorted := slices.Clone(switches)
 	slices.Sort(sorted)
+	sortedResumes := slices.Clone(resumes)
+	slices.Sort(sortedResumes)
 	load.mu.Lock()
 	t.Logf("FAILOVER-RESULT switches=%d victims=%v kill-to-first-ack median=%v max=%v acked=%d lost=%d failedSends=%d sent=%d epochs=%v",
 		len(switches), victims, sorted[len(sorted)/2].Round(time.Millisecond), sorted[len(sorted)-1].Round(time.Millisecond),
 		len(acks), lost, load.failed, load.sent, mc.Entries)
+	t.Logf("FAILOVER-CONSUMER-RESULT kill-to-first-delivery-from-new-master median=%v max=%v delivered=%d phantoms=%d",
+		sortedResumes[len(sortedResumes)/2].Round(time.Millisecond), sortedResumes[len(sortedResumes)-1].Round(time.Millisecond), len(fc.consumed()), phantoms)
 	load.mu.Unlock()
 }
 

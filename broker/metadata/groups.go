@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sort"
@@ -32,6 +33,17 @@ type Groups struct {
 	mu      sync.RWMutex
 	version DataVersion
 	table   map[string]SubscriptionGroupConfig
+
+	beforeCreate func(SubscriptionGroupConfig) error // see Topics.beforeCreate
+	creating     sync.RWMutex
+}
+
+// SetBeforeCreate installs h, run before GetOrCreate creates a group (see
+// Topics.SetBeforeCreate).
+func (g *Groups) SetBeforeCreate(h func(SubscriptionGroupConfig) error) {
+	g.mu.Lock()
+	g.beforeCreate = h
+	g.mu.Unlock()
 }
 
 // LoadGroups reads config/subscriptionGroup.json under root.
@@ -73,6 +85,19 @@ func (g *Groups) GetOrCreate(group string, autoCreate bool) (SubscriptionGroupCo
 		g.mu.Unlock()
 		return old, true, nil
 	}
+	if hook := g.beforeCreate; hook != nil {
+		g.mu.Unlock()
+		g.creating.RLock()
+		defer g.creating.RUnlock()
+		if err := hook(c); err != nil {
+			return SubscriptionGroupConfig{}, false, fmt.Errorf("metadata: subscription group %s not created: %w", group, err)
+		}
+		g.mu.Lock()
+		if old, ok := g.table[group]; ok {
+			g.mu.Unlock()
+			return old, true, nil
+		}
+	}
 	g.table[group] = c
 	g.bumpLocked()
 	w := g.snapshotLocked()
@@ -106,8 +131,18 @@ func (g *Groups) Delete(group string) (bool, error) {
 
 // Replace installs a whole table (a slave adopting its master's groups) when its version differs.
 func (g *Groups) Replace(w GroupTable) (bool, error) {
+	return g.replace(w, nil)
+}
+
+// ReplaceSince is Replace, skipped when the table changed after it had version seen (see
+// Topics.ReplaceSince).
+func (g *Groups) ReplaceSince(seen DataVersion, w GroupTable) (bool, error) {
+	return g.replace(w, &seen)
+}
+
+func (g *Groups) replace(w GroupTable, seen *DataVersion) (bool, error) {
 	g.mu.Lock()
-	if w.DataVersion == g.version {
+	if w.DataVersion == g.version || (seen != nil && *seen != g.version) {
 		g.mu.Unlock()
 		return false, nil
 	}
@@ -121,8 +156,11 @@ func (g *Groups) Replace(w GroupTable) (bool, error) {
 	return true, writeJSONAtomic(g.path, s)
 }
 
-// Snapshot returns a copy of the table with its version.
+// Snapshot returns a copy of the table with its version. It waits for creations whose
+// before-create hook is running.
 func (g *Groups) Snapshot() GroupTable {
+	g.creating.Lock()
+	defer g.creating.Unlock()
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	return g.snapshotLocked()
@@ -138,6 +176,13 @@ func (g *Groups) Names() []string {
 	g.mu.RUnlock()
 	sort.Strings(names)
 	return names
+}
+
+// Version returns the current data version.
+func (g *Groups) Version() DataVersion {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.version
 }
 
 func (g *Groups) bumpLocked() {

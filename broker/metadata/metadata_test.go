@@ -146,3 +146,113 @@ func TestMetadataGroupsAndDelayOffsets(t *testing.T) {
 		t.Fatalf("delay offsets = %+v", d2.Snapshot())
 	}
 }
+
+// The before-create hook runs before a topic or group exists, its error cancels the creation,
+// and a snapshot taken while it runs waits for the creation.
+func TestMetadataBeforeCreateHook(t *testing.T) {
+	dir := t.TempDir()
+	tp, err := LoadTopics(dir, fixedNow, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refuse := errors.New("replica 2 unreachable")
+	var seen []string
+	tp.SetBeforeCreate(func(c TopicConfig) error {
+		if _, ok := tp.Get(c.TopicName); ok {
+			t.Errorf("topic %s exists before its hook ran", c.TopicName)
+		}
+		seen = append(seen, c.TopicName)
+		if c.TopicName == "Refused" {
+			return refuse
+		}
+		return nil
+	})
+	if _, created, err := tp.PutIfAbsent(TopicConfig{TopicName: "Refused", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6}); !errors.Is(err, refuse) || created {
+		t.Fatalf("refused creation: created=%v err=%v", created, err)
+	}
+	if _, ok := tp.Get("Refused"); ok {
+		t.Fatal("a topic whose hook failed was created")
+	}
+	if _, created, err := tp.PutIfAbsent(TopicConfig{TopicName: "Pushed", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6}); err != nil || !created {
+		t.Fatalf("created=%v err=%v", created, err)
+	}
+	if _, created, _ := tp.PutIfAbsent(TopicConfig{TopicName: "Pushed", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6}); created {
+		t.Fatal("created twice")
+	}
+	if len(seen) != 2 {
+		t.Fatalf("hook ran for %v, want [Refused Pushed] (not for an existing topic)", seen)
+	}
+
+	// A snapshot during a running hook includes the topic being created.
+	release, entered := make(chan struct{}), make(chan struct{})
+	tp.SetBeforeCreate(func(TopicConfig) error { close(entered); <-release; return nil })
+	go func() {
+		_, _, _ = tp.PutIfAbsent(TopicConfig{TopicName: "Slow", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6})
+	}()
+	<-entered
+	snap := make(chan TopicTable)
+	go func() { snap <- tp.Snapshot() }()
+	select {
+	case s := <-snap:
+		t.Fatalf("snapshot did not wait for the creation in progress: %v", s.TopicConfigTable)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if s := <-snap; s.TopicConfigTable["Slow"].TopicName != "Slow" {
+		t.Fatalf("snapshot after the creation lacks it: %v", s.TopicConfigTable)
+	}
+
+	gs, err := LoadGroups(dir, fixedNow, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs.SetBeforeCreate(func(c SubscriptionGroupConfig) error {
+		if c.GroupName == "G-refused" {
+			return refuse
+		}
+		return nil
+	})
+	if _, ok, err := gs.GetOrCreate("G-refused", true); ok || !errors.Is(err, refuse) {
+		t.Fatalf("refused group: ok=%v err=%v", ok, err)
+	}
+	if _, ok := gs.Get("G-refused"); ok {
+		t.Fatal("a group whose hook failed was created")
+	}
+	if _, ok, err := gs.GetOrCreate("G", true); !ok || err != nil {
+		t.Fatalf("group: ok=%v err=%v", ok, err)
+	}
+}
+
+// ReplaceSince skips a table fetched before a local change (a slave applying a pushed topic while
+// its periodic sync fetched its master's table).
+func TestMetadataReplaceSince(t *testing.T) {
+	tp, err := LoadTopics(t.TempDir(), fixedNow, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := tp.Version()
+	fetched := TopicTable{DataVersion: DataVersion{Counter: 7, Timestamp: 1}, TopicConfigTable: map[string]TopicConfig{"Old": {TopicName: "Old"}}}
+	if err := tp.Put(TopicConfig{TopicName: "Pushed", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6}); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := tp.ReplaceSince(seen, fetched); changed || err != nil {
+		t.Fatalf("stale table installed: changed=%v err=%v", changed, err)
+	}
+	if _, ok := tp.Get("Pushed"); !ok {
+		t.Fatal("the pushed topic was dropped")
+	}
+	if changed, err := tp.ReplaceSince(tp.Version(), fetched); !changed || err != nil {
+		t.Fatalf("fresh table not installed: changed=%v err=%v", changed, err)
+	}
+	gs, err := LoadGroups(t.TempDir(), fixedNow, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gseen := gs.Version()
+	if err := gs.Put(DefaultGroupConfig("Pushed")); err != nil {
+		t.Fatal(err)
+	}
+	if changed, _ := gs.ReplaceSince(gseen, GroupTable{DataVersion: DataVersion{Counter: 9}}); changed {
+		t.Fatal("stale group table installed")
+	}
+}

@@ -83,6 +83,21 @@ type Topics struct {
 	mu      sync.RWMutex
 	version DataVersion
 	table   map[string]TopicConfig
+
+	// beforeCreate (SetBeforeCreate) runs before PutIfAbsent creates a topic; creating is held
+	// shared from that call until the topic is in the table, and exclusively by Snapshot, so a
+	// snapshot never misses a topic that was already pushed to the replicas.
+	beforeCreate func(TopicConfig) error
+	creating     sync.RWMutex
+}
+
+// SetBeforeCreate installs h, run before PutIfAbsent creates a topic that did not exist (a
+// controller-mode master pushes it to its in-sync replicas there). When h fails, nothing is
+// created and PutIfAbsent returns its error. Set it before the table is used concurrently.
+func (t *Topics) SetBeforeCreate(h func(TopicConfig) error) {
+	t.mu.Lock()
+	t.beforeCreate = h
+	t.mu.Unlock()
 }
 
 // LoadTopics reads config/topics.json under root (an absent file is an empty table).
@@ -123,7 +138,9 @@ func (t *Topics) Put(c TopicConfig) error {
 	return writeJSONAtomic(t.path, w)
 }
 
-// PutIfAbsent creates the topic when it does not exist yet and reports whether it did.
+// PutIfAbsent creates the topic when it does not exist yet and reports whether it did. With a
+// before-create hook, the hook runs first (without the table lock) and its error cancels the
+// creation.
 func (t *Topics) PutIfAbsent(c TopicConfig) (TopicConfig, bool, error) {
 	if c.TopicFilterType == "" {
 		c.TopicFilterType = "SINGLE_TAG"
@@ -132,6 +149,19 @@ func (t *Topics) PutIfAbsent(c TopicConfig) (TopicConfig, bool, error) {
 	if old, ok := t.table[c.TopicName]; ok {
 		t.mu.Unlock()
 		return old, false, nil
+	}
+	if hook := t.beforeCreate; hook != nil {
+		t.mu.Unlock()
+		t.creating.RLock()
+		defer t.creating.RUnlock()
+		if err := hook(c); err != nil {
+			return TopicConfig{}, false, fmt.Errorf("metadata: topic %s not created: %w", c.TopicName, err)
+		}
+		t.mu.Lock()
+		if old, ok := t.table[c.TopicName]; ok { // created meanwhile (the hook ran twice: harmless)
+			t.mu.Unlock()
+			return old, false, nil
+		}
 	}
 	t.table[c.TopicName] = c
 	t.bumpLocked()
@@ -156,8 +186,19 @@ func (t *Topics) Delete(topic string) (bool, error) {
 
 // Replace installs a whole table (a slave adopting its master's topics) when its version differs.
 func (t *Topics) Replace(w TopicTable) (bool, error) {
+	return t.replace(w, nil)
+}
+
+// ReplaceSince is Replace, skipped when the table changed after it had version seen (a slave
+// read seen before fetching w from its master; a topic its master pushed meanwhile may be
+// missing from w, and the next sync brings a table that has it).
+func (t *Topics) ReplaceSince(seen DataVersion, w TopicTable) (bool, error) {
+	return t.replace(w, &seen)
+}
+
+func (t *Topics) replace(w TopicTable, seen *DataVersion) (bool, error) {
 	t.mu.Lock()
-	if w.DataVersion == t.version {
+	if w.DataVersion == t.version || (seen != nil && *seen != t.version) {
 		t.mu.Unlock()
 		return false, nil
 	}
@@ -171,8 +212,11 @@ func (t *Topics) Replace(w TopicTable) (bool, error) {
 	return true, writeJSONAtomic(t.path, s)
 }
 
-// Snapshot returns a copy of the whole table with its data version.
+// Snapshot returns a copy of the whole table with its data version. It waits for creations
+// whose before-create hook is running.
 func (t *Topics) Snapshot() TopicTable {
+	t.creating.Lock()
+	defer t.creating.Unlock()
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return t.snapshotLocked()

@@ -157,6 +157,9 @@ func (s *RemoteOffsetStore) commit(ctx context.Context, mq client.MessageQueue, 
 // commitLocked sends one UPDATE_CONSUMER_OFFSET to mq's master; persistMu must be held.
 func (s *RemoteOffsetStore) commitLocked(ctx context.Context, mq client.MessageQueue, off int64) error {
 	addr := s.core.MasterAddr(mq.BrokerName)
+	if addr == "" && s.core.RefreshRoute(ctx, mq.Topic) { // a failover: the new master may be registered
+		addr = s.core.MasterAddr(mq.BrokerName)
+	}
 	if addr == "" {
 		return fmt.Errorf("consumer: commit offset %d of %s: %w: master of %q is not registered", off, mq, client.ErrConnect, mq.BrokerName)
 	}
@@ -168,6 +171,9 @@ func (s *RemoteOffsetStore) commitLocked(ctx context.Context, mq client.MessageQ
 		err = core.Check(resp, addr, req.Code)
 	}
 	if err != nil {
+		if core.IsTransport(err) || isNotAvailable(err) {
+			s.core.RefreshRoute(ctx, mq.Topic) // the next commit goes to the new master
+		}
 		return fmt.Errorf("consumer: commit offset %d of %s: %w", off, mq, err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -186,7 +187,16 @@ func (pc *PushConsumer) pullLoop(pq *processQueue, offset int64) {
 			}
 			pc.core.Logger().Debug("pull failed", "queue", pq.mq.String(), "offset", next, "err", err)
 			pq.brokerID.Store(0)
-			sleepCtx(ctx, pc.o.retryDelay)
+			delay := pc.o.retryDelay
+			switch {
+			case errors.Is(err, errRouteMoved):
+				delay = min(delay, 100*time.Millisecond) // a failover: the route names the new broker
+			case core.IsTransport(err) || isNotAvailable(err):
+				// The broker died or was deposed: its successor registers within seconds, and the
+				// next attempt asks for the route again (at most every half second).
+				delay = min(delay, 500*time.Millisecond)
+			}
+			sleepCtx(ctx, delay)
 			continue
 		}
 		pq.brokerID.Store(res.SuggestWhichBrokerID)

@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -87,10 +88,15 @@ type pullArgs struct {
 // dropped (the broker filters by tag hash, so rare collisions reach the client).
 func pull(ctx context.Context, c *core.Client, a pullArgs) (*client.PullResult, error) {
 	addr, slave := c.FindBrokerAddr(a.mq.BrokerName, a.brokerID)
-	if addr == "" {
-		if _, err := c.UpdateRoute(ctx, a.mq.Topic); err == nil {
-			addr, slave = c.FindBrokerAddr(a.mq.BrokerName, a.brokerID)
+	if addr == "" || (slave && a.brokerID == 0) {
+		// No address, or no master known (its registration is gone: it died or was deposed and
+		// the new one may be registered by now): the route, now (at most every refreshGap).
+		if addr == "" {
+			_, _ = c.UpdateRoute(ctx, a.mq.Topic)
+		} else {
+			c.RefreshRoute(ctx, a.mq.Topic)
 		}
+		addr, slave = c.FindBrokerAddr(a.mq.BrokerName, a.brokerID)
 	}
 	if addr == "" {
 		return nil, fmt.Errorf("%s: pull %s: %w: no broker of set %q is registered", c.Name(), a.mq, client.ErrConnect, a.mq.BrokerName)
@@ -113,7 +119,7 @@ func pull(ctx context.Context, c *core.Client, a pullArgs) (*client.PullResult, 
 	}
 	resp, err := c.Invoke(ctx, addr, req)
 	if err != nil {
-		return nil, err
+		return nil, refreshAfter(ctx, c, a.mq, addr, err)
 	}
 	res := &client.PullResult{}
 	switch resp.Code {
@@ -126,7 +132,11 @@ func pull(ctx context.Context, c *core.Client, a pullArgs) (*client.PullResult, 
 	case remoting.PullOffsetMoved:
 		res.Status = client.PullOffsetIllegal
 	default:
-		return nil, fmt.Errorf("%s: pull %s at offset %d: %w", c.Name(), a.mq, a.offset, core.Check(resp, addr, req.Code))
+		err := fmt.Errorf("%s: pull %s at offset %d: %w", c.Name(), a.mq, a.offset, core.Check(resp, addr, req.Code))
+		if resp.Code == remoting.ServiceNotAvailable {
+			err = refreshAfter(ctx, c, a.mq, addr, err)
+		}
+		return nil, err
 	}
 	var perr error
 	num := func(k string) int64 {
@@ -163,6 +173,31 @@ func pull(ctx context.Context, c *core.Client, a pullArgs) (*client.PullResult, 
 		res.Status = client.PullNoMatchedMsg
 	}
 	return res, nil
+}
+
+// errRouteMoved marks a failed pull after which the route names another broker for the queue:
+// worth retrying at once rather than after the retry delay.
+var errRouteMoved = errors.New("the route now names another broker")
+
+// refreshAfter is what a pull does when addr dropped it (a transport error) or refused it as not
+// available: it asks for the route at once (as the producer does) instead of waiting for the
+// periodic refresh, so a consumer follows a failover within a few seconds. The returned error
+// wraps errRouteMoved when the route moved the queue to another address.
+func refreshAfter(ctx context.Context, c *core.Client, mq client.MessageQueue, addr string, err error) error {
+	if !core.IsTransport(err) && !isNotAvailable(err) {
+		return err
+	}
+	if c.RefreshRoute(ctx, mq.Topic) {
+		if now, _ := c.FindBrokerAddr(mq.BrokerName, 0); now != "" && now != addr {
+			return fmt.Errorf("%w (%w: %s)", err, errRouteMoved, now)
+		}
+	}
+	return err
+}
+
+func isNotAvailable(err error) bool {
+	var be *client.BrokerError
+	return errors.As(err, &be) && be.Code == remoting.ServiceNotAvailable
 }
 
 // PullConsumer reads queues at offsets the caller chooses. It is safe for concurrent use.

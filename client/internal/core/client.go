@@ -52,6 +52,7 @@ type Client struct {
 	routeWatchers []func(string, *TopicRoute)
 	heartbeat     func() *HeartbeatData
 	nsNext        int
+	forced        map[string]time.Time // topic -> last RefreshRoute fetch
 
 	started  atomic.Bool
 	closed   atomic.Bool

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/internal/remoting"
@@ -171,6 +172,35 @@ func (c *Client) UpdateRoute(ctx context.Context, topic string) (*TopicRoute, er
 		}
 	}
 	return r, nil
+}
+
+// refreshGap is how often RefreshRoute fetches one topic's route at most: the queues of a topic
+// fail together when a broker dies or is deposed, and one fetch serves them all.
+const refreshGap = 500 * time.Millisecond
+
+// RefreshRoute fetches topic's route now (UpdateRoute) unless RefreshRoute fetched it less than
+// refreshGap ago; it is what a caller does when a broker refused it as not master
+// (SERVICE_NOT_AVAILABLE) or dropped the connection, instead of waiting for the periodic
+// refresh. It reports whether it fetched a route.
+func (c *Client) RefreshRoute(ctx context.Context, topic string) bool {
+	now := time.Now()
+	c.mu.Lock()
+	if c.forced == nil {
+		c.forced = map[string]time.Time{}
+	}
+	if last, ok := c.forced[topic]; ok && now.Sub(last) < refreshGap {
+		c.mu.Unlock()
+		return false
+	}
+	c.forced[topic] = now
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	if _, err := c.UpdateRoute(ctx, topic); err != nil {
+		c.log.Debug("route refresh after a refusal failed", "topic", topic, "err", err)
+		return false
+	}
+	return true
 }
 
 // OnRouteChange registers fn, called after a topic's route changed (from the refreshing goroutine).
