@@ -339,6 +339,9 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	start := time.Now()
 	var errs []error
 	if b.started.Load() {
+		if b.fo != nil {
+			b.fo.handover(ctx) // a controller-mode master: another in-sync replica takes over now
+		}
 		b.srv.StopAccepting()
 		b.unregisterAll(ctx)
 		b.hold.stop()

@@ -52,6 +52,8 @@ type failover struct {
 	// SyncStateSet may still lack data that was confirmed before: it never lowers the point).
 	confirmedHigh int64
 	broken        error // the epoch file could not be written: never act as master
+	// handingOver: shutting down, the mastership is being handed over (handover): sends are refused.
+	handingOver bool
 
 	wake        chan struct{}
 	ctlIdx      int // controller address tried first (loop only)
@@ -129,6 +131,12 @@ func (fo *failover) writable() bool {
 // checkSend refuses a send before it is stored: not (or no longer) master, or a SyncStateSet
 // smaller than minInSyncReplicas.
 func (fo *failover) checkSend(req *remoting.Command) *remoting.Command {
+	fo.mu.Lock()
+	leaving := fo.handingOver
+	fo.mu.Unlock()
+	if leaving {
+		return errResp(req, remoting.ServiceNotAvailable, "the broker[%s] is shutting down and hands its mastership over", fo.b.conf().BrokerAddr())
+	}
 	if !fo.writable() {
 		return errResp(req, remoting.ServiceNotAvailable, "the broker[%s] is not the master of its set (controller mode)", fo.b.conf().BrokerAddr())
 	}
@@ -331,6 +339,56 @@ func (s confirmedReads) GetMessage(topic string, queueID int32, offset int64, ma
 	last := res.Messages[keep-1]
 	res.LastPhyOffset = int64(binary.BigEndian.Uint64(last[28:]))
 	return res
+}
+
+// handover runs first when a controller-mode master shuts down (SIGTERM): it stops taking sends,
+// waits (at most 2 s) until the replicas a send waits for hold its whole log, and asks the
+// controller to elect another in-sync replica now (CONTROLLER_ELECT_MASTER, the controller's
+// choice), so producers move within a round trip instead of after
+// controllerHeartBeatTimeoutMills. Without another in-sync replica, or when the controller
+// refuses, the shutdown goes on and the set fails over as after a crash. Nothing acknowledged is
+// at risk either way: the new master comes from the SyncStateSet.
+func (fo *failover) handover(ctx context.Context) {
+	b := fo.b
+	fo.mu.Lock()
+	if fo.node.Role != bctl.RoleMaster || fo.tracker == nil || fo.broken != nil {
+		fo.mu.Unlock()
+		return
+	}
+	fo.handingOver = true
+	info := fo.node.Info
+	waitSet := fo.tracker.WaitSet(info.SyncStateSet, fo.inflight)
+	fo.mu.Unlock()
+	if len(info.SyncStateSet) < 2 {
+		fo.log.Warn("shutting down the master with no other in-sync replica: no handover, the set has no master until a member returns",
+			"syncStateSet", info.SyncStateSet)
+		return
+	}
+	t0 := time.Now()
+	end := b.store.MaxPhyOffset()
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	caughtUp := b.haMaster.WaitFor(wctx, func() bool {
+		for _, id := range waitSet {
+			if b.haMaster.AckOf(id) < end {
+				return false
+			}
+		}
+		return true
+	})
+	cancel()
+	resp, err := fo.callOnce(ctx, controlapi.ElectMaster, map[string]string{"brokerName": b.conf().BrokerName, "brokerId": "0"}, nil)
+	if err != nil {
+		fo.log.Warn("handover before shutdown refused: the set fails over after the heartbeat timeout", "err", err)
+		return
+	}
+	next, err := controlapi.ReplicaInfoFromExt(resp.ExtFields)
+	if err != nil {
+		fo.log.Warn("handover before shutdown: bad controller answer", "err", err)
+		return
+	}
+	fo.log.Info("mastership handed over before shutdown", "newMaster", next.MasterBrokerID, "masterEpoch", next.MasterEpoch,
+		"replicasHadTheLog", caughtUp, "took", time.Since(t0))
+	fo.apply(next, b.now(), 0)
 }
 
 // accept is the HA master's check of a slave's hello.

@@ -634,9 +634,12 @@ func checkCommittedOffsets(t *testing.T, cli *rpc.Client, master, group, topic s
 func full(s foSet) bool { return s.MasterBrokerID != 0 && len(s.SyncStateSet) == 3 }
 
 // TestFailoverKillMasterRepeatedly kills the master with SIGKILL five times under a steady
-// producer; each time a new master comes from the SyncStateSet and accepts sends within
-// controllerHeartBeatTimeoutMills + 5 s, the victim restarts and rejoins as a slave; at the end
-// every acknowledged message is read back in order per queue and all three logs are identical.
+// producer and a push consumer, then stops it once with SIGTERM; each time a new master comes
+// from the SyncStateSet and accepts sends within controllerHeartBeatTimeoutMills + 5 s (the
+// SIGTERM: it hands over first), the victim restarts and rejoins as a slave; at the end every
+// acknowledged message is read back in order per queue and all three logs are identical. Topics
+// and groups created right before the first kill are on the new master; the consumer's committed
+// offsets never pass an undelivered message and it gets every acknowledged message.
 func TestFailoverKillMasterRepeatedly(t *testing.T) {
 	needProcesses(t)
 	t.Parallel()
@@ -654,7 +657,10 @@ func TestFailoverKillMasterRepeatedly(t *testing.T) {
 	fc := startFoConsumer(t, c.nsAddr, "fo-consumer", "FOTopic")
 	var switches, resumes []time.Duration
 	var victims []int64
-	for round := range 5 {
+	// Rounds 0-4 SIGKILL the master; round 5 stops it with SIGTERM (a planned shutdown: it hands
+	// its mastership over before it exits).
+	var termSwitch time.Duration
+	for round := range 6 {
 		s = c.waitSet(60*time.Second, "a full SyncStateSet", full)
 		n := len(load.acked())
 		testutil.WaitFor(t, 30*time.Second, func() bool { return len(load.acked()) >= n+50 }, "sends acknowledged before the kill")
@@ -687,7 +693,14 @@ func TestFailoverKillMasterRepeatedly(t *testing.T) {
 			meta = foCreateMetadata(t, c.cli, victim.addr, "0")
 		}
 		killed := time.Now()
-		victim.kill()
+		if round == 5 {
+			victim.killed = true
+			if err := victim.proc.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			victim.kill()
+		}
 		for _, b := range stopped {
 			if err := b.proc.Signal(syscall.SIGCONT); err != nil {
 				t.Fatal(err)
@@ -714,9 +727,20 @@ func TestFailoverKillMasterRepeatedly(t *testing.T) {
 			return ok
 		}, "the first send acknowledged after the kill")
 		d := first.at.Sub(killed)
-		switches = append(switches, d)
-		t.Logf("round %d at %s: killed master %d (epoch %d); master %d elected in epoch %d; first ack after %v (by %s)",
-			round, killed.Format("15:04:05.000"), victim.id, s.MasterEpoch, next.MasterBrokerID, next.MasterEpoch, d.Round(time.Millisecond), first.broker)
+		if round == 5 {
+			termSwitch = d
+			if code, err := victim.proc.Wait(30 * time.Second); err != nil || code != 0 {
+				t.Errorf("round 5: the master stopped with SIGTERM exited with %d, %v", code, err)
+			}
+			if !strings.Contains(victim.proc.Log(), "mastership handed over before shutdown") {
+				t.Errorf("round 5: the master stopped with SIGTERM did not hand its mastership over:\n%s", victim.proc.LogTail(30))
+			}
+		} else {
+			switches = append(switches, d)
+		}
+		t.Logf("round %d at %s: stopped master %d (epoch %d) with %s; master %d elected in epoch %d; first ack after %v (by %s)",
+			round, killed.Format("15:04:05.000"), victim.id, s.MasterEpoch, map[bool]string{true: "SIGTERM", false: "SIGKILL"}[round == 5],
+			next.MasterBrokerID, next.MasterEpoch, d.Round(time.Millisecond), first.broker)
 		if d > foHeartbeatTimeout+5*time.Second {
 			t.Errorf("round %d: first acknowledged send %v after the kill, want ≤ %v", round, d, foHeartbeatTimeout+5*time.Second)
 		}
@@ -807,6 +831,7 @@ func TestFailoverKillMasterRepeatedly(t *testing.T) {
 	t.Logf("FAILOVER-RESULT switches=%d victims=%v kill-to-first-ack median=%v max=%v acked=%d lost=%d failedSends=%d sent=%d epochs=%v",
 		len(switches), victims, sorted[len(sorted)/2].Round(time.Millisecond), sorted[len(sorted)-1].Round(time.Millisecond),
 		len(acks), lost, load.failed, load.sent, mc.Entries)
+	t.Logf("FAILOVER-SIGTERM-RESULT stop-to-first-ack=%v (handover)", termSwitch.Round(time.Millisecond))
 	t.Logf("FAILOVER-CONSUMER-RESULT kill-to-first-delivery-from-new-master median=%v max=%v delivered=%d phantoms=%d",
 		sortedResumes[len(sortedResumes)/2].Round(time.Millisecond), sortedResumes[len(sortedResumes)-1].Round(time.Millisecond), len(fc.consumed()), phantoms)
 	load.mu.Unlock()
