@@ -193,6 +193,9 @@ func (fo *failover) replicate(res commitlog.PutResult, wait bool) replicaStatus 
 	if !fo.writable() {
 		return replicaTimeout // deposed or the lease ran out while waiting: not an acknowledgement
 	}
+	fo.mu.Lock()
+	fo.confirmedHigh = max(fo.confirmedHigh, res.EndOffset) // acknowledged: confirmed by definition
+	fo.mu.Unlock()
 	fo.releaseReads()
 	return replicaOK
 }

@@ -96,3 +96,62 @@ func TestFailoverConfigValidation(t *testing.T) {
 		t.Fatalf("minInSyncReplicas 0: %v", err)
 	}
 }
+
+// TestFailoverPullsOnlyConfirmedMessages: a controller-mode master hands consumers only messages
+// every SyncStateSet member has. Here replica 2 joins the set but never connects: a message sent
+// then is stored (its send times out waiting for replica 2) and is not given to a pull; a pull
+// that could only get it is held, and answered at its timeout with nothing.
+func TestFailoverPullsOnlyConfirmedMessages(t *testing.T) {
+	var set atomic.Value
+	var setEpoch atomic.Int64
+	set.Store([]int64{1})
+	setEpoch.Store(1)
+	fc := testutil.NewFakeServer(t)
+	fc.HandleFunc(controlapi.BrokerHeartbeat, func(req *remoting.Command) *remoting.Command {
+		r := remoting.NewResponse(req, remoting.Success, "")
+		controlapi.ReplicaInfo{MasterBrokerID: 1, MasterAddress: req.ExtFields["brokerAddr"], MasterEpoch: 1,
+			SyncStateSet: set.Load().([]int64), SyncStateSetEpoch: setEpoch.Load()}.PutExt(r.ExtFields)
+		r.ExtFields["heartbeatTimeoutMills"] = "5000"
+		return r
+	})
+	tb := startBroker(t, func(c *Config) {
+		c.EnableControllerMode, c.BrokerID, c.ControllerAddr, c.BrokerHeartbeatInterval = true, 1, fc.Addr(), 50
+		c.AllAckInSyncStateSet, c.SlaveTimeout = true, 300
+	})
+	testutil.WaitFor(t, 10*time.Second, func() bool { return tb.b.conf().IsMaster() }, "the broker to become master")
+	if r := tb.send(t, "ConfT", 0, "", "", "confirmed"); r.Code != remoting.Success {
+		t.Fatalf("send with the master alone in the set: %d %s", r.Code, r.Remark)
+	}
+	tb.heartbeat(t, "cg", "127.0.0.1@1", map[string]string{"ConfT": "*"}) // creates the group while no replica must have it
+	set.Store([]int64{1, 2})
+	setEpoch.Store(2)
+	testutil.WaitFor(t, 10*time.Second, func() bool { return len(tb.b.fo.snapshot().Info.SyncStateSet) == 2 }, "replica 2 in the SyncStateSet")
+	if r := tb.send(t, "ConfT", 0, "", "", "unconfirmed"); r.Code == remoting.Success && r.Remark == "" {
+		t.Fatalf("a send was acknowledged without replica 2: %d %q", r.Code, r.Remark)
+	}
+	if end := tb.b.store.MaxOffsetInQueue("ConfT", 0); end != 2 {
+		t.Fatalf("queue end %d, want 2 (both messages stored)", end)
+	}
+	r := tb.call(t, remoting.PullMessage, pullExt("cg", "ConfT", 0, 0, 0, 0, ""), nil, 5*time.Second)
+	if r.Code != remoting.Success || r.ExtFields["nextBeginOffset"] != "1" {
+		t.Fatalf("pull from 0: code %d next %s", r.Code, r.ExtFields["nextBeginOffset"])
+	}
+	if msgs := decodeBody(t, r.Body); len(msgs) != 1 || string(msgs[0].Body) != "confirmed" {
+		t.Fatalf("pull from 0 gave %d messages", len(msgs))
+	}
+	start := time.Now()
+	r = tb.call(t, remoting.PullMessage, pullExt("cg", "ConfT", 0, 1, 0x2, 400, ""), nil, 5*time.Second)
+	if r.Code != remoting.PullNotFound || len(r.Body) != 0 {
+		t.Fatalf("pull of the unconfirmed message: code %d, %d body bytes", r.Code, len(r.Body))
+	}
+	if time.Since(start) < 300*time.Millisecond {
+		t.Fatalf("the pull was not held (answered after %v)", time.Since(start))
+	}
+	// Replica 2 leaves the set: the master alone confirms everything it has.
+	set.Store([]int64{1})
+	setEpoch.Store(3)
+	testutil.WaitFor(t, 10*time.Second, func() bool {
+		r := tb.call(t, remoting.PullMessage, pullExt("cg", "ConfT", 0, 1, 0, 0, ""), nil, 5*time.Second)
+		return r.Code == remoting.Success && len(decodeBody(t, r.Body)) == 1
+	}, "the message readable once the set is the master alone")
+}
