@@ -475,6 +475,8 @@ func (b *Broker) registerHandlers() {
 	if b.fo != nil {
 		h(remoting.UpdateAndCreateTopic, poolAdmin, b.fo.replicatedAdmin(b.adminProc.CreateTopic))
 		h(remoting.UpdateAndCreateSubscriptionGroup, poolAdmin, b.fo.replicatedAdmin(b.adminProc.CreateGroup))
+		h(remoting.DeleteTopicInBroker, poolAdmin, b.fo.replicatedAdmin(b.adminProc.DeleteTopic))
+		h(remoting.DeleteSubscriptionGroup, poolAdmin, b.fo.replicatedAdmin(b.adminProc.DeleteGroup))
 		h(controlapi.GetBrokerEpochCache, poolAdmin, b.handleEpochCache)
 		h(controlapi.NotifyBrokerRoleChanged, poolAdmin, b.handleRoleNotice)
 	}

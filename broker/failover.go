@@ -749,12 +749,13 @@ const replicatedField = "skiffReplicatedFromMaster"
 // fromMaster reports whether req is a topic or group change forwarded by this set's master
 // (controller mode), which a slave applies.
 func (b *Broker) fromMaster(req *remoting.Command) bool {
-	return b.fo != nil && req.ExtFields[replicatedField] == "true"
+	return b.fo != nil && req.ExtValue(replicatedField) == "true"
 }
 
-// replicatedAdmin wraps a topic or subscription-group handler on a controller-mode master: the
-// change is answered only after every other SyncStateSet member applied it too, so a switch
-// never loses a topic or group that was acknowledged.
+// replicatedAdmin wraps a topic or subscription-group handler (create/update, delete) on a
+// controller-mode master: the change is answered only after every other SyncStateSet member
+// applied it too, so a switch never loses a topic or group that was acknowledged, nor brings
+// back one whose deletion was.
 func (fo *failover) replicatedAdmin(h server.Handler) server.Handler {
 	return func(ctx context.Context, c *server.Conn, req *remoting.Command) *remoting.Command {
 		resp := h(ctx, c, req)
@@ -797,7 +798,8 @@ func (fo *failover) toSyncStateSet(ctx context.Context, req *remoting.Command) e
 			errs[i] = fmt.Errorf("replica %d: the controller knows no address for it", id)
 			continue
 		}
-		ext := copyMap(req.ExtFields)
+		ext := map[string]string{} // from either header form (a raw handler keeps it as a list)
+		req.RangeExt(func(k, v string) bool { ext[k] = v; return true })
 		ext[replicatedField] = "true"
 		wg.Add(1)
 		go func() {

@@ -451,16 +451,33 @@ func foCreateTopic(t *testing.T, cli *rpc.Client, master, topic string) {
 }
 
 // foMetaSuffix names the topics and groups one round of foCreateMetadata creates.
-type foMeta struct{ topic, autoTopic, group, autoGroup string }
+type foMeta struct{ topic, autoTopic, group, autoGroup, deletedTopic, deletedGroup string }
 
-// foCreateMetadata creates, on the master, a topic and a subscription group through the admin
-// requests (UPDATE_AND_CREATE_TOPIC with 3 queues, UPDATE_AND_CREATE_SUBSCRIPTIONGROUP with
+// foCreateMetadata creates and deletes a topic and a group, then creates, on the master, a topic
+// and a subscription group through the admin requests (UPDATE_AND_CREATE_TOPIC with 3 queues, UPDATE_AND_CREATE_SUBSCRIPTIONGROUP with
 // retryMaxTimes 7: both differ from what an auto-create would give), a topic by auto-create on
 // a send and a group (and its retry topic) by auto-create on a heartbeat. Each must be
 // acknowledged; the caller kills the master right after.
 func foCreateMetadata(t *testing.T, cli *rpc.Client, master, tag string) foMeta {
 	t.Helper()
-	m := foMeta{topic: "FOMeta" + tag, autoTopic: "FOAuto" + tag, group: "FOMetaGroup" + tag, autoGroup: "FOAutoGroup" + tag}
+	m := foMeta{topic: "FOMeta" + tag, autoTopic: "FOAuto" + tag, group: "FOMetaGroup" + tag, autoGroup: "FOAutoGroup" + tag,
+		deletedTopic: "FODeleted" + tag, deletedGroup: "FODeletedGroup" + tag}
+	// A topic and a group created (on every replica) and deleted again: the deletions must reach
+	// the replicas too.
+	if r, err := haCall(t, cli, master, remoting.UpdateAndCreateTopic, map[string]string{"topic": m.deletedTopic, "readQueueNums": "1",
+		"writeQueueNums": "1", "perm": "6"}, nil); err != nil || r.Code != remoting.Success {
+		t.Fatalf("create topic %s on master %s: %v %v", m.deletedTopic, master, r, err)
+	}
+	dg, _ := json.Marshal(map[string]any{"groupName": m.deletedGroup, "consumeEnable": true})
+	if r, err := haCall(t, cli, master, remoting.UpdateAndCreateSubscriptionGroup, nil, dg); err != nil || r.Code != remoting.Success {
+		t.Fatalf("create group %s on master %s: %v %v", m.deletedGroup, master, r, err)
+	}
+	if r, err := haCall(t, cli, master, remoting.DeleteTopicInBroker, map[string]string{"topic": m.deletedTopic}, nil); err != nil || r.Code != remoting.Success {
+		t.Fatalf("delete topic %s on master %s: %v %v", m.deletedTopic, master, r, err)
+	}
+	if r, err := haCall(t, cli, master, remoting.DeleteSubscriptionGroup, map[string]string{"groupName": m.deletedGroup}, nil); err != nil || r.Code != remoting.Success {
+		t.Fatalf("delete group %s on master %s: %v %v", m.deletedGroup, master, r, err)
+	}
 	r, err := haCall(t, cli, master, remoting.UpdateAndCreateTopic, map[string]string{"topic": m.topic, "readQueueNums": "3",
 		"writeQueueNums": "3", "perm": "6", "topicFilterType": "SINGLE_TAG"}, nil)
 	if err != nil || r.Code != remoting.Success {
@@ -525,6 +542,12 @@ func foCheckMetadata(t *testing.T, cli *rpc.Client, master string, m foMeta) {
 	}
 	if _, ok := groups.SubscriptionGroupTable[m.autoGroup]; !ok {
 		t.Errorf("the new master %s lost subscription group %s auto-created by a heartbeat on the old master", master, m.autoGroup)
+	}
+	if _, ok := topics.TopicConfigTable[m.deletedTopic]; ok {
+		t.Errorf("the new master %s has topic %s, deleted on the old master", master, m.deletedTopic)
+	}
+	if _, ok := groups.SubscriptionGroupTable[m.deletedGroup]; ok {
+		t.Errorf("the new master %s has subscription group %s, deleted on the old master", master, m.deletedGroup)
 	}
 	// It serves the topic and the group: a send to queue 2 of the 3, an offset committed and read back.
 	testutil.WaitFor(t, 20*time.Second, func() bool {

@@ -141,7 +141,7 @@ func (p *Admin) CreateTopic(_ context.Context, _ *server.Conn, req *remoting.Com
 
 // DeleteTopic serves DELETE_TOPIC_IN_BROKER: the topic, its consumer offsets and its queues go.
 func (p *Admin) DeleteTopic(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
-	if !p.Config().IsMaster {
+	if !p.Config().IsMaster && !p.fromMaster(req) {
 		return errResp(req, remoting.SystemError, SlaveModifyRemark)
 	}
 	f := protocol.ReadFields(req.RawExt())
@@ -207,7 +207,7 @@ func (p *Admin) GetAllGroups(_ context.Context, _ *server.Conn, req *remoting.Co
 
 // DeleteGroup serves DELETE_SUBSCRIPTIONGROUP (with its offsets when removeOffset is set).
 func (p *Admin) DeleteGroup(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
-	if !p.Config().IsMaster {
+	if !p.Config().IsMaster && !p.fromMaster(req) {
 		return errResp(req, remoting.SystemError, SlaveModifyRemark)
 	}
 	f := protocol.ReadFields(req.RawExt())
