@@ -38,7 +38,7 @@ func (c Credentials) Signer() func(*remoting.Command) {
 				ct.Add(k, v)
 			}
 		} else {
-			req.RangeExt(ct.Field)
+			ct.AddFields(req.RawExt()) // the list as it will travel, copied at once
 		}
 		sig := key.Sign(ct, req.Body)
 		ct.Release()

@@ -294,7 +294,9 @@ func (p *Producer) request(pr *prepared, queueID int32) *remoting.Command {
 	h := protocol.SendMessageRequestHeader{ProducerGroup: p.o.group, Topic: pr.topic, DefaultTopic: p.o.createTopicKey,
 		DefaultTopicQueueNums: int32(p.o.defaultQueueNums), QueueID: queueID, SysFlag: pr.sysFlag,
 		BornTimestamp: time.Now().UnixMilli(), Flag: pr.flag, Properties: pr.props, ReconsumeTimes: pr.reconsume, Batch: pr.batch}
-	return remoting.NewRequestList(code, pr.body).SetRawExt(h.AppendShort(make([]protocol.ExtField, 0, 13)))
+	// Room for the 12-14 header fields and, with credentials, AccessKey, SecurityToken and Signature,
+	// so that signing appends without growing the list.
+	return remoting.NewRequestList(code, pr.body).SetRawExt(h.AppendShort(make([]protocol.ExtField, 0, 17)))
 }
 
 // result turns a send answer into a SendResult (and an error for every status but SEND_OK).
