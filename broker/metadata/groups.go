@@ -34,6 +34,8 @@ type Groups struct {
 	version DataVersion
 	table   map[string]SubscriptionGroupConfig
 
+	fileMu sync.Mutex // serializes persist (the file is replaced through one temporary name)
+
 	beforeCreate func(SubscriptionGroupConfig) error // see Topics.beforeCreate
 	creating     sync.RWMutex
 }
@@ -100,9 +102,8 @@ func (g *Groups) GetOrCreate(group string, autoCreate bool) (SubscriptionGroupCo
 	}
 	g.table[group] = c
 	g.bumpLocked()
-	w := g.snapshotLocked()
 	g.mu.Unlock()
-	return c, true, writeJSONAtomic(g.path, w)
+	return c, true, g.persist()
 }
 
 // Put creates or replaces a group and persists the table.
@@ -110,9 +111,8 @@ func (g *Groups) Put(c SubscriptionGroupConfig) error {
 	g.mu.Lock()
 	g.table[c.GroupName] = c
 	g.bumpLocked()
-	w := g.snapshotLocked()
 	g.mu.Unlock()
-	return writeJSONAtomic(g.path, w)
+	return g.persist()
 }
 
 // Delete removes a group; it reports whether it existed.
@@ -124,9 +124,8 @@ func (g *Groups) Delete(group string) (bool, error) {
 	}
 	delete(g.table, group)
 	g.bumpLocked()
-	w := g.snapshotLocked()
 	g.mu.Unlock()
-	return true, writeJSONAtomic(g.path, w)
+	return true, g.persist()
 }
 
 // Replace installs a whole table (a slave adopting its master's groups) when its version differs.
@@ -151,9 +150,8 @@ func (g *Groups) replace(w GroupTable, seen *DataVersion) (bool, error) {
 		g.table[k] = v
 	}
 	g.version = w.DataVersion
-	s := g.snapshotLocked()
 	g.mu.Unlock()
-	return true, writeJSONAtomic(g.path, s)
+	return true, g.persist()
 }
 
 // Snapshot returns a copy of the table with its version. It waits for creations whose
@@ -196,4 +194,16 @@ func (g *Groups) snapshotLocked() GroupTable {
 		m[k] = v
 	}
 	return GroupTable{DataVersion: g.version, SubscriptionGroupTable: m}
+}
+
+// persist writes the current table: one writer at a time (concurrent writers would share the
+// temporary file), each with a snapshot taken under fileMu, so the last write holds every change
+// made before it began.
+func (g *Groups) persist() error {
+	g.fileMu.Lock()
+	defer g.fileMu.Unlock()
+	g.mu.RLock()
+	w := g.snapshotLocked()
+	g.mu.RUnlock()
+	return writeJSONAtomic(g.path, w)
 }

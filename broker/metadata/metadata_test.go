@@ -2,8 +2,10 @@ package metadata
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -254,5 +256,49 @@ func TestMetadataReplaceSince(t *testing.T) {
 	}
 	if changed, _ := gs.ReplaceSince(gseen, GroupTable{DataVersion: DataVersion{Counter: 9}}); changed {
 		t.Fatal("stale group table installed")
+	}
+}
+
+// Concurrent changes (a slave applying pushes from its master on several workers) all persist:
+// the file is replaced through one temporary name, so writers take turns, and the file ends with
+// every change.
+func TestMetadataConcurrentChangesPersist(t *testing.T) {
+	dir := t.TempDir()
+	tp, err := LoadTopics(dir, fixedNow, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, err := LoadGroups(dir, fixedNow, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 64)
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- tp.Put(TopicConfig{TopicName: fmt.Sprintf("T%d", i), ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6})
+			_, _, err := gs.GetOrCreate(fmt.Sprintf("G%d", i), true)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, err := LoadTopics(dir, fixedNow, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gagain, err := LoadGroups(dir, fixedNow, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, m := len(again.Names()), len(gagain.Names()); n != 32 || m != 32 {
+		t.Fatalf("reloaded %d topics and %d groups, want 32 each", n, m)
 	}
 }

@@ -87,6 +87,8 @@ type Topics struct {
 	// beforeCreate (SetBeforeCreate) runs before PutIfAbsent creates a topic; creating is held
 	// shared from that call until the topic is in the table, and exclusively by Snapshot, so a
 	// snapshot never misses a topic that was already pushed to the replicas.
+	fileMu sync.Mutex // serializes persist (the file is replaced through one temporary name)
+
 	beforeCreate func(TopicConfig) error
 	creating     sync.RWMutex
 }
@@ -133,9 +135,8 @@ func (t *Topics) Put(c TopicConfig) error {
 	t.mu.Lock()
 	t.table[c.TopicName] = c
 	t.bumpLocked()
-	w := t.snapshotLocked()
 	t.mu.Unlock()
-	return writeJSONAtomic(t.path, w)
+	return t.persist()
 }
 
 // PutIfAbsent creates the topic when it does not exist yet and reports whether it did. With a
@@ -165,9 +166,8 @@ func (t *Topics) PutIfAbsent(c TopicConfig) (TopicConfig, bool, error) {
 	}
 	t.table[c.TopicName] = c
 	t.bumpLocked()
-	w := t.snapshotLocked()
 	t.mu.Unlock()
-	return c, true, writeJSONAtomic(t.path, w)
+	return c, true, t.persist()
 }
 
 // Delete removes a topic and persists the table; it reports whether the topic existed.
@@ -179,9 +179,8 @@ func (t *Topics) Delete(topic string) (bool, error) {
 	}
 	delete(t.table, topic)
 	t.bumpLocked()
-	w := t.snapshotLocked()
 	t.mu.Unlock()
-	return true, writeJSONAtomic(t.path, w)
+	return true, t.persist()
 }
 
 // Replace installs a whole table (a slave adopting its master's topics) when its version differs.
@@ -207,9 +206,8 @@ func (t *Topics) replace(w TopicTable, seen *DataVersion) (bool, error) {
 		t.table[k] = v
 	}
 	t.version = w.DataVersion
-	s := t.snapshotLocked()
 	t.mu.Unlock()
-	return true, writeJSONAtomic(t.path, s)
+	return true, t.persist()
 }
 
 // Snapshot returns a copy of the whole table with its data version. It waits for creations
@@ -252,4 +250,16 @@ func (t *Topics) snapshotLocked() TopicTable {
 		m[k] = v
 	}
 	return TopicTable{DataVersion: t.version, TopicConfigTable: m}
+}
+
+// persist writes the current table: one writer at a time (concurrent writers would share the
+// temporary file), each with a snapshot taken under fileMu, so the last write holds every change
+// made before it began.
+func (t *Topics) persist() error {
+	t.fileMu.Lock()
+	defer t.fileMu.Unlock()
+	t.mu.RLock()
+	w := t.snapshotLocked()
+	t.mu.RUnlock()
+	return writeJSONAtomic(t.path, w)
 }
