@@ -896,6 +896,12 @@ func TestFailoverLaggingReplicaNeverElected(t *testing.T) {
 	})
 	n := len(load.acked())
 	testutil.WaitFor(t, 30*time.Second, func() bool { return len(load.acked()) >= n+30 }, "sends acknowledged by the master alone")
+	// A topic only the master has (the others are down): a replica must get it before it rejoins
+	// the SyncStateSet (checked on the laggard once it is the planned master below).
+	if r, err := haCall(t, c.cli, master.addr, remoting.UpdateAndCreateTopic, map[string]string{"topic": "FOLagMeta", "readQueueNums": "2",
+		"writeQueueNums": "2", "perm": "6"}, nil); err != nil || r.Code != remoting.Success {
+		t.Fatalf("create topic FOLagMeta on the master alone: %v %v", r, err)
+	}
 	laggard.start(t) // alive again, but behind and outside the SyncStateSet
 	testutil.WaitFor(t, 30*time.Second, func() bool {
 		st, ok := c.state()
@@ -934,6 +940,11 @@ func TestFailoverLaggingReplicaNeverElected(t *testing.T) {
 		t.Fatalf("mqadmin electMaster: exit %d\n%s\n%s", code, out, errOut)
 	}
 	s = c.waitSet(20*time.Second, "the planned master", func(n foSet) bool { return n.MasterBrokerID == laggard.id })
+	if r, err := haCall(t, c.cli, laggard.addr, remoting.GetAllTopicConfig, nil, nil); err != nil || r.Code != remoting.Success {
+		t.Fatalf("topics of %s: %v %v", laggard.addr, r, err)
+	} else if !strings.Contains(string(r.Body), `"FOLagMeta"`) {
+		t.Errorf("the planned master %s (it rejoined the SyncStateSet) lacks topic FOLagMeta, created while it was down", laggard.addr)
+	}
 	if code, out, errOut := runAdmin(t, nil, "getSyncStateSet", "-n", c.nsAddr, "-b", "broker-fo"); code != 0 || !strings.Contains(out, `"brokerName": "broker-fo"`) {
 		t.Fatalf("mqadmin getSyncStateSet: exit %d\n%s\n%s", code, out, errOut)
 	}
