@@ -18,8 +18,11 @@
 // Every file operation goes through Config.FS (package vfs), so tests can simulate a power loss
 // (vfs.MemFS keeps only synced bytes) or inject errors (vfs.ErrorFS). New files are
 // preallocated, fsynced and their folder synced before they are used. With SYNC_FLUSH a send is
-// acknowledged only after the flusher's msync covered its record. The first failed msync or fsync
-// sticks (ErrFlushFailed): the store refuses writes and SYNC_FLUSH waits, and only a restart —
+// acknowledged only after the flusher's msync covered its record: a write registers a completion
+// (PutMessagesThen / AfterFlush; PutMessages blocks on one) and one answering goroutine runs the
+// callbacks the msync covered, in offset order, so no goroutine waits per write (complete.go).
+// The first failed msync or fsync sticks (ErrFlushFailed): the store refuses writes and answers
+// the SYNC_FLUSH writes still owed with it, and only a restart —
 // which recovers from the last checkpoint — clears it. A write error that loses nothing (ENOSPC
 // while creating a segment) clears itself once a probe finds space.
 //

@@ -23,7 +23,10 @@
 //
 // Each pool is a fixed number of goroutines behind a bounded channel. Requests on one connection
 // run concurrently, so a held long poll never delays a heartbeat on the same socket. A handler
-// that returns nil answers later with Conn.WriteResponse (from any goroutine). The server fills
+// that returns nil answers later with Conn.WriteResponse (from any goroutine), or takes a
+// Deferred (Conn.Defer) whose Answer fills opaque, flag and serialization and never blocks; the
+// server counts owed Deferreds and Drain waits for them (the SYNC_FLUSH send path answers this way
+// from the store's answering goroutine, so no worker waits for an msync). The server fills
 // the response's opaque, response flag and serialization from the request. A handler panic is
 // recovered, logged with its stack and answered with SYSTEM_ERROR (1).
 //
