@@ -145,6 +145,8 @@ func BenchmarkCommitLogAppendSyncDeferred(b *testing.B) {
 	b.SetBytes(int64(recordSize(b)))
 	var next atomic.Int64
 	var answered sync.WaitGroup
+	var latMu sync.Mutex
+	lat := make([]time.Duration, 0, b.N)
 	f0, m0 := s.FlushStats()
 	b.ResetTimer()
 	start := time.Now()
@@ -159,10 +161,14 @@ func BenchmarkCommitLogAppendSyncDeferred(b *testing.B) {
 				m := benchMessage()
 				m.QueueID = int32(w % 8)
 				answered.Add(1)
+				t0 := time.Now()
 				done := func(r PutResult) {
 					if r.Status != PutOK {
 						b.Errorf("put: %+v", r)
 					}
+					latMu.Lock()
+					lat = append(lat, time.Since(t0))
+					latMu.Unlock()
 					<-slots
 					answered.Done()
 				}
@@ -180,5 +186,11 @@ func BenchmarkCommitLogAppendSyncDeferred(b *testing.B) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 	if f := f1 - f0; f > 0 {
 		b.ReportMetric(float64(m1-m0)/float64(f), "msgs/flush")
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if len(lat) > 0 {
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+		b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
 	}
 }
