@@ -84,7 +84,14 @@ func (p *Send) store(c *server.Conn, req *remoting.Command, sh *sendHeader, ps *
 		return answer(p.Writer.Write(ps.kind, ps.msgs...))
 	}
 	d := c.Defer(req)
+	settled := false
+	defer func() {
+		if !settled { // a panic below: the server answers SYSTEM_ERROR, the promise must not stay owed
+			d.Answer(nil)
+		}
+	}()
 	w, deferred := p.Writer.WriteThen(ps.kind, func(w WriteResult) { d.Answer(answer(w)) }, ps.msgs...)
+	settled = true
 	if !deferred {
 		d.Answer(answer(w))
 	}

@@ -59,6 +59,11 @@ func (r *gateReplicator) release() {
 }
 
 func newDeferFixture(t *testing.T, syncMaster bool, mutate func(*commitlog.Config)) *deferFixture {
+	return newDeferFixtureOn(t, syncMaster, mutate, nil)
+}
+
+// newDeferFixtureOn is newDeferFixture with the Writer's store wrapped (nil: the store itself).
+func newDeferFixtureOn(t *testing.T, syncMaster bool, mutate func(*commitlog.Config), wrap func(*commitlog.Store) Store) *deferFixture {
 	t.Helper()
 	f := &deferFixture{gate: make(chan struct{})}
 	cfg := commitlog.DefaultConfig(t.TempDir())
@@ -80,7 +85,11 @@ func newDeferFixture(t *testing.T, syncMaster bool, mutate func(*commitlog.Confi
 		t.Fatal(err)
 	}
 	f.store = st
-	w := &Writer{Store: st, Config: testConfig}
+	var ws Store = st
+	if wrap != nil {
+		ws = wrap(st)
+	}
+	w := &Writer{Store: ws, Config: testConfig}
 	if syncMaster {
 		f.rep = &gateReplicator{gate: make(chan struct{})}
 		w.Replicator = func() Replicator { return f.rep }
@@ -293,4 +302,26 @@ func (s *deferStore) SyncFlush() bool { return true }
 func sendHeaderFor(topic string, batch bool) sendHeader {
 	return sendHeader{ProducerGroup: "pg", Topic: topic, DefaultTopic: metadata.TopicDefault,
 		DefaultTopicQueueNums: 4, QueueID: 1, BornTimestamp: 1, Batch: batch}
+}
+
+// panicStore panics in the deferred put (a bug below the send processor).
+type panicStore struct{ *commitlog.Store }
+
+func (panicStore) PutMessagesThen([]*message.Message, func(commitlog.PutResult)) (commitlog.PutResult, bool) {
+	panic("store bug")
+}
+
+// TestSendDeferredPanicDoesNotLeaveAnAnswerOwed: a panic after the send took its Deferred is
+// answered SYSTEM_ERROR by the server, and Drain does not wait for the promise.
+func TestSendDeferredPanicDoesNotLeaveAnAnswerOwed(t *testing.T) {
+	f := newDeferFixtureOn(t, false, nil, func(s *commitlog.Store) Store { return panicStore{s} })
+	r := <-f.sendAsync(t, 1, false, nil)
+	if r == nil || r.Code != remoting.SystemError || !strings.Contains(r.Remark, "store bug") {
+		t.Fatalf("answer to a send whose store panicked: %+v", r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.srv.Drain(ctx); err != nil || f.srv.Owed() != 0 {
+		t.Fatalf("Drain after the panic: %v, owed %d", err, f.srv.Owed())
+	}
 }
