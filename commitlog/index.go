@@ -1,6 +1,7 @@
 package commitlog
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -163,12 +164,16 @@ func keyHash(k string) int32 {
 	return h
 }
 
-// add indexes a message's UNIQ_KEY and KEYS entries. Records at or below the newest file's end
-// offset are already indexed and skipped.
-func (x *keyIndex) add(m *message.Message) {
-	keys := m.Keys()
-	if u := m.UniqKey(); u != "" {
-		keys = append(keys, u)
+// add indexes a record's UNIQ_KEY and KEYS entries (keys: the KEYS property, space-separated;
+// uniq: UNIQ_KEY; both slices of the record, nil when absent). Records at or below the newest
+// file's end offset are already indexed and skipped.
+func (x *keyIndex) add(topic string, keysProp, uniq []byte, clOffset, storeTs int64) {
+	if len(keysProp) == 0 && len(uniq) == 0 {
+		return
+	}
+	keys := bytes.Fields(keysProp)
+	if len(uniq) > 0 {
+		keys = append(keys, uniq)
 	}
 	if len(keys) == 0 {
 		return
@@ -177,17 +182,17 @@ func (x *keyIndex) add(m *message.Message) {
 	defer x.mu.Unlock()
 	if n := len(x.files); n > 0 && !x.sealed {
 		last := x.files[n-1]
-		if last.count() > 1 && m.CommitLogOffset <= last.endPhy() {
+		if last.count() > 1 && clOffset <= last.endPhy() {
 			return
 		}
 	}
 	for _, k := range keys {
 		f, err := x.writableLocked(len(keys))
 		if err != nil {
-			x.log.Error("index file not available; message not indexed", "offset", m.CommitLogOffset, "err", err)
+			x.log.Error("index file not available; message not indexed", "offset", clOffset, "err", err)
 			return
 		}
-		x.putLocked(f, m.Topic+"#"+k, m.CommitLogOffset, m.StoreTimestamp)
+		x.putLocked(f, topic+"#"+string(k), clOffset, storeTs)
 	}
 }
 

@@ -60,6 +60,7 @@ type Store struct {
 	levels []int64
 
 	dispatchMu sync.Mutex
+	topicNames map[string]string // interned topics of dispatched records (under dispatchMu)
 	ckptMu     sync.Mutex // serializes checkpoint writes (flush pass, TruncateTo, Close)
 
 	appendMu     sync.Mutex
@@ -583,11 +584,11 @@ func (s *Store) dispatchUpTo(end int64) error {
 		if err != nil {
 			return err
 		}
-		m, err := message.Decode(b[:size], false)
+		m, err := message.DecodeMeta(b[:size])
 		if err != nil {
 			return err
 		}
-		if err := s.dispatchOne(m, cb); err != nil {
+		if err := s.dispatchOne(&m, cb); err != nil {
 			return err
 		}
 		s.lastDispTs.Store(m.StoreTimestamp)
@@ -597,38 +598,57 @@ func (s *Store) dispatchUpTo(end int64) error {
 	return nil
 }
 
-func (s *Store) dispatchOne(m *message.Message, cb func(string, int32, int64, int64)) error {
+// dispatchOne adds one record to its consume queue and the key index. It reads the record
+// without a property map or copies (message.Meta); the topic string is interned per store.
+func (s *Store) dispatchOne(m *message.Meta, cb func(string, int32, int64, int64)) error {
+	topic := s.topicName(m.Topic)
+	tagsText, keys, uniq := m.DispatchProperties()
 	tran := m.SysFlag & message.TransactionMask
 	if tran == message.TransactionPrepared || tran == message.TransactionRollback {
 		if tran == message.TransactionPrepared && s.cfg.MessageIndexEnable {
-			s.idx.add(m)
+			s.idx.add(topic, keys, uniq, m.CommitLogOffset, m.StoreTimestamp)
 		}
 		return nil
 	}
-	tags := message.TagsCode(m.Properties[message.PropertyTags])
-	if m.Topic == scheduleTopic {
+	tags := message.TagsCodeBytes(tagsText)
+	if topic == scheduleTopic {
 		if lvl := int(m.QueueID); lvl >= 0 && lvl < len(s.levels) {
 			tags = m.StoreTimestamp + s.levels[lvl]
 		}
 	}
-	q, err := s.queue(m.Topic, m.QueueID, true)
+	q, err := s.queue(topic, m.QueueID, true)
 	if err != nil {
 		return err
 	}
-	if s.damaged[queueKey{m.Topic, m.QueueID}] {
+	if s.damaged[queueKey{topic, m.QueueID}] {
 		// Rebuilt from the commit log after recovery; only the index is fed here.
 	} else if err := q.put(m.QueueOffset, m.CommitLogOffset, m.StoreSize, tags); err != nil {
 		if !errors.Is(err, errQueueDamaged) || s.damaged == nil {
 			return err
 		}
-		s.log.Warn("consume queue does not match the commit log; it is rebuilt", "topic", m.Topic, "queueId", m.QueueID, "err", err)
-		s.damaged[queueKey{m.Topic, m.QueueID}] = true
+		s.log.Warn("consume queue does not match the commit log; it is rebuilt", "topic", topic, "queueId", m.QueueID, "err", err)
+		s.damaged[queueKey{topic, m.QueueID}] = true
 	}
 	if s.cfg.MessageIndexEnable {
-		s.idx.add(m)
+		s.idx.add(topic, keys, uniq, m.CommitLogOffset, m.StoreTimestamp)
 	}
-	cb(m.Topic, m.QueueID, m.QueueOffset, tags)
+	cb(topic, m.QueueID, m.QueueOffset, tags)
 	return nil
+}
+
+// topicName returns the topic of a record as a string, one allocation per distinct topic
+// (dispatchMu must be held; the table is bounded by the topics the store has seen, and a topic
+// deleted from the store leaves it on the next open).
+func (s *Store) topicName(b []byte) string {
+	if t, ok := s.topicNames[string(b)]; ok {
+		return t
+	}
+	if s.topicNames == nil {
+		s.topicNames = map[string]string{}
+	}
+	t := string(b)
+	s.topicNames[t] = t
+	return t
 }
 
 // queue returns the consume queue of a topic/queue id, creating it when create is set.
