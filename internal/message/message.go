@@ -1,7 +1,6 @@
 package message
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -477,20 +476,6 @@ func TextProperty(props, key string) (value string, ok bool) {
 }
 
 func textProperty(props []byte, key string) (value string, ok bool) {
-	for len(props) > 0 {
-		pair := props
-		if i := bytes.IndexByte(props, propertySeparator); i >= 0 {
-			pair, props = props[:i], props[i+1:]
-		} else {
-			props = nil
-		}
-		j := bytes.IndexByte(pair, nameValueSeparator)
-		if j <= 0 || j == len(pair)-1 {
-			continue
-		}
-		if string(pair[:j]) == key {
-			value, ok = string(pair[j+1:]), true
-		}
-	}
-	return value, ok
+	v, ok := bytesProperty(props, key)
+	return string(v), ok
 }

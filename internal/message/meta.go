@@ -76,26 +76,32 @@ func DecodeMeta(b []byte) (Meta, error) {
 
 // Property returns property key as ParseProperties would keep it (the last of repeated keys;
 // pairs with an empty key or value skipped), as a slice of the record.
-func (m *Meta) Property(key string) ([]byte, bool) {
-	var value []byte
-	ok := false
-	props := m.Props
+func (m *Meta) Property(key string) ([]byte, bool) { return bytesProperty(m.Props, key) }
+
+// nextProperty splits the first pair off encoded properties: ok is false for a pair
+// ParseProperties skips (empty key or value, no separator).
+func nextProperty(props []byte) (key, value, rest []byte, ok bool) {
+	pair := props
+	if i := bytes.IndexByte(props, propertySeparator); i >= 0 {
+		pair, rest = props[:i], props[i+1:]
+	}
+	j := bytes.IndexByte(pair, nameValueSeparator)
+	if j <= 0 || j == len(pair)-1 {
+		return nil, nil, rest, false
+	}
+	return pair[:j], pair[j+1:], rest, true
+}
+
+// bytesProperty is the value of key in encoded properties, the last one when repeated.
+func bytesProperty(props []byte, key string) (value []byte, found bool) {
 	for len(props) > 0 {
-		pair := props
-		if i := bytes.IndexByte(props, propertySeparator); i >= 0 {
-			pair, props = props[:i], props[i+1:]
-		} else {
-			props = nil
-		}
-		j := bytes.IndexByte(pair, nameValueSeparator)
-		if j <= 0 || j == len(pair)-1 {
-			continue
-		}
-		if string(pair[:j]) == key {
-			value, ok = pair[j+1:], true
+		k, v, rest, ok := nextProperty(props)
+		props = rest
+		if ok && string(k) == key {
+			value, found = v, true
 		}
 	}
-	return value, ok
+	return value, found
 }
 
 // TagsCodeBytes is TagsCode of string(tags) without the conversion.
@@ -118,25 +124,19 @@ func TagsCodeBytes(tags []byte) int64 {
 // DispatchProperties returns TAGS, KEYS and UNIQ_KEY in one pass over the properties, each as
 // Property would (nil when absent).
 func (m *Meta) DispatchProperties() (tags, keys, uniq []byte) {
-	props := m.Props
-	for len(props) > 0 {
-		pair := props
-		if i := bytes.IndexByte(props, propertySeparator); i >= 0 {
-			pair, props = props[:i], props[i+1:]
-		} else {
-			props = nil
-		}
-		j := bytes.IndexByte(pair, nameValueSeparator)
-		if j <= 0 || j == len(pair)-1 {
+	for props := m.Props; len(props) > 0; {
+		k, v, rest, ok := nextProperty(props)
+		props = rest
+		if !ok {
 			continue
 		}
-		switch string(pair[:j]) {
+		switch string(k) {
 		case PropertyTags:
-			tags = pair[j+1:]
+			tags = v
 		case PropertyKeys:
-			keys = pair[j+1:]
+			keys = v
 		case PropertyUniqKey:
-			uniq = pair[j+1:]
+			uniq = v
 		}
 	}
 	return tags, keys, uniq
