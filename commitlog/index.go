@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/skiffmq/skiff/commitlog/vfs"
 	"github.com/skiffmq/skiff/internal/message"
@@ -153,8 +154,15 @@ func (f *indexFile) close() { _ = f.f.Close() }
 
 func (f *indexFile) msync() error { return f.f.Msync(0, int64(len(f.data))) }
 
-func keyHash(k string) int32 {
-	h := int32(message.TagsCode(k))
+func keyHash(k string) int32 { return absHash(message.HashString(0, k)) }
+
+// keyHashOf is keyHash(topic + "#" + string(key)) without building the string.
+func keyHashOf(topic string, key []byte) int32 {
+	return absHash(message.HashBytes(31*message.HashString(0, topic)+'#', key))
+}
+
+// absHash is RocketMQ's index slot hash: |h|, with MinInt32 mapped to 0.
+func absHash(h int32) int32 {
 	if h < 0 {
 		if h == -h { // math.MinInt32
 			return 0
@@ -171,7 +179,8 @@ func (x *keyIndex) add(topic string, keysProp, uniq []byte, clOffset, storeTs in
 	if len(keysProp) == 0 && len(uniq) == 0 {
 		return
 	}
-	keys := bytes.Fields(keysProp)
+	var buf [8][]byte
+	keys := appendFields(buf[:0], keysProp)
 	if len(uniq) > 0 {
 		keys = append(keys, uniq)
 	}
@@ -192,7 +201,7 @@ func (x *keyIndex) add(topic string, keysProp, uniq []byte, clOffset, storeTs in
 			x.log.Error("index file not available; message not indexed", "offset", clOffset, "err", err)
 			return
 		}
-		x.putLocked(f, topic+"#"+string(k), clOffset, storeTs)
+		x.putLocked(f, keyHashOf(topic, k), clOffset, storeTs)
 	}
 }
 
@@ -242,8 +251,7 @@ func mustAtoi(s string) int64 {
 	return n
 }
 
-func (x *keyIndex) putLocked(f *indexFile, key string, phy, ts int64) {
-	h := keyHash(key)
+func (x *keyIndex) putLocked(f *indexFile, h int32, phy, ts int64) {
 	slotPos := indexHeaderSize + int(h%int32(x.slots))*4
 	count := f.count()
 	prev := f.i32(slotPos)
@@ -268,6 +276,25 @@ func (x *keyIndex) putLocked(f *indexFile, key string, phy, ts int64) {
 	f.put32(36, count+1)
 	f.put64(8, ts)
 	f.put64(24, phy)
+}
+
+// appendFields appends the space-separated fields of b (strings.Fields' rule: Unicode white
+// space) to dst.
+func appendFields(dst [][]byte, b []byte) [][]byte {
+	for len(b) > 0 {
+		i := bytes.IndexFunc(b, func(r rune) bool { return !unicode.IsSpace(r) })
+		if i < 0 {
+			break
+		}
+		b = b[i:]
+		j := bytes.IndexFunc(b, unicode.IsSpace)
+		if j < 0 {
+			j = len(b)
+		}
+		dst = append(dst, b[:j])
+		b = b[j:]
+	}
+	return dst
 }
 
 // lookup walks the chains of key in files overlapping [begin, end], newest first.

@@ -95,19 +95,4 @@ func NewUniqKey() string {
 
 // TagsCode is the consume-queue tag hash: Java's String.hashCode over UTF-16 code units,
 // sign-extended to 64 bits; 0 for no tag (§3.7).
-func TagsCode(tags string) int64 {
-	if tags == "" {
-		return 0
-	}
-	var h int32
-	for _, r := range tags {
-		if r >= 0x10000 {
-			r -= 0x10000
-			h = 31*h + int32(0xD800+(r>>10))
-			h = 31*h + int32(0xDC00+(r&0x3FF))
-			continue
-		}
-		h = 31*h + int32(r)
-	}
-	return int64(h)
-}
+func TagsCode(tags string) int64 { return int64(HashString(0, tags)) }

@@ -105,20 +105,35 @@ func bytesProperty(props []byte, key string) (value []byte, found bool) {
 }
 
 // TagsCodeBytes is TagsCode of string(tags) without the conversion.
-func TagsCodeBytes(tags []byte) int64 {
-	var h int32
-	for len(tags) > 0 {
-		r, n := utf8.DecodeRune(tags)
-		tags = tags[n:]
-		if r >= 0x10000 {
-			r -= 0x10000
-			h = 31*h + int32(0xD800+(r>>10))
-			h = 31*h + int32(0xDC00+(r&0x3FF))
-			continue
-		}
-		h = 31*h + int32(r)
+func TagsCodeBytes(tags []byte) int64 { return int64(HashBytes(0, tags)) }
+
+// HashBytes continues Java's String.hashCode h over the UTF-16 code units of b read as UTF-8
+// (invalid bytes as U+FFFD, as a Go string conversion reads them): HashBytes(HashBytes(0, a), b)
+// is the hash of a+b.
+func HashBytes(h int32, b []byte) int32 {
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		b = b[n:]
+		h = hashRune(h, r)
 	}
-	return int64(h)
+	return h
+}
+
+// HashString is HashBytes for a string.
+func HashString(h int32, s string) int32 {
+	for _, r := range s {
+		h = hashRune(h, r)
+	}
+	return h
+}
+
+func hashRune(h int32, r rune) int32 {
+	if r >= 0x10000 {
+		r -= 0x10000
+		h = 31*h + int32(0xD800+(r>>10))
+		return 31*h + int32(0xDC00+(r&0x3FF))
+	}
+	return 31*h + int32(r)
 }
 
 // DispatchProperties returns TAGS, KEYS and UNIQ_KEY in one pass over the properties, each as
