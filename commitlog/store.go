@@ -61,7 +61,7 @@ type Store struct {
 
 	dispatchMu sync.Mutex
 	topicNames map[string]string // interned topics of dispatched records (under dispatchMu)
-	ckptMu     sync.Mutex // serializes checkpoint writes (flush pass, TruncateTo, Close)
+	ckptMu     sync.Mutex        // serializes checkpoint writes (flush pass, TruncateTo, Close)
 
 	appendMu     sync.Mutex
 	writePos     int64              // next byte to write (under appendMu)
