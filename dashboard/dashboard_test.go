@@ -120,7 +120,7 @@ func TestDashboardPagesRender(t *testing.T) {
 		{"/dashboard/groups", []string{"5 groups match", "g-00000", "60", "no offsets committed"}},
 		{"/dashboard/group?group=g-00000", []string{"c1@1", "317 V4_3_0", "CLUSTERING", "Reset offsets by time", "Skip the backlog", "topic-00000"}},
 		{"/dashboard/producers", []string{"pg-1", "p1@1", "10.0.0.6:6000"}},
-		{"/dashboard/messages?mode=key&topic=%25DLQ%25g-00000&key=k1", []string{"1 messages found", "0A00000100002A9F0000000000000000"}},
+		{"/dashboard/messages?mode=key&topic=%25DLQ%25g-00000&key=k1", []string{"1 messages found", "0A00000100002A9F0000000000000000", "<td>broker-a</td>", "2023-11-14 22:13:20.000 UTC"}},
 		{"/dashboard/message?id=0A00000100002A9F0000000000000000", []string{"dead &lt;b&gt;letter&lt;/b&gt;", "RETRY_TOPIC", "Resend to a consumer group"}},
 		{"/dashboard/message?id=0A00000100002A9F0000000000000000&view=hex", []string{"64 65 61 64", "|dead &lt;b&gt;letter&lt;/|"}},
 		{"/dashboard/dlq?group=g-00000", []string{"topic-00000", "dead &lt;b&gt;letter&lt;/b&gt;", "Resend selected to g-00000"}},

@@ -844,13 +844,14 @@ type MessageRow struct {
 	BornText   string `json:"bornTime"`
 	Size       int    `json:"bodySize"`
 	Reconsumed int32  `json:"reconsumeTimes"`
+	storeHost  string // for nameBrokers
 }
 
 func rowOf(m *message.Message) MessageRow {
 	return MessageRow{OffsetID: message.OffsetMsgID(m.StoreHost, m.CommitLogOffset), UniqKey: m.UniqKey(), Topic: m.Topic,
 		Tags: m.Tags(), Keys: strings.Join(m.Keys(), " "), QueueID: m.QueueID, Offset: m.QueueOffset,
 		StoreTime: m.StoreTimestamp, StoreText: formatMillis(m.StoreTimestamp), BornTime: m.BornTimestamp,
-		BornText: formatMillis(m.BornTimestamp), Size: len(m.Body), Reconsumed: m.ReconsumeTimes}
+		BornText: formatMillis(m.BornTimestamp), Size: len(m.Body), Reconsumed: m.ReconsumeTimes, storeHost: m.StoreHost.String()}
 }
 
 // maxResults is the page size of the time-range search and the limit of the id and key searches.
@@ -995,7 +996,28 @@ func (d *Dashboard) messages(c context.Context, q url.Values) (any, error) {
 	default:
 		return nil, badf("mode must be id, key or time, not %q", out.Mode)
 	}
+	if out.Mode != "time" && len(out.Results) > 0 {
+		d.nameBrokers(c, out.Results)
+	}
 	return out, nil
+}
+
+// nameBrokers fills the broker name of rows found by id or key from their store hosts (a
+// broker's address in the cluster); a host no broker of the cluster has stays unnamed.
+func (d *Dashboard) nameBrokers(c context.Context, rows []MessageRow) {
+	info, err := d.source(c).ClusterInfo(c)
+	if err != nil {
+		return
+	}
+	byAddr := map[string]string{}
+	for name, bd := range info.BrokerAddrTable {
+		for _, a := range bd.BrokerAddrs {
+			byAddr[a] = name
+		}
+	}
+	for i := range rows {
+		rows[i].Broker = byAddr[rows[i].storeHost]
+	}
 }
 
 // byTime reads one page of the messages of topic stored in [begin, end] ms, after the cursor

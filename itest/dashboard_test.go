@@ -282,6 +282,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		if s := pageText(t, b, "#result-count"); s != "1 messages found." {
 			t.Fatalf("by key: %q", s)
 		}
+		if s := pageText(t, b, "tr.message"); !strings.Contains(s, c.Broker.Name) || !strings.Contains(s, " UTC") {
+			t.Errorf("by key, the row lacks its broker %s or a UTC store time: %q", c.Broker.Name, s)
+		}
 		browse(t, b, "open", chromedp.Click(chromedp.CSS("tr.message a")), chromedp.WaitVisible(chromedp.CSS("#body")))
 		if s := pageText(t, b, "#body"); s != "dash-body-07" {
 			t.Errorf("message body %q", s)
