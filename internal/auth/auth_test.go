@@ -181,3 +181,35 @@ func TestHAHandshake(t *testing.T) {
 		t.Fatalf("zero hello: %v", err)
 	}
 }
+
+// TestNodeSignatureFieldsCannotBeReSplit: a node signature covers the exact fields and body: moving
+// bytes between a key and its value, between fields, or between the last field and the body (which
+// joined key=value lines, as v1 signed them, could not tell apart) breaks it.
+func TestNodeSignatureFieldsCannotBeReSplit(t *testing.T) {
+	secret := []byte("0123456789abcdef-cluster")
+	now := time.UnixMilli(1_700_000_000_000)
+	get := func(m map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { s, ok := m[k]; return s, ok }
+	}
+	for _, tc := range []struct {
+		name                 string
+		signed, forged       map[string]string
+		signedBody, forgedBy string
+	}{
+		{"value re-split into two fields", map[string]string{"a": "x\nb=y"}, map[string]string{"a": "x", "b": "y"}, "", ""},
+		{"key and value boundary", map[string]string{"a=b": "c"}, map[string]string{"a": "b=c"}, "", ""},
+		{"last value and body", map[string]string{"k": "v"}, map[string]string{"k": "vw"}, "w", ""},
+	} {
+		SignNode(secret, 17, tc.signed, []byte(tc.signedBody), now)
+		v := NewNodeVerifier(secret, time.Minute, func() time.Time { return now })
+		for _, f := range []string{FieldNodeTime, FieldNodeNonce, FieldNodeSig} {
+			tc.forged[f] = tc.signed[f]
+		}
+		if err := v.Verify(17, get(tc.forged), maps.All(tc.forged), []byte(tc.forgedBy)); !errors.Is(err, ErrNodeBadSig) {
+			t.Errorf("%s: forged request verified (%v)", tc.name, err)
+		}
+		if err := v.Verify(17, get(tc.signed), maps.All(tc.signed), []byte(tc.signedBody)); err != nil {
+			t.Errorf("%s: the signed request itself: %v", tc.name, err)
+		}
+	}
+}

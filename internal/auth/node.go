@@ -35,7 +35,10 @@ var (
 	ErrNodeBusy      = errors.New("auth: too many recent node signatures")
 )
 
-const nodeDomain = "skiff-node-v1\n"
+// nodeDomain starts every node-signed content; v2 length-prefixes keys and values (v1 joined them
+// as key=value lines, so a value holding "\n" or "=" could be re-split into other fields under the
+// same signature).
+const nodeDomain = "skiff-node-v2\n"
 
 func nodeMAC(secret []byte, code int32, fields iter.Seq2[string, string], body []byte) []byte {
 	m := hmac.New(sha256.New, secret)
@@ -43,9 +46,14 @@ func nodeMAC(secret []byte, code int32, fields iter.Seq2[string, string], body [
 	return m.Sum(nil)
 }
 
+// writeNodeContent writes what a node signature covers: the domain, the request code, then every
+// field but SkiffNodeSig in key order (of a repeated key the last value, as handlers read it), each
+// as len(key) ':' key len(value) ':' value, then "\n" and the body. Lengths make the encoding
+// unambiguous: no other set of fields and body writes the same bytes.
 func writeNodeContent(h hash.Hash, code int32, fields iter.Seq2[string, string], body []byte) {
+	var num [20]byte
 	_, _ = h.Write([]byte(nodeDomain))
-	_, _ = h.Write(strconv.AppendInt(nil, int64(code), 10))
+	_, _ = h.Write(strconv.AppendInt(num[:0], int64(code), 10))
 	_, _ = h.Write([]byte{'\n'})
 	c := GetContent()
 	c.AddAll(fields)
@@ -53,12 +61,13 @@ func writeNodeContent(h hash.Hash, code int32, fields iter.Seq2[string, string],
 		if k == FieldNodeSig {
 			return
 		}
-		_, _ = h.Write([]byte(k))
-		_, _ = h.Write([]byte{'='})
-		_, _ = h.Write([]byte(v))
-		_, _ = h.Write([]byte{'\n'})
+		for _, s := range [2]string{k, v} {
+			_, _ = h.Write(append(strconv.AppendInt(num[:0], int64(len(s)), 10), ':'))
+			_, _ = h.Write([]byte(s))
+		}
 	})
 	c.Release()
+	_, _ = h.Write([]byte{'\n'})
 	_, _ = h.Write(body)
 }
 
