@@ -295,3 +295,52 @@ func TestCommitLogAfterFlushOfDurableBytesIsImmediate(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitLogTruncateAnswersCutCompletions: a write still owed when TruncateTo cuts its records
+// is answered with ErrTruncated, and records appended later past its end offset do not answer it
+// again as durable.
+func TestCommitLogTruncateAnswersCutCompletions(t *testing.T) {
+	g := openGated(t, nil)
+	var rs []PutResult
+	for i := range 3 {
+		r := g.s.PutMessage(newMsg("Tr", 0, fmt.Sprint(i), nil))
+		if r.Status != PutOK {
+			t.Fatal(r)
+		}
+		rs = append(rs, r)
+	}
+	var mu sync.Mutex
+	var got []error
+	// A write whose records would end just past the log's end: not durable yet.
+	deferred, err := g.s.AfterFlush(rs[2].EndOffset+1, 1, func(err error) {
+		mu.Lock()
+		got = append(got, err)
+		mu.Unlock()
+	})
+	if !deferred || err != nil {
+		t.Fatalf("AfterFlush past the end: deferred=%v err=%v", deferred, err)
+	}
+	if err := g.s.TruncateTo(rs[1].CommitLogOffset); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if r := g.s.PutMessage(newMsg("Tr", 0, fmt.Sprint("after-", i), nil)); r.Status != PutOK {
+			t.Fatal(r)
+		}
+	}
+	waitUntil := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n > 0 || time.Now().After(waitUntil) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || !errors.Is(got[0], ErrTruncated) {
+		t.Fatalf("answers to the cut write: %v, want one ErrTruncated", got)
+	}
+}

@@ -51,7 +51,8 @@ type queueKey struct {
 // readers look them up).
 //
 // Lock order: appendMu → newSegMu → segMu; appendMu → dispatchMu → segMu; dispatchMu → cqMu → consumeQueue.mu; keyIndex.mu is
-// taken alone (under dispatchMu); flushMu and ckptMu are leaves.
+// taken alone (under dispatchMu); appendMu → dispatchMu → flushRun → segMu / flushMu / ckptMu
+// (TruncateTo; a flush pass takes flushRun first); flushMu and ckptMu are leaves.
 type Store struct {
 	cfg    Config
 	fs     vfs.FS
@@ -93,6 +94,7 @@ type Store struct {
 	replica     atomic.Bool           // AppendCommitLog was used: the written end may fall inside a record
 
 	flushMu       sync.Mutex
+	flushRun      sync.Mutex        // one flush pass at a time, never during TruncateTo (a pass must not publish an end TruncateTo cut)
 	pending       []completion      // SYNC_FLUSH writes waiting for their msync, by end offset (complete.go)
 	ready         []readyCompletion // released, waiting for the answering goroutine
 	answersClosed bool              // Close answered the last completions: no new ones
@@ -488,6 +490,8 @@ func (s *Store) flushLoop() {
 // flush msyncs [flushed, wrote) and releases the waiters it covers. After a failure nothing is
 // flushed any more and the durable end never advances (the first error sticks).
 func (s *Store) flush() error {
+	s.flushRun.Lock()
+	defer s.flushRun.Unlock()
 	if err := s.FlushError(); err != nil {
 		return err
 	}

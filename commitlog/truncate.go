@@ -11,6 +11,10 @@ import (
 // not the start of a record.
 var ErrBadTruncateOffset = errors.New("commitlog: truncate offset is not a record boundary of the stored log")
 
+// ErrTruncated answers a SYNC_FLUSH write still waiting for its flush when TruncateTo cut its
+// records.
+var ErrTruncated = errors.New("commitlog: the records were cut by TruncateTo before they were durable")
+
 // TruncateTo durably cuts the commit log at offset, which must be a record boundary between
 // MinPhyOffset and MaxPhyOffset (a record start, a segment start, or the end). Records at and
 // past offset are gone for good: the rest of the segment is zeroed and fsynced, later segments
@@ -29,6 +33,8 @@ func (s *Store) TruncateTo(offset int64) error {
 	defer s.appendMu.Unlock()
 	s.dispatchMu.Lock()
 	defer s.dispatchMu.Unlock()
+	s.flushRun.Lock() // no flush pass may store a flushed offset from before the cut
+	defer s.flushRun.Unlock()
 	if err := s.FlushError(); err != nil {
 		return err
 	}
@@ -59,6 +65,13 @@ func (s *Store) TruncateTo(offset int64) error {
 	}
 	s.flushed.Store(offset)
 	s.dispatched.Store(offset)
+	// SYNC_FLUSH writes still owed whose records were cut are answered with ErrTruncated (new
+	// records reaching their end offset must not make them look durable).
+	s.releaseFlushed(offset)
+	s.flushMu.Lock()
+	s.failPendingLocked(fmt.Errorf("%w at offset %d", ErrTruncated, offset))
+	s.flushMu.Unlock()
+	s.wakeAnswerer()
 	s.cqMu.RLock()
 	for k, q := range s.cqs {
 		if err := q.truncateAbove(offset); err != nil {
