@@ -170,7 +170,7 @@ func aclConsumer(t *testing.T, c *testutil.Cluster, group, topic string, creds p
 	if err := pc.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = pc.Shutdown() })
+	t.Cleanup(func() { _ = stopPushConsumer(pc) })
 }
 
 func mustRefused(t *testing.T, what string, err error) {

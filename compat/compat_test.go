@@ -493,7 +493,7 @@ func testResume(t *testing.T, ns []string, brokerAddr string) {
 	s1.waitBodies(t, first, 60*time.Second, "first consumer")
 	testutil.WaitFor(t, 30*time.Second, func() bool { return committedOffsets(brokerAddr, group, topicResume, 4) == 50 },
 		"the broker to store offsets summing to 50 for "+group)
-	if err := c1.Shutdown(); err != nil {
+	if err := stopPushConsumer(c1); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	second := send("second", 30)

@@ -294,7 +294,7 @@ func startOfficialConsumer(t *testing.T, c *testutil.Cluster, group, instance, t
 	if err := pc.Start(); err != nil {
 		t.Fatalf("official consumer %s Start: %v", group, err)
 	}
-	t.Cleanup(func() { _ = pc.Shutdown() })
+	t.Cleanup(func() { _ = stopPushConsumer(pc) })
 }
 
 // startOfficialProducer starts an official producer with the passthrough resolver.

@@ -154,8 +154,20 @@ func startConsumer(t *testing.T, nameServers []string, o consumerOpts) rocketmq.
 	if err := c.Start(); err != nil {
 		t.Fatalf("consumer %s Start: %v", o.group, err)
 	}
-	t.Cleanup(func() { _ = c.Shutdown() })
+	t.Cleanup(func() { _ = stopPushConsumer(c) })
 	return c
+}
+
+// stopPushConsumer shuts an official push consumer down without tripping v2.1.2's shutdown race:
+// Shutdown closes each process queue's message channel while a pull answered FOUND may still be
+// about to send to it (processQueue.putMessage selects between the closed done channel and the
+// closed message channel, and panics with "send on closed channel" when it picks the second;
+// CI hit it once on 2026-12-03). Suspending first stops new pulls, and the pause lets answers
+// already on the way land in the still-open channel.
+func stopPushConsumer(c rocketmq.PushConsumer) error {
+	c.Suspend()
+	time.Sleep(300 * time.Millisecond)
+	return c.Shutdown()
 }
 
 // delivery is one message as a consumer saw it.
