@@ -371,8 +371,19 @@ func readQueue(t *testing.T, cli *rpc.Client, addr, topic string, q int32) []int
 	hb, _ := json.Marshal(map[string]any{"clientID": "127.0.0.1@" + group, "producerDataSet": []any{},
 		"consumerDataSet": []any{map[string]any{"groupName": group, "consumeType": "CONSUME_ACTIVELY", "messageModel": "CLUSTERING",
 			"consumeFromWhere": "CONSUME_FROM_FIRST_OFFSET", "subscriptionDataSet": []any{map[string]any{"topic": topic, "subString": "*"}}}}})
-	if r, err := haCall(t, cli, addr, remoting.HeartBeat, nil, hb); err != nil || r.Code != remoting.Success {
-		t.Fatalf("heartbeat to %s: %v %v", addr, r, err)
+	// Creating the reader's group is refused while an in-sync replica is unreachable (the
+	// master must put it on every member first): right after a switch the SyncStateSet can
+	// still name the departed master until it is shrunk (haMaxTimeSlaveNotCatchup, 3 s here).
+	var hbErr string
+	if !testutil.Poll(20*time.Second, func() bool {
+		r, err := haCall(t, cli, addr, remoting.HeartBeat, nil, hb)
+		if err == nil && r.Code == remoting.Success {
+			return true
+		}
+		hbErr = fmt.Sprintf("%v %v", r, err)
+		return false
+	}) {
+		t.Fatalf("heartbeat to %s: %s", addr, hbErr)
 	}
 	var out []int
 	off := int64(0)
