@@ -39,7 +39,8 @@ func (b *Broker) newProcessors() {
 		}
 		return nil
 	}
-	b.sendBackProc = &processor.SendBack{Send: b.sendProc, Store: b.store, Writable: func() bool { return b.fo == nil || b.fo.writable() }}
+	writable := func() bool { return b.fo == nil || b.fo.writable() } // controller mode: the master of its set
+	b.sendBackProc = &processor.SendBack{Send: b.sendProc, Store: b.store, Writable: writable}
 	b.clientProc = &processor.ClientManage{
 		Clients: b.clients, Locks: b.locks, Groups: b.groups, Topics: b.topics, Config: b.procConfig,
 		Now: func() time.Time { return b.now() }, Log: b.log, Register: b.triggerRegister, NotifyIDsChanged: b.notifyIDsChanged,
@@ -53,7 +54,7 @@ func (b *Broker) newProcessors() {
 	b.txProc = &processor.Transactions{
 		Store: b.store, Writer: b.writer, Topics: b.topics, Producers: brokerProducers{b.clients},
 		StoreHost: b.storeHost, Config: b.procConfig, Now: func() time.Time { return b.now() }, Log: b.log,
-		Writable: func() bool { return b.fo == nil || b.fo.writable() },
+		Writable: writable,
 	}
 	b.schedProc = &processor.Schedule{
 		Store: b.store, Writer: b.writer, Offsets: b.delayOffsets, Levels: b.delayLevels,

@@ -79,8 +79,8 @@ type Admin struct {
 	ConsumerConns func(group string) []*server.Conn
 }
 
-// SlaveModifyRemark is RocketMQ's answer to a topic or group change sent to a slave.
-const SlaveModifyRemark = "Can't modify topic or subscription group from slave broker, please execute it from master broker."
+// slaveModifyRemark is RocketMQ's answer to a topic or group change sent to a slave.
+const slaveModifyRemark = "Can't modify topic or subscription group from slave broker, please execute it from master broker."
 
 func (p *Admin) fromMaster(req *remoting.Command) bool {
 	return p.FromMaster != nil && p.FromMaster(req)
@@ -100,7 +100,7 @@ func jsonBody(v any) []byte {
 // CreateTopic serves UPDATE_AND_CREATE_TOPIC.
 func (p *Admin) CreateTopic(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
 	if !p.Config().IsMaster && !p.fromMaster(req) {
-		return errResp(req, remoting.SystemError, SlaveModifyRemark)
+		return errResp(req, remoting.SystemError, slaveModifyRemark)
 	}
 	f := protocol.ReadFields(req.RawExt())
 	tc := metadata.TopicConfig{
@@ -142,7 +142,7 @@ func (p *Admin) CreateTopic(_ context.Context, _ *server.Conn, req *remoting.Com
 // DeleteTopic serves DELETE_TOPIC_IN_BROKER: the topic, its consumer offsets and its queues go.
 func (p *Admin) DeleteTopic(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
 	if !p.Config().IsMaster && !p.fromMaster(req) {
-		return errResp(req, remoting.SystemError, SlaveModifyRemark)
+		return errResp(req, remoting.SystemError, slaveModifyRemark)
 	}
 	f := protocol.ReadFields(req.RawExt())
 	topic := f.Str("topic", true)
@@ -184,7 +184,7 @@ func (p *Admin) GetAllDelayOffset(_ context.Context, _ *server.Conn, req *remoti
 // RocketMQ's defaults.
 func (p *Admin) CreateGroup(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
 	if !p.Config().IsMaster && !p.fromMaster(req) {
-		return errResp(req, remoting.SystemError, SlaveModifyRemark)
+		return errResp(req, remoting.SystemError, slaveModifyRemark)
 	}
 	gc := metadata.DefaultGroupConfig("")
 	if err := json.Unmarshal(req.Body, &gc); err != nil {
@@ -208,7 +208,7 @@ func (p *Admin) GetAllGroups(_ context.Context, _ *server.Conn, req *remoting.Co
 // DeleteGroup serves DELETE_SUBSCRIPTIONGROUP (with its offsets when removeOffset is set).
 func (p *Admin) DeleteGroup(_ context.Context, _ *server.Conn, req *remoting.Command) *remoting.Command {
 	if !p.Config().IsMaster && !p.fromMaster(req) {
-		return errResp(req, remoting.SystemError, SlaveModifyRemark)
+		return errResp(req, remoting.SystemError, slaveModifyRemark)
 	}
 	f := protocol.ReadFields(req.RawExt())
 	group := f.Str("groupName", true)
@@ -225,8 +225,8 @@ func (p *Admin) DeleteGroup(_ context.Context, _ *server.Conn, req *remoting.Com
 	return success(req, nil)
 }
 
-// WriteMQKey writes a MessageQueue as a fastjson object key (§1.9), the form Java tools parse.
-func WriteMQKey(buf *bytes.Buffer, topic, brokerName string, qid int32) {
+// writeMQKey writes a MessageQueue as a fastjson object key (§1.9), the form Java tools parse.
+func writeMQKey(buf *bytes.Buffer, topic, brokerName string, qid int32) {
 	buf.WriteString(`{"brokerName":`)
 	buf.Write(protocol.AppendJSONString(nil, brokerName))
 	buf.WriteString(`,"queueId":`)
@@ -267,7 +267,7 @@ func (p *Admin) TopicStats(_ context.Context, _ *server.Conn, req *remoting.Comm
 		if q > 0 {
 			buf.WriteByte(',')
 		}
-		WriteMQKey(&buf, topic, brokerName, q)
+		writeMQKey(&buf, topic, brokerName, q)
 		maxOff := p.Store.MaxOffsetInQueue(topic, q)
 		last := int64(0)
 		if maxOff > 0 {
@@ -307,7 +307,7 @@ func (p *Admin) ConsumeStats(_ context.Context, _ *server.Conn, req *remoting.Co
 				buf.WriteByte(',')
 			}
 			first = false
-			WriteMQKey(&buf, topic, brokerName, q)
+			writeMQKey(&buf, topic, brokerName, q)
 			cons := offs[q] // 0 when the group has no offset for the queue
 			last := int64(0)
 			if cons > 0 {
@@ -356,7 +356,7 @@ func (p *Admin) ResetOffset(_ context.Context, _ *server.Conn, req *remoting.Com
 		if q > 0 {
 			buf.WriteByte(',')
 		}
-		WriteMQKey(&buf, topic, cfg.BrokerName, q)
+		writeMQKey(&buf, topic, cfg.BrokerName, q)
 		fmt.Fprintf(&buf, ":%d", target)
 	}
 	buf.WriteString(`}}`)

@@ -115,7 +115,7 @@ func TestAdminCreateTopicValidatesAndPersists(t *testing.T) {
 		t.Fatal("a refused topic was stored")
 	}
 	f.cfg.IsMaster = false
-	if resp := f.p.CreateTopic(ctx, nil, createTopicReq("OnSlave", "1", "1", "6")); resp.Remark != SlaveModifyRemark {
+	if resp := f.p.CreateTopic(ctx, nil, createTopicReq("OnSlave", "1", "1", "6")); resp.Remark != slaveModifyRemark {
 		t.Fatalf("slave: %+v", resp)
 	}
 	f.forwarded = true // controller mode: the master's forward is applied on a replica

@@ -273,24 +273,17 @@ func Decode(b []byte, checkCRC bool) (*Message, error) { return decode(b, checkC
 
 // decode is Decode reusing topic as the Topic string when the record's topic bytes equal it.
 func decode(b []byte, checkCRC bool, topic string) (*Message, error) {
-	size, err := RecordSize(b)
+	meta, err := DecodeMeta(b)
 	if err != nil {
 		return nil, err
 	}
-	if size > len(b) {
-		return nil, fmt.Errorf("%w: totalSize %d, %d bytes available", ErrShort, size, len(b))
-	}
-	r := b[:size]
+	r := b[:meta.StoreSize]
 	be := binary.BigEndian
-	m := &Message{StoreSize: int32(size)}
+	m := &Message{StoreSize: meta.StoreSize, QueueID: meta.QueueID, QueueOffset: meta.QueueOffset,
+		CommitLogOffset: meta.CommitLogOffset, SysFlag: meta.SysFlag, StoreTimestamp: meta.StoreTimestamp}
 	m.BodyCRC = int32(be.Uint32(r[8:]))
-	m.QueueID = int32(be.Uint32(r[12:]))
 	m.Flag = int32(be.Uint32(r[16:]))
-	m.QueueOffset = int64(be.Uint64(r[20:]))
-	m.CommitLogOffset = int64(be.Uint64(r[28:]))
-	m.SysFlag = int32(be.Uint32(r[36:]))
 	m.BornTimestamp = int64(be.Uint64(r[40:]))
-	p := 48
 	bornLen, storeLen := 8, 8
 	if m.SysFlag&FlagBornHostV6 != 0 {
 		bornLen = 20
@@ -298,41 +291,20 @@ func decode(b []byte, checkCRC bool, topic string) (*Message, error) {
 	if m.SysFlag&FlagStoreHostV6 != 0 {
 		storeLen = 20
 	}
-	if size < fixedSize-16+bornLen+storeLen {
-		return nil, fmt.Errorf("%w: totalSize %d too small for its hosts", ErrBadLength, size)
-	}
+	p := 48
 	m.BornHost = readHost(r[p:], bornLen)
-	p += bornLen
-	m.StoreTimestamp = int64(be.Uint64(r[p:]))
-	p += 8
+	p += bornLen + 8
 	m.StoreHost = readHost(r[p:], storeLen)
 	p += storeLen
 	m.ReconsumeTimes = int32(be.Uint32(r[p:]))
 	m.PreparedTransactionOffset = int64(be.Uint64(r[p+4:]))
-	bodyLen := int(int32(be.Uint32(r[p+12:])))
-	p += 16
-	if bodyLen < 0 || p+bodyLen+1 > size {
-		return nil, fmt.Errorf("%w: body length %d in a %d-byte record", ErrBadLength, bodyLen, size)
-	}
-	m.Body = r[p : p+bodyLen : p+bodyLen]
-	p += bodyLen
-	topicLen := int(r[p])
-	p++
-	if p+topicLen+2 > size {
-		return nil, fmt.Errorf("%w: topic length %d in a %d-byte record", ErrBadLength, topicLen, size)
-	}
-	if tb := r[p : p+topicLen]; string(tb) == topic {
+	m.Body = r[meta.bodyAt : meta.bodyAt+meta.bodyLen : meta.bodyAt+meta.bodyLen]
+	if string(meta.Topic) == topic {
 		m.Topic = topic
 	} else {
-		m.Topic = string(tb)
+		m.Topic = string(meta.Topic)
 	}
-	p += topicLen
-	propLen := int(be.Uint16(r[p:]))
-	p += 2
-	if p+propLen != size {
-		return nil, fmt.Errorf("%w: properties length %d leaves %d bytes of a %d-byte record", ErrBadLength, propLen, size-p-propLen, size)
-	}
-	m.Properties = ParseProperties(string(r[p : p+propLen]))
+	m.Properties = ParseProperties(string(meta.Props))
 	if checkCRC {
 		if crc := int32(crc32.Checksum(m.Body, crcTable) & 0x7FFFFFFF); crc != m.BodyCRC {
 			return nil, fmt.Errorf("%w: stored 0x%08X, computed 0x%08X at offset %d", ErrBadCRC, uint32(m.BodyCRC), uint32(crc), m.CommitLogOffset)

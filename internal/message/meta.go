@@ -19,10 +19,12 @@ type Meta struct {
 	StoreTimestamp  int64
 	Topic           []byte // aliases the record
 	Props           []byte // aliases the record: "k\x01v\x02k\x01v"
+
+	bodyAt, bodyLen int // where the body lies in the record (for Decode)
 }
 
-// DecodeMeta reads the record at the start of b as Decode does (the same length checks, so it
-// accepts exactly the records Decode accepts, and never panics), keeping only Meta's fields.
+// DecodeMeta reads the record at the start of b: every length check of the record format is
+// here (Decode builds on it, so both accept exactly the same records), and it never panics.
 func DecodeMeta(b []byte) (Meta, error) {
 	var m Meta
 	size, err := RecordSize(b)
@@ -57,6 +59,7 @@ func DecodeMeta(b []byte) (Meta, error) {
 	if bodyLen < 0 || p+bodyLen+1 > size {
 		return m, fmt.Errorf("%w: body length %d in a %d-byte record", ErrBadLength, bodyLen, size)
 	}
+	m.bodyAt, m.bodyLen = p, bodyLen
 	p += bodyLen
 	topicLen := int(r[p])
 	p++

@@ -4,8 +4,9 @@ import (
 	"testing"
 )
 
-// FuzzMessageDecodeMeta checks DecodeMeta against Decode on arbitrary bytes: both accept the
-// same inputs, agree on every field Meta has, and Property returns what the parsed map holds.
+// FuzzMessageDecodeMeta checks DecodeMeta against Decode on arbitrary bytes (Decode builds on
+// it): they agree on every field Meta has, and Property and DispatchProperties return what the
+// parsed map holds.
 func FuzzMessageDecodeMeta(f *testing.F) {
 	s := sample()
 	s.Properties["TAGS"] = "TagA"
