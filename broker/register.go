@@ -2,21 +2,16 @@ package broker
 
 import (
 	"context"
-	"encoding/json"
+
 	"hash/crc32"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/skiffmq/skiff/broker/metadata"
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 )
-
-// registerBody is RegisterBrokerBody (§2.3), sent as standard JSON.
-type registerBody struct {
-	TopicConfigSerializeWrapper metadata.TopicTable `json:"topicConfigSerializeWrapper"`
-	FilterServerList            []string            `json:"filterServerList"`
-}
 
 // triggerRegister asks the register loop to register with every name server now (after a topic
 // was created or changed).
@@ -65,11 +60,7 @@ func (b *Broker) registerAll(ctx context.Context) {
 			table.TopicConfigTable[k] = tc
 		}
 	}
-	body, err := json.Marshal(registerBody{TopicConfigSerializeWrapper: table, FilterServerList: []string{}})
-	if err != nil {
-		b.log.Error("encode register body failed", "err", err)
-		return
-	}
+	body := protocol.EncodeRegisterBody(protocol.RegisterBrokerBody{TopicConfigSerializeWrapper: table})
 	ext := map[string]string{
 		"brokerName":   b.conf().BrokerName,
 		"brokerAddr":   b.conf().BrokerAddr(),

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/protocol"
 )
 
 // Property names with a meaning to brokers and clients (RocketMQ's names).
@@ -298,16 +299,9 @@ func hostString(ap netip.AddrPort) string {
 	return ap.String()
 }
 
-// MessageQueue identifies one queue of a topic on one broker set.
-type MessageQueue struct {
-	Topic      string `json:"topic"`
-	BrokerName string `json:"brokerName"`
-	QueueID    int32  `json:"queueId"`
-}
-
-func (q MessageQueue) String() string {
-	return fmt.Sprintf("%s@%s/%d", q.Topic, q.BrokerName, q.QueueID)
-}
+// MessageQueue identifies one queue of a topic on one broker set (the protocol's type; its
+// String form is "topic@brokerName/queueId").
+type MessageQueue = protocol.MessageQueue
 
 // SendStatus is the outcome of a send that reached a broker.
 type SendStatus int

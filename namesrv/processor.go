@@ -135,7 +135,7 @@ func (s *Server) registerBroker(connKey string, req *request) *response {
 		reg.Timeout = time.Duration(ms) * time.Millisecond
 	}
 	if len(req.Body) > 0 {
-		body, err := routeinfo.DecodeRegisterBody(req.Body, parseBool(ext(req, "compressed")))
+		body, err := protocol.DecodeRegisterBody(req.Body, parseBool(ext(req, "compressed")))
 		if err != nil {
 			s.log.Warn("register broker refused: bad body", "broker", v[0], "addr", v[1], "err", err)
 			return newResponse(protocol.SystemError, err.Error())
@@ -195,13 +195,13 @@ func (s *Server) getRouteInfoByTopic(req *request) *response {
 		}
 	}
 	standard := req.Version >= protocol.VersionV4_9_4 || parseBool(ext(req, "acceptStandardJsonOnly"))
-	return okBody(req, routeinfo.EncodeTopicRoute(route, standard))
+	return okBody(req, protocol.EncodeTopicRoute(route, standard))
 }
 
 func (s *Server) getBrokerClusterInfo(req *request) *response {
 	// A Java name server always answers in the fastjson form; acceptStandardJsonOnly=true is a
 	// Skiff extension for tools that decode with a standard JSON library.
-	return okBody(req, routeinfo.EncodeClusterInfo(s.table.ClusterInfo(), parseBool(ext(req, "acceptStandardJsonOnly"))))
+	return okBody(req, protocol.EncodeClusterInfo(s.table.ClusterInfo(), parseBool(ext(req, "acceptStandardJsonOnly"))))
 }
 
 func (s *Server) getTopicsByCluster(req *request) *response {

@@ -74,7 +74,7 @@ func registerBody(dv int64, topics ...string) []byte {
 	for _, tp := range topics {
 		table[tp] = routeinfo.TopicConfig{TopicName: tp, ReadQueueNums: 4, WriteQueueNums: 4, Perm: 6, TopicFilterType: "SINGLE_TAG"}
 	}
-	return routeinfo.EncodeRegisterBody(routeinfo.RegisterBrokerBody{TopicConfigSerializeWrapper: routeinfo.TopicConfigSerializeWrapper{
+	return protocol.EncodeRegisterBody(routeinfo.RegisterBrokerBody{TopicConfigSerializeWrapper: routeinfo.TopicConfigSerializeWrapper{
 		DataVersion: routeinfo.DataVersion{Counter: dv, Timestamp: 1}, TopicConfigTable: table}})
 }
 
@@ -152,7 +152,7 @@ func TestNamesrvProcessRegisterChecksCRCAndBody(t *testing.T) {
 	r = registerReq("broker-j", "j:1", 0, body)
 	r.ExtFields["bodyCrc32"] = "0"
 	mustCode(t, s.process("", r), protocol.Success)
-	cbody := routeinfo.EncodeCompressedRegisterBody(routeinfo.RegisterBrokerBody{TopicConfigSerializeWrapper: routeinfo.TopicConfigSerializeWrapper{
+	cbody := protocol.EncodeCompressedRegisterBody(routeinfo.RegisterBrokerBody{TopicConfigSerializeWrapper: routeinfo.TopicConfigSerializeWrapper{
 		TopicConfigTable: map[string]routeinfo.TopicConfig{"Z": {TopicName: "Z", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6, TopicFilterType: "SINGLE_TAG"}}}})
 	r = registerReq("broker-z", "z:1", 0, cbody)
 	r.ExtFields["compressed"] = "true"

@@ -13,7 +13,6 @@ import (
 	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/rpc"
-	"github.com/skiffmq/skiff/namesrv/routeinfo"
 )
 
 func startTestServer(t *testing.T, mutate func(*Config)) (*Server, *testClock) {
@@ -86,7 +85,7 @@ func TestNamesrvServerRegisterRouteOverTCP(t *testing.T) {
 	mustCode(t, invoke(t, broker, s.Addr(), registerReq("broker-a", "127.0.0.1:10911", 0, registerBody(1, "TopicTest"))), protocol.Success)
 
 	resp := mustCode(t, invoke(t, client, s.Addr(), req(protocol.GetRouteInfoByTopic, map[string]string{"topic": "TopicTest"}, nil)), protocol.Success)
-	route, err := routeinfo.DecodeTopicRoute(resp.Body)
+	route, err := protocol.DecodeTopicRoute(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +265,7 @@ func TestNamesrvServerOnewayUnknownAndRocketMQHeader(t *testing.T) {
 		resp.SerializeType != remoting.SerializeRocketMQ {
 		t.Fatalf("route answer %v (serialize %d)", resp, resp.SerializeType)
 	}
-	rd, err := routeinfo.DecodeTopicRoute(resp.Body)
+	rd, err := protocol.DecodeTopicRoute(resp.Body)
 	if err != nil || len(rd.BrokerDatas) != 1 || rd.BrokerDatas[0].BrokerName != "broker-a" {
 		t.Fatalf("route %+v, %v", rd, err)
 	}

@@ -7,14 +7,12 @@ import (
 	"log/slog"
 
 	"github.com/skiffmq/skiff/internal/atomicfile"
+	"github.com/skiffmq/skiff/internal/protocol"
 )
 
 // DataVersion identifies a version of a table; it changes on every modification so that name
-// servers and slaves can tell whether they hold the latest copy.
-type DataVersion struct {
-	Counter   int64 `json:"counter"`
-	Timestamp int64 `json:"timestamp"`
-}
+// servers and slaves can tell whether they hold the latest copy (the protocol's type).
+type DataVersion = protocol.DataVersion
 
 // writeJSONAtomic writes v as JSON to path through atomicfile (temporary file, fsync, the previous
 // content kept as path.bak, rename, folder fsync).

@@ -41,10 +41,7 @@ var ErrInvalidTopic = errors.New("metadata: invalid topic name")
 type TopicConfig = protocol.TopicConfig
 
 // TopicTable is the serialized form of all topics (RocketMQ TopicConfigSerializeWrapper).
-type TopicTable struct {
-	DataVersion      DataVersion            `json:"dataVersion"`
-	TopicConfigTable map[string]TopicConfig `json:"topicConfigTable"`
-}
+type TopicTable = protocol.TopicConfigSerializeWrapper
 
 // ValidateTopic checks a topic name the way RocketMQ does: non-empty, at most 127 bytes, only
 // characters in [%|a-zA-Z0-9_-].

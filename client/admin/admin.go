@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -96,39 +95,9 @@ func (a *Admin) Close() error {
 // BrokerData is one broker name with its addresses by broker id (0 = master).
 type BrokerData = core.BrokerData
 
-// ClusterInfo is the body of GET_BROKER_CLUSTER_INFO.
-type ClusterInfo struct {
-	BrokerAddrTable  map[string]BrokerData `json:"brokerAddrTable"`
-	ClusterAddrTable map[string][]string   `json:"clusterAddrTable"`
-}
-
-// ClusterNames returns the cluster names, sorted.
-func (ci *ClusterInfo) ClusterNames() []string {
-	names := make([]string, 0, len(ci.ClusterAddrTable))
-	for c := range ci.ClusterAddrTable {
-		names = append(names, c)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// MasterAddrs returns the master address of every broker name of cluster, sorted by broker name;
-// ErrClusterNotExist when the cluster is unknown.
-func (ci *ClusterInfo) MasterAddrs(cluster string) ([]string, error) {
-	names, ok := ci.ClusterAddrTable[cluster]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrClusterNotExist, cluster)
-	}
-	names = slices.Clone(names)
-	sort.Strings(names)
-	var out []string
-	for _, n := range names {
-		if addr := ci.BrokerAddrTable[n].MasterAddr(); addr != "" {
-			out = append(out, addr)
-		}
-	}
-	return out, nil
-}
+// ClusterInfo is the body of GET_BROKER_CLUSTER_INFO (the protocol's type, with ClusterNames and
+// MasterAddrs).
+type ClusterInfo = protocol.ClusterInfo
 
 // QueueData is a topic's queues on one broker name.
 type QueueData = core.QueueData

@@ -31,8 +31,8 @@
 //	{"brokerDatas":[{"brokerAddrs":{0:"127.0.0.1:10911"},"brokerName":"b","cluster":"c"}],
 //	 "queueDatas":[{"brokerName":"b","perm":6,"readQueueNums":8,"topicSysFlag":0,"writeQueueNums":8}]}
 //
-// NormalizeJSON quotes such keys (never touching the contents of strings) before the body goes to
-// encoding/json, so both forms decode. Requests carry version 409, for which Skiff's name server
+// Unmarshal quotes such keys (never touching the contents of strings; the protocol's one fastjson
+// reader) before the body goes to encoding/json, so both forms decode. Requests carry version 409, for which Skiff's name server
 // answers with standard JSON anyway.
 //
 // # Errors

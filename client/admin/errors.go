@@ -1,9 +1,8 @@
 package admin
 
 import (
-	"errors"
-
 	"github.com/skiffmq/skiff/client"
+	"github.com/skiffmq/skiff/internal/protocol"
 )
 
 // Sentinel errors. They are the SDK's own (package client), so errors.Is works the same on
@@ -16,7 +15,8 @@ var (
 	// ErrTopicNotExist is returned when a name server has no route for a topic.
 	ErrTopicNotExist = client.ErrTopicNotExist
 	// ErrClusterNotExist is returned when the name servers know no broker of a cluster.
-	ErrClusterNotExist = errors.New("admin: cluster does not exist")
+	// (ClusterInfo.MasterAddrs, a method of the protocol's type, returns it too.)
+	ErrClusterNotExist = protocol.ErrClusterNotExist
 	// ErrTimeout is returned when no answer arrived before the deadline.
 	ErrTimeout = client.ErrTimeout
 	// ErrConnect is returned when an address could not be reached.

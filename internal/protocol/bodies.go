@@ -138,13 +138,6 @@ func (c *CodeSet) UnmarshalJSON(b []byte) error {
 	}
 }
 
-// MessageQueue is RocketMQ's MessageQueue as it appears in JSON bodies (lock requests and answers).
-type MessageQueue struct {
-	Topic      string `json:"topic"`
-	BrokerName string `json:"brokerName"`
-	QueueID    int32  `json:"queueId"`
-}
-
 // LockBatchRequestBody is the body of LOCK_BATCH_MQ and UNLOCK_BATCH_MQ (§2.11).
 type LockBatchRequestBody struct {
 	ConsumerGroup  string         `json:"consumerGroup"`

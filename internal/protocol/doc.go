@@ -40,4 +40,13 @@
 // codes.go is the single table of request codes, response codes, versions, flags, serialization
 // types and languages; package remoting re-exports it. To add a code (a controller request, say),
 // add one constant there.
+//
+// # Bodies
+//
+// bodies.go and route.go hold the JSON body types every side uses (TopicConfig,
+// SubscriptionGroupConfig, HeartbeatData, MessageQueue, DataVersion, QueueData, BrokerData,
+// TopicRouteData, ClusterInfo, RegisterBrokerBody); routebodies.go encodes the route and cluster
+// bodies exactly as a Java name server does (fastjson's field order and unquoted integer keys, or
+// standard JSON) and reads REGISTER_BROKER in its JSON and zlib forms. fastjson.go is the one
+// reader of fastjson's dialect: StandardizeJSON, UnmarshalFastJSON and ObjectKeyMap.
 package protocol

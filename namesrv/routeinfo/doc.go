@@ -1,5 +1,6 @@
-// Package routeinfo is the name server's route table (RocketMQ RouteInfoManager) and the JSON
-// bodies that carry it.
+// Package routeinfo is the name server's route table (RocketMQ RouteInfoManager). Its types and
+// the JSON bodies that carry them (described below) are internal/protocol's (route.go,
+// routebodies.go, fastjson.go), shared with the brokers and the SDK.
 //
 // # Tables
 //
@@ -61,6 +62,6 @@
 //
 // topicSysFlag and order do not travel in the compressed form.
 //
-// StandardizeJSON turns fastjson's unquoted keys into quoted ones so encoding/json can read bodies
-// from Java brokers and Java-style name servers; it never panics on arbitrary bytes (fuzzed).
+// protocol.StandardizeJSON turns fastjson's unquoted keys into quoted ones so encoding/json can read
+// bodies from Java brokers and Java-style name servers; it never panics on arbitrary bytes (fuzzed).
 package routeinfo

@@ -1,6 +1,8 @@
 package routeinfo
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -325,7 +327,7 @@ func (t *Table) TopicRoute(topic string) (route TopicRouteData, ok bool) {
 	for _, name := range names {
 		route.QueueDatas = append(route.QueueDatas, qds[name])
 		if bd := t.brokerAddrs[name]; bd != nil {
-			route.BrokerDatas = append(route.BrokerDatas, bd.clone())
+			route.BrokerDatas = append(route.BrokerDatas, bd.Clone())
 		}
 	}
 	if len(route.BrokerDatas) == 0 {
@@ -343,7 +345,7 @@ func (t *Table) ClusterInfo() ClusterInfo {
 		ClusterAddrTable: make(map[string][]string, len(t.clusterAddrs)),
 	}
 	for name, bd := range t.brokerAddrs {
-		ci.BrokerAddrTable[name] = bd.clone()
+		ci.BrokerAddrTable[name] = bd.Clone()
 	}
 	for c, set := range t.clusterAddrs {
 		ci.ClusterAddrTable[c] = sortedKeys(set)
@@ -404,7 +406,7 @@ func (t *Table) SystemTopics() (names []string, brokerAddr string) {
 			break
 		}
 		if brokerAddr == "" {
-			ids := sortedIDs(bd.BrokerAddrs)
+			ids := slices.Sorted(maps.Keys(bd.BrokerAddrs))
 			if len(ids) > 0 {
 				brokerAddr = bd.BrokerAddrs[ids[0]]
 			}
@@ -499,14 +501,5 @@ func sortedKeys(m map[string]struct{}) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
-	return out
-}
-
-func sortedIDs(m map[int64]string) []int64 {
-	out := make([]int64, 0, len(m))
-	for id := range m {
-		out = append(out, id)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }

@@ -42,12 +42,12 @@ func master(name, addr string, dv int64, conn string, tps map[string]TopicConfig
 func TestRouteInfoRegisterMasterAndSlave(t *testing.T) {
 	tb := New(newFakeClock().Now)
 	res := tb.RegisterBroker(Registration{ClusterName: "c1", BrokerName: "broker-a", BrokerAddr: "10.0.0.1:10911",
-		BrokerID: 0, HaServerAddr: "10.0.0.1:10912", DataVersion: DataVersion{1, 1}, Topics: topics("T1", "T2")})
+		BrokerID: 0, HaServerAddr: "10.0.0.1:10912", DataVersion: DataVersion{Counter: 1, Timestamp: 1}, Topics: topics("T1", "T2")})
 	if !res.First || !res.TopicsUpdate || res.MasterAddr != "" || res.HaServerAddr != "" {
 		t.Fatalf("master result %+v", res)
 	}
 	res = tb.RegisterBroker(Registration{ClusterName: "c1", BrokerName: "broker-a", BrokerAddr: "10.0.0.2:10911",
-		BrokerID: 1, HaServerAddr: "10.0.0.2:10912", DataVersion: DataVersion{5, 5}, Topics: topics("SlaveOnly")})
+		BrokerID: 1, HaServerAddr: "10.0.0.2:10912", DataVersion: DataVersion{Counter: 5, Timestamp: 5}, Topics: topics("SlaveOnly")})
 	if !res.First || res.TopicsUpdate || res.MasterAddr != "10.0.0.1:10911" || res.HaServerAddr != "10.0.0.1:10912" {
 		t.Fatalf("slave result %+v", res)
 	}
@@ -369,7 +369,7 @@ func TestRouteInfoTopicsByClusterAndSystemTopics(t *testing.T) {
 
 func TestRouteInfoQueryDataVersion(t *testing.T) {
 	tb := New(newFakeClock().Now)
-	if changed, stored := tb.QueryDataVersion("a:1", DataVersion{1, 1}); !changed || stored != nil {
+	if changed, stored := tb.QueryDataVersion("a:1", DataVersion{Counter: 1, Timestamp: 1}); !changed || stored != nil {
 		t.Fatalf("unknown broker: %v %v", changed, stored)
 	}
 	tb.RegisterBroker(master("broker-a", "a:1", 7, "", nil))

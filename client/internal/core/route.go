@@ -10,107 +10,23 @@ import (
 	"time"
 
 	"github.com/skiffmq/skiff/client"
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 )
 
 // Permission bits of a topic or broker.
 const (
-	PermRead  = 4
-	PermWrite = 2
+	PermRead  = protocol.PermRead
+	PermWrite = protocol.PermWrite
 )
 
-// BrokerData is one broker name with its addresses by broker id (0 = master).
-type BrokerData struct {
-	Cluster     string           `json:"cluster"`
-	BrokerName  string           `json:"brokerName"`
-	BrokerAddrs map[int64]string `json:"brokerAddrs"`
-}
-
-// MasterAddr returns the address of broker id 0, "" when the master is not registered.
-func (b BrokerData) MasterAddr() string { return b.BrokerAddrs[0] }
-
-// QueueData is a topic's queues on one broker name.
-type QueueData struct {
-	BrokerName     string `json:"brokerName"`
-	ReadQueueNums  int32  `json:"readQueueNums"`
-	WriteQueueNums int32  `json:"writeQueueNums"`
-	Perm           int32  `json:"perm"`
-	TopicSysFlag   int32  `json:"topicSysFlag"`
-}
-
-// TopicRoute is the body of GET_ROUTEINFO_BY_TOPIC.
-type TopicRoute struct {
-	OrderTopicConf    string              `json:"orderTopicConf,omitempty"`
-	QueueDatas        []QueueData         `json:"queueDatas"`
-	BrokerDatas       []BrokerData        `json:"brokerDatas"`
-	FilterServerTable map[string][]string `json:"filterServerTable"`
-}
-
-// Equal reports whether two routes list the same brokers, addresses and queues.
-func (r *TopicRoute) Equal(o *TopicRoute) bool {
-	if r == nil || o == nil {
-		return r == o
-	}
-	a, b := r.normalized(), o.normalized()
-	if len(a.QueueDatas) != len(b.QueueDatas) || len(a.BrokerDatas) != len(b.BrokerDatas) {
-		return false
-	}
-	for i := range a.QueueDatas {
-		if a.QueueDatas[i] != b.QueueDatas[i] {
-			return false
-		}
-	}
-	for i := range a.BrokerDatas {
-		x, y := a.BrokerDatas[i], b.BrokerDatas[i]
-		if x.BrokerName != y.BrokerName || x.Cluster != y.Cluster || !maps.Equal(x.BrokerAddrs, y.BrokerAddrs) {
-			return false
-		}
-	}
-	return true
-}
-
-func (r *TopicRoute) normalized() *TopicRoute {
-	c := &TopicRoute{QueueDatas: slices.Clone(r.QueueDatas), BrokerDatas: slices.Clone(r.BrokerDatas)}
-	sort.Slice(c.QueueDatas, func(i, j int) bool { return c.QueueDatas[i].BrokerName < c.QueueDatas[j].BrokerName })
-	sort.Slice(c.BrokerDatas, func(i, j int) bool { return c.BrokerDatas[i].BrokerName < c.BrokerDatas[j].BrokerName })
-	return c
-}
-
-// PublishQueues returns the queues a producer may write: the write queues of every broker name
-// with write permission and a registered master, ordered by broker name then queue id.
-func (r *TopicRoute) PublishQueues(topic string) []client.MessageQueue {
-	masters := map[string]bool{}
-	for _, b := range r.BrokerDatas {
-		if b.MasterAddr() != "" {
-			masters[b.BrokerName] = true
-		}
-	}
-	var out []client.MessageQueue
-	for _, q := range r.normalized().QueueDatas {
-		if q.Perm&PermWrite == 0 || !masters[q.BrokerName] {
-			continue
-		}
-		for i := int32(0); i < q.WriteQueueNums; i++ {
-			out = append(out, client.MessageQueue{Topic: topic, BrokerName: q.BrokerName, QueueID: i})
-		}
-	}
-	return out
-}
-
-// SubscribeQueues returns the queues a consumer may read: the read queues of every broker name
-// with read permission, ordered by broker name then queue id.
-func (r *TopicRoute) SubscribeQueues(topic string) []client.MessageQueue {
-	var out []client.MessageQueue
-	for _, q := range r.normalized().QueueDatas {
-		if q.Perm&PermRead == 0 {
-			continue
-		}
-		for i := int32(0); i < q.ReadQueueNums; i++ {
-			out = append(out, client.MessageQueue{Topic: topic, BrokerName: q.BrokerName, QueueID: i})
-		}
-	}
-	return out
-}
+// The route's types are the protocol's (internal/protocol, route.go): one definition and one
+// codec for the name server, the brokers and the SDK.
+type (
+	BrokerData = protocol.BrokerData // one broker name with its addresses by broker id (0 = master)
+	QueueData  = protocol.QueueData  // a topic's queues on one broker name
+	TopicRoute = protocol.TopicRouteData
+)
 
 // FetchRoute asks the name servers for topic's route, trying each in turn on transport errors.
 func (c *Client) FetchRoute(ctx context.Context, topic string) (*TopicRoute, error) {
@@ -132,11 +48,11 @@ func (c *Client) FetchRouteRaw(ctx context.Context, topic string) (*TopicRoute, 
 	if err := Check(resp, addr, remoting.GetRouteInfoByTopic); err != nil {
 		return nil, nil, err
 	}
-	r := &TopicRoute{}
-	if err := Unmarshal(resp.Body, r); err != nil {
+	route, err := protocol.DecodeTopicRoute(resp.Body)
+	if err != nil {
 		return nil, nil, fmt.Errorf("%s: route of %q from %s: %w: %v", c.name, topic, addr, client.ErrBadResponse, err)
 	}
-	return r, resp.Body, nil
+	return &route, resp.Body, nil
 }
 
 // Route returns topic's route from the cache, fetching it when absent. The topic is refreshed

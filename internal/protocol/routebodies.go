@@ -1,22 +1,20 @@
-package routeinfo
+package protocol
 
 import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
-
-// ErrBadBody is returned (wrapped) by the decoders for bytes that are not the expected body.
-var ErrBadBody = errors.New("routeinfo: bad body")
 
 // maxInflated bounds the size of a decompressed REGISTER_BROKER body.
 const maxInflated = 64 << 20
@@ -227,7 +225,22 @@ func EncodeTopicRoute(r TopicRouteData, standard bool) []byte {
 		}
 		b = appendBrokerData(b, bd, standard)
 	}
-	b = append(b, `],"filterServerTable":{}`...)
+	b = append(b, `],"filterServerTable":{`...)
+	for i, k := range slices.Sorted(maps.Keys(r.FilterServerTable)) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k, standard)
+		b = append(b, ":["...)
+		for j, v := range r.FilterServerTable[k] {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, v, standard)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, '}')
 	if r.OrderTopicConf != "" {
 		b = append(b, `,"orderTopicConf":`...)
 		b = appendString(b, r.OrderTopicConf, standard)
@@ -255,7 +268,7 @@ func EncodeTopicRoute(r TopicRouteData, standard bool) []byte {
 
 func appendBrokerData(b []byte, bd BrokerData, standard bool) []byte {
 	b = append(b, `{"brokerAddrs":{`...)
-	for i, id := range sortedIDs(bd.BrokerAddrs) {
+	for i, id := range slices.Sorted(maps.Keys(bd.BrokerAddrs)) {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -355,14 +368,18 @@ func DecodeTopicRoute(b []byte) (TopicRouteData, error) {
 		return TopicRouteData{}, err
 	}
 	var w struct {
-		BrokerDatas    []wireBrokerData `json:"brokerDatas"`
-		OrderTopicConf string           `json:"orderTopicConf"`
-		QueueDatas     []wireQueueData  `json:"queueDatas"`
+		BrokerDatas       []wireBrokerData    `json:"brokerDatas"`
+		FilterServerTable map[string][]string `json:"filterServerTable"`
+		OrderTopicConf    string              `json:"orderTopicConf"`
+		QueueDatas        []wireQueueData     `json:"queueDatas"`
 	}
 	if err := json.Unmarshal(std, &w); err != nil {
 		return TopicRouteData{}, fmt.Errorf("%w: route: %v", ErrBadBody, err)
 	}
 	r := TopicRouteData{OrderTopicConf: w.OrderTopicConf}
+	if len(w.FilterServerTable) > 0 { // {} (what name servers send) decodes as nil
+		r.FilterServerTable = w.FilterServerTable
+	}
 	for _, q := range w.QueueDatas {
 		r.QueueDatas = append(r.QueueDatas, QueueData{BrokerName: q.BrokerName, ReadQueueNums: q.ReadQueueNums,
 			WriteQueueNums: q.WriteQueueNums, Perm: q.Perm, TopicSysFlag: q.TopicSysFlag})
@@ -453,94 +470,4 @@ func appendString(b []byte, s string, asciiOnly bool) []byte {
 func appendU(b []byte, r rune) []byte {
 	const hex = "0123456789abcdef"
 	return append(b, '\\', 'u', hex[(r>>12)&0xf], hex[(r>>8)&0xf], hex[(r>>4)&0xf], hex[r&0xf])
-}
-
-// StandardizeJSON rewrites fastjson's unquoted object keys ({0:"a"}, {key:1}) as quoted strings
-// and leaves everything else byte for byte, so the result can go to encoding/json. Input that is
-// already standard JSON comes back unchanged. It checks only what it needs (string and container
-// nesting); encoding/json validates the rest.
-func StandardizeJSON(in []byte) ([]byte, error) {
-	out := make([]byte, 0, len(in)+16)
-	var stack []byte // '{' or '['
-	expectKey := false
-	changed := false
-	for i := 0; i < len(in); {
-		c := in[i]
-		switch {
-		case c == '"':
-			j, err := skipString(in, i)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, in[i:j]...)
-			i = j
-			expectKey = false
-			continue
-		case c == '{' || c == '[':
-			if expectKey {
-				return nil, fmt.Errorf("%w: json: object used as a key at %d", ErrBadBody, i)
-			}
-			if len(stack) >= 1000 {
-				return nil, fmt.Errorf("%w: json nested too deep", ErrBadBody)
-			}
-			stack = append(stack, c)
-			expectKey = c == '{'
-		case c == '}' || c == ']':
-			want := byte('{')
-			if c == ']' {
-				want = '['
-			}
-			if len(stack) == 0 || stack[len(stack)-1] != want {
-				return nil, fmt.Errorf("%w: json: unbalanced %q at %d", ErrBadBody, c, i)
-			}
-			stack = stack[:len(stack)-1]
-			expectKey = false
-		case c == ',':
-			expectKey = len(stack) > 0 && stack[len(stack)-1] == '{'
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-		default:
-			if expectKey {
-				j := i
-				for j < len(in) && isBareKeyByte(in[j]) {
-					j++
-				}
-				if j == i {
-					return nil, fmt.Errorf("%w: json: bad object key at %d", ErrBadBody, i)
-				}
-				out = append(out, '"')
-				out = append(out, in[i:j]...)
-				out = append(out, '"')
-				changed = true
-				i = j
-				expectKey = false
-				continue
-			}
-		}
-		out = append(out, c)
-		i++
-	}
-	if len(stack) != 0 {
-		return nil, fmt.Errorf("%w: json: unterminated container", ErrBadBody)
-	}
-	if !changed {
-		return in, nil
-	}
-	return out, nil
-}
-
-func isBareKeyByte(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-' || c == '.' || c == '$' || c == '+'
-}
-
-// skipString returns the index just past the JSON string starting at in[i] == '"'.
-func skipString(in []byte, i int) (int, error) {
-	for j := i + 1; j < len(in); j++ {
-		switch in[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, nil
-		}
-	}
-	return 0, fmt.Errorf("%w: json: unterminated string at %d", ErrBadBody, i)
 }

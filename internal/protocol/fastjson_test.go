@@ -1,8 +1,8 @@
-package core
+package protocol
 
 import "testing"
 
-func TestAdminObjectKeyMap(t *testing.T) {
+func TestProtocolObjectKeyMap(t *testing.T) {
 	body := []byte(`{"consumeTps":0,"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T{x}"}:{"brokerOffset":5,"consumerOffset":2,"lastTimestamp":0},{"brokerName":"b","queueId":1,"topic":"T"}:7}}`)
 	pairs, err := ObjectKeyMap(body, "offsetTable")
 	if err != nil || len(pairs) != 2 {
@@ -18,7 +18,7 @@ func TestAdminObjectKeyMap(t *testing.T) {
 	}
 }
 
-func FuzzAdminObjectKeyMap(f *testing.F) {
+func FuzzProtocolObjectKeyMap(f *testing.F) {
 	f.Add([]byte(`{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T"}:{"maxOffset":1}}}`))
 	f.Add([]byte(`{"offsetTable":{{"a":"\"}"}:3,{"b":1}:{}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {

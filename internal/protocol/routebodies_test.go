@@ -1,4 +1,4 @@
-package routeinfo
+package protocol
 
 import (
 	"bytes"
@@ -48,7 +48,7 @@ func goClientParse(raw string) map[string]string {
 	return m
 }
 
-func TestRouteInfoJSONRouteFastjsonForm(t *testing.T) {
+func TestProtocolRouteBodiesRouteFastjsonForm(t *testing.T) {
 	got := string(EncodeTopicRoute(sampleRoute(), false))
 	want := `{"brokerDatas":[{"brokerAddrs":{0:"10.0.0.1:10911",1:"10.0.0.2:10911"},"brokerName":"broker-a","cluster":"DefaultCluster"}],` +
 		`"filterServerTable":{},"queueDatas":[{"brokerName":"broker-a","perm":6,"readQueueNums":4,"topicSysFlag":0,"writeQueueNums":4}]}`
@@ -67,7 +67,7 @@ func TestRouteInfoJSONRouteFastjsonForm(t *testing.T) {
 	}
 }
 
-func TestRouteInfoJSONRouteStandardForm(t *testing.T) {
+func TestProtocolRouteBodiesRouteStandardForm(t *testing.T) {
 	r := sampleRoute()
 	r.OrderTopicConf = "broker-a:4"
 	got := EncodeTopicRoute(r, true)
@@ -89,7 +89,7 @@ func TestRouteInfoJSONRouteStandardForm(t *testing.T) {
 	}
 }
 
-func TestRouteInfoJSONEmptyBrokerAddrsPresent(t *testing.T) {
+func TestProtocolRouteBodiesEmptyBrokerAddrsPresent(t *testing.T) {
 	r := TopicRouteData{BrokerDatas: []BrokerData{{BrokerName: "b", Cluster: "c"}}}
 	for _, std := range []bool{false, true} {
 		got := EncodeTopicRoute(r, std)
@@ -99,7 +99,7 @@ func TestRouteInfoJSONEmptyBrokerAddrsPresent(t *testing.T) {
 	}
 }
 
-func TestRouteInfoJSONRouteRoundTripFastjson(t *testing.T) {
+func TestProtocolRouteBodiesRouteRoundTripFastjson(t *testing.T) {
 	r := sampleRoute()
 	back, err := DecodeTopicRoute(EncodeTopicRoute(r, false))
 	if err != nil || !reflect.DeepEqual(back, r) {
@@ -107,7 +107,7 @@ func TestRouteInfoJSONRouteRoundTripFastjson(t *testing.T) {
 	}
 }
 
-func TestRouteInfoJSONStringEscapes(t *testing.T) {
+func TestProtocolRouteBodiesStringEscapes(t *testing.T) {
 	s := "a\"b\\c\n\x01é😀"
 	std := appendString(nil, s, true)
 	if want := `"a\"b\\c\n\u0001\u00e9\ud83d\ude00"`; string(std) != want {
@@ -123,7 +123,7 @@ func TestRouteInfoJSONStringEscapes(t *testing.T) {
 	}
 }
 
-func TestRouteInfoJSONClusterInfo(t *testing.T) {
+func TestProtocolRouteBodiesClusterInfo(t *testing.T) {
 	ci := ClusterInfo{
 		BrokerAddrTable: map[string]BrokerData{
 			"broker-b": {Cluster: "DefaultCluster", BrokerName: "broker-b", BrokerAddrs: map[int64]string{0: "b:1"}},
@@ -160,7 +160,7 @@ const fastjsonRegisterBody = `{"filterServerList":[],"topicConfigSerializeWrappe
 	`"TBW102":{"order":false,"perm":7,"readQueueNums":8,"topicFilterType":"SINGLE_TAG","topicName":"TBW102","topicSysFlag":0,"writeQueueNums":8}},` +
 	`"topicQueueMappingInfoMap":{}},"extra":{0:1,1:{2:"x"}}}`
 
-func TestRouteInfoJSONDecodeRegisterBodyForms(t *testing.T) {
+func TestProtocolRouteBodiesDecodeRegisterBodyForms(t *testing.T) {
 	b, err := DecodeRegisterBody([]byte(standardRegisterBody), false)
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +185,7 @@ func TestRouteInfoJSONDecodeRegisterBodyForms(t *testing.T) {
 	}
 }
 
-func TestRouteInfoJSONRegisterBodyRoundTrip(t *testing.T) {
+func TestProtocolRouteBodiesRegisterBodyRoundTrip(t *testing.T) {
 	body := RegisterBrokerBody{TopicConfigSerializeWrapper: TopicConfigSerializeWrapper{
 		DataVersion:      DataVersion{9, 123},
 		TopicConfigTable: map[string]TopicConfig{"A": {TopicName: "A", ReadQueueNums: 2, WriteQueueNums: 3, Perm: 6, TopicFilterType: "SINGLE_TAG", TopicSysFlag: 1, Order: true}},
@@ -200,7 +200,7 @@ func TestRouteInfoJSONRegisterBodyRoundTrip(t *testing.T) {
 	}
 }
 
-func TestRouteInfoJSONCompressedRegisterBody(t *testing.T) {
+func TestProtocolRouteBodiesCompressedRegisterBody(t *testing.T) {
 	body := RegisterBrokerBody{TopicConfigSerializeWrapper: TopicConfigSerializeWrapper{
 		DataVersion: DataVersion{4, 5},
 		TopicConfigTable: map[string]TopicConfig{
@@ -217,7 +217,7 @@ func TestRouteInfoJSONCompressedRegisterBody(t *testing.T) {
 	}
 }
 
-func TestRouteInfoJSONStandardize(t *testing.T) {
+func TestProtocolRouteBodiesStandardize(t *testing.T) {
 	cases := map[string]string{
 		`{0:"a",1:"b"}`:                      `{"0":"a","1":"b"}`,
 		`{ -1 : 2 , x_y:{3:[{4:5}]} }`:       `{ "-1" : 2 , "x_y":{"3":[{"4":5}]} }`,
@@ -226,6 +226,9 @@ func TestRouteInfoJSONStandardize(t *testing.T) {
 		`{"a":[0,1],"b":{}}`:                 `{"a":[0,1],"b":{}}`,
 		`"plain"`:                            `"plain"`,
 		`{"offsetTable":{10:12,11:7},"x":1}`: `{"offsetTable":{"10":12,"11":7},"x":1}`,
+		`{"brokerAddrs":{0:"127.0.0.1:10911"},"x":[1,2,{-3:4}]}`: `{"brokerAddrs":{"0":"127.0.0.1:10911"},"x":[1,2,{"-3":4}]}`,
+		`{"a\\":{5:1}}`: `{"a\\":{"5":1}}`, // an escaped backslash before the closing quote
+		``:              ``,
 	}
 	for in, want := range cases {
 		got, err := StandardizeJSON([]byte(in))
@@ -240,8 +243,9 @@ func TestRouteInfoJSONStandardize(t *testing.T) {
 	}
 }
 
-func FuzzRouteInfoStandardizeJSON(f *testing.F) {
-	for _, s := range []string{`{0:"a"}`, standardRegisterBody, fastjsonRegisterBody, `[{"a":{1:2}}]`, `{"a":"\\"}`, `{`, `"`} {
+func FuzzProtocolStandardizeJSON(f *testing.F) {
+	for _, s := range []string{`{0:"a"}`, standardRegisterBody, fastjsonRegisterBody, `[{"a":{1:2}}]`, `{"a":"\\"}`, `{`, `"`,
+		`{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T"}:{"maxOffset":9}}}`, `{-`, `{1e5:2}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -252,6 +256,12 @@ func FuzzRouteInfoStandardizeJSON(f *testing.F) {
 		if json.Valid(in) && !bytes.Equal(in, out) {
 			t.Fatalf("valid JSON changed: %q -> %q", in, out)
 		}
+		// Bytes are only ever added (quotes around bare keys), never dropped.
+		if len(out) < len(in) {
+			t.Fatalf("output shorter than input: %q -> %q", in, out)
+		}
+		var v any
+		_ = UnmarshalFastJSON(in, &v)
 		again, err := StandardizeJSON(out)
 		if err != nil || !bytes.Equal(again, out) {
 			t.Fatalf("not idempotent: %q -> %q -> %q (%v)", in, out, again, err)
@@ -259,7 +269,7 @@ func FuzzRouteInfoStandardizeJSON(f *testing.F) {
 	})
 }
 
-func FuzzRouteInfoDecodeRegisterBody(f *testing.F) {
+func FuzzProtocolDecodeRegisterBody(f *testing.F) {
 	f.Add([]byte(standardRegisterBody), false)
 	f.Add([]byte(fastjsonRegisterBody), false)
 	f.Add(EncodeCompressedRegisterBody(RegisterBrokerBody{TopicConfigSerializeWrapper: TopicConfigSerializeWrapper{
@@ -281,7 +291,7 @@ func FuzzRouteInfoDecodeRegisterBody(f *testing.F) {
 	})
 }
 
-func FuzzRouteInfoDecodeTopicRoute(f *testing.F) {
+func FuzzProtocolDecodeTopicRoute(f *testing.F) {
 	f.Add(EncodeTopicRoute(sampleRoute(), false))
 	f.Add(EncodeTopicRoute(sampleRoute(), true))
 	f.Add([]byte(`{"brokerDatas":[{"brokerAddrs":{x:"a"}}]}`))
@@ -300,4 +310,15 @@ func FuzzRouteInfoDecodeTopicRoute(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestProtocolRouteBodiesFilterServerTableRoundTrip(t *testing.T) {
+	r := sampleRoute()
+	r.FilterServerTable = map[string][]string{"10.0.0.1:10911": {"10.0.0.9:2000", "10.0.0.8:2000"}}
+	for _, std := range []bool{false, true} {
+		back, err := DecodeTopicRoute(EncodeTopicRoute(r, std))
+		if err != nil || !reflect.DeepEqual(back, r) {
+			t.Fatalf("standard=%v: %v\n got %+v\nwant %+v", std, err, back, r)
+		}
+	}
 }
