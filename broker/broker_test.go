@@ -573,14 +573,15 @@ func TestBrokerConfigRefusesBadValues(t *testing.T) {
 		return p
 	}
 	cases := map[string]string{
-		"brokerRole = \"BOSS\"\n":                "brokerRole",
-		"flushDiskType = \"SOMETIMES\"\n":        "flushDiskType",
-		"listenPort = 70000\n":                   "listenPort",
-		"brokerRole = \"SLAVE\"\nbrokerId = 0\n": "brokerId",
-		"namesrvAddr = \"127.0.0.1\"\n":          "namesrvAddr",
-		"noSuchKey = 1\n":                        "noSuchKey",
-		"messageDelayLevel = \"1x\"\n":           "messageDelayLevel",
-		"mappedFileSizeConsumeQueue = 21\n":      "mappedFileSizeConsumeQueue",
+		"brokerRole = \"BOSS\"\n":                    "brokerRole",
+		"flushDiskType = \"SOMETIMES\"\n":            "flushDiskType",
+		"listenPort = 70000\n":                       "listenPort",
+		"brokerRole = \"SLAVE\"\nbrokerId = 0\n":     "brokerId",
+		"namesrvAddr = \"127.0.0.1\"\n":              "namesrvAddr",
+		"controllerAddr = \"127.0.0.1:9878;nope\"\n": "controllerAddr",
+		"noSuchKey = 1\n":                            "noSuchKey",
+		"messageDelayLevel = \"1x\"\n":               "messageDelayLevel",
+		"mappedFileSizeConsumeQueue = 21\n":          "mappedFileSizeConsumeQueue",
 	}
 	for text, key := range cases {
 		_, err := LoadConfig(write("storePathRootDir = \"" + dir + "\"\n" + text))

@@ -267,6 +267,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("broker config: namesrvAddr = %q: %w", c.NamesrvAddr, err)
 		}
 	}
+	if _, err := config.ParseAddrList(c.ControllerAddr); err != nil {
+		return fmt.Errorf("broker config: controllerAddr = %q: %w", c.ControllerAddr, err)
+	}
 	if c.BrokerIP1 == "" {
 		c.BrokerIP1 = firstNonLoopbackIPv4()
 	}
@@ -360,13 +363,8 @@ func (c *Config) ControllerAddrs() []string {
 	if strings.TrimSpace(c.ControllerAddr) == "" {
 		return c.NamesrvAddrs()
 	}
-	var out []string
-	for _, a := range strings.Split(c.ControllerAddr, ";") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
+	addrs, _ := config.ParseAddrList(c.ControllerAddr) // checked by Validate
+	return addrs
 }
 
 // IsMaster reports whether the broker has a master role.
