@@ -246,6 +246,7 @@ func (b *Broker) Start() error {
 			HeartbeatInterval: ms(b.conf().HaSendHeartbeatInterval), Housekeeping: ms(b.conf().HaHousekeepingInterval),
 			Logger: b.log, Secret: b.sec.secret, TLS: haTLS, TLSPermissive: haPermissive,
 			HandshakeTimeout: min(10*time.Second, ms(b.conf().HaHousekeepingInterval)),
+			AckTimeout:       ms(b.conf().SlaveTimeout), // the timeout ticker of SYNC_MASTER waits
 		})
 		if err := b.haMaster.Start(); err != nil {
 			b.cancel()

@@ -89,6 +89,7 @@ func (fo *failover) start() error {
 		Logger: b.log, Accept: fo.accept,
 		Secret: b.sec.secret, TLS: haTLS, TLSPermissive: haPermissive,
 		HandshakeTimeout: min(10*time.Second, ms(c.HaHousekeepingInterval)),
+		AckTimeout:       ms(c.SlaveTimeout), // the timeout ticker of SYNC_MASTER waits
 	})
 	if err := b.haMaster.Start(); err != nil {
 		return fmt.Errorf("broker: %w", err)
@@ -147,51 +148,56 @@ func (fo *failover) checkSend(req *remoting.Command) *remoting.Command {
 	return nil
 }
 
-// replicate waits, for a stored send, until the replicas the master must wait for have the
-// bytes: every one (allAckInSyncStateSet) or minInSyncReplicas-1 of them.
-func (fo *failover) replicate(res commitlog.PutResult, wait bool) replicaStatus {
+// replicateThen is, for a stored send, the wait until the replicas the master must wait for
+// have the bytes: every one (allAckInSyncStateSet) or minInSyncReplicas-1 of them. The replicas
+// and their number are fixed when the send is stored (the SyncStateSet of now, plus replicas
+// joining it); only acks from their live connections count, and the HA master accepts a
+// replica's connection only for the current epoch (accept) and drops them all when this broker
+// stops being master. The wait is registered with the HA master (AfterAck) and answered there;
+// done runs once with the outcome, which is ReplicaOK only when the acks covered the send and
+// this broker is still the writable master at that moment.
+func (fo *failover) replicateThen(res commitlog.PutResult, wait bool, done func(replicaStatus)) (replicaStatus, bool) {
 	b := fo.b
 	if res.Status != commitlog.PutOK && res.Status != commitlog.FlushDiskTimeout {
-		return replicaOK
+		return replicaOK, false
 	}
 	b.haMaster.Wake()
 	fo.mu.Lock()
 	if fo.tracker == nil {
 		fo.mu.Unlock()
-		return replicaTimeout
+		return replicaTimeout, false
 	}
 	set := fo.node.Info.SyncStateSet
 	waitSet := fo.tracker.WaitSet(set, fo.inflight)
 	fo.mu.Unlock()
 	c := b.conf()
 	if len(set) < c.MinInSyncReplicas {
-		return replicaNotEnough
+		return replicaNotEnough, false
 	}
 	if !wait {
-		return replicaOK
+		return replicaOK, false
 	}
 	need := len(waitSet)
 	if !c.AllAckInSyncStateSet {
 		need = min(need, c.MinInSyncReplicas-1)
 	}
-	if need > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), ms(c.SlaveTimeout))
-		defer cancel()
-		ok := b.haMaster.WaitFor(ctx, func() bool {
-			n := 0
-			for _, id := range waitSet {
-				if b.haMaster.AckOf(id) >= res.EndOffset {
-					n++
-				}
-			}
-			return n >= need
-		})
-		if !ok {
-			return replicaTimeout
-		}
+	if need <= 0 {
+		return fo.acked(res, ha.AckOK), false
 	}
-	if !fo.writable() {
-		return replicaTimeout // deposed or the lease ran out while waiting: not an acknowledgement
+	deferred, st := b.haMaster.AfterAck(ha.AckWait{Offset: res.EndOffset, Replicas: waitSet, Need: need, Timeout: ms(c.SlaveTimeout)},
+		func(st ha.AckStatus) { done(fo.acked(res, st)) })
+	if deferred {
+		return 0, true
+	}
+	return fo.acked(res, st), false
+}
+
+// acked finishes a send's replica wait that ended with st: success only when the acks covered it
+// and this broker is still the writable master (deposed or the lease ran out while waiting: not
+// an acknowledgement); then the send is confirmed and held pulls it covers are released.
+func (fo *failover) acked(res commitlog.PutResult, st ha.AckStatus) replicaStatus {
+	if st != ha.AckOK || !fo.writable() {
+		return replicaTimeout
 	}
 	fo.mu.Lock()
 	fo.confirmedHigh = max(fo.confirmedHigh, res.EndOffset) // acknowledged: confirmed by definition

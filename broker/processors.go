@@ -104,11 +104,21 @@ func (b *Broker) processPull(c *server.Conn, req *remoting.Command, allowSuspend
 	return b.pullProc.Process(c, req, allowSuspend)
 }
 
-// brokerReplicator is the HA master as the writer's Replicator.
+// brokerReplicator is the HA master as the writer's Replicator (a DeferringReplicator: a
+// SYNC_MASTER send registers its wait for the slave's ack with the HA master, no goroutine waits).
 type brokerReplicator struct{ b *Broker }
 
 func (r brokerReplicator) Replicate(res commitlog.PutResult, wait bool) processor.ReplicaStatus {
 	return r.b.replicate(res, wait)
+}
+
+func (r brokerReplicator) ReplicateThen(res commitlog.PutResult, wait bool, done func(processor.ReplicaStatus)) (processor.ReplicaStatus, bool) {
+	return r.b.replicateThen(res, wait, done)
+}
+
+// Defers: a SYNC_MASTER or a controller-mode broker may wait for acks.
+func (r brokerReplicator) Defers() bool {
+	return r.b.fo != nil || (r.b.haMaster != nil && r.b.conf().BrokerRole == RoleSyncMaster)
 }
 
 // clientSubscriptions is the client manager as the pull processor's Subscriptions.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/skiffmq/skiff/broker/ha"
 	"github.com/skiffmq/skiff/broker/metadata"
 	"github.com/skiffmq/skiff/broker/processor"
 	"github.com/skiffmq/skiff/commitlog"
@@ -14,27 +15,49 @@ import (
 // replicate applies the SYNC_MASTER rule to a stored message (§5.4): wake the HA writers and, on a
 // SYNC_MASTER, wait until a slave acknowledged res.EndOffset. The result's status becomes
 // SlaveNotAvailable when no healthy slave exists and FlushSlaveTimeout when the ack did not come
-// within slaveTimeout; the message stays stored on the master either way.
+// within slaveTimeout; the message stays stored on the master either way. It blocks its caller:
+// replicateThen with a wait on its answer (writes that are not a connection's sends, and the
+// broker's own fenced writes in controller mode).
 func (b *Broker) replicate(res commitlog.PutResult, wait bool) processor.ReplicaStatus {
+	ch := make(chan processor.ReplicaStatus, 1)
+	st, deferred := b.replicateThen(res, wait, func(st processor.ReplicaStatus) { ch <- st })
+	if !deferred {
+		return st
+	}
+	return <-ch
+}
+
+// replicateThen is replicate for a caller that answers later: when the write waits for a
+// slave's ack it registers the wait with the HA master (ha.Master.AfterAck: no goroutine, no
+// timer per write) and reports deferred=true; done then runs once with the outcome on the HA
+// master's answering goroutine: ReplicaOK only after a slave's ack covering res.EndOffset,
+// ReplicaTimeout after slaveTimeout or when the master stops first.
+func (b *Broker) replicateThen(res commitlog.PutResult, wait bool, done func(processor.ReplicaStatus)) (processor.ReplicaStatus, bool) {
 	if b.fo != nil {
-		return b.fo.replicate(res, wait)
+		return b.fo.replicateThen(res, wait, done)
 	}
 	if b.haMaster == nil || (res.Status != commitlog.PutOK && res.Status != commitlog.FlushDiskTimeout) {
-		return replicaOK
+		return replicaOK, false
 	}
 	b.haMaster.Wake()
-	if b.conf().BrokerRole != RoleSyncMaster || !wait {
+	c := b.conf()
+	if c.BrokerRole != RoleSyncMaster || !wait {
+		return replicaOK, false
+	}
+	if !b.haMaster.SlaveOK(res.EndOffset, c.HaSlaveFallbehindMax) {
+		return replicaSlaveNotAvailable, false
+	}
+	deferred, st := b.haMaster.AfterAck(ha.AckWait{Offset: res.EndOffset, Timeout: ms(c.SlaveTimeout)},
+		func(st ha.AckStatus) { done(ackReplica(st)) })
+	return ackReplica(st), deferred
+}
+
+// ackReplica maps an ack wait's outcome: only an ack is success.
+func ackReplica(st ha.AckStatus) processor.ReplicaStatus {
+	if st == ha.AckOK {
 		return replicaOK
 	}
-	if !b.haMaster.SlaveOK(res.EndOffset, b.conf().HaSlaveFallbehindMax) {
-		return replicaSlaveNotAvailable
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), ms(b.conf().SlaveTimeout))
-	defer cancel()
-	if !b.haMaster.WaitAck(ctx, res.EndOffset) {
-		return replicaTimeout
-	}
-	return replicaOK
+	return replicaTimeout
 }
 
 const (

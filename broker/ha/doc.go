@@ -22,6 +22,8 @@
 // its end closes the connection.
 //
 // Concurrency: each slave connection on the master has a reader goroutine (acks) and a writer
-// goroutine (data), both owned by the Master and stopped by Close. The slave side has one
+// goroutine (data), both owned by the Master and stopped by Close. Writes that wait for a
+// slave's ack (SYNC_MASTER, controller mode) register with AfterAck and are answered, in offset
+// order, by the master's one answering goroutine (acks.go); no goroutine or timer per write. The slave side has one
 // connection loop and one heartbeat goroutine, owned by the Slave.
 package ha

@@ -50,6 +50,10 @@ type MasterConfig struct {
 	// (a slave waiting for the handshake hello) is plain.
 	TLS           *tls.Config
 	TLSPermissive bool
+	// AckTimeout is the usual timeout of a write waiting for a slave's ack (the broker's
+	// slaveTimeout); it sets the period of the one ticker that answers timed-out waiters
+	// (AfterAck). Default 3 s.
+	AckTimeout time.Duration
 }
 
 // SlaveInfo describes one connected slave.
@@ -70,6 +74,16 @@ type Master struct {
 	pushMax atomic.Int64  // largest offset acknowledged by any slave
 	ackCh   chan struct{} // closed and replaced on every ack (broadcast)
 	ackMu   sync.Mutex
+
+	// Writes waiting for a slave's ack (acks.go).
+	waitMu        sync.Mutex
+	waiters       []ackWaiter // sorted by offset
+	readyAcks     []readyAck  // released, to be answered by ackLoop in this order
+	acksClosed    bool        // Close answered the last waiters: no new ones
+	quorumWaiters int         // waiters with a replica quorum (controller mode)
+	waiting       atomic.Int64
+	ackWake       chan struct{}
+	epoch         time.Time // monotonic base of waiter deadlines
 
 	wake   chan struct{}
 	done   chan struct{}
@@ -101,12 +115,16 @@ func NewMaster(cfg MasterConfig) *Master {
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
 	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = 3 * time.Second
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Master{cfg: cfg, log: log.With("component", "ha-master"), conns: map[*slaveConn]struct{}{},
-		ackCh: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{})}
+		ackCh: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{}),
+		ackWake: make(chan struct{}, 1), epoch: time.Now()}
 }
 
 // Start listens on cfg.Addr and accepts slaves.
@@ -119,8 +137,9 @@ func (m *Master) Start() error {
 		ln = tls.NewListener(ln, m.cfg.TLS)
 	}
 	m.ln = ln
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go m.accept()
+	go m.ackLoop()
 	m.log.Info("HA master listening", "addr", ln.Addr().String())
 	return nil
 }
@@ -261,6 +280,7 @@ func (m *Master) serve(sc *slaveConn) {
 		if m.cfg.Accept != nil {
 			m.broadcast() // waits on a particular replica's ack (controller mode)
 		}
+		m.wakeAcks()
 	}
 }
 
@@ -362,7 +382,8 @@ func (m *Master) SlaveOK(end, fallBehindMax int64) bool {
 // PushMax is the largest offset any slave acknowledged.
 func (m *Master) PushMax() int64 { return m.pushMax.Load() }
 
-// WaitAck waits until some slave acknowledged offset, or ctx ends (then false).
+// WaitAck waits until some slave acknowledged offset, or ctx ends (then false). It parks the
+// caller; the broker's writes use AfterAck instead.
 func (m *Master) WaitAck(ctx context.Context, offset int64) bool {
 	for {
 		m.ackMu.Lock()
@@ -381,7 +402,8 @@ func (m *Master) WaitAck(ctx context.Context, offset int64) bool {
 	}
 }
 
-// Close stops accepting and closes every slave connection.
+// Close stops accepting, closes every slave connection and answers the writes still waiting
+// for an ack (AckClosed unless covered).
 func (m *Master) Close() {
 	if !m.closed.CompareAndSwap(false, true) {
 		return
@@ -400,4 +422,5 @@ func (m *Master) Close() {
 		m.drop(sc, "master stopping", nil)
 	}
 	m.wg.Wait()
+	m.closeAcks()
 }

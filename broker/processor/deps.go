@@ -52,6 +52,20 @@ type Replicator interface {
 	Replicate(res commitlog.PutResult, wait bool) ReplicaStatus
 }
 
+// DeferringReplicator is a Replicator that can answer a write after the slave's ack without
+// blocking the writer (the broker's HA master implements it).
+type DeferringReplicator interface {
+	Replicator
+	// ReplicateThen is Replicate for a caller that answers later: when the write must wait for
+	// an ack it registers the wait and returns deferred=true, and done runs exactly once, later,
+	// with the final status (on the HA master's answering goroutine; it must not block).
+	// Otherwise it returns the status with deferred=false and never calls done.
+	ReplicateThen(res commitlog.PutResult, wait bool, done func(ReplicaStatus)) (st ReplicaStatus, deferred bool)
+	// Defers reports whether writes may wait for acks now (SYNC_MASTER, controller mode), so
+	// that the send processor takes its deferred path.
+	Defers() bool
+}
+
 // Filter is a consumer's subscription as the pull path uses it.
 type Filter interface {
 	MatchAll() bool                // "*" (or class filter / SQL92): everything matches

@@ -75,7 +75,7 @@ func (w WriteResult) Code() int32 {
 
 // Writer is the one door to the store: every message the broker stores (sends, batches, delayed
 // deliveries, transaction commits and ops, send-backs) goes through Write (or WriteThen, its
-// deferred form for producers' sends under SYNC_FLUSH), which applies the
+// deferred form for producers' sends under SYNC_FLUSH or SYNC_MASTER), which applies the
 // rewrite for its kind, puts the messages (the store waits for the covering flush under
 // SYNC_FLUSH unless WAIT=false), counts them, wakes the HA writers once and, for a SYNC_MASTER,
 // waits for a slave's ack of the end offset unless WAIT=false.
@@ -93,12 +93,7 @@ type Writer struct {
 // Write stores msgs (one message, or a batch of one topic and queue).
 func (w *Writer) Write(kind WriteKind, msgs ...*message.Message) WriteResult {
 	w.rewrite(kind, msgs)
-	var res commitlog.PutResult
-	if len(msgs) == 1 {
-		res = w.Store.PutMessage(msgs[0])
-	} else {
-		res = w.Store.PutMessages(msgs)
-	}
+	res := w.put(msgs)
 	if w.OnPut != nil {
 		w.OnPut(res)
 	}
@@ -117,56 +112,87 @@ type DeferringStore interface {
 	SyncFlush() bool
 }
 
-// Defers reports whether WriteThen may defer: the store is a SYNC_FLUSH DeferringStore.
+// Defers reports whether WriteThen may defer: the store is a SYNC_FLUSH DeferringStore, or
+// the replicator is a DeferringReplicator whose writes wait for a slave's ack now (SYNC_MASTER,
+// controller mode).
 func (w *Writer) Defers() bool {
-	ds, ok := w.Store.(DeferringStore)
-	return ok && ds.SyncFlush()
+	if ds, ok := w.Store.(DeferringStore); ok && ds.SyncFlush() {
+		return true
+	}
+	dr, ok := w.replicator().(DeferringReplicator)
+	return ok && dr.Defers()
 }
 
 // WriteThen is Write for a caller that answers later (the send processor): the same rewrite,
-// put, statistics and replication, but when the store defers the flush wait (SYNC_FLUSH) it
-// returns deferred=true without blocking on the flush, and done runs exactly once with the final
-// result after the msync covering the messages and, for a SYNC_MASTER, after the replica wait
-// too (done runs on the store's answering goroutine or on the caller's, whichever finishes
-// last; it must not block). The replica wait itself still runs on the caller's goroutine.
-// Otherwise it returns the final result with deferred=false and never calls done.
+// put, statistics and replication, but when the store defers the flush wait (SYNC_FLUSH) or the
+// replicator defers the wait for a slave's ack (SYNC_MASTER) it returns deferred=true without
+// blocking on either, and done runs exactly once with the final result after the msync covering
+// the messages and after the slave's ack covering them, whichever is last (done runs on the
+// store's or the HA master's answering goroutine; it must not block). Otherwise it returns the
+// final result with deferred=false and never calls done. A Replicator that cannot defer still
+// waits on the caller's goroutine.
 func (w *Writer) WriteThen(kind WriteKind, done func(WriteResult), msgs ...*message.Message) (WriteResult, bool) {
-	ds, ok := w.Store.(DeferringStore)
-	if !ok {
+	ds, storeDefers := w.Store.(DeferringStore)
+	rep := w.replicator()
+	dr, repDefers := rep.(DeferringReplicator)
+	if !storeDefers && !repDefers {
 		return w.Write(kind, msgs...), false
 	}
 	w.rewrite(kind, msgs)
-	rep := w.replicator()
 	j := &joinedWrite{done: done}
-	if rep != nil {
-		j.left.Store(2) // the flush and the replica wait
+	j.left.Store(3) // the flush, the replica wait and this call (nothing answers before it returns)
+	var res commitlog.PutResult
+	putDeferred := false
+	if storeDefers {
+		res, putDeferred = ds.PutMessagesThen(msgs, func(r commitlog.PutResult) {
+			j.put = r
+			j.finish()
+		})
 	} else {
-		j.left.Store(1)
+		res = w.put(msgs)
 	}
-	res, deferred := ds.PutMessagesThen(msgs, func(r commitlog.PutResult) {
-		j.put = r
-		j.finish()
-	})
 	if w.OnPut != nil {
 		w.OnPut(res)
 	}
-	if !deferred {
-		out := WriteResult{PutResult: res}
-		if rep != nil && out.OK() {
-			out.Replica = rep.Replicate(res, w.replicaWait(kind, msgs))
+	if !putDeferred {
+		j.put = res
+		j.left.Add(-1)
+	}
+	repDeferred := false
+	switch {
+	case rep == nil || !(WriteResult{PutResult: res}).OK():
+		j.left.Add(-1)
+	case repDefers:
+		st, d := dr.ReplicateThen(res, w.replicaWait(kind, msgs), func(st ReplicaStatus) {
+			j.replica = st
+			j.finish()
+		})
+		if repDeferred = d; !d {
+			j.replica = st
+			j.left.Add(-1)
 		}
-		return out, false
-	}
-	if rep != nil {
+	default:
 		j.replica = rep.Replicate(res, w.replicaWait(kind, msgs))
-		j.finish()
+		j.left.Add(-1)
 	}
+	if !putDeferred && !repDeferred {
+		return WriteResult{PutResult: j.put, Replica: j.replica}, false
+	}
+	j.finish()
 	return WriteResult{}, true
+}
+
+// put stores msgs with the store's blocking call.
+func (w *Writer) put(msgs []*message.Message) commitlog.PutResult {
+	if len(msgs) == 1 {
+		return w.Store.PutMessage(msgs[0])
+	}
+	return w.Store.PutMessages(msgs)
 }
 
 // joinedWrite answers a deferred write once both its flush and its replica wait are over.
 type joinedWrite struct {
-	left    atomic.Int32 // parts still running; the one that brings it to 0 answers
+	left    atomic.Int32 // parts still running (flush, replica wait, WriteThen); the one that brings it to 0 answers
 	put     commitlog.PutResult
 	replica ReplicaStatus
 	done    func(WriteResult)
