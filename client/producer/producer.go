@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,15 @@ type Producer struct {
 	rr       atomic.Uint32
 	state    atomic.Int32 // 0 new, 1 started, 2 shut down
 	inflight sync.WaitGroup
+	// pubQueues caches each topic's writable queues with the route they were computed from
+	// (topic -> *publishCache): the core replaces a route's pointer when it changes, so a send
+	// recomputes (sorting the route) only after a route update, not per message.
+	pubQueues sync.Map
+}
+
+type publishCache struct {
+	route *core.TopicRoute
+	qs    []client.MessageQueue
 }
 
 const (
@@ -144,7 +154,11 @@ func (p *Producer) checkStarted() error {
 func (p *Producer) publishQueues(ctx context.Context, topic string) ([]client.MessageQueue, error) {
 	r, err := p.core.Route(ctx, topic)
 	if err == nil {
+		if c, ok := p.pubQueues.Load(topic); ok && c.(*publishCache).route == r {
+			return c.(*publishCache).qs, nil
+		}
 		if qs := r.PublishQueues(topic); len(qs) > 0 {
+			p.pubQueues.Store(topic, &publishCache{route: r, qs: qs})
 			return qs, nil
 		}
 		return nil, fmt.Errorf("producer: topic %q has no writable queue on a registered master: %w", topic, client.ErrNoPermission)
@@ -354,7 +368,7 @@ func refusedAsNotMaster(err error) bool {
 // chooseQueue picks the queue for an attempt.
 func (p *Producer) chooseQueue(pr *prepared, queues []client.MessageQueue, avoid string) client.MessageQueue {
 	if p.o.selector != nil {
-		return p.o.selector.Select(pr.msg, queues)
+		return p.o.selector.Select(pr.msg, slices.Clone(queues)) // the cached slice stays ours
 	}
 	return pick(queues, &p.rr, p.faults, avoid)
 }

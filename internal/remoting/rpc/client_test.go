@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -372,5 +374,54 @@ func TestRPCIdleTimeoutClosesConnection(t *testing.T) {
 	var ne net.Error
 	if err := <-closed; !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("closed with %v, want a read timeout", err)
+	}
+}
+
+// TestRPCDeferredFramesAreFlushed: frames sent while earlier calls await answers are handed to
+// the connection's flusher. The server answers nothing until it has read all of them, so the
+// test hangs (and fails on its deadline) if a deferred frame is left in the buffer, and every
+// callback must see its own answer.
+func TestRPCDeferredFramesAreFlushed(t *testing.T) {
+	const n = 200
+	var mu sync.Mutex
+	var held []*remoting.Command
+	var p0 peer
+	f := startFake(t, func(p peer, cmd *remoting.Command) {
+		mu.Lock()
+		held = append(held, cmd)
+		all := len(held) == n
+		p0 = p
+		mu.Unlock()
+		if !all {
+			return
+		}
+		for _, c := range held {
+			resp := remoting.NewResponse(c, remoting.Success, "")
+			resp.ExtFields["v"] = c.ExtFields["v"]
+			_ = p0.send(resp)
+		}
+	})
+	c := newClient(t, Config{})
+	errs := make(chan error, n)
+	for i := range n {
+		v := strconv.Itoa(i)
+		err := c.InvokeAsync(ctx10(t), f.addr(), remoting.NewRequest(1, map[string]string{"v": v}, nil), func(r *remoting.Command, err error) {
+			switch {
+			case err != nil:
+				errs <- err
+			case r.ExtFields["v"] != v:
+				errs <- fmt.Errorf("call %s got the answer of %s", v, r.ExtFields["v"])
+			default:
+				errs <- nil
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
