@@ -93,7 +93,16 @@ func (s *Store) PutMessagesThen(msgs []*message.Message, done func(PutResult)) (
 	if !wait {
 		return res, false
 	}
-	deferred, err := s.AfterFlush(res.EndOffset, len(msgs), func(err error) { done(flushOutcome(res, err)) })
+	if r, deferred := s.afterPut(res, done); !deferred {
+		return r, false
+	}
+	return res, true
+}
+
+// afterPut registers the completion of a stored SYNC_FLUSH write res (out of line: its closure,
+// which keeps res, is allocated only for writes that wait).
+func (s *Store) afterPut(res PutResult, done func(PutResult)) (PutResult, bool) {
+	deferred, err := s.AfterFlush(res.EndOffset, res.MsgCount, func(err error) { done(flushOutcome(res, err)) })
 	if !deferred {
 		return flushOutcome(res, err), false
 	}

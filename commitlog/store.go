@@ -205,17 +205,27 @@ func (s *Store) segmentForLocked(off int64) *segment {
 
 // PutMessage appends one message. It assigns QueueOffset, CommitLogOffset and StoreTimestamp on m.
 func (s *Store) PutMessage(m *message.Message) PutResult {
-	return s.PutMessages([]*message.Message{m})
+	one := [1]*message.Message{m} // does not escape: no slice allocated per message
+	return s.PutMessages(one[:])
 }
 
 // PutMessages appends messages (a batch: consecutive queue offsets when they share a queue).
 // With SYNC_FLUSH it returns after the bytes are durable, unless the first message has WAIT=false
 // (PutMessagesThen is the same without blocking the caller).
 func (s *Store) PutMessages(msgs []*message.Message) PutResult {
-	ch := make(chan PutResult, 1)
-	res, deferred := s.PutMessagesThen(msgs, func(r PutResult) { ch <- r })
-	if !deferred {
+	res, wait := s.put(msgs)
+	if !wait {
 		return res
+	}
+	return s.waitFlush(res)
+}
+
+// waitFlush blocks until the completion of a stored SYNC_FLUSH write ends (PutMessages; kept out
+// of line so that the channel and the callback are allocated only for a write that waits).
+func (s *Store) waitFlush(res PutResult) PutResult {
+	ch := make(chan PutResult, 1)
+	if r, deferred := s.afterPut(res, func(r PutResult) { ch <- r }); !deferred {
+		return r
 	}
 	return <-ch
 }
@@ -232,8 +242,13 @@ func (s *Store) put(msgs []*message.Message) (res PutResult, wait bool) {
 	if err := s.Err(); err != nil {
 		return PutResult{Status: ServiceNotAvailable, Err: fmt.Errorf("%w: %w", ErrNotWriteable, err)}, false
 	}
-	props := make([]string, len(msgs))
-	sizes := make([]int, len(msgs))
+	// One message (every single send) uses these arrays on the stack; a batch allocates.
+	var props1 [1]string
+	var sizes1 [1]int
+	props, sizes := props1[:], sizes1[:]
+	if len(msgs) > 1 {
+		props, sizes = make([]string, len(msgs)), make([]int, len(msgs))
+	}
 	total := int64(0)
 	for i, m := range msgs {
 		if len(m.Body) > s.cfg.MaxMessageSize {

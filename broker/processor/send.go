@@ -41,19 +41,36 @@ type Send struct {
 }
 
 // Handle serves one send. Register it with server.HandleRaw: the header is read from the raw
-// extFields list, no map is built.
+// extFields list, no map is built. A single message costs one allocation here (sendOp: the
+// header, the message, the write and the answer); a batch allocates per message.
 func (p *Send) Handle(_ context.Context, c *server.Conn, req *remoting.Command) *remoting.Command {
 	start := time.Now()
-	sh, err := protocol.DecodeSendMessageRequestHeader(req.Code, req.RawExt())
+	op := new(sendOp)
+	var err error
+	op.sh, err = protocol.DecodeSendMessageRequestHeader(req.Code, req.RawExt())
 	if err != nil {
 		return errResp(req, remoting.SystemError, "%v", err)
 	}
 	cfg := p.Config()
-	resp, ps := p.send(c, req, &sh, cfg)
+	resp, ps := p.send(c, req, op, cfg)
 	if ps == nil {
 		return resp
 	}
-	return p.store(c, req, &sh, ps, cfg, start)
+	return p.store(c, req, op, ps, cfg, start)
+}
+
+// sendOp is one send's state, allocated once: the decoded header, the message of a single send
+// and its one-element list, the write, and the SEND_OK answer with its header fields and the
+// bytes of their values (msgId, queueId, queueOffset alias text). It lives until the answer is
+// encoded; the store keeps no reference to it (records are copied into the commit log).
+type sendOp struct {
+	sh   sendHeader
+	msg  message.Message
+	one  [1]*message.Message
+	ps   pendingSend
+	resp remoting.Command
+	ext  [6]protocol.ExtField
+	text [96]byte
 }
 
 // pendingSend is a checked send's write: its messages, ready for the Writer.
@@ -67,22 +84,15 @@ type pendingSend struct {
 // deferred (Conn.Defer): the store's answering goroutine writes it after the msync covering the
 // messages, so no worker waits for the disk and one msync answers every send in flight; the
 // server's Drain waits for such answers. Otherwise the worker writes and returns the answer.
-func (p *Send) store(c *server.Conn, req *remoting.Command, sh *sendHeader, ps *pendingSend, cfg Config, start time.Time) *remoting.Command {
-	answer := func(w WriteResult) *remoting.Command {
-		resp := p.sendResponse(req, w, ps.queueID, cfg, ps.msgs...)
-		if n := w.Stored(); n > 0 {
-			if p.Observe != nil {
-				p.Observe(sh.Topic, n, len(req.Body), start)
-			}
-			if p.Produced != nil {
-				p.Produced(c, sh.ProducerGroup, sh.Topic)
-			}
-		}
-		return resp
-	}
+func (p *Send) store(c *server.Conn, req *remoting.Command, op *sendOp, ps *pendingSend, cfg Config, start time.Time) *remoting.Command {
 	if c == nil || !p.Writer.Defers() {
-		return answer(p.Writer.Write(ps.kind, ps.msgs...))
+		return p.answer(c, req, op, ps, cfg, start, p.Writer.Write(ps.kind, ps.msgs...))
 	}
+	return p.storeDeferred(c, req, op, ps, cfg, start)
+}
+
+// storeDeferred is store's SYNC_FLUSH path (out of line: its closures are allocated only here).
+func (p *Send) storeDeferred(c *server.Conn, req *remoting.Command, op *sendOp, ps *pendingSend, cfg Config, start time.Time) *remoting.Command {
 	d := c.Defer(req)
 	settled := false
 	defer func() {
@@ -90,16 +100,31 @@ func (p *Send) store(c *server.Conn, req *remoting.Command, sh *sendHeader, ps *
 			d.Answer(nil)
 		}
 	}()
-	w, deferred := p.Writer.WriteThen(ps.kind, func(w WriteResult) { d.Answer(answer(w)) }, ps.msgs...)
+	w, deferred := p.Writer.WriteThen(ps.kind, func(w WriteResult) { d.Answer(p.answer(c, req, op, ps, cfg, start, w)) }, ps.msgs...)
 	settled = true
 	if !deferred {
-		d.Answer(answer(w))
+		d.Answer(p.answer(c, req, op, ps, cfg, start, w))
 	}
 	return nil
 }
 
+// answer builds the response to a finished write and records the stored messages.
+func (p *Send) answer(c *server.Conn, req *remoting.Command, op *sendOp, ps *pendingSend, cfg Config, start time.Time, w WriteResult) *remoting.Command {
+	resp := p.sendResponse(req, w, ps.queueID, cfg, op, ps.msgs...)
+	if n := w.Stored(); n > 0 {
+		if p.Observe != nil {
+			p.Observe(op.sh.Topic, n, len(req.Body), start)
+		}
+		if p.Produced != nil {
+			p.Produced(c, op.sh.ProducerGroup, op.sh.Topic)
+		}
+	}
+	return resp
+}
+
 // send checks a send and builds its messages: either an answer (refused) or the write to do.
-func (p *Send) send(c *server.Conn, req *remoting.Command, sh *sendHeader, cfg Config) (*remoting.Command, *pendingSend) {
+func (p *Send) send(c *server.Conn, req *remoting.Command, op *sendOp, cfg Config) (*remoting.Command, *pendingSend) {
+	sh := &op.sh
 	if !cfg.IsMaster {
 		return errResp(req, remoting.ServiceNotAvailable, "the broker[%s] is a slave and does not accept messages", cfg.BrokerAddr), nil
 	}
@@ -141,7 +166,8 @@ func (p *Send) send(c *server.Conn, req *remoting.Command, sh *sendHeader, cfg C
 	}
 	// The producer's property string is stored as it came (plus CLUSTER, added by Rewrite): no
 	// map unless the message must be rewritten (a half or a delayed message).
-	m := &message.Message{
+	m := &op.msg
+	*m = message.Message{
 		Topic: sh.Topic, QueueID: queueID, Flag: sh.Flag, SysFlag: sh.SysFlag,
 		BornTimestamp: sh.BornTimestamp, BornHost: born, StoreHost: p.StoreHost,
 		ReconsumeTimes: sh.ReconsumeTimes, Body: req.Body, PropertiesText: sh.Properties,
@@ -159,7 +185,9 @@ func (p *Send) send(c *server.Conn, req *remoting.Command, sh *sendHeader, cfg C
 			return errResp(req, remoting.NoPermission, "the broker[%s] sending transaction message is forbidden", cfg.BrokerAddr), nil
 		}
 	}
-	return nil, &pendingSend{kind: WriteSend, msgs: []*message.Message{m}, queueID: queueID}
+	op.one[0] = m
+	op.ps = pendingSend{kind: WriteSend, msgs: op.one[:], queueID: queueID}
+	return nil, &op.ps
 }
 
 // topicForSend finds the topic, creating it from the default topic (TBW102) when the producer is
@@ -264,8 +292,9 @@ func (p *Send) sendBatch(req *remoting.Command, sh *sendHeader, tc metadata.Topi
 	return nil, &pendingSend{kind: WriteBatch, msgs: msgs, queueID: queueID}
 }
 
-// sendResponse maps a store write to the SEND_MESSAGE response (§2.4).
-func (p *Send) sendResponse(req *remoting.Command, w WriteResult, queueID int32, cfg Config, msgs ...*message.Message) *remoting.Command {
+// sendResponse maps a store write to the SEND_MESSAGE response (§2.4). The SEND_OK answer of
+// a single message is built inside op (no allocation); a batch's is allocated.
+func (p *Send) sendResponse(req *remoting.Command, w WriteResult, queueID int32, cfg Config, op *sendOp, msgs ...*message.Message) *remoting.Command {
 	if w.Replica == ReplicaNotEnough {
 		return errResp(req, remoting.SystemError, "in-sync replicas not enough")
 	}
@@ -283,10 +312,22 @@ func (p *Send) sendResponse(req *remoting.Command, w WriteResult, queueID int32,
 	rh := protocol.SendMessageResponseHeader{QueueID: queueID, QueueOffset: w.QueueOffset,
 		MsgRegion: cfg.RegionID, TraceOn: strconv.FormatBool(cfg.TraceOn)}
 	if len(msgs) == 1 {
-		rh.MsgID = message.OffsetMsgID(p.StoreHost, msgs[0].CommitLogOffset)
 		if tid := msgs[0].Property(message.PropertyUniqKey); tid != "" && msgs[0].Topic == metadata.TopicTransHalf {
 			rh.TransactionID = tid
 		}
+		if op != nil {
+			// msgId, queueId and queueOffset are formatted into op.text, which is written once.
+			t := message.AppendOffsetMsgID(op.text[:0], p.StoreHost, msgs[0].CommitLogOffset)
+			idEnd := len(t)
+			t = strconv.AppendInt(t, int64(queueID), 10)
+			qEnd := len(t)
+			t = strconv.AppendInt(t, w.QueueOffset, 10)
+			text := protocol.AliasString(t)
+			rh.MsgID = text[:idEnd]
+			op.resp = remoting.ResponseListOf(req, code, "")
+			return op.resp.SetRawExt(rh.AppendFormatted(op.ext[:0], text[idEnd:qEnd], text[qEnd:]))
+		}
+		rh.MsgID = message.OffsetMsgID(p.StoreHost, msgs[0].CommitLogOffset)
 	} else {
 		ids := make([]string, len(msgs))
 		for i, m := range msgs {

@@ -15,6 +15,13 @@ import (
 // OffsetMsgID is the offset message id of a record: upper-case hex of the store host address,
 // its port (int) and the commit-log offset (long): 32 characters for IPv4, 56 for IPv6 (§3.4).
 func OffsetMsgID(storeHost netip.AddrPort, commitLogOffset int64) string {
+	var b [56]byte
+	return string(AppendOffsetMsgID(b[:0], storeHost, commitLogOffset))
+}
+
+// AppendOffsetMsgID appends OffsetMsgID(storeHost, commitLogOffset) to dst (no allocation when
+// dst has room for 56 more bytes).
+func AppendOffsetMsgID(dst []byte, storeHost netip.AddrPort, commitLogOffset int64) []byte {
 	var b [28]byte
 	a := storeHost.Addr().Unmap()
 	n := 0
@@ -30,7 +37,11 @@ func OffsetMsgID(storeHost netip.AddrPort, commitLogOffset int64) string {
 	}
 	binary.BigEndian.PutUint32(b[n:], uint32(storeHost.Port()))
 	binary.BigEndian.PutUint64(b[n+4:], uint64(commitLogOffset))
-	return strings.ToUpper(hex.EncodeToString(b[:n+12]))
+	const upperHex = "0123456789ABCDEF"
+	for _, c := range b[:n+12] {
+		dst = append(dst, upperHex[c>>4], upperHex[c&0xF])
+	}
+	return dst
 }
 
 // ParseOffsetMsgID decodes an offset message id into the store host and commit-log offset.

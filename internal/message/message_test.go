@@ -193,6 +193,15 @@ func TestMessageOffsetMsgID(t *testing.T) {
 	if h, o, err := ParseOffsetMsgID(v6); err != nil || h.Addr().String() != "2001:db8::7" || o != 5 {
 		t.Fatalf("IPv6 round trip: %v %d %v", h, o, err)
 	}
+	// The append form writes the same characters after what dst holds, without allocating.
+	host6 := netip.MustParseAddrPort("[2001:db8::7]:10911")
+	if got := string(AppendOffsetMsgID([]byte("x,"), host6, 5)); got != "x,"+v6 {
+		t.Fatalf("AppendOffsetMsgID = %q, want %q", got, "x,"+v6)
+	}
+	buf := make([]byte, 0, 56)
+	if n := testing.AllocsPerRun(100, func() { buf = AppendOffsetMsgID(buf[:0], host6, 1<<40) }); n != 0 {
+		t.Fatalf("AppendOffsetMsgID allocates %v times into a buffer with room", n)
+	}
 	for _, bad := range []string{"", "XYZ", "7F00000100004DC7000000000000000G", "7F0000010000"} {
 		if _, _, err := ParseOffsetMsgID(bad); !errors.Is(err, ErrBadMsgID) {
 			t.Errorf("ParseOffsetMsgID(%q) err = %v", bad, err)

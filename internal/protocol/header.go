@@ -46,6 +46,11 @@ func aliasString(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
+// AliasString returns a string sharing b's bytes, without copying: for encoders that format a
+// header's values into a buffer they own (the send processor's answer). The caller must never
+// modify b afterwards, or the string changes with it.
+func AliasString(b []byte) string { return aliasString(b) }
+
 // putExt appends k=v to ext, replacing an earlier entry with the same key (last wins).
 func putExt(ext []ExtField, k, v string) []ExtField {
 	for i := range ext {

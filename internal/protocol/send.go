@@ -210,9 +210,14 @@ type SendMessageResponseHeader struct {
 
 // Append appends the response fields.
 func (h *SendMessageResponseHeader) Append(ext []ExtField) []ExtField {
-	ext = append(ext, ExtField{"msgId", h.MsgID},
-		ExtField{"queueId", strconv.FormatInt(int64(h.QueueID), 10)},
-		ExtField{"queueOffset", strconv.FormatInt(h.QueueOffset, 10)},
+	return h.AppendFormatted(ext, strconv.FormatInt(int64(h.QueueID), 10), strconv.FormatInt(h.QueueOffset, 10))
+}
+
+// AppendFormatted is Append with QueueID and QueueOffset already in decimal (queueID and
+// queueOffset; the caller formats them without allocating), which it uses instead of the
+// numeric fields.
+func (h *SendMessageResponseHeader) AppendFormatted(ext []ExtField, queueID, queueOffset string) []ExtField {
+	ext = append(ext, ExtField{"msgId", h.MsgID}, ExtField{"queueId", queueID}, ExtField{"queueOffset", queueOffset},
 		ExtField{"MSG_REGION", h.MsgRegion}, ExtField{"TRACE_ON", h.TraceOn})
 	if h.TransactionID != "" {
 		ext = append(ext, ExtField{"transactionId", h.TransactionID})

@@ -111,6 +111,20 @@ func NewResponseList(req *Command, code int32, remark string) *Command {
 	}
 }
 
+// ResponseListOf is NewResponseList returning the command by value, for a caller that keeps the
+// response inside a larger object (one allocation per request instead of one per part).
+func ResponseListOf(req *Command, code int32, remark string) Command {
+	return Command{
+		Code:          code,
+		Language:      "GO",
+		Version:       CurrentVersion,
+		Opaque:        req.Opaque,
+		Flag:          FlagResponse,
+		Remark:        remark,
+		SerializeType: req.SerializeType,
+	}
+}
+
 // NewRequestList is NewRequest with the custom header kept as a list (see NewResponseList).
 func NewRequestList(code int32, body []byte) *Command {
 	return &Command{

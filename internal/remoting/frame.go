@@ -104,7 +104,8 @@ func DecodeFrameRaw(frame []byte) (*Command, error) {
 		return nil, err
 	}
 	header := frame[4 : 4+hdrLen]
-	h := protocol.Header{Ext: make([]ExtField, 0, 16)}
+	d := new(decodedCommand) // the command and its header list in one allocation
+	h := protocol.Header{Ext: d.ext[:0]}
 	if serType == SerializeJSON {
 		err = protocol.DecodeJSONHeader(header, &h)
 	} else {
@@ -113,12 +114,20 @@ func DecodeFrameRaw(frame []byte) (*Command, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadHeader, err)
 	}
-	cmd := &Command{Code: h.Code, Language: h.Language, Version: h.Version, Opaque: h.Opaque, Flag: h.Flag,
+	cmd := &d.cmd
+	*cmd = Command{Code: h.Code, Language: h.Language, Version: h.Version, Opaque: h.Opaque, Flag: h.Flag,
 		Remark: h.Remark, ext: h.Ext, SerializeType: serType}
 	if body := frame[4+hdrLen:]; len(body) > 0 {
 		cmd.Body = body
 	}
 	return cmd, nil
+}
+
+// decodedCommand is a decoded command with room for 16 custom header fields (a send carries 12
+// to 14), so that decoding a frame costs one allocation.
+type decodedCommand struct {
+	cmd Command
+	ext [16]ExtField
 }
 
 // wrapEncode turns a protocol encoding error into an ErrEncode one.
