@@ -40,7 +40,15 @@ func (b *Broker) handleUpdateBrokerConfig(_ context.Context, _ *server.Conn, req
 	}
 	sort.Strings(changed)
 	b.log.Info("broker configuration updated", "changes", strings.Join(changed, " "))
-	b.triggerRegister() // permissions travel with the registration
+	if next.BrokerPermission != cur.BrokerPermission {
+		// The permissions travel with the registration, but a name server rewrites a broker's
+		// queue data only for a new DataVersion: without this bump a change that follows a
+		// registration with the same version is never seen (sends stayed refused).
+		if err := b.topics.BumpVersion(); err != nil {
+			b.log.Error("topic table version not persisted after a brokerPermission change", "err", err)
+		}
+	}
+	b.triggerRegister()
 	return respond(req, remoting.Success, "", nil, nil)
 }
 

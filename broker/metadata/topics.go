@@ -236,6 +236,16 @@ func (t *Topics) Version() DataVersion {
 	return t.version
 }
 
+// BumpVersion moves the data version on without changing a topic and persists it, so that name
+// servers (which rewrite a broker's queue data only when its DataVersion changed) take the next
+// registration's permissions: RocketMQ's nextVersion on a brokerPermission update.
+func (t *Topics) BumpVersion() error {
+	t.mu.Lock()
+	t.bumpLocked()
+	t.mu.Unlock()
+	return t.persist()
+}
+
 func (t *Topics) bumpLocked() {
 	t.version.Counter++
 	t.version.Timestamp = t.now().UnixMilli()
