@@ -439,6 +439,9 @@ func (b *Broker) registerHandlers() {
 	b.srv.HandleRaw(remoting.SendMessage, poolSend, b.sendProc.Handle)
 	b.srv.HandleRaw(remoting.SendMessageV2, poolSend, b.sendProc.Handle)
 	b.srv.HandleRaw(remoting.SendBatchMessage, poolSend, b.sendProc.Handle)
+	for _, code := range []int32{remoting.SendMessage, remoting.SendMessageV2, remoting.SendBatchMessage} {
+		b.srv.SetInline(code, b.sendInline) // on the event loop when it cannot block (sendMessageInline)
+	}
 	b.srv.HandleRaw(remoting.PullMessage, poolPull, b.pullProc.Handle)
 	b.srv.HandleRaw(remoting.ConsumerSendMsgBack, poolSend, b.sendBackProc.Handle)
 	b.srv.HandleRaw(remoting.EndTransaction, poolSend, b.txProc.EndTransaction)

@@ -85,6 +85,7 @@ type Config struct {
 	TransactionCheckInterval       int    `toml:"transactionCheckInterval"` // ms, 60000
 	DefaultQueryMaxNum             int    `toml:"defaultQueryMaxNum"`       // 32
 	SendMessageThreadPoolNums      int    `toml:"sendMessageThreadPoolNums"`
+	SendMessageInline              bool   `toml:"sendMessageInline"` // Skiff: run sends on the remoting event loop when they cannot block; true
 	PullMessageThreadPoolNums      int    `toml:"pullMessageThreadPoolNums"`
 	ClientChannelExpiredTime       int    `toml:"clientChannelExpiredTime"` // Skiff: ms, 120000
 	LogLevel                       string `toml:"logLevel"`                 // Skiff: debug|info|warn|error
@@ -155,7 +156,7 @@ func DefaultConfig() Config {
 		RegionID: "DefaultRegion", TraceOn: true, RegisterBrokerTimeoutMills: 6000,
 		RegisterNameServerPeriod: 30000, TransactionTimeOut: 6000, TransactionCheckMax: 15,
 		TransactionCheckInterval: 60000, DefaultQueryMaxNum: 32,
-		SendMessageThreadPoolNums: 128, PullMessageThreadPoolNums: 32, ClientChannelExpiredTime: 120000,
+		SendMessageThreadPoolNums: 128, SendMessageInline: true, PullMessageThreadPoolNums: 32, ClientChannelExpiredTime: 120000,
 		LogLevel: "info", AclFile: "conf/plain_acl.yml", AclReloadInterval: 1000, TLSServerMode: TLSDisabled,
 
 		StorePathRootDir: filepath.Join(home, "store"), MappedFileSizeCommitLog: 1 << 30,

@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"strings"
 	"time"
 
+	"github.com/skiffmq/skiff/broker/metadata"
 	"github.com/skiffmq/skiff/broker/processor"
 	"github.com/skiffmq/skiff/commitlog"
 	"github.com/skiffmq/skiff/internal/remoting"
@@ -66,6 +68,31 @@ func (b *Broker) newProcessors() {
 		SlaveDiverged: func() bool { return b.haSlave != nil && b.haSlave.Diverged() },
 		OnGet:         b.stats.recordGet, Observe: b.recordPull,
 	}
+}
+
+// sendInline reports, on the remoting event loop, whether a send may run right there instead of
+// on the send pool (sendMessageInline, default true): only when nothing in it can wait. A
+// SYNC_MASTER waits for a slave's ack and controller mode for the in-sync replicas, so those
+// always use the pool; so does every send while the store refuses writes (disk full, a flush
+// error: the pool's bounded queue then answers a flood with SYSTEM_BUSY), a send to a topic that
+// does not exist yet (its creation writes the topic file) and a send to a retry topic (it may
+// create its group or the DLQ topic). What is left is CPU work and short locks: the header
+// decode, the ACL check, the append to the mapped commit log (pre-faulted ahead by the warm
+// loop) and, under SYNC_FLUSH, registering the answer for the msync (Conn.Defer).
+func (b *Broker) sendInline(_ *server.Conn, req *remoting.Command) bool {
+	c := b.conf()
+	if !c.SendMessageInline || c.BrokerRole == RoleSyncMaster || b.fo != nil || b.store.Err() != nil {
+		return false
+	}
+	topic, ok := req.Ext("b") // SEND_MESSAGE_V2 and batches
+	if !ok {
+		topic = req.ExtValue("topic")
+	}
+	if strings.HasPrefix(topic, metadata.RetryGroupPrefix) {
+		return false
+	}
+	_, exists := b.topics.Get(topic)
+	return exists
 }
 
 // procSnapshot is the processors' configuration for one *Config (the configuration is replaced

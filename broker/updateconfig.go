@@ -21,6 +21,7 @@ var runtimeKeys = map[string]bool{
 	"regionId": true, "defaultQueryMaxNum": true, "clientChannelExpiredTime": true,
 	"accessMessageInMemoryMaxRatio": true, "transactionTimeOut": true, "transactionCheckMax": true,
 	"slaveTimeout": true, "haSlaveFallbehindMax": true, "defaultTopicQueueNums": true,
+	"sendMessageInline": true,
 }
 
 // handleUpdateBrokerConfig answers UPDATE_BROKER_CONFIG (25): the body is key=value lines. Every

@@ -33,7 +33,7 @@ type Conn struct {
 	outMu       sync.Mutex
 	out         []byte
 	spare       []byte
-	flushQueued bool // a Wake is on its way to the event loop
+	flushQueued bool // a Wake is on its way to the event loop, or the loop is in a turn (beginTurn)
 }
 
 // maxSpareBuffer is the largest outbound buffer kept for reuse after a flush.
@@ -128,6 +128,15 @@ func (c *Conn) flushOut(gc gnet.Conn) {
 	}
 	c.srv.writes.Add(1)
 	c.putSpare(buf)
+}
+
+// beginTurn runs on the event loop before it decodes a read: until the flushOut that ends the
+// turn, a frame queued by write (an inline answer, or a worker's) is written by that flushOut, so
+// write wakes nobody.
+func (c *Conn) beginTurn() {
+	c.outMu.Lock()
+	c.flushQueued = true
+	c.outMu.Unlock()
 }
 
 // hasQueuedOutput reports whether responses wait for the event loop to write them.

@@ -15,7 +15,9 @@
 //	frame: | length int32 | serType(1) hdrLen(3) | header | body |   (see package remoting)
 //
 // The loop never blocks: requests go to a pool with a non-blocking send; a full queue answers
-// SYSTEM_BUSY (2). An unknown code answers REQUEST_CODE_NOT_SUPPORTED (3) with remark
+// SYSTEM_BUSY (2). A code registered with SetInline runs on the loop itself whenever its
+// predicate says the request cannot block (the broker's sends under ASYNC_MASTER with a healthy
+// store): no hand-off to a worker, no wake for the answer, answered in arrival order. An unknown code answers REQUEST_CODE_NOT_SUPPORTED (3) with remark
 // " request type N not supported". A request with the oneway bit is never answered. Frames with
 // the response bit are answers to Conn.Invoke and are routed by opaque to the waiting call.
 //
@@ -32,10 +34,12 @@
 //
 // # Writes
 //
-// Responses are coalesced per connection: a worker encodes its response straight into the
-// connection's outbound buffer (whole frames under a mutex, so frames never interleave) and, if
-// no flush is pending, wakes the event loop (gnet Conn.Wake). The loop writes everything queued
-// since the last turn with one write(2) at the start of OnTraffic, then swaps in the spare half of
+// Responses are coalesced per connection: a worker (or an inline handler) encodes its response
+// straight into the connection's outbound buffer (whole frames under a mutex, so frames never
+// interleave) and, if no flush is pending, wakes the event loop (gnet Conn.Wake). A turn that
+// reads marks a flush pending before it decodes, so nothing queued during the turn wakes the
+// loop: the loop writes everything queued since the last write, inline answers included, with one
+// write(2) at the end of the turn (a Wake alone writes at once), then swaps in the spare half of
 // a double buffer. Responses may leave out of order, which the opaque allows. A response to a
 // closed connection is dropped.
 //

@@ -52,19 +52,30 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	return gnet.None
 }
 
-// OnTraffic decodes every whole frame in the inbound buffer. Lengths are checked as soon as they
-// arrive, so a garbage length closes the connection instead of making it buffer forever.
+// OnTraffic decodes every whole frame in the inbound buffer, then writes in one write what the
+// turn answered (inline requests) and what workers queued since the last write. Lengths
+// are checked as soon as they arrive, so a garbage length closes the connection instead of
+// making it buffer forever.
 func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
-	s := h.s
 	c, ok := gc.Context().(*Conn)
 	if !ok {
 		return gnet.Close
 	}
-	c.flushOut(gc)
 	if gc.InboundBuffered() == 0 {
-		return gnet.None // a Wake for queued responses
+		c.flushOut(gc) // a Wake for queued responses
+		return gnet.None
 	}
 	c.lastRead.Store(time.Now().UnixNano())
+	c.beginTurn()
+	act := h.decode(c, gc)
+	// One write for the turn: what workers queued since the last one and the inline answers.
+	c.flushOut(gc)
+	return act
+}
+
+// decode decodes and dispatches every whole frame in gc's inbound buffer.
+func (h *handler) decode(c *Conn, gc gnet.Conn) gnet.Action {
+	s := h.s
 	for {
 		n := gc.InboundBuffered()
 		if n < 4 {

@@ -106,6 +106,8 @@ type Server struct {
 	auth     Authorizer
 	writes   atomic.Int64 // write calls on sockets (one per event-loop turn with queued frames)
 	owed     atomic.Int64 // deferred answers not written yet (deferred.go)
+	running  atomic.Int64 // requests running inline on an event loop (SetInline)
+	inlined  atomic.Int64 // requests run inline so far
 
 	mu     sync.Mutex
 	conns  map[uint64]*Conn
@@ -128,10 +130,16 @@ type Server struct {
 }
 
 type route struct {
-	h    Handler
-	pool *pool
-	raw  bool // the handler reads the custom header as a list (no ExtFields map)
+	h      Handler
+	pool   *pool
+	raw    bool       // the handler reads the custom header as a list (no ExtFields map)
+	inline InlineFunc // nil: always on the pool (SetInline)
 }
+
+// InlineFunc reports, on the event loop and per request, whether a request may run right there
+// instead of on its pool: only when its handler cannot block (no disk wait, no replica wait, no
+// Invoke, no metadata file written). It must be cheap and must not block itself.
+type InlineFunc func(c *Conn, req *remoting.Command) bool
 
 // New returns a server; it binds nothing until Start.
 func New(cfg Config) *Server {
@@ -195,6 +203,27 @@ func (s *Server) HandleRaw(code int32, poolName string, h Handler) {
 	r.raw = true
 	s.handlers[code] = r
 }
+
+// SetInline lets requests with code (already registered with Handle or HandleRaw) run on the
+// event loop that decoded them whenever ok says so, and on their pool otherwise. An inline
+// request saves the hand-off to a worker and the wake of the loop for the answer: the handler
+// runs, the Authorizer first, and the answer goes into the connection's outbound buffer, written
+// at the end of the same loop turn together with every other answer of the turn. Inline requests
+// of one connection are answered in the order they arrived. While a handler runs inline, the
+// loop serves none of its other connections, so ok must say no whenever the handler could wait.
+// A panic is recovered and answered SYSTEM_ERROR as on a worker. Connections of the TLS modes
+// always use the pools. Call it before Start.
+func (s *Server) SetInline(code int32, ok InlineFunc) {
+	r, found := s.handlers[code]
+	if !found {
+		panic(fmt.Sprintf("server: SetInline for code %d without a handler", code))
+	}
+	r.inline = ok
+	s.handlers[code] = r
+}
+
+// Inline returns the number of requests run on the event loop so far (SetInline).
+func (s *Server) Inline() int64 { return s.inlined.Load() }
 
 // SetAuthorizer installs the per-request check that runs before every handler (ACL). Call it
 // before Start.
@@ -317,10 +346,10 @@ func (s *Server) waitWritten(ctx context.Context) error {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
 	for {
-		if n := s.owed.Load(); n > 0 {
+		if n := s.owed.Load() + s.running.Load(); n > 0 {
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("server: wait for %d deferred answers: %w", n, ctx.Err())
+				return fmt.Errorf("server: wait for %d deferred or running answers: %w", n, ctx.Err())
 			case <-t.C:
 			}
 			continue
@@ -403,19 +432,31 @@ func (s *Server) dispatch(c *Conn, cmd *remoting.Command) {
 		c.deliver(cmd.MaterializeExt())
 		return
 	}
+	r, ok := s.handlers[cmd.Code]
+	inline := ok && r.inline != nil && c.gc != nil
+	if inline {
+		// Counted before draining is read: Drain sets draining first and then waits for running
+		// to reach 0, so either this request sees draining or Drain sees it running.
+		s.running.Add(1)
+		defer s.running.Add(-1)
+	}
 	if s.draining.Load() {
 		if !cmd.IsOneway() {
 			_ = c.WriteResponse(remoting.NewResponse(cmd, remoting.ServiceNotAvailable, "the server is shutting down"))
 		}
 		return
 	}
-	r, ok := s.handlers[cmd.Code]
 	if !ok {
 		s.log.Debug("request code not supported", "addr", c.remote, "code", cmd.Code)
 		if !cmd.IsOneway() {
 			_ = c.WriteResponse(remoting.NewResponse(cmd, remoting.RequestCodeNotSupported,
 				fmt.Sprintf(" request type %d not supported", cmd.Code)))
 		}
+		return
+	}
+	if inline && r.inline(c, cmd) {
+		s.inlined.Add(1)
+		s.run(task{conn: c, req: cmd, h: r.h, raw: r.raw})
 		return
 	}
 	if !r.pool.submit(task{conn: c, req: cmd, h: r.h, raw: r.raw}) {
@@ -426,7 +467,7 @@ func (s *Server) dispatch(c *Conn, cmd *remoting.Command) {
 	}
 }
 
-// run executes one request on a worker.
+// run executes one request on a worker, or on the event loop for an inline request.
 func (s *Server) run(t task) {
 	if t.conn.Closed() {
 		return
