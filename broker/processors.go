@@ -71,17 +71,17 @@ func (b *Broker) newProcessors() {
 }
 
 // sendInline reports, on the remoting event loop, whether a send may run right there instead of
-// on the send pool (sendMessageInline, default true): only when nothing in it can wait. A
-// SYNC_MASTER waits for a slave's ack and controller mode for the in-sync replicas, so those
-// always use the pool; so does every send while the store refuses writes (disk full, a flush
-// error: the pool's bounded queue then answers a flood with SYSTEM_BUSY), a send to a topic that
-// does not exist yet (its creation writes the topic file) and a send to a retry topic (it may
-// create its group or the DLQ topic). What is left is CPU work and short locks: the header
-// decode, the ACL check, the append to the mapped commit log (pre-faulted ahead by the warm
-// loop) and, under SYNC_FLUSH, registering the answer for the msync (Conn.Defer).
+// on the send pool (sendMessageInline, default true): only when nothing in it can wait. Every
+// send uses the pool while the store refuses writes (disk full, a flush error: the pool's bounded
+// queue then answers a flood with SYSTEM_BUSY), and so does a send to a topic that does not exist
+// yet (its creation writes the topic file) or to a retry topic (it may create its group or the
+// DLQ topic), and every send in controller mode (not evaluated inline). What is left is CPU work
+// and short locks: the header decode, the ACL check, the append to the mapped commit log
+// (pre-faulted ahead by the warm loop) and, under SYNC_FLUSH or on a SYNC_MASTER, registering the
+// answer for the msync or the slave's ack (Conn.Defer; nothing waits on the loop).
 func (b *Broker) sendInline(_ *server.Conn, req *remoting.Command) bool {
 	c := b.conf()
-	if !c.SendMessageInline || c.BrokerRole == RoleSyncMaster || b.fo != nil || b.store.Err() != nil {
+	if !c.SendMessageInline || b.fo != nil || b.store.Err() != nil {
 		return false
 	}
 	topic, ok := req.Ext("b") // SEND_MESSAGE_V2 and batches

@@ -83,13 +83,13 @@ func TestBrokerSendInlineSyncFlush(t *testing.T) {
 	}
 }
 
-// TestBrokerSendNotInlineOnSyncMaster: a SYNC_MASTER waits for a slave's ack, so its sends never
-// run on the event loop (here without a slave they answer SLAVE_NOT_AVAILABLE).
-func TestBrokerSendNotInlineOnSyncMaster(t *testing.T) {
+// TestBrokerSendInlineSyncMaster: a SYNC_MASTER's send registers its wait for the slave's ack
+// (no goroutine waits), so it runs inline too; without a slave it answers SLAVE_NOT_AVAILABLE.
+func TestBrokerSendInlineSyncMaster(t *testing.T) {
 	tb := startBroker(t, func(c *Config) { c.BrokerRole = RoleSyncMaster })
 	tb.send(t, "InlineSM", 0, "", "", "create")
 	r, n := tb.sendCounted(t, "InlineSM", "x")
-	if n != 0 || r.Code != remoting.SlaveNotAvailable {
-		t.Fatalf("SYNC_MASTER send: code %d %q, %d inline; want SLAVE_NOT_AVAILABLE from the pool", r.Code, r.Remark, n)
+	if n != 1 || r.Code != remoting.SlaveNotAvailable {
+		t.Fatalf("SYNC_MASTER send: code %d %q, %d inline; want SLAVE_NOT_AVAILABLE inline", r.Code, r.Remark, n)
 	}
 }
