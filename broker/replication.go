@@ -19,6 +19,19 @@ import (
 // replicateThen with a wait on its answer (writes that are not a connection's sends, and the
 // broker's own fenced writes in controller mode).
 func (b *Broker) replicate(res commitlog.PutResult, wait bool) processor.ReplicaStatus {
+	if b.fo == nil && b.haMaster != nil && (res.Status == commitlog.PutOK || res.Status == commitlog.FlushDiskTimeout) {
+		if c := b.conf(); c.BrokerRole != RoleSyncMaster || !wait {
+			// No ack to wait for (replicateThen's answer without a callback): every
+			// ASYNC_MASTER write passes here, so no channel and no closure.
+			b.haMaster.Wake()
+			return replicaOK
+		}
+	}
+	return b.replicateWait(res, wait)
+}
+
+// replicateWait is replicate's path that may wait for a slave (or a quorum in controller mode).
+func (b *Broker) replicateWait(res commitlog.PutResult, wait bool) processor.ReplicaStatus {
 	ch := make(chan processor.ReplicaStatus, 1)
 	st, deferred := b.replicateThen(res, wait, func(st processor.ReplicaStatus) { ch <- st })
 	if !deferred {
