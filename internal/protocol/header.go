@@ -62,6 +62,29 @@ func putExt(ext []ExtField, k, v string) []ExtField {
 	return append(ext, ExtField{k, v})
 }
 
+// keySet is a 64-bit filter of the keys put into a header list: put scans the list for an
+// earlier entry with the same key only when the key's bit is already set, so a header of
+// distinct keys (every real one) decodes without putExt's quadratic scan.
+type keySet uint64
+
+// keyBit hashes a key's length and first and last bytes to one of 64 bits.
+func keyBit(k string) keySet {
+	if len(k) == 0 {
+		return 1
+	}
+	x := uint64(len(k))<<16 | uint64(k[0])<<8 | uint64(k[len(k)-1])
+	return 1 << ((x * 0x9E3779B97F4A7C15) >> 58)
+}
+
+// put is putExt for a list whose every key went through this set.
+func (ks *keySet) put(ext []ExtField, k, v string) []ExtField {
+	if bit := keyBit(k); *ks&bit == 0 {
+		*ks |= bit
+		return append(ext, ExtField{k, v})
+	}
+	return putExt(ext, k, v)
+}
+
 // dropExt removes the entry with key k (a JSON null value).
 func dropExt(ext []ExtField, k string) []ExtField {
 	for i := range ext {
@@ -254,8 +277,9 @@ func fieldOf(k string) field {
 
 // jscan is a validating JSON scanner over one header.
 type jscan struct {
-	b []byte
-	i int
+	b    []byte
+	i    int
+	keys keySet // the extFields keys in h.Ext
 }
 
 func (s *jscan) errf(format string, args ...any) error {
@@ -270,14 +294,20 @@ func (s *jscan) peek() byte {
 }
 
 func (s *jscan) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
+	b, i := s.b, s.i
+	if i < len(b) && b[i] > ' ' { // nearly always: compact JSON
+		return
+	}
+	for i < len(b) {
+		switch b[i] {
 		case ' ', '\t', '\n', '\r':
-			s.i++
+			i++
 		default:
+			s.i = i
 			return
 		}
 	}
+	s.i = i
 }
 
 // literal consumes lit (true, false, null) when it is next.
@@ -389,35 +419,35 @@ func (s *jscan) str() (string, error) {
 	if s.i >= len(b) || b[s.i] != '"' {
 		return "", s.errf("expected a string")
 	}
-	s.i++
-	start := s.i
+	start := s.i + 1
+	i := start // a local index: the scan loop keeps it in a register
 	// Fast path: no escapes, plain ASCII or valid UTF-8.
-	for s.i < len(b) {
-		for s.i < len(b) && plainASCII[b[s.i]] {
-			s.i++
+	for i < len(b) {
+		for i < len(b) && plainASCII[b[i]] {
+			i++
 		}
-		if s.i >= len(b) {
+		if i >= len(b) {
 			break
 		}
-		c := b[s.i]
+		c := b[i]
 		if c == '"' {
-			v := aliasString(b[start:s.i])
-			s.i++
-			return v, nil
+			s.i = i + 1
+			return aliasString(b[start:i]), nil
 		}
 		if c == '\\' || c < 0x20 {
 			break
 		}
 		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRune(b[s.i:])
+			r, n := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && n == 1 {
 				break
 			}
-			s.i += n
+			i += n
 			continue
 		}
-		s.i++
+		i++
 	}
+	s.i = i
 	return s.strSlow(start)
 }
 
@@ -653,7 +683,7 @@ func (s *jscan) extObject(h *Header) error {
 			if err != nil {
 				return err
 			}
-			h.Ext = putExt(h.Ext, k, v)
+			h.Ext = s.keys.put(h.Ext, k, v)
 		case s.literal("null"):
 			h.Ext = dropExt(h.Ext, k)
 		case c == '{' || c == '[':
@@ -666,7 +696,7 @@ func (s *jscan) extObject(h *Header) error {
 			if err := s.skip(); err != nil {
 				return err
 			}
-			h.Ext = putExt(h.Ext, k, aliasString(s.b[start:s.i]))
+			h.Ext = s.keys.put(h.Ext, k, aliasString(s.b[start:s.i]))
 		}
 		s.ws()
 		c := s.peek()
@@ -776,6 +806,7 @@ const MinBinaryHeader = 21
 // Java does. Strings alias b, which must not be modified afterwards.
 func DecodeBinaryHeader(b []byte, h *Header) error {
 	*h = Header{Ext: h.Ext[:0]}
+	var keys keySet
 	if len(b) < MinBinaryHeader {
 		return fmt.Errorf("%w: rocketmq header of %d bytes < %d", ErrBadHeader, len(b), MinBinaryHeader)
 	}
@@ -817,7 +848,7 @@ func DecodeBinaryHeader(b []byte, h *Header) error {
 		if vl < 0 || vl > int64(len(ext)-q) {
 			return fmt.Errorf("%w: ext value length %d for key %q runs past the ext section", ErrBadHeader, vl, k)
 		}
-		h.Ext = putExt(h.Ext, k, aliasString(ext[q:q+int(vl)]))
+		h.Ext = keys.put(h.Ext, k, aliasString(ext[q:q+int(vl)]))
 		q += int(vl)
 	}
 	return nil

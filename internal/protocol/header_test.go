@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"strconv"
 	"testing"
 )
@@ -228,5 +229,31 @@ func BenchmarkProtocolJSONHeaderEncodingJSON(b *testing.B) {
 		if _, err := refDecode(src); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestProtocolHeaderDuplicateKeysLastWins: a key repeated in extFields keeps its first position
+// and its last value, in both serializations (the decoders skip the scan for earlier entries
+// only for keys they have not seen, so every key here is repeated at least once).
+func TestProtocolHeaderDuplicateKeysLastWins(t *testing.T) {
+	var h Header
+	err := DecodeJSONHeader([]byte(`{"extFields":{"a":"1","b":"2","topic":"x","a":"3","b":null,"topic":"y","b":"4"}}`), &h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ExtField{{"a", "3"}, {"topic", "y"}, {"b", "4"}}
+	if !reflect.DeepEqual(h.Ext, want) {
+		t.Fatalf("JSON ext = %q, want %q", h.Ext, want)
+	}
+	enc := &Header{Language: "GO", Ext: []ExtField{{"a", "1"}, {"topic", "x"}, {"a", "3"}, {"topic", "y"}}}
+	b, err := AppendBinaryHeader(nil, enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := DecodeBinaryHeader(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	if want := []ExtField{{"a", "3"}, {"topic", "y"}}; !reflect.DeepEqual(h.Ext, want) {
+		t.Fatalf("binary ext = %q, want %q", h.Ext, want)
 	}
 }
