@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -202,5 +203,38 @@ func TestProcessorSendRefusesBadHeader(t *testing.T) {
 	resp := p.Handle(context.Background(), nil, req)
 	if resp.Code != remoting.SystemError || resp.Remark != "the request header field a is missing" || len(st.puts) != 0 {
 		t.Fatalf("bad header: %+v", resp)
+	}
+}
+
+// TestProcessorSendAnswerFields: the SEND_OK fields built inside the send's own allocation are
+// the offset message id of the stored record, its queue and queue offset; a half message's
+// answer carries its UNIQ_KEY as transactionId (and an ordinary one none); a broker with
+// rejectTransactionMessage refuses a half message and stores nothing, but takes a plain one.
+func TestProcessorSendAnswerFields(t *testing.T) {
+	st := &fakeStore{next: 7}
+	p := newSend(st, &fakeReplicator{})
+	for i, props := range []string{"UNIQ_KEY\x01u1", "TRAN_MSG\x01true\x02UNIQ_KEY\x01u2"} {
+		resp := p.Handle(context.Background(), nil, sendRequest("T", props))
+		m := st.puts[i][0]
+		wantTx := ""
+		if i == 1 {
+			wantTx = "u2"
+			if m.Topic != metadata.TopicTransHalf {
+				t.Fatalf("half message stored in %s", m.Topic)
+			}
+		}
+		if resp.Code != remoting.Success || resp.ExtValue("msgId") != message.OffsetMsgID(p.StoreHost, m.CommitLogOffset) ||
+			resp.ExtValue("queueId") != "1" || resp.ExtValue("queueOffset") != strconv.Itoa(7+i) || resp.ExtValue("transactionId") != wantTx {
+			t.Fatalf("send %d: response %v, stored at %d", i, resp.ExtList(), m.CommitLogOffset)
+		}
+	}
+	reject := testConfig()
+	reject.RejectTransactionMessage = true
+	p.Config = func() Config { return reject }
+	if resp := p.Handle(context.Background(), nil, sendRequest("T", "TRAN_MSG\x01true")); resp.Code != remoting.NoPermission || len(st.puts) != 2 {
+		t.Fatalf("half message with rejectTransactionMessage: %d %q, %d puts", resp.Code, resp.Remark, len(st.puts))
+	}
+	if resp := p.Handle(context.Background(), nil, sendRequest("T", "UNIQ_KEY\x01u3")); resp.Code != remoting.Success || len(st.puts) != 3 {
+		t.Fatalf("plain message with rejectTransactionMessage: %d %q, %d puts", resp.Code, resp.Remark, len(st.puts))
 	}
 }

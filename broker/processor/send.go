@@ -180,10 +180,8 @@ func (p *Send) send(c *server.Conn, req *remoting.Command, op *sendOp, cfg Confi
 	if tc.TopicFilterType == "MULTI_TAG" {
 		m.SysFlag |= message.FlagMultiTags
 	}
-	if m.Property(message.PropertyTransactionPrepared) == "true" {
-		if cfg.RejectTransactionMessage {
-			return errResp(req, remoting.NoPermission, "the broker[%s] sending transaction message is forbidden", cfg.BrokerAddr), nil
-		}
+	if cfg.RejectTransactionMessage && m.Property(message.PropertyTransactionPrepared) == "true" {
+		return errResp(req, remoting.NoPermission, "the broker[%s] sending transaction message is forbidden", cfg.BrokerAddr), nil
 	}
 	op.one[0] = m
 	op.ps = pendingSend{kind: WriteSend, msgs: op.one[:], queueID: queueID}
@@ -312,8 +310,8 @@ func (p *Send) sendResponse(req *remoting.Command, w WriteResult, queueID int32,
 	rh := protocol.SendMessageResponseHeader{QueueID: queueID, QueueOffset: w.QueueOffset,
 		MsgRegion: cfg.RegionID, TraceOn: strconv.FormatBool(cfg.TraceOn)}
 	if len(msgs) == 1 {
-		if tid := msgs[0].Property(message.PropertyUniqKey); tid != "" && msgs[0].Topic == metadata.TopicTransHalf {
-			rh.TransactionID = tid
+		if msgs[0].Topic == metadata.TopicTransHalf { // only a half message reads its UNIQ_KEY
+			rh.TransactionID = msgs[0].Property(message.PropertyUniqKey)
 		}
 		if op != nil {
 			// msgId, queueId and queueOffset are formatted into op.text, which is written once.

@@ -67,12 +67,17 @@ func putExt(ext []ExtField, k, v string) []ExtField {
 // distinct keys (every real one) decodes without putExt's quadratic scan.
 type keySet uint64
 
-// keyBit hashes a key's length and first and last bytes to one of 64 bits.
+// keyBit maps a key to one of 64 bits: a one-letter key (the send header of SEND_MESSAGE_V2)
+// by its letter, so that a..z never collide; a longer one by a hash of its length and first,
+// middle and last bytes.
 func keyBit(k string) keySet {
-	if len(k) == 0 {
+	switch len(k) {
+	case 0:
 		return 1
+	case 1:
+		return 1 << (k[0] & 63)
 	}
-	x := uint64(len(k))<<16 | uint64(k[0])<<8 | uint64(k[len(k)-1])
+	x := uint64(len(k))<<24 | uint64(k[0])<<16 | uint64(k[len(k)/2])<<8 | uint64(k[len(k)-1])
 	return 1 << ((x * 0x9E3779B97F4A7C15) >> 58)
 }
 
