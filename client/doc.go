@@ -6,6 +6,18 @@
 // rocketmq-client-go/v2, so programs built on either can share one cluster: a message sent by one
 // is consumed by the other with its body, tags, keys and properties intact.
 //
+// # Received messages and their properties
+//
+// A consumer decodes a pulled message without building a map of its properties: a MessageExt
+// keeps them encoded as the broker sent them. Property(k) reads one (it works the same on a
+// Message to send), Properties() returns a new map of all of them, and Tags, Keys, DelayLevel and
+// MsgID (the UNIQ_KEY property) are fields. MessageExt's Properties method shadows the embedded
+// Message's map field, so code that indexed the map of a received message (m.Properties[k]) no
+// longer compiles rather than silently reading nothing: write m.Property(k). The embedded
+// Message.Properties of a received message holds only what WithProperty set after receipt;
+// sending that Message again (p.Send(ctx, &m.Message)) sends the received properties with those
+// on top, as before.
+//
 // # Name servers
 //
 // Every client takes a list of name servers ("ip:port"; an entry may join several with ';').

@@ -32,6 +32,11 @@ const (
 
 // Message is a message to send. Tags, Keys and DelayLevel are carried as the TAGS, KEYS and DELAY
 // properties; Properties holds the user's own properties (and may hold any system property).
+//
+// A received message (the Message of a MessageExt) keeps the properties as the broker delivered
+// them, encoded, and decodes none into a map: its Properties field is nil until something is set
+// with WithProperty. Read them with Property (or MessageExt.Properties for all of them); sending
+// the Message again sends the received properties with those set on top.
 type Message struct {
 	Topic      string
 	Body       []byte
@@ -40,6 +45,10 @@ type Message struct {
 	DelayLevel int      // 0: deliver at once; 1..18: the broker's messageDelayLevel (1 s ... 2 h)
 	Flag       int32
 	Properties map[string]string
+
+	// received is the encoded properties ("k\x01v\x02k\x01v") of a received message, TAGS,
+	// KEYS and DELAY included (the fields above hold them); "" for a message built to send.
+	received string
 }
 
 // NewMessage returns a message for topic with body.
@@ -68,17 +77,45 @@ func (m *Message) WithShardingKey(key string) *Message {
 	return m.WithProperty(PropertyShardingKey, key)
 }
 
-// Property returns a property ("" when absent).
-func (m *Message) Property(k string) string { return m.Properties[k] }
+// Property returns a property ("" when absent): one set in Properties, else one received. On a
+// received message TAGS, KEYS and DELAY are not properties (the fields hold them).
+func (m *Message) Property(k string) string {
+	if v, ok := m.Properties[k]; ok || m.received == "" || isFieldProperty(k) {
+		return v
+	}
+	v, _ := message.TextProperty(m.received, k)
+	return v
+}
+
+// HasProperties reports whether m carries any property besides its fields: set in Properties or
+// received.
+func (m *Message) HasProperties() bool { return len(m.Properties) > 0 || m.received != "" }
 
 // ShardingKey returns the SHARDING_KEY property.
-func (m *Message) ShardingKey() string { return m.Properties[PropertyShardingKey] }
+func (m *Message) ShardingKey() string { return m.Property(PropertyShardingKey) }
 
-// WireProperties returns every property as sent: the user's properties plus TAGS, KEYS and
-// DELAY from the fields.
-func (m *Message) WireProperties() map[string]string {
-	p := make(map[string]string, len(m.Properties)+3)
+// isFieldProperty reports whether k is carried by a field of Message (Tags, Keys, DelayLevel).
+func isFieldProperty(k string) bool {
+	return k == PropertyTags || k == PropertyKeys || k == PropertyDelayLevel
+}
+
+// userProperties returns the received properties but TAGS, KEYS and DELAY with those of
+// Properties on top, in a new map with room for extra more.
+func (m *Message) userProperties(extra int) map[string]string {
+	p := make(map[string]string, len(m.Properties)+extra)
+	for k, v := range message.PropertyPairs(m.received) {
+		if !isFieldProperty(k) {
+			p[k] = v
+		}
+	}
 	maps.Copy(p, m.Properties)
+	return p
+}
+
+// WireProperties returns every property as sent: the received ones (for a received message),
+// the user's properties, and TAGS, KEYS and DELAY from the fields.
+func (m *Message) WireProperties() map[string]string {
+	p := m.userProperties(3)
 	if m.Tags != "" {
 		p[PropertyTags] = m.Tags
 	}
@@ -142,6 +179,11 @@ func ValidateTopic(topic string) error {
 }
 
 // MessageExt is a message as stored by a broker and delivered to consumers.
+//
+// Its properties stay encoded as received (no map per message): Property(k) reads one,
+// Properties() builds a map of all of them. The embedded Message's Properties field is shadowed
+// by the Properties method, so code written for a map (m.Properties[k]) does not compile instead
+// of silently reading nothing; m.Message.Properties holds only what was set after receipt.
 type MessageExt struct {
 	Message
 	MsgID                     string // the producer's unique key (UNIQ_KEY), or the offset id when it has none
@@ -159,7 +201,34 @@ type MessageExt struct {
 	BodyCRC                   int32
 	StoreSize                 int32
 	PreparedTransactionOffset int64
+	// ConsumeStartTime is when the push consumer handed the message to its handler (RocketMQ's
+	// CONSUME_START_TIME property, which Property and Properties report from it); zero elsewhere.
+	ConsumeStartTime time.Time
 }
+
+// Property returns a property ("" when absent) without building a map: CONSUME_START_TIME from
+// ConsumeStartTime when set, else one set with WithProperty, else one received. TAGS, KEYS and
+// DELAY are in the Tags, Keys and DelayLevel fields, not properties.
+func (m *MessageExt) Property(k string) string {
+	if k == PropertyConsumeStartTime && !m.ConsumeStartTime.IsZero() {
+		return strconv.FormatInt(m.ConsumeStartTime.UnixMilli(), 10)
+	}
+	return m.Message.Property(k)
+}
+
+// Properties returns every property of the message in a new map (changing it changes nothing):
+// the received ones but TAGS, KEYS and DELAY (in the fields), those set with WithProperty on
+// top, and CONSUME_START_TIME when ConsumeStartTime is set. Property reads one without a map.
+func (m *MessageExt) Properties() map[string]string {
+	p := m.userProperties(1)
+	if !m.ConsumeStartTime.IsZero() {
+		p[PropertyConsumeStartTime] = strconv.FormatInt(m.ConsumeStartTime.UnixMilli(), 10)
+	}
+	return p
+}
+
+// ShardingKey returns the SHARDING_KEY property.
+func (m *MessageExt) ShardingKey() string { return m.Property(PropertyShardingKey) }
 
 // Queue returns the queue the message was read from.
 func (m *MessageExt) Queue() MessageQueue {
@@ -172,84 +241,134 @@ func (m *MessageExt) String() string {
 		m.Topic, m.BrokerName, m.QueueID, m.QueueOffset, m.MsgID, m.Tags, m.Keys, m.ReconsumeTimes, len(m.Body))
 }
 
-// FromStored converts a decoded record into a MessageExt: it splits TAGS, KEYS and DELAY out of
-// the properties and inflates a compressed body. brokerName is the set it was read from.
+// FromStored converts a decoded record into a MessageExt: TAGS, KEYS and DELAY go to the
+// fields, the other properties are kept encoded (from s.EncodedProperties), a compressed body is
+// inflated. brokerName is the set it was read from. s is not modified. The pull path uses
+// DecodeMessages instead, which never builds s's property map.
 func FromStored(s *message.Message, brokerName string) (*MessageExt, error) {
-	return fromStored(s, brokerName, maps.Clone(s.Properties), nil)
+	m := &MessageExt{}
+	var d decoder
+	if err := d.fill(m, s, s.EncodedProperties(), brokerName); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
-// HostStrings remembers the text of the last hosts seen, so that the messages of one pull
-// (which share their store host, and often their born host) do not format it again each.
-type HostStrings struct {
+// DecodeMessages decodes a pull (or query) body, the records concatenated, into messages read
+// from broker set brokerName, without a property map per message: each keeps its properties
+// encoded (see MessageExt.Property). The messages of one body share their allocations (one
+// array of MessageExt, one string holding every property text and offset id), so one retained
+// message keeps the body's memory alive, as its Body (which aliases body) already does. On a bad
+// record it returns the messages before it and the error.
+func DecodeMessages(body []byte, brokerName string) ([]*MessageExt, error) {
+	// First pass: how many records, and how much text they need.
+	n, text := 0, 0
+	for b := body; len(b) > 0; n++ {
+		meta, err := message.DecodeMeta(b)
+		if err != nil {
+			break // the second pass stops there with the error
+		}
+		text += len(meta.Props) + offsetMsgIDLen(meta.SysFlag)
+		b = b[meta.StoreSize:]
+	}
+	slab := make([]MessageExt, n)
+	out := make([]*MessageExt, 0, n)
+	d := decoder{}
+	d.text.Grow(text)
+	var s message.Message
+	for b := body; len(b) > 0; {
+		props, err := message.DecodeFields(b, &s)
+		if err != nil {
+			return out, fmt.Errorf("%w: record %d: %v", ErrBadResponse, len(out), err)
+		}
+		b = b[s.StoreSize:]
+		start := d.text.Len()
+		d.text.Write(props)
+		m := &slab[len(out)]
+		if err := d.fill(m, &s, d.text.String()[start:], brokerName); err != nil {
+			return out, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func offsetMsgIDLen(sysFlag int32) int {
+	if sysFlag&message.FlagStoreHostV6 != 0 {
+		return 56
+	}
+	return 32
+}
+
+// decoder is the state shared by the messages of one body: the text they slice, the last host
+// texts (a pull's records share their store host and often their born host), and the keys.
+type decoder struct {
+	text              strings.Builder // only appended to: strings taken from it stay valid
 	born, store       netip.AddrPort
 	bornStr, storeStr string
+	keys              []string // Keys of the messages, each a full slice of a part
 }
 
-func (h *HostStrings) bornString(ap netip.AddrPort) string {
-	if h == nil {
-		return hostString(ap)
+func (d *decoder) host(ap netip.AddrPort, last *netip.AddrPort, str *string) string {
+	if !ap.IsValid() {
+		return ""
 	}
-	if ap != h.born || h.bornStr == "" {
-		h.born, h.bornStr = ap, hostString(ap)
+	if ap != *last || *str == "" {
+		*last, *str = ap, ap.String()
 	}
-	return h.bornStr
+	return *str
 }
 
-func (h *HostStrings) storeString(ap netip.AddrPort) string {
-	if h == nil {
-		return hostString(ap)
-	}
-	if ap != h.store || h.storeStr == "" {
-		h.store, h.storeStr = ap, hostString(ap)
-	}
-	return h.storeStr
-}
-
-// FromStoredOwned is FromStored for a record the caller hands over (the pull path): the
-// message keeps s's properties map instead of a copy (s must not be used afterwards), and host
-// texts come from hosts (nil: formatted each time).
-func FromStoredOwned(s *message.Message, brokerName string, hosts *HostStrings) (*MessageExt, error) {
-	return fromStored(s, brokerName, s.Properties, hosts)
-}
-
-func fromStored(s *message.Message, brokerName string, props map[string]string, hosts *HostStrings) (*MessageExt, error) {
-	if props == nil {
-		props = map[string]string{}
-	}
-	m := &MessageExt{
-		Message: Message{
-			Topic: s.Topic, Body: s.Body, Flag: s.Flag,
-			Tags: props[PropertyTags], Keys: strings.Fields(props[PropertyKeys]),
-		},
+// fill sets m from the record s, whose encoded properties are props (a string m may keep).
+func (d *decoder) fill(m *MessageExt, s *message.Message, props, brokerName string) error {
+	*m = MessageExt{
+		Message:    Message{Topic: s.Topic, Body: s.Body, Flag: s.Flag, received: props},
 		BrokerName: brokerName, QueueID: s.QueueID, QueueOffset: s.QueueOffset,
 		CommitLogOffset: s.CommitLogOffset, SysFlag: s.SysFlag,
-		BornTimestamp: time.UnixMilli(s.BornTimestamp), BornHost: hosts.bornString(s.BornHost),
-		StoreTimestamp: time.UnixMilli(s.StoreTimestamp), StoreHost: hosts.storeString(s.StoreHost),
+		BornTimestamp: time.UnixMilli(s.BornTimestamp), BornHost: d.host(s.BornHost, &d.born, &d.bornStr),
+		StoreTimestamp: time.UnixMilli(s.StoreTimestamp), StoreHost: d.host(s.StoreHost, &d.store, &d.storeStr),
 		ReconsumeTimes: s.ReconsumeTimes, BodyCRC: s.BodyCRC, StoreSize: s.StoreSize,
 		PreparedTransactionOffset: s.PreparedTransactionOffset,
 	}
-	if lvl := props[PropertyDelayLevel]; lvl != "" {
-		m.DelayLevel, _ = strconv.Atoi(lvl)
+	var keys string
+	for k, v := range message.PropertyPairs(props) { // the last of a repeated key wins, as in a map
+		switch k {
+		case PropertyTags:
+			m.Tags = v
+		case PropertyKeys:
+			keys = v
+		case PropertyDelayLevel:
+			m.DelayLevel, _ = strconv.Atoi(v)
+		case PropertyUniqKey:
+			m.MsgID = v
+		}
 	}
-	delete(props, PropertyTags)
-	delete(props, PropertyKeys)
-	delete(props, PropertyDelayLevel)
-	m.Properties = props
+	if keys != "" {
+		start := len(d.keys)
+		for f := range strings.FieldsSeq(keys) {
+			d.keys = append(d.keys, f)
+		}
+		if len(d.keys) > start {
+			m.Keys = d.keys[start:len(d.keys):len(d.keys)]
+		}
+	}
 	if s.StoreHost.IsValid() {
-		m.OffsetMsgID = message.OffsetMsgID(s.StoreHost, s.CommitLogOffset)
+		var id [56]byte
+		start := d.text.Len()
+		d.text.Write(message.AppendOffsetMsgID(id[:0], s.StoreHost, s.CommitLogOffset))
+		m.OffsetMsgID = d.text.String()[start:]
 	}
-	m.MsgID = props[PropertyUniqKey]
 	if m.MsgID == "" {
 		m.MsgID = m.OffsetMsgID
 	}
 	if s.SysFlag&message.FlagCompressed != 0 {
 		body, err := Inflate(s.Body)
 		if err != nil {
-			return nil, fmt.Errorf("%w: message %s at offset %d of %s/%d: compressed body: %v", ErrBadResponse, m.MsgID, s.QueueOffset, s.Topic, s.QueueID, err)
+			return fmt.Errorf("%w: message %s at offset %d of %s/%d: compressed body: %v", ErrBadResponse, m.MsgID, s.QueueOffset, s.Topic, s.QueueID, err)
 		}
 		m.Body = body
 	}
-	return m, nil
+	return nil
 }
 
 // MaxInflatedBody bounds an inflated body (a corrupt or hostile body cannot exhaust memory).
@@ -290,13 +409,6 @@ func Deflate(b []byte, level int) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-func hostString(ap netip.AddrPort) string {
-	if !ap.IsValid() {
-		return ""
-	}
-	return ap.String()
 }
 
 // MessageQueue identifies one queue of a topic on one broker set (the protocol's type; its

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -169,8 +170,8 @@ func TestFromStoredSplitsProperties(t *testing.T) {
 		t.Fatalf("tags %q keys %q delay %d", m.Tags, m.Keys, m.DelayLevel)
 	}
 	wantProps := map[string]string{client.PropertyUniqKey: "UNIQ123", "user": "v"}
-	if !maps.Equal(m.Properties, wantProps) {
-		t.Fatalf("properties = %v, want %v", m.Properties, wantProps)
+	if !maps.Equal(m.Properties(), wantProps) {
+		t.Fatalf("properties = %v, want %v", m.Properties(), wantProps)
 	}
 	if m.MsgID != "UNIQ123" {
 		t.Fatalf("MsgID = %q, want the UNIQ_KEY", m.MsgID)
@@ -212,15 +213,15 @@ func TestFromStoredWithoutUniqKeyUsesOffsetID(t *testing.T) {
 	if m.MsgID != want || m.OffsetMsgID != want {
 		t.Fatalf("MsgID %q OffsetMsgID %q, want both %q", m.MsgID, m.OffsetMsgID, want)
 	}
-	if m.Properties == nil || len(m.Properties) != 0 {
-		t.Fatalf("properties = %#v, want an empty non-nil map", m.Properties)
+	if p := m.Properties(); p == nil || len(p) != 0 {
+		t.Fatalf("properties = %#v, want an empty non-nil map", p)
 	}
 	if m.Tags != "" || len(m.Keys) != 0 || m.DelayLevel != 0 {
 		t.Fatalf("tags %q keys %q delay %d", m.Tags, m.Keys, m.DelayLevel)
 	}
 	// A record built in memory with no properties at all works too.
 	m, err = client.FromStored(&message.Message{Topic: "T"}, "")
-	if err != nil || m.Properties == nil || m.BornHost != "" || m.StoreHost != "" {
+	if err != nil || m.Properties() == nil || m.BornHost != "" || m.StoreHost != "" {
 		t.Fatalf("FromStored(bare) = %+v, %v", m, err)
 	}
 }
@@ -420,5 +421,159 @@ func TestValidateSeparatorInTagsAndKeys(t *testing.T) {
 			wire := message.ParseProperties(message.FormatProperties(m.WireProperties()))
 			t.Fatalf("Validate = %v for a %s value with 0x02; the wire properties would lose it: %q", err, name, wire)
 		})
+	}
+}
+
+// pullBody is a pull response body of n records of size-byte bodies with the properties a
+// producer sets (UNIQ_KEY, TAGS, KEYS, WAIT), all from one store host.
+func pullBody(tb testing.TB, n, size int) []byte {
+	tb.Helper()
+	var body []byte
+	for i := range n {
+		s := &message.Message{Topic: "BenchTopic", QueueID: 3, QueueOffset: int64(1000 + i), CommitLogOffset: int64(i) * 1200,
+			BornTimestamp: 1700000000123 + int64(i), BornHost: netip.MustParseAddrPort("10.0.0.7:53211"),
+			StoreTimestamp: 1700000000456 + int64(i), StoreHost: netip.MustParseAddrPort("10.0.0.1:10911"),
+			Body: bytes.Repeat([]byte{'x'}, size),
+			Properties: map[string]string{client.PropertyUniqKey: message.NewUniqKey(), client.PropertyTags: "TagA",
+				client.PropertyKeys: "order-" + strconv.Itoa(i), "WAIT": "true"}}
+		var err error
+		if body, err = message.Encode(body, s); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return body
+}
+
+func TestDecodeMessagesMatchesFromStored(t *testing.T) {
+	body := pullBody(t, 5, 100)
+	v6 := baseStored()
+	v6.StoreHost = netip.MustParseAddrPort("[2001:db8::2]:10911")
+	v6.Properties = map[string]string{client.PropertyKeys: " a  b ", client.PropertyDelayLevel: "3", "u": "1"}
+	z, _ := client.Deflate(bytes.Repeat([]byte("zz"), 300), 5)
+	comp := baseStored()
+	comp.Body, comp.SysFlag = z, message.FlagCompressed
+	comp.Topic = "Other"
+	for _, s := range []*message.Message{v6, comp} {
+		var err error
+		if body, err = message.Encode(body, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := client.DecodeMessages(body, "broker-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := message.DecodeAll(body)
+	if err != nil || len(got) != len(stored) || len(got) != 7 {
+		t.Fatalf("DecodeMessages gave %d messages, DecodeAll %d (%v)", len(got), len(stored), err)
+	}
+	for i, s := range stored {
+		want, err := client.FromStored(s, "broker-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameMessage(t, got[i], want)
+	}
+	if m := got[5]; !slices.Equal(m.Keys, []string{"a", "b"}) || m.DelayLevel != 3 || m.Property("u") != "1" || len(m.OffsetMsgID) != 56 {
+		t.Fatalf("IPv6 record: keys %q delay %d u %q offset id %q", m.Keys, m.DelayLevel, m.Property("u"), m.OffsetMsgID)
+	}
+	if m := got[6]; !bytes.Equal(m.Body, bytes.Repeat([]byte("zz"), 300)) || m.Topic != "Other" {
+		t.Fatalf("compressed record: topic %q body %q", m.Topic, m.Body)
+	}
+	// A message's Keys cannot be appended into its neighbour's.
+	k := append(got[0].Keys, "extra")
+	if got[1].Keys[0] != "order-1" || k[0] != "order-0" {
+		t.Fatalf("appending to Keys changed another message: %q", got[1].Keys)
+	}
+	// A corrupt record ends the decode with ErrBadResponse after the good ones.
+	cut := append(slices.Clone(body[:len(pullBody(t, 1, 100))]), 0, 0, 0, 9)
+	msgs, err := client.DecodeMessages(cut, "b")
+	if !errors.Is(err, client.ErrBadResponse) || len(msgs) != 1 {
+		t.Fatalf("truncated body: %d messages, %v", len(msgs), err)
+	}
+}
+
+func TestReceivedProperties(t *testing.T) {
+	s := baseStored()
+	s.Properties = map[string]string{client.PropertyTags: "TagA", client.PropertyKeys: "k1 k2", client.PropertyUniqKey: "U1",
+		client.PropertyRetryTopic: "Real", "user": "v"}
+	b, _ := message.Encode(nil, s)
+	msgs, err := client.DecodeMessages(b, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := msgs[0]
+	if m.Message.Properties != nil {
+		t.Fatalf("a received message built a property map: %v", m.Message.Properties)
+	}
+	if m.Property("user") != "v" || m.Property(client.PropertyUniqKey) != "U1" || m.Property(client.PropertyTags) != "" || m.Property("absent") != "" {
+		t.Fatalf("Property: user %q uniq %q tags %q", m.Property("user"), m.Property(client.PropertyUniqKey), m.Property(client.PropertyTags))
+	}
+	want := map[string]string{client.PropertyUniqKey: "U1", client.PropertyRetryTopic: "Real", "user": "v"}
+	if p := m.Properties(); !maps.Equal(p, want) {
+		t.Fatalf("Properties() = %v, want %v", p, want)
+	}
+	// Properties() is a copy; WithProperty sets on top of the received ones.
+	m.Properties()["user"] = "changed"
+	m.WithProperty("user", "w").WithProperty("added", "a")
+	want["user"], want["added"] = "w", "a"
+	if p := m.Properties(); !maps.Equal(p, want) || m.Property("user") != "w" {
+		t.Fatalf("after WithProperty: %v, user %q", p, m.Property("user"))
+	}
+	// CONSUME_START_TIME comes from ConsumeStartTime.
+	if m.Property(client.PropertyConsumeStartTime) != "" {
+		t.Fatal("CONSUME_START_TIME before the consumer set it")
+	}
+	m.ConsumeStartTime = time.UnixMilli(1700000001234)
+	want[client.PropertyConsumeStartTime] = "1700000001234"
+	if p := m.Properties(); m.Property(client.PropertyConsumeStartTime) != "1700000001234" || !maps.Equal(p, want) {
+		t.Fatalf("CONSUME_START_TIME %q, Properties() %v", m.Property(client.PropertyConsumeStartTime), p)
+	}
+	// Sending the received message again sends its properties (the producer's map path).
+	fwd := &m.Message
+	if !fwd.HasProperties() || (&client.Message{Topic: "T"}).HasProperties() {
+		t.Fatal("HasProperties")
+	}
+	wire := fwd.WireProperties()
+	if wire[client.PropertyUniqKey] != "U1" || wire["user"] != "w" || wire[client.PropertyTags] != "TagA" || wire[client.PropertyKeys] != "k1 k2" || wire[client.PropertyRetryTopic] != "Real" {
+		t.Fatalf("WireProperties of a received message = %v", wire)
+	}
+	if fwd.ShardingKey() != "" || m.ShardingKey() != "" {
+		t.Fatal("ShardingKey of a message without one")
+	}
+}
+
+// TestDecodeMessagesAllocations holds the pull path to a constant number of allocations per
+// body, whatever the number of messages in it (before: about 8 per message).
+func TestDecodeMessagesAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	for _, n := range []int{1, 32} {
+		body := pullBody(t, n, 1024)
+		allocs := testing.AllocsPerRun(20, func() {
+			if msgs, err := client.DecodeMessages(body, "b"); err != nil || len(msgs) != n {
+				t.Fatalf("%d messages, %v", len(msgs), err)
+			}
+		})
+		if allocs > 12 {
+			t.Fatalf("decoding %d messages took %.0f allocations, want at most 12 (not one or more per message)", n, allocs)
+		}
+	}
+}
+
+// BenchmarkDecodePull decodes a pull body of 32 records of 1 KiB as the pull consumer does.
+func BenchmarkDecodePull(b *testing.B) {
+	body := pullBody(b, 32, 1024)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		out, err := client.DecodeMessages(body, "broker-a")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(out) != 32 || out[31].Tags != "TagA" {
+			b.Fatal("bad decode")
+		}
 	}
 }

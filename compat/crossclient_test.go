@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,7 +78,7 @@ func fromOfficial(m *primitive.MessageExt) crossMsg {
 
 func fromSkiff(m *skiff.MessageExt) crossMsg {
 	return crossMsg{topic: m.Topic, msgID: m.MsgID, offsetMsgID: m.OffsetMsgID, body: string(m.Body), tags: m.Tags,
-		keys: strings.Join(m.Keys, " "), props: maps.Clone(m.Properties), sysFlag: m.SysFlag, queueID: int(m.QueueID),
+		keys: strings.Join(m.Keys, " "), props: m.Properties(), sysFlag: m.SysFlag, queueID: int(m.QueueID),
 		queueOffset: m.QueueOffset}
 }
 

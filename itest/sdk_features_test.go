@@ -268,7 +268,7 @@ func TestSDKTransaction(t *testing.T) {
 	}
 	for _, m := range col.msgs {
 		if m.Tags != "tx" || m.Property("outcome") == "" {
-			t.Errorf("transactional message lost tags or properties: %v %v", m.Tags, m.Properties)
+			t.Errorf("transactional message lost tags or properties: %v %v", m.Tags, m.Properties())
 		}
 	}
 	l.mu.Lock()

@@ -1,12 +1,12 @@
 package consumer
 
 import (
-	"container/heap"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,18 +33,45 @@ type processQueue struct {
 	lockedAt time.Time
 }
 
-// offsetHeap is a min-heap of queue offsets.
+// offsetHeap is a min-heap of queue offsets, typed (container/heap's interface would box every
+// offset pushed and popped: two allocations per message). Offsets mostly arrive in increasing
+// order, for which push does not move anything.
 type offsetHeap []int64
 
-func (h offsetHeap) Len() int           { return len(h) }
-func (h offsetHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h offsetHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *offsetHeap) Push(x any)        { *h = append(*h, x.(int64)) }
-func (h *offsetHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+func (h *offsetHeap) push(x int64) {
+	*h = append(*h, x)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if a[parent] <= a[i] {
+			break
+		}
+		a[parent], a[i] = a[i], a[parent]
+		i = parent
+	}
+}
+
+// pop removes the smallest offset; the heap must not be empty.
+func (h *offsetHeap) pop() {
+	a := *h
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	for i := 0; ; {
+		small, l, r := i, 2*i+1, 2*i+2
+		if l < n && a[l] < a[small] {
+			small = l
+		}
+		if r < n && a[r] < a[small] {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		a[i], a[small] = a[small], a[i]
+		i = small
+	}
+	*h = a
 }
 
 func newProcessQueue(mq client.MessageQueue) *processQueue {
@@ -63,7 +90,7 @@ func (pq *processQueue) add(msgs []*client.MessageExt) {
 	for _, m := range msgs {
 		if _, ok := pq.inflight[m.QueueOffset]; !ok {
 			pq.inflight[m.QueueOffset] = struct{}{}
-			heap.Push(&pq.low, m.QueueOffset)
+			pq.low.push(m.QueueOffset)
 		}
 		pq.maxSeen = max(pq.maxSeen, m.QueueOffset+1)
 	}
@@ -84,11 +111,11 @@ func (pq *processQueue) remove(msgs []*client.MessageExt) int64 {
 	for _, m := range msgs {
 		delete(pq.inflight, m.QueueOffset)
 	}
-	for pq.low.Len() > 0 {
+	for len(pq.low) > 0 {
 		if _, ok := pq.inflight[pq.low[0]]; ok {
 			return pq.low[0]
 		}
-		heap.Pop(&pq.low)
+		pq.low.pop()
 	}
 	return pq.maxSeen
 }
@@ -237,7 +264,10 @@ func (pc *PushConsumer) pullLoop(pq *processQueue, offset int64) {
 
 // restoreRetryTopic gives a redelivered message its original topic back.
 func (pc *PushConsumer) restoreRetryTopic(m *client.MessageExt) {
-	if real := m.Properties[client.PropertyRetryTopic]; real != "" && m.Topic == pc.retryTopic() {
+	if t, ok := strings.CutPrefix(m.Topic, core.RetryPrefix); !ok || t != pc.group {
+		return // not a message of the group's retry topic (and no string built to say so)
+	}
+	if real := m.Property(client.PropertyRetryTopic); real != "" {
 		m.Topic = real
 	}
 }
@@ -269,9 +299,9 @@ func (pc *PushConsumer) call(msgs []*client.MessageExt) (res ConsumeResult) {
 			res = ConsumeRetryLater
 		}
 	}()
-	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	now := time.Now()
 	for _, m := range msgs {
-		m.Properties[client.PropertyConsumeStartTime] = now
+		m.ConsumeStartTime = now
 	}
 	return h(pc.ctx, msgs)
 }

@@ -1,6 +1,8 @@
 package consumer
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/skiffmq/skiff/client"
@@ -71,5 +73,37 @@ func TestProcessQueueDropAndLock(t *testing.T) {
 	pq.drop()
 	if !pq.dropped.Load() || pq.ctx.Err() == nil {
 		t.Fatal("drop did not mark the queue and cancel its context")
+	}
+}
+
+// TestOffsetHeapOrder pushes offsets in random, increasing and decreasing order and pops them:
+// always the smallest left, as a sorted copy says.
+func TestOffsetHeapOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := range 50 {
+		n := r.IntN(200) + 1
+		var h offsetHeap
+		var want []int64
+		for i := range n {
+			x := r.Int64N(1000)
+			switch round % 3 {
+			case 1:
+				x = int64(i)
+			case 2:
+				x = int64(n - i)
+			}
+			h.push(x)
+			want = append(want, x)
+		}
+		slices.Sort(want)
+		for i, w := range want {
+			if len(h) != n-i || h[0] != w {
+				t.Fatalf("round %d pop %d: top %d (len %d), want %d", round, i, h[0], len(h), w)
+			}
+			h.pop()
+		}
+		if len(h) != 0 {
+			t.Fatalf("round %d: %d left", round, len(h))
+		}
 	}
 }

@@ -154,20 +154,21 @@ func pull(ctx context.Context, c *core.Client, a pullArgs) (*client.PullResult, 
 	if res.Status != client.PullFound {
 		return res, nil
 	}
-	stored, err := message.DecodeAll(resp.Body)
+	msgs, err := client.DecodeMessages(resp.Body, a.mq.BrokerName)
 	if err != nil {
-		return nil, fmt.Errorf("%s: pull %s from %s: %w: %v", c.Name(), a.mq, addr, client.ErrBadResponse, err)
+		return nil, fmt.Errorf("%s: pull %s from %s: %w", c.Name(), a.mq, addr, err)
 	}
-	var hosts client.HostStrings
-	for _, s := range stored {
-		m, err := client.FromStoredOwned(s, a.mq.BrokerName, &hosts)
-		if err != nil {
-			return nil, err
+	if !a.filter.all {
+		kept := msgs[:0]
+		for _, m := range msgs {
+			if a.filter.match(m.Tags) {
+				kept = append(kept, m)
+			}
 		}
-		if !a.filter.match(m.Tags) {
-			continue
-		}
-		res.Messages = append(res.Messages, m)
+		msgs = kept
+	}
+	if len(msgs) > 0 {
+		res.Messages = msgs
 	}
 	if len(res.Messages) == 0 {
 		res.Status = client.PullNoMatchedMsg

@@ -200,7 +200,7 @@ func (p *Producer) prepare(msg *client.Message) (*prepared, error) {
 	if err := msg.Validate(p.o.maxMessageSize); err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
-	if len(msg.Properties) == 0 {
+	if !msg.HasProperties() {
 		return p.preparePlain(msg), nil
 	}
 	props := msg.WireProperties()

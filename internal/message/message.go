@@ -273,13 +273,34 @@ func Decode(b []byte, checkCRC bool) (*Message, error) { return decode(b, checkC
 
 // decode is Decode reusing topic as the Topic string when the record's topic bytes equal it.
 func decode(b []byte, checkCRC bool, topic string) (*Message, error) {
+	m := &Message{Topic: topic}
+	props, err := DecodeFields(b, m)
+	if err != nil {
+		return nil, err
+	}
+	m.Properties = ParseProperties(string(props))
+	if checkCRC {
+		if crc := int32(crc32.Checksum(m.Body, crcTable) & 0x7FFFFFFF); crc != m.BodyCRC {
+			return nil, fmt.Errorf("%w: stored 0x%08X, computed 0x%08X at offset %d", ErrBadCRC, uint32(m.BodyCRC), uint32(crc), m.CommitLogOffset)
+		}
+	}
+	return m, nil
+}
+
+// DecodeFields is Decode without the property map and without the CRC check (the SDK's pull
+// path): it sets every field of m but Properties and PropertiesText, and returns the encoded
+// properties as a slice of b. m.Topic is kept when it equals the record's topic (records of one
+// pull share one string); Body aliases b. It accepts exactly the records Decode accepts (both
+// build on DecodeMeta) and never panics.
+func DecodeFields(b []byte, m *Message) (props []byte, err error) {
 	meta, err := DecodeMeta(b)
 	if err != nil {
 		return nil, err
 	}
 	r := b[:meta.StoreSize]
 	be := binary.BigEndian
-	m := &Message{StoreSize: meta.StoreSize, QueueID: meta.QueueID, QueueOffset: meta.QueueOffset,
+	topic := m.Topic
+	*m = Message{StoreSize: meta.StoreSize, QueueID: meta.QueueID, QueueOffset: meta.QueueOffset,
 		CommitLogOffset: meta.CommitLogOffset, SysFlag: meta.SysFlag, StoreTimestamp: meta.StoreTimestamp}
 	m.BodyCRC = int32(be.Uint32(r[8:]))
 	m.Flag = int32(be.Uint32(r[16:]))
@@ -304,13 +325,7 @@ func decode(b []byte, checkCRC bool, topic string) (*Message, error) {
 	} else {
 		m.Topic = string(meta.Topic)
 	}
-	m.Properties = ParseProperties(string(meta.Props))
-	if checkCRC {
-		if crc := int32(crc32.Checksum(m.Body, crcTable) & 0x7FFFFFFF); crc != m.BodyCRC {
-			return nil, fmt.Errorf("%w: stored 0x%08X, computed 0x%08X at offset %d", ErrBadCRC, uint32(m.BodyCRC), uint32(crc), m.CommitLogOffset)
-		}
-	}
-	return m, nil
+	return meta.Props, nil
 }
 
 func readHost(b []byte, n int) netip.AddrPort {

@@ -1,6 +1,7 @@
 package message
 
 import (
+	"iter"
 	"sort"
 	"strings"
 )
@@ -15,21 +16,34 @@ const (
 // \x01 (as Java does).
 func ParseProperties(s string) map[string]string {
 	m := map[string]string{}
-	for len(s) > 0 {
-		i := strings.IndexByte(s, propertySeparator)
-		pair := s
-		if i >= 0 {
-			pair, s = s[:i], s[i+1:]
-		} else {
-			s = ""
-		}
-		j := strings.IndexByte(pair, nameValueSeparator)
-		if j <= 0 || j == len(pair)-1 {
-			continue
-		}
-		m[pair[:j]] = pair[j+1:]
+	for k, v := range PropertyPairs(s) {
+		m[k] = v
 	}
 	return m
+}
+
+// PropertyPairs yields the pairs of encoded properties in order, exactly those ParseProperties
+// keeps (a repeated key is yielded each time; the map keeps the last), as substrings of s: a
+// reader of a few properties needs no map.
+func PropertyPairs(s string) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for len(s) > 0 {
+			i := strings.IndexByte(s, propertySeparator)
+			pair := s
+			if i >= 0 {
+				pair, s = s[:i], s[i+1:]
+			} else {
+				s = ""
+			}
+			j := strings.IndexByte(pair, nameValueSeparator)
+			if j <= 0 || j == len(pair)-1 {
+				continue
+			}
+			if !yield(pair[:j], pair[j+1:]) {
+				return
+			}
+		}
+	}
 }
 
 // FormatProperties encodes properties with sorted keys (deterministic), without a trailing
