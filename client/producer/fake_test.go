@@ -431,6 +431,47 @@ func TestSendAsync(t *testing.T) {
 	}
 }
 
+// TestSendAsyncTimesOut: a broker that never answers fails an async send with ErrTimeout, once,
+// both for a context that cannot be cancelled (the send timeout, enforced by the transport's
+// deadline sweeper) and for one with a deadline (which then bounds the attempt, through a
+// context per attempt); a cancelled context ends the send early.
+func TestSendAsyncTimesOut(t *testing.T) {
+	fc := newFakeCluster(t, 1, 2, "T")
+	fc.brokers[0].HandleFunc(remoting.SendMessageV2, func(*remoting.Command) *remoting.Command { return nil })
+	p := startProducer(t, fc, WithRetries(0), WithSendTimeout(100*time.Millisecond))
+	wait := func(ctx context.Context) error {
+		ch := make(chan error, 2)
+		if err := p.SendAsync(ctx, client.NewMessage("T", []byte("x")), func(_ *client.SendResult, err error) { ch <- err }); err != nil {
+			return err
+		}
+		select {
+		case err := <-ch:
+			select {
+			case <-ch:
+				t.Fatal("callback called twice")
+			case <-time.After(200 * time.Millisecond):
+			}
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("callback never called")
+		}
+		return nil
+	}
+	if err := wait(context.Background()); !errors.Is(err, client.ErrTimeout) {
+		t.Fatalf("SendAsync(background) to a silent broker = %v, want ErrTimeout", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	if err := wait(ctx); !errors.Is(err, client.ErrTimeout) {
+		t.Fatalf("SendAsync(ctx) to a silent broker = %v, want ErrTimeout", err)
+	}
+	cctx, ccancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, ccancel)
+	if err := wait(cctx); err == nil {
+		t.Fatal("SendAsync with a cancelled context succeeded")
+	}
+}
+
 func TestSendOneway(t *testing.T) {
 	fc := newFakeCluster(t, 1, 1, "T")
 	p := startProducer(t, fc)

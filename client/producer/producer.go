@@ -600,9 +600,7 @@ func (p *Producer) runAsync(op *sendOp, cb func(*client.SendResult, error)) erro
 		if !ok {
 			return op.err()
 		}
-		actx, cancel := p.attemptCtx(op.ctx)
-		err := p.core.InvokeAsyncRaw(actx, at.addr, at.req, func(resp *remoting.Command, err error) {
-			cancel()
+		answered := func(resp *remoting.Command, err error) {
 			if res, err, over := op.done(at, resp, err); over {
 				cb(res, err)
 				return
@@ -610,11 +608,25 @@ func (p *Producer) runAsync(op *sendOp, cb func(*client.SendResult, error)) erro
 			if err := p.runAsync(op, cb); err != nil {
 				cb(nil, err)
 			}
-		})
+		}
+		var err error
+		if op.ctx.Done() == nil {
+			// A context that can never be cancelled: the attempt's only limit is the send
+			// timeout, which the transport enforces without a context and a timer per send.
+			err = p.core.InvokeAsyncRawUntil(time.Now().Add(p.o.sendTimeout), at.addr, at.req, answered)
+		} else {
+			actx, cancel := p.attemptCtx(op.ctx)
+			err = p.core.InvokeAsyncRaw(actx, at.addr, at.req, func(resp *remoting.Command, err error) {
+				cancel()
+				answered(resp, err)
+			})
+			if err != nil {
+				cancel()
+			}
+		}
 		if err == nil {
 			return nil
 		}
-		cancel()
 		if _, err, over := op.done(at, nil, err); over {
 			return err
 		}

@@ -216,6 +216,22 @@ func (c *Client) InvokeAsyncRaw(ctx context.Context, addr string, req *remoting.
 	return c.invokeAsync(ctx, addr, req, cb, c.rpc.InvokeAsyncRaw)
 }
 
+// InvokeAsyncRawUntil is InvokeAsyncRaw bounded by a deadline alone (no context per call; see
+// rpc.Client.InvokeAsyncRawUntil).
+func (c *Client) InvokeAsyncRawUntil(deadline time.Time, addr string, req *remoting.Command, cb func(*remoting.Command, error)) error {
+	code := req.Code
+	err := c.rpc.InvokeAsyncRawUntil(deadline, addr, req, func(resp *remoting.Command, err error) {
+		if err != nil {
+			err = c.Transport(err, addr, code)
+		}
+		cb(resp, err)
+	})
+	if err != nil {
+		return c.Transport(err, addr, code)
+	}
+	return nil
+}
+
 func (c *Client) invokeAsync(ctx context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error),
 	invoke func(context.Context, string, *remoting.Command, func(*remoting.Command, error)) error) error {
 	code := req.Code

@@ -68,46 +68,72 @@ type Client struct {
 	sem chan struct{} // bounds server-initiated request handlers
 	wg  sync.WaitGroup
 
-	// Async callbacks run on reused goroutines (see runCallback): cbWork hands a callback to an
-	// idle worker; cbWorkers counts the workers; closing stops them.
+	// Async callbacks run on reused goroutines (see runCallback): cbWork queues them for the
+	// workers; cbWorkers counts the workers; closing stops them.
 	cbWork    chan func()
 	cbWorkers atomic.Int32
 	closing   chan struct{}
+	sweepOnce sync.Once
 }
 
-// maxCallbackWorkers bounds the reused callback goroutines; beyond it (every worker busy, for
-// example in a slow user callback) a callback gets a goroutine of its own, so a callback never
-// waits behind another.
-const maxCallbackWorkers = 64
+// maxCallbackWorkers bounds the reused callback goroutines and callbackQueue the callbacks
+// waiting for one. When the queue is full (every worker busy for long, for example in slow user
+// callbacks) a callback gets a goroutine of its own, so the reader never blocks. A callback can
+// wait behind running ones only while all maxCallbackWorkers workers are busy.
+const (
+	maxCallbackWorkers = 64
+	callbackQueue      = 1024
+)
 
-// runCallback runs fn on an idle worker goroutine, or on a new one. It never blocks and never
-// queues fn behind a running callback. Reusing goroutines spares each async response a fresh
-// goroutine (whose stack grows again on every callback: runtime.morestack was 7 % of a
-// publishing SDK's CPU).
+// runCallback runs fn on a reused worker goroutine (starting one when the queue is not empty and
+// fewer than maxCallbackWorkers run), or on a goroutine of its own when the queue is full. It never
+// blocks. Reusing goroutines spares each async response a fresh goroutine, whose stack grows again
+// on every callback (runtime.morestack was 7 % of a publishing SDK's CPU).
 func (c *Client) runCallback(fn func()) {
 	select {
-	case c.cbWork <- fn:
+	case <-c.closing: // the workers are leaving (calls failed by Close)
+		go fn()
 		return
 	default:
 	}
-	if c.cbWorkers.Add(1) <= maxCallbackWorkers {
-		go c.callbackWorker(fn)
+	select {
+	case c.cbWork <- fn:
+	default:
+		go fn()
 		return
 	}
-	c.cbWorkers.Add(-1)
-	go fn()
+	select {
+	case <-c.closing: // Close raced the enqueue: the workers may be gone; take one back out
+		select {
+		case f := <-c.cbWork:
+			go f()
+		default:
+		}
+		return
+	default:
+	}
+	if n := c.cbWorkers.Load(); n < maxCallbackWorkers && (n == 0 || len(c.cbWork) > 1) && c.cbWorkers.CompareAndSwap(n, n+1) {
+		go c.callbackWorker()
+	}
 }
 
-// callbackWorker runs fn, then waits for more until the Client closes (at most
-// maxCallbackWorkers of them park between bursts).
-func (c *Client) callbackWorker(fn func()) {
+// callbackWorker runs queued callbacks until the Client closes (at most maxCallbackWorkers of
+// them park between bursts).
+func (c *Client) callbackWorker() {
 	defer c.cbWorkers.Add(-1)
 	for {
-		fn()
 		select {
-		case fn = <-c.cbWork:
+		case fn := <-c.cbWork:
+			fn()
 		case <-c.closing:
-			return
+			for { // run what is still queued, then leave
+				select {
+				case fn := <-c.cbWork:
+					fn()
+				default:
+					return
+				}
+			}
 		}
 	}
 }
@@ -147,7 +173,7 @@ func New(cfg Config) *Client {
 		conns:    map[string]*entry{},
 		handlers: map[int32]Handler{},
 		sem:      make(chan struct{}, cfg.HandlerWorkers),
-		cbWork:   make(chan func()),
+		cbWork:   make(chan func(), callbackQueue),
 		closing:  make(chan struct{}),
 	}
 }
@@ -233,6 +259,73 @@ func (c *Client) invokeAsync(ctx context.Context, addr string, req *remoting.Com
 	return nil
 }
 
+// InvokeAsyncRawUntil is InvokeAsyncRaw for a caller whose only limit is a deadline (no context
+// that can be cancelled): no context, timer or AfterFunc per call. The call is failed with
+// ErrTimeout by the Client's sweeper, which checks pending deadlines every sweepInterval, so it
+// may end up to that much after deadline. The SDK's async producer uses it for sends whose
+// context cannot be cancelled.
+func (c *Client) InvokeAsyncRawUntil(deadline time.Time, addr string, req *remoting.Command, cb func(*remoting.Command, error)) error {
+	cn := c.live(addr)
+	if cn == nil {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		var err error
+		cn, err = c.getConn(ctx, addr)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	c.startSweeper()
+	cl := &call{client: c, cb: cb, cancel: noCancel, raw: true, deadline: deadline.UnixNano()}
+	return cn.sendUntil(deadline, req, cl)
+}
+
+func noCancel() {}
+
+// sweepInterval is how often the sweeper looks for calls past their deadline.
+const sweepInterval = 20 * time.Millisecond
+
+func (c *Client) startSweeper() {
+	c.sweepOnce.Do(func() { go c.sweep() })
+}
+
+// sweep fails calls made with InvokeAsyncRawUntil whose deadline passed, until the Client closes.
+func (c *Client) sweep() {
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	var late []*call
+	var opaques []int32
+	for {
+		select {
+		case <-c.closing:
+			return
+		case now := <-t.C:
+			c.mu.Lock()
+			conns := make([]*conn, 0, len(c.conns))
+			for _, e := range c.conns {
+				if cn := e.current(); cn != nil {
+					conns = append(conns, cn)
+				}
+			}
+			c.mu.Unlock()
+			for _, cn := range conns {
+				late, opaques = late[:0], opaques[:0]
+				cn.mu.Lock()
+				for op, cl := range cn.pending {
+					if cl.deadline != 0 && now.UnixNano() > cl.deadline {
+						delete(cn.pending, op)
+						late, opaques = append(late, cl), append(opaques, op)
+					}
+				}
+				cn.mu.Unlock()
+				for i, cl := range late {
+					cl.finish(nil, fmt.Errorf("rpc: %s opaque %d: %w (deadline passed)", cn.addr, opaques[i], ErrTimeout))
+				}
+			}
+		}
+	}
+}
+
 // InvokeOneway sets the oneway flag on req and writes it to addr; no response is expected.
 func (c *Client) InvokeOneway(ctx context.Context, addr string, req *remoting.Command) error {
 	cn, err := c.getConn(ctx, addr)
@@ -283,6 +376,28 @@ func (c *Client) Close() error {
 		}
 	}
 	c.wg.Wait()
+	return nil
+}
+
+// current returns the entry's connection ("" while none was dialled).
+func (e *entry) current() *conn {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.conn
+}
+
+// live returns the open connection to addr, or nil when there is none (or the Client closed).
+func (c *Client) live(addr string) *conn {
+	c.mu.Lock()
+	e := c.conns[addr]
+	closed := c.closed
+	c.mu.Unlock()
+	if e == nil || closed {
+		return nil
+	}
+	if cn := e.current(); cn != nil && !cn.isClosed() {
+		return cn
+	}
 	return nil
 }
 
@@ -348,7 +463,8 @@ type result struct {
 
 // call is one outstanding request: sync calls wait on done, async calls have cb.
 type call struct {
-	client *Client
+	client   *Client
+	deadline int64 // unix ns; set for InvokeAsyncRawUntil calls, which the sweeper times out
 	raw    bool // deliver the response with its custom header as a list (no ExtFields map)
 	done   chan result
 	cb     func(*remoting.Command, error)
@@ -453,6 +569,33 @@ func (cn *conn) send(ctx context.Context, req *remoting.Command, cl *call) error
 	if !ok {
 		deadline = time.Now().Add(cn.client.cfg.WriteTimeout)
 	}
+	return cn.writeCall(req, cl, deadline, deferred)
+}
+
+// sendUntil is send for InvokeAsyncRawUntil: the write deadline is the call's.
+func (cn *conn) sendUntil(deadline time.Time, req *remoting.Command, cl *call) error {
+	if sign := cn.client.cfg.Sign; sign != nil {
+		sign(req)
+	}
+	cn.mu.Lock()
+	if cn.err != nil {
+		err := cn.err
+		cn.mu.Unlock()
+		return err
+	}
+	for {
+		if _, dup := cn.pending[req.Opaque]; !dup {
+			break
+		}
+		req.Opaque = remoting.NextOpaque()
+	}
+	cn.pending[req.Opaque] = cl
+	deferred := len(cn.pending) > 1
+	cn.mu.Unlock()
+	return cn.writeCall(req, cl, deadline, deferred)
+}
+
+func (cn *conn) writeCall(req *remoting.Command, cl *call, deadline time.Time, deferred bool) error {
 	if err := cn.write(req, deadline, deferred); err != nil {
 		if cl != nil {
 			cn.remove(req.Opaque, cl)

@@ -425,3 +425,54 @@ func TestRPCDeferredFramesAreFlushed(t *testing.T) {
 		}
 	}
 }
+
+// TestRPCAsyncUntil: a deadline-only async call gets its answer, or ErrTimeout from the sweeper
+// exactly once when none comes; a late answer after the timeout is dropped.
+func TestRPCAsyncUntil(t *testing.T) {
+	f := startFake(t, echoFn)
+	c := newClient(t, Config{})
+	got := make(chan *remoting.Command, 1)
+	if err := c.InvokeAsyncRawUntil(time.Now().Add(5*time.Second), f.addr(), remoting.NewRequest(1, map[string]string{"v": "x"}, nil), func(r *remoting.Command, err error) {
+		if err != nil {
+			t.Errorf("until: %v", err)
+		}
+		got <- r
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r == nil || r.ExtValue("v") != "x" {
+		t.Fatalf("until resp %+v", r)
+	}
+
+	release := make(chan struct{})
+	fSlow := startFake(t, func(p peer, cmd *remoting.Command) {
+		<-release // answer only after the caller timed out
+		echoFn(p, cmd)
+	})
+	done := make(chan error, 2)
+	if err := c.InvokeAsyncRawUntil(time.Now().Add(30*time.Millisecond), fSlow.addr(), remoting.NewRequest(1, nil, nil), func(_ *remoting.Command, err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, ErrTimeout) {
+		t.Fatalf("until timeout: %v", err)
+	}
+	close(release)
+	// The late answer must not call back a second time; a later call on the same connection
+	// still works.
+	if err := c.InvokeAsyncRawUntil(time.Now().Add(5*time.Second), fSlow.addr(), remoting.NewRequest(1, map[string]string{"v": "y"}, nil), func(r *remoting.Command, err error) {
+		if err != nil {
+			t.Errorf("after timeout: %v", err)
+		}
+		got <- r
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r == nil || r.ExtValue("v") != "y" {
+		t.Fatalf("after timeout resp %+v", r)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("timed-out call called back twice: %v", err)
+	default:
+	}
+}
