@@ -465,13 +465,13 @@ type result struct {
 type call struct {
 	client   *Client
 	deadline int64 // unix ns; set for InvokeAsyncRawUntil calls, which the sweeper times out
-	raw    bool // deliver the response with its custom header as a list (no ExtFields map)
-	done   chan result
-	cb     func(*remoting.Command, error)
-	cancel context.CancelFunc
-	mu     sync.Mutex
-	stop   func() bool
-	fired  atomic.Bool
+	raw      bool  // deliver the response with its custom header as a list (no ExtFields map)
+	done     chan result
+	cb       func(*remoting.Command, error)
+	cancel   context.CancelFunc
+	mu       sync.Mutex
+	stop     func() bool
+	fired    atomic.Bool
 }
 
 func (cl *call) setStop(stop func() bool) {
