@@ -2,6 +2,7 @@ package broker
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skiffmq/skiff/internal/remoting"
@@ -18,7 +19,8 @@ type holdService struct {
 
 	mu      sync.Mutex
 	held    map[queueKey][]*heldPull
-	stopped bool // set by stop: pulls are answered at once, never held
+	anyHeld atomic.Bool // len(held) > 0, set under mu after every change: onDispatch reads it without mu
+	stopped bool        // set by stop: pulls are answered at once, never held
 	wake    chan queueEvent
 
 	workers chan struct{} // bounds concurrent re-runs
@@ -61,6 +63,13 @@ func (h *holdService) start() {
 
 // onDispatch is the store's dispatch callback; it must not block.
 func (h *holdService) onDispatch(topic string, queueID int32, queueOffset, tagsCode int64) {
+	if !h.anyHeld.Load() {
+		// No pull is held (every publish-only load): no channel send and no wake-up per
+		// message. A pull held after this load re-reads the queue's end once registered
+		// (suspend), and the dispatcher moved that end before calling here, so the message
+		// is not missed.
+		return
+	}
 	select {
 	case h.wake <- queueEvent{queueKey{topic, queueID}, queueOffset, tagsCode}:
 	default:
@@ -90,6 +99,7 @@ func (h *holdService) suspend(c *server.Conn, req *remoting.Command, topic strin
 		}
 	})
 	h.held[key] = append(h.held[key], p)
+	h.anyHeld.Store(true)
 	h.mu.Unlock()
 	// A message may have arrived between the store read and the registration above.
 	if h.b.store.MaxOffsetInQueue(topic, queueID) > offset && (h.b.fo == nil || !h.b.fo.readHeldBack(key)) {
@@ -115,6 +125,7 @@ func (h *holdService) remove(p *heldPull) bool {
 			} else {
 				h.held[p.key] = list
 			}
+			h.anyHeld.Store(len(h.held) > 0)
 			return true
 		}
 	}
@@ -155,6 +166,7 @@ func (h *holdService) notify(key queueKey, maxOffset int64, tagsCode *int64) {
 	} else {
 		h.held[key] = keep
 	}
+	h.anyHeld.Store(len(h.held) > 0)
 	h.mu.Unlock()
 	for _, p := range ready {
 		p.timer.Stop()
@@ -221,6 +233,7 @@ func (h *holdService) dropConn(connID uint64) {
 			h.held[k] = keep
 		}
 	}
+	h.anyHeld.Store(len(h.held) > 0)
 	h.mu.Unlock()
 	for _, p := range gone {
 		p.timer.Stop()
@@ -241,6 +254,7 @@ func (h *holdService) stop() {
 		all = append(all, list...)
 	}
 	h.held = map[queueKey][]*heldPull{}
+	h.anyHeld.Store(false)
 	h.mu.Unlock()
 	for _, p := range all {
 		p.timer.Stop()
