@@ -30,6 +30,10 @@ type completion struct {
 	n        int           // messages (for FlushStats)
 	deadline time.Duration // since s.epoch: answered with ErrFlushTimeout after this
 	fn       func(err error)
+	// put, when set instead of fn, is a PutMessagesThen callback: it gets res with the flush
+	// outcome applied (so a deferred write costs no closure).
+	put func(PutResult)
+	res PutResult
 }
 
 // readyCompletion is a completion released with its outcome (nil: durable).
@@ -47,11 +51,17 @@ type readyCompletion struct {
 // already durable, the sticky flush error, or ErrClosed. fn must not block (it runs on the one
 // goroutine that answers every SYNC_FLUSH write).
 func (s *Store) AfterFlush(end int64, n int, fn func(err error)) (deferred bool, err error) {
+	return s.afterFlush(completion{end: end, n: n, fn: fn})
+}
+
+// afterFlush is AfterFlush for a completion with its callback set (fn or put).
+func (s *Store) afterFlush(c completion) (deferred bool, err error) {
+	end, n := c.end, c.n
 	if s.flushed.Load() >= end {
 		s.flushedMsgs.Add(int64(n))
 		return false, nil
 	}
-	c := completion{end: end, n: n, deadline: time.Since(s.epoch) + s.cfg.SyncFlushTimeout, fn: fn}
+	c.deadline = time.Since(s.epoch) + s.cfg.SyncFlushTimeout
 	s.flushMu.Lock()
 	switch {
 	case s.flushErr.Load() != nil:
@@ -99,10 +109,10 @@ func (s *Store) PutMessagesThen(msgs []*message.Message, done func(PutResult)) (
 	return res, true
 }
 
-// afterPut registers the completion of a stored SYNC_FLUSH write res (out of line: its closure,
-// which keeps res, is allocated only for writes that wait).
+// afterPut registers the completion of a stored SYNC_FLUSH write res; the completion keeps res
+// and done itself, so no closure is allocated per write.
 func (s *Store) afterPut(res PutResult, done func(PutResult)) (PutResult, bool) {
-	deferred, err := s.AfterFlush(res.EndOffset, res.MsgCount, func(err error) { done(flushOutcome(res, err)) })
+	deferred, err := s.afterFlush(completion{end: res.EndOffset, n: res.MsgCount, put: done, res: res})
 	if !deferred {
 		return flushOutcome(res, err), false
 	}
@@ -253,6 +263,10 @@ func (s *Store) runCompletion(r readyCompletion) {
 			s.log.Error("SYNC_FLUSH completion panicked", "end", r.c.end, "panic", fmt.Sprint(p))
 		}
 	}()
+	if r.c.put != nil {
+		r.c.put(flushOutcome(r.c.res, r.err))
+		return
+	}
 	r.c.fn(r.err)
 }
 
