@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -177,21 +178,46 @@ func TestACLCheck(t *testing.T) {
 		{"send back needs PUB on origin topic", request(remoting.ConsumerSendMsgBack, from, signed("RocketMQ", "12345678", map[string]string{"originTopic": "topicC", "group": "groupC"}, nil), nil), ReasonNoPerm, "topic:topicC"},
 	}
 	for _, c := range cases {
-		d := tab.Check(c.req)
-		switch {
-		case c.reason == "" && d != nil:
-			t.Errorf("%s: refused: %v", c.name, d)
-		case c.reason != "" && d == nil:
-			t.Errorf("%s: allowed, want %s", c.name, c.reason)
-		case d != nil && (d.Reason != c.reason || d.Resource != c.res):
-			t.Errorf("%s: %s %q, want %s %q", c.name, d.Reason, d.Resource, c.reason, c.res)
+		for form, req := range requestForms(c.req) {
+			checkCase(t, tab, c.name+" ("+form+")", req, c.reason, c.res)
 		}
-		if d != nil && strings.Contains(d.Error(), "12345678") {
-			t.Errorf("%s: remark leaks the secret: %s", c.name, d.Error())
-		}
-		if d != nil && d.Reason != ReasonNoAccessKey && !strings.Contains(d.Error(), "accessKey=") {
-			t.Errorf("%s: remark does not name the access key: %s", c.name, d.Error())
-		}
+	}
+}
+
+// requestForms returns r in the three shapes Check reads: fields given as an iterator (r
+// itself), and the request as a command whose header is a map or a list (as the server decodes
+// it; here in descending key order, so the signature's ordering is exercised).
+func requestForms(r *Request) map[string]*Request {
+	ext := maps.Collect(r.Fields)
+	var list []remoting.ExtField
+	for _, k := range slices.Backward(slices.Sorted(maps.Keys(ext))) {
+		list = append(list, remoting.ExtField{Key: k, Value: ext[k]})
+	}
+	return map[string]*Request{
+		"fields":       r,
+		"command map":  {Code: r.Code, Remote: r.Remote, Cmd: remoting.NewRequest(r.Code, maps.Clone(ext), r.Body), Body: r.Body},
+		"command list": {Code: r.Code, Remote: r.Remote, Cmd: remoting.NewRequestList(r.Code, r.Body).SetRawExt(list), Body: r.Body},
+	}
+}
+
+// checkCase asserts Check's decision on req: allowed when reason is "", else refused for reason
+// on resource res, with a remark that names the access key and never the secret.
+func checkCase(t *testing.T, tab *Table, name string, req *Request, reason Reason, res string) {
+	t.Helper()
+	d := tab.Check(req)
+	switch {
+	case reason == "" && d != nil:
+		t.Errorf("%s: refused: %v", name, d)
+	case reason != "" && d == nil:
+		t.Errorf("%s: allowed, want %s", name, reason)
+	case d != nil && (d.Reason != reason || d.Resource != res):
+		t.Errorf("%s: %s %q, want %s %q", name, d.Reason, d.Resource, reason, res)
+	}
+	if d != nil && strings.Contains(d.Error(), "12345678") {
+		t.Errorf("%s: remark leaks the secret: %s", name, d.Error())
+	}
+	if d != nil && d.Reason != ReasonNoAccessKey && !strings.Contains(d.Error(), "accessKey=") {
+		t.Errorf("%s: remark does not name the access key: %s", name, d.Error())
 	}
 }
 

@@ -33,11 +33,12 @@ type Request struct {
 	Remote string                      // "ip:port" of the peer
 	Addr   netip.Addr                  // the peer's IP when the caller parsed it already; zero: Remote is parsed
 	Get    func(string) (string, bool) // one extField (unused when Cmd is set)
-	// Cmd, when set, is the request itself: fields are read with Cmd.Ext (the server's path; a
-	// func value in Get would be allocated per request).
+	// Cmd, when set, is the request itself: fields are read with Cmd.Ext and the signature is
+	// checked over its header in place, list or map (the server's path; a func value in Get would
+	// be allocated per request, a Content copied).
 	Cmd *remoting.Command
-	// Every extField, for the signature: Content when the caller gathered them (the server's fast
-	// path; Check leaves it to the caller to release), else Fields.
+	// Every extField, for the signature when Cmd is nil: Content when the caller gathered them
+	// (Check leaves it to the caller to release), else Fields.
 	Content *auth.Content
 	Fields  iter.Seq2[string, string]
 	Body    []byte
@@ -82,7 +83,14 @@ func (t *Table) Check(r *Request) *Denial {
 			}
 		}
 	}
-	ak, ok := get(auth.FieldAccessKey)
+	var ak, sig string
+	var ok bool
+	if r.Cmd != nil && r.Cmd.ExtFields == nil {
+		ak, ok, sig = accessFields(r.Cmd.RawExt())
+	} else {
+		ak, ok = get(auth.FieldAccessKey)
+		sig, _ = get(auth.FieldSignature)
+	}
 	if !ok || ak == "" {
 		return &Denial{Reason: ReasonNoAccessKey, Code: r.Code, Detail: "no AccessKey in the request"}
 	}
@@ -93,14 +101,7 @@ func (t *Table) Check(r *Request) *Denial {
 	if ipOK && a.white.match(ip) {
 		return nil
 	}
-	sig, _ := get(auth.FieldSignature)
-	ct := r.Content
-	if ct == nil {
-		ct = auth.GetContent()
-		defer ct.Release()
-		ct.AddAll(r.Fields)
-	}
-	if !a.key.VerifyContent(sig, ct, r.Body) {
+	if !a.verify(sig, r) {
 		return &Denial{Reason: ReasonBadSignature, Code: r.Code, AccessKey: ak, Detail: "signature check failed"}
 	}
 	if adminCodes[r.Code] && !a.admin {
@@ -128,6 +129,35 @@ func (t *Table) Check(r *Request) *Denial {
 		}
 	}
 	return nil
+}
+
+// accessFields returns the AccessKey (and whether there is one) and the Signature of a header
+// kept as a list, in one pass from the end: of a repeated key the last entry counts, as for
+// Command.Ext.
+func accessFields(list []remoting.ExtField) (ak string, hasAK bool, sig string) {
+	hasSig := false
+	for i := len(list) - 1; i >= 0 && !(hasAK && hasSig); i-- {
+		switch f := &list[i]; {
+		case !hasAK && f.Key == auth.FieldAccessKey:
+			ak, hasAK = f.Value, true
+		case !hasSig && f.Key == auth.FieldSignature:
+			sig, hasSig = f.Value, true
+		}
+	}
+	return ak, hasAK, sig
+}
+
+// verify checks r's signature under a's key, over the header in whichever form r gives it.
+func (a *account) verify(sig string, r *Request) bool {
+	switch {
+	case r.Cmd != nil && r.Cmd.ExtFields == nil:
+		return a.key.VerifyList(sig, r.Cmd.RawExt(), r.Body)
+	case r.Cmd != nil:
+		return a.key.VerifyMap(sig, r.Cmd.ExtFields, r.Body)
+	case r.Content != nil:
+		return a.key.VerifyContent(sig, r.Content, r.Body)
+	}
+	return a.key.Verify(sig, r.Fields, r.Body)
 }
 
 // ErrNotAdmin is returned by CheckAdmin for credentials that are not those of an admin account.

@@ -1,7 +1,12 @@
 package auth
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 )
@@ -50,6 +55,102 @@ func FuzzHAHandshake(f *testing.F) {
 		_, _, _ = HARespond(secret, hello)
 		if _, err := h.Verify(secret, resp); err == nil {
 			t.Fatal("arbitrary response verified")
+		}
+	})
+}
+
+// fuzzKeys are the keys FuzzACLSignList draws from: the ACL fields, ordinary ones, keys that share
+// a first byte, and the empty key.
+var fuzzKeys = []string{FieldAccessKey, FieldSignature, FieldSecurityToken, FieldUniqueKeyQuery, "topic", "tags",
+	"t", "queueId", "a", "b", "bornTimestamp", "", "Sig", "topic2"}
+
+// fuzzList builds a field list (any order, repeated keys) from data: each field takes a key by
+// one byte and a value of up to 7 following bytes.
+func fuzzList(data []byte) []kv {
+	var list []kv
+	for len(data) > 0 {
+		k := fuzzKeys[int(data[0])%len(fuzzKeys)]
+		n := min(int(data[0]>>4)%8, len(data)-1)
+		list = append(list, kv{Key: k, Value: string(data[1 : 1+n])})
+		data = data[1+n:]
+	}
+	return list
+}
+
+// refSign is the signature computed the plain way, independently of Content and of the list
+// path: the last value of each key, keys sorted, the values but skip's concatenated, the body,
+// HMAC-SHA1, base64.
+func refSign(sk string, list []kv, body []byte, skip ...string) string {
+	last := map[string]string{}
+	for _, f := range list {
+		last[f.Key] = f.Value
+	}
+	keys := slices.Sorted(maps.Keys(last))
+	m := hmac.New(sha1.New, []byte(sk))
+	for _, k := range keys {
+		if !slices.Contains(skip, k) {
+			m.Write([]byte(last[k]))
+		}
+	}
+	m.Write(body)
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// FuzzACLSignList: over arbitrary field lists (short and longer than listMax, any order, repeated
+// keys), SignList and SignMap give the plain reference signature and the same as Sign over a
+// Content; VerifyList and VerifyMap accept exactly the two contents VerifyContent accepts (Java's,
+// and the Go client's when SecurityToken or _UNIQUE_KEY_QUERY is present) and refuse the
+// signature of a changed body or of another secret.
+func FuzzACLSignList(f *testing.F) {
+	f.Add([]byte("\x04T\x00ak\x21sig\x12tk\x13q"), []byte("body"))
+	f.Add([]byte{}, []byte{})
+	f.Add(bytes.Repeat([]byte("\x34abc\x05\x19xy"), 20), []byte{0})
+	f.Fuzz(func(t *testing.T, data, body []byte) {
+		list := fuzzList(data)
+		key := NewACLKey("fuzzSecret")
+		want := refSign("fuzzSecret", list, body, FieldSignature)
+		c := GetContent()
+		c.AddFields(list)
+		old := key.Sign(c, body)
+		c.Release()
+		if got := key.SignList(list, body); got != want || old != want {
+			t.Fatalf("SignList %s, Sign(Content) %s, reference %s (%d fields)", got, old, want, len(list))
+		}
+		last := map[string]string{}
+		for _, f := range list {
+			last[f.Key] = f.Value
+		}
+		if got := key.SignMap(last, body); got != want {
+			t.Fatalf("SignMap %s, reference %s", got, want)
+		}
+		java := refSign("fuzzSecret", list, body, FieldSignature, FieldUniqueKeyQuery)
+		goClient := refSign("fuzzSecret", list, body, FieldSignature, FieldSecurityToken)
+		_, tok := last[FieldSecurityToken]
+		_, ukq := last[FieldUniqueKeyQuery]
+		hasListed := tok || ukq
+		bad := "A" + java[1:] // one character changed
+		if java[0] == 'A' {
+			bad = "B" + java[1:]
+		}
+		for _, tc := range []struct {
+			sig  string
+			want bool
+		}{
+			{java, true},
+			{goClient, true}, // equal to java when neither key is present
+			{want, want == java || (hasListed && want == goClient)},
+			{refSign("fuzzSecret", list, append(slices.Clone(body), 1), FieldSignature, FieldUniqueKeyQuery), false},
+			{refSign("otherSecret", list, body, FieldSignature, FieldUniqueKeyQuery), false},
+			{"", false},
+			{bad, hasListed && bad == goClient},
+		} {
+			c := GetContent()
+			c.AddFields(list)
+			ref := key.VerifyContent(tc.sig, c, body)
+			c.Release()
+			if got, gotMap := key.VerifyList(tc.sig, list, body), key.VerifyMap(tc.sig, last, body); got != tc.want || gotMap != tc.want || ref != tc.want {
+				t.Fatalf("signature %q: VerifyList %v, VerifyMap %v, VerifyContent %v, want %v (fields %q)", tc.sig, got, gotMap, ref, tc.want, list)
+			}
 		}
 	})
 }

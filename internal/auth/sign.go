@@ -173,12 +173,17 @@ type ACLKey struct {
 	pool sync.Pool // of *macState
 }
 
-// macState is one pooled HMAC-SHA1 state with room for its result, so that neither a signature
-// nor a verification moves a digest to the heap.
+// macState is one pooled HMAC-SHA1 state with room for its result and for the concatenated
+// values, so that neither a signature nor a verification moves a digest to the heap or needs a
+// Content.
 type macState struct {
 	h   hash.Hash
 	sum [sha1.Size]byte
+	buf []byte // the values of SignList / VerifyList
 }
+
+// maxStateBuf is the largest values buffer a pooled state keeps.
+const maxStateBuf = 64 << 10
 
 // NewACLKey returns a signer and verifier for secretKey.
 func NewACLKey(secretKey string) *ACLKey {
@@ -210,6 +215,162 @@ func (k *ACLKey) Sign(c *Content, body []byte) string {
 	return string(out[:])
 }
 
+// listMax is the largest field list SignList and VerifyList order in place (as indices on the
+// stack, by insertion like a Content); a longer one goes through a Content.
+const listMax = insertionMax
+
+// listOrder returns the indices of list in key order, stably (of equal keys the later entry comes
+// later, as Content.sort leaves them), in ord; len(list) <= listMax. Lists usually arrive sorted
+// (a map header is encoded in key order), which costs one comparison per field.
+func listOrder(list []kv, ord *[listMax]uint8) []uint8 {
+	o := ord[:len(list)]
+	for i := range o {
+		o[i] = uint8(i)
+	}
+	for i := 1; i < len(o); i++ {
+		x, j := o[i], i
+		for ; j > 0 && keyLess(list[x].Key, list[o[j-1]].Key); j-- {
+			o[j] = o[j-1]
+		}
+		o[j] = x
+	}
+	return o
+}
+
+// appendValues is Content.values over list in the order o: the values in key order, of a
+// repeated key only the last, without the keys skip1 and skip2.
+func appendValues(buf []byte, list []kv, o []uint8, skip1, skip2 string) []byte {
+	for i, x := range o {
+		f := &list[x]
+		if (i+1 < len(o) && list[o[i+1]].Key == f.Key) || f.Key == skip1 || f.Key == skip2 {
+			continue
+		}
+		buf = append(buf, f.Value...)
+	}
+	return buf
+}
+
+// sumList is sum over list in the order o.
+func (k *ACLKey) sumList(list []kv, o []uint8, body []byte, skip1, skip2 string) *macState {
+	m := k.pool.Get().(*macState)
+	m.buf = appendValues(m.buf[:0], list, o, skip1, skip2)
+	m.h.Reset()
+	_, _ = m.h.Write(m.buf)
+	_, _ = m.h.Write(body)
+	m.h.Sum(m.sum[:0])
+	return m
+}
+
+// put returns m to the pool (dropping a values buffer grown too large).
+func (k *ACLKey) put(m *macState) {
+	if cap(m.buf) > maxStateBuf {
+		m.buf = nil
+	}
+	k.pool.Put(m)
+}
+
+// SignList is Sign over a request's extFields given as a list (a header kept as a list, in any
+// order; of a repeated key the last entry counts), without copying it into a Content.
+func (k *ACLKey) SignList(list []protocol.ExtField, body []byte) string {
+	if len(list) > listMax {
+		c := GetContent()
+		defer c.Release()
+		c.AddFields(list)
+		return k.Sign(c, body)
+	}
+	var ord [listMax]uint8
+	m := k.sumList(list, listOrder(list, &ord), body, FieldSignature, FieldSignature)
+	var out [28]byte // base64.StdEncoding.EncodedLen(sha1.Size)
+	base64.StdEncoding.Encode(out[:], m.sum[:])
+	k.put(m)
+	return string(out[:])
+}
+
+// SignMap is Sign over a request's extFields given as a map.
+func (k *ACLKey) SignMap(fields map[string]string, body []byte) string {
+	if len(fields) > listMax {
+		c := GetContent()
+		defer c.Release()
+		for key, v := range fields {
+			c.Add(key, v)
+		}
+		return k.Sign(c, body)
+	}
+	var room [listMax]kv
+	list := room[:0]
+	for key, v := range fields {
+		list = append(list, kv{Key: key, Value: v})
+	}
+	return k.SignList(list, body)
+}
+
+// decodeSignature decodes a received Signature into want; false when it cannot be one.
+func decodeSignature(signature string, want *[sha1.Size + 1]byte) bool {
+	if len(signature) != base64.StdEncoding.EncodedLen(sha1.Size) {
+		return false
+	}
+	n, err := base64.StdEncoding.Decode(want[:], []byte(signature)) // DecodedLen(28) is 21
+	return err == nil && n == sha1.Size
+}
+
+// VerifyList is VerifyContent over a request's extFields given as a list (as it travelled: any
+// order, of a repeated key the last entry counts), without copying it into a Content.
+func (k *ACLKey) VerifyList(signature string, list []protocol.ExtField, body []byte) bool {
+	if len(list) > listMax {
+		c := GetContent()
+		defer c.Release()
+		c.AddFields(list)
+		return k.VerifyContent(signature, c, body)
+	}
+	var want [sha1.Size + 1]byte
+	if !decodeSignature(signature, &want) {
+		return false
+	}
+	var ord [listMax]uint8
+	o := listOrder(list, &ord)
+	m := k.sumList(list, o, body, FieldSignature, FieldUniqueKeyQuery)
+	ok := hmac.Equal(m.sum[:], want[:sha1.Size])
+	k.put(m)
+	if ok {
+		return true
+	}
+	if !listHas(list, FieldSecurityToken) && !listHas(list, FieldUniqueKeyQuery) {
+		return false
+	}
+	// The official Go client signs _UNIQUE_KEY_QUERY but not SecurityToken.
+	m = k.sumList(list, o, body, FieldSignature, FieldSecurityToken)
+	ok = hmac.Equal(m.sum[:], want[:sha1.Size])
+	k.put(m)
+	return ok
+}
+
+// VerifyMap is VerifyContent over a request's extFields given as a map.
+func (k *ACLKey) VerifyMap(signature string, fields map[string]string, body []byte) bool {
+	if len(fields) > listMax {
+		c := GetContent()
+		defer c.Release()
+		for key, v := range fields {
+			c.Add(key, v)
+		}
+		return k.VerifyContent(signature, c, body)
+	}
+	var room [listMax]kv
+	list := room[:0]
+	for key, v := range fields {
+		list = append(list, kv{Key: key, Value: v})
+	}
+	return k.VerifyList(signature, list, body)
+}
+
+func listHas(list []kv, key string) bool {
+	for i := range list {
+		if list[i].Key == key {
+			return true
+		}
+	}
+	return false
+}
+
 // Verify is VerifyContent over fields.
 func (k *ACLKey) Verify(signature string, fields iter.Seq2[string, string], body []byte) bool {
 	c := GetContent()
@@ -222,11 +383,8 @@ func (k *ACLKey) Verify(signature string, fields iter.Seq2[string, string], body
 // extFields in c, then body) under this key, comparing in constant time. See the package comment
 // for the two accepted contents.
 func (k *ACLKey) VerifyContent(signature string, c *Content, body []byte) bool {
-	if len(signature) != base64.StdEncoding.EncodedLen(sha1.Size) {
-		return false
-	}
-	var want [sha1.Size + 1]byte // DecodedLen(28) is 21
-	if n, err := base64.StdEncoding.Decode(want[:], []byte(signature)); err != nil || n != sha1.Size {
+	var want [sha1.Size + 1]byte
+	if !decodeSignature(signature, &want) {
 		return false
 	}
 	m := k.sum(c, body, FieldSignature, FieldUniqueKeyQuery)

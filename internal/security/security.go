@@ -125,28 +125,22 @@ func (g *Guard) AuthorizeFrom(remote string, addr netip.Addr, req *remoting.Comm
 	if g.acl == nil {
 		return 0, "", true
 	}
-	ct := RequestContent(req)
-	d := g.acl.Check(&acl.Request{Code: req.Code, Remote: remote, Addr: addr, Cmd: req, Content: ct, Body: req.Body})
-	ct.Release()
+	d := g.acl.Check(&acl.Request{Code: req.Code, Remote: remote, Addr: addr, Cmd: req, Body: req.Body})
 	if d == nil {
 		return 0, "", true
 	}
 	return g.refuse(remote, req.Code, string(d.Reason), d.AccessKey, d.Resource, d.Error())
 }
 
-// RequestContent gathers every extField of req (every raw entry that travelled) for its ACL
-// signature; Release it after use. A map header is read in map order (the Content sorts once),
-// which spares RangeExt's sorted copy of the keys; a decoded header's list is copied at once.
-func RequestContent(req *remoting.Command) *auth.Content {
-	ct := auth.GetContent()
+// SignACL returns the ACL Signature of req (whose extFields, AccessKey included, and body are
+// final) under key, read from whichever form its header has: a list (as it will travel) or a map,
+// neither copied into a Content. An earlier Signature is left out, so a retried request is
+// simply signed again.
+func SignACL(key *auth.ACLKey, req *remoting.Command) string {
 	if req.ExtFields != nil {
-		for k, v := range req.ExtFields {
-			ct.Add(k, v)
-		}
-	} else {
-		ct.AddFields(req.RawExt())
+		return key.SignMap(req.ExtFields, req.Body)
 	}
-	return ct
+	return key.SignList(req.RawExt(), req.Body)
 }
 
 func (g *Guard) refuse(remote string, code int32, reason, ak, resource, remark string) (int32, string, bool) {
@@ -229,9 +223,6 @@ func (s *Signer) Sign(req *remoting.Command) {
 	case s.AccessKey != "":
 		s.keyOnce.Do(func() { s.key = auth.NewACLKey(s.SecretKey) })
 		req.SetExt(auth.FieldAccessKey, s.AccessKey)
-		ct := RequestContent(req)
-		sig := s.key.Sign(ct, req.Body)
-		ct.Release()
-		req.SetExt(auth.FieldSignature, sig)
+		req.SetExt(auth.FieldSignature, SignACL(s.key, req))
 	}
 }
