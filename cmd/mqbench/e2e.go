@@ -21,6 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiffmq/skiff/client"
+	"github.com/skiffmq/skiff/client/admin"
 	"github.com/skiffmq/skiff/client/consumer"
 	"github.com/skiffmq/skiff/client/producer"
 	"github.com/skiffmq/skiff/internal/remoting/server/baseline"
@@ -43,7 +44,9 @@ func e2eCommand() *cli.Command {
 			&cli.StringFlag{Name: "official", Usage: "binary of compat/cmd/officialbench (the official Go client); default <bin>/officialbench when present"},
 			&cli.StringFlag{Name: "perf", Usage: "record `perf record -g` of the broker during the async publish row into this file"},
 			&cli.StringFlag{Name: "perf-sync", Usage: "record `perf record -g` of the broker during the SYNC_FLUSH publish row into this file"},
-			&cli.StringFlag{Name: "only", Usage: "comma-separated rows to run (async,one,consume,official,sync,baseline); default all"},
+			&cli.StringFlag{Name: "perf-syncmaster", Usage: "record `perf record -g` of the master broker during the SYNC_MASTER publish row into this file"},
+			&cli.StringFlag{Name: "only", Usage: "comma-separated rows to run (async,one,consume,official,sync,baseline; on request only: syncmaster,asyncmaster); default all but the on-request rows"},
+			&cli.StringFlag{Name: "ha-flush", Value: "ASYNC_FLUSH", Usage: "flushDiskType of the master and slave in the syncmaster and asyncmaster rows"},
 			&cli.BoolFlag{Name: "json", Usage: "print the rows as JSON too"},
 			&cli.BoolFlag{Name: "keep", Usage: "keep the temporary folder (logs, stores)"},
 		},
@@ -83,6 +86,7 @@ type Row struct {
 	P99us      float64 `json:"p99Us"`
 	ServerCPU  float64 `json:"serverCpuUsPerMsg"` // broker (or baseline server) CPU µs per message
 	ServerName string  `json:"server"`
+	SlaveCPU   float64 `json:"slaveCpuUsPerMsg,omitempty"` // the slave's CPU µs per message (replicated rows)
 	Note       string  `json:"note,omitempty"`
 }
 
@@ -94,6 +98,8 @@ type e2e struct {
 	dur    time.Duration
 	procs  []*exec.Cmd
 	stderr io.Writer
+	// slavePid, when not 0, is a slave broker whose CPU publish measures too (replicated rows).
+	slavePid int
 }
 
 func e2eRun(c *cli.Context) error {
@@ -126,6 +132,8 @@ func e2eRun(c *cli.Context) error {
 		}
 	}
 	want := func(r string) bool { return len(only) == 0 || only[r] }
+	// The replicated rows start a master and a slave each: only when asked for.
+	asked := func(r string) bool { return only[r] }
 	official := c.String("official")
 	if official == "" {
 		if p := filepath.Join(bin, "officialbench"); fileExists(p) {
@@ -209,6 +217,15 @@ func e2eRun(c *cli.Context) error {
 			return err
 		}
 	}
+	for _, hr := range []struct{ row, role string }{{"asyncmaster", "ASYNC_MASTER"}, {"syncmaster", "SYNC_MASTER"}} {
+		if !asked(hr.row) {
+			continue
+		}
+		r, err := e.replicated(hr.role, c.String("ha-flush"), nsAddr, np, inflight)
+		if err := add(r, err); err != nil {
+			return err
+		}
+	}
 	if want("baseline") {
 		addr := freeAddr()
 		self, err := os.Executable()
@@ -240,7 +257,7 @@ func e2eRun(c *cli.Context) error {
 func printRows(w io.Writer, rows []Row) {
 	fmt.Fprintf(w, "| %-52s | %10s | %9s | %9s | %15s |\n", "row", "msg/s", "p50 µs", "p99 µs", "server CPU µs/msg")
 	fmt.Fprintf(w, "|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 54), strings.Repeat("-", 12), strings.Repeat("-", 11), strings.Repeat("-", 11), strings.Repeat("-", 19))
-	var base, async, syncFlush float64
+	var base, async, syncFlush, syncMaster, asyncMaster float64
 	for _, r := range rows {
 		fmt.Fprintf(w, "| %-52s | %10.0f | %9.0f | %9.0f | %17.2f |\n", r.Name, r.MsgPerSec, r.P50us, r.P99us, r.ServerCPU)
 		switch {
@@ -250,6 +267,10 @@ func printRows(w io.Writer, rows []Row) {
 			async = r.MsgPerSec
 		case strings.HasPrefix(r.Name, "SDK async publish, SYNC_FLUSH"):
 			syncFlush = r.MsgPerSec
+		case strings.HasPrefix(r.Name, "SDK async publish, SYNC_MASTER"):
+			syncMaster = r.MsgPerSec
+		case strings.HasPrefix(r.Name, "SDK async publish, ASYNC_MASTER"):
+			asyncMaster = r.MsgPerSec
 		}
 	}
 	if base > 0 && async > 0 {
@@ -257,6 +278,14 @@ func printRows(w io.Writer, rows []Row) {
 	}
 	if async > 0 && syncFlush > 0 {
 		fmt.Fprintf(w, "SYNC_FLUSH / ASYNC_FLUSH async publish: %.2f\n", syncFlush/async)
+	}
+	if asyncMaster > 0 && syncMaster > 0 {
+		fmt.Fprintf(w, "SYNC_MASTER / ASYNC_MASTER async publish: %.2f\n", syncMaster/asyncMaster)
+	}
+	for _, r := range rows {
+		if r.Note != "" {
+			fmt.Fprintf(w, "%s: %s\n", r.Name, r.Note)
+		}
 	}
 	for _, r := range rows {
 		if r.Failures > 0 {
@@ -374,15 +403,32 @@ func (e *e2e) startNamesrv() (*exec.Cmd, string, error) {
 }
 
 func (e *e2e) startBroker(name, nsAddr, flush string) (*exec.Cmd, error) {
+	cmd, _, err := e.startBrokerAs(brokerSpec{name: name, brokerName: name, role: "ASYNC_MASTER", flush: flush}, nsAddr)
+	return cmd, err
+}
+
+// brokerSpec is one broker process of the benchmark.
+type brokerSpec struct {
+	name       string // process and folder name
+	brokerName string
+	id         int    // brokerId: 0 master, 1 slave
+	role       string // ASYNC_MASTER, SYNC_MASTER, SLAVE
+	flush      string
+	haMaster   string // a slave's master HA address
+}
+
+// startBrokerAs starts a broker on free ports with its own store folder and returns it with its
+// base port (listen port; HA is port+1).
+func (e *e2e) startBrokerAs(spec brokerSpec, nsAddr string) (*exec.Cmd, int, error) {
 	port := freePorts()
-	d := filepath.Join(e.dir, name)
+	d := filepath.Join(e.dir, spec.name)
 	if err := os.MkdirAll(d, 0o755); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	conf := fmt.Sprintf(`brokerClusterName = "BenchCluster"
 brokerName = %q
-brokerId = 0
-brokerRole = "ASYNC_MASTER"
+brokerId = %d
+brokerRole = %q
 flushDiskType = %q
 namesrvAddr = %q
 brokerIP1 = "127.0.0.1"
@@ -393,16 +439,80 @@ httpPort = %d
 storePathRootDir = %q
 autoCreateTopicEnable = true
 logLevel = "warn"
-`, name, flush, nsAddr, port, port+1, port+3, filepath.Join(d, "store"))
+`, spec.brokerName, spec.id, spec.role, spec.flush, nsAddr, port, port+1, port+3, filepath.Join(d, "store"))
+	if spec.haMaster != "" {
+		conf += fmt.Sprintf("haMasterAddress = %q\n", spec.haMaster)
+	}
 	path := filepath.Join(d, "broker.toml")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	cmd, err := e.start(name, filepath.Join(e.bin, "mqbroker"), "-c", path)
+	cmd, err := e.start(spec.name, filepath.Join(e.bin, "mqbroker"), "-c", path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return cmd, waitDial(fmt.Sprintf("127.0.0.1:%d", port), 30*time.Second)
+	return cmd, port, waitDial(fmt.Sprintf("127.0.0.1:%d", port), 30*time.Second)
+}
+
+// replicated is the SYNC_MASTER or ASYNC_MASTER row: a master of role and a slave (same
+// brokerName, brokerId 1, its own store and ports, haMasterAddress set), started from --bin;
+// the row is timed only once the master counts the slave (runtime info haSlaves). The note
+// gives the slave's CPU per message and the replication lag at the end of the row.
+func (e *e2e) replicated(role, flush, nsAddr string, np, inflight int) (Row, error) {
+	name := "bench-" + strings.ToLower(strings.ReplaceAll(role, "_", ""))
+	row := Row{Name: fmt.Sprintf("SDK async publish, %s + slave (%d x %d)", role, np, inflight), ServerName: "broker"}
+	master, port, err := e.startBrokerAs(brokerSpec{name: name + "-m", brokerName: name, role: role, flush: flush}, nsAddr)
+	if err != nil {
+		return row, err
+	}
+	slave, _, err := e.startBrokerAs(brokerSpec{name: name + "-s", brokerName: name, id: 1, role: "SLAVE", flush: flush,
+		haMaster: fmt.Sprintf("127.0.0.1:%d", port+1)}, nsAddr)
+	if err != nil {
+		return row, err
+	}
+	adm, err := admin.New(admin.WithNameServers([]string{nsAddr}), admin.WithTimeout(3*time.Second))
+	if err != nil {
+		return row, err
+	}
+	defer adm.Close()
+	masterAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	info := func() map[string]string {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		t, err := adm.BrokerRuntimeInfo(ctx, masterAddr)
+		if err != nil {
+			return nil
+		}
+		return t
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for info()["haSlaves"] == "" {
+		if time.Now().After(deadline) {
+			return row, fmt.Errorf("the slave did not connect to %s within 60 s", masterAddr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var stopPerf func()
+	if p := e.c.String("perf-syncmaster"); p != "" && role == "SYNC_MASTER" {
+		stopPerf = e.perf(master.Process.Pid, p)
+	}
+	e.slavePid = slave.Process.Pid
+	r, err := e.publish(row.Name, nsAddr, "Bench"+strings.ReplaceAll(role, "_", ""), np, inflight, master.Process.Pid)
+	e.slavePid = 0
+	if stopPerf != nil {
+		stopPerf()
+	}
+	if err != nil {
+		return r, err
+	}
+	t := info()
+	maxOff, _ := strconv.ParseInt(t["commitLogMaxOffset"], 10, 64)
+	push, _ := strconv.ParseInt(t["haPushMaxOffset"], 10, 64)
+	r.Note = fmt.Sprintf("%s; slave CPU %.2f µs/msg; replication lag at the end %d bytes", flush, r.SlaveCPU, maxOff-push)
+	if err := e.stop(master); err != nil {
+		return r, err
+	}
+	return r, e.stop(slave)
 }
 
 // perf starts `perf record -g -p pid -o out` and returns the function that stops it.
@@ -565,10 +675,17 @@ func (e *e2e) publish(name, nsAddr, topic string, np, inflight, pid int) (Row, e
 	run(min(2*time.Second, e.dur/4), &latencies{})
 	lat := &latencies{}
 	cpu := startCPU(pid)
+	var slaveCPU cpuMeter
+	if e.slavePid != 0 {
+		slaveCPU = startCPU(e.slavePid)
+	}
 	t0 := time.Now()
 	ok, failed := run(e.dur, lat)
 	elapsed := time.Since(t0)
 	row.ServerCPU = cpu.usPerMsg(ok)
+	if e.slavePid != 0 {
+		row.SlaveCPU = slaveCPU.usPerMsg(ok)
+	}
 	row.Messages, row.Failures = ok, failed
 	row.MsgPerSec = float64(ok) / elapsed.Seconds()
 	row.P50us, row.P99us = lat.pct(0.5), lat.pct(0.99)
