@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,6 +101,8 @@ type e2e struct {
 	stderr io.Writer
 	// slavePid, when not 0, is a slave broker whose CPU publish measures too (replicated rows).
 	slavePid int
+	// probe, when set, runs once in the middle of publish's timed part; its text goes to the note.
+	probe func() string
 }
 
 func e2eRun(c *cli.Context) error {
@@ -497,8 +500,11 @@ func (e *e2e) replicated(role, flush, nsAddr string, np, inflight int) (Row, err
 		stopPerf = e.perf(master.Process.Pid, p)
 	}
 	e.slavePid = slave.Process.Pid
+	e.probe = func() string {
+		return goroutineProbe(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/goroutine?debug=1", port+3), filepath.Join(e.dir, name+"-goroutines.txt"))
+	}
 	r, err := e.publish(row.Name, nsAddr, "Bench"+strings.ReplaceAll(role, "_", ""), np, inflight, master.Process.Pid)
-	e.slavePid = 0
+	e.slavePid, e.probe = 0, nil
 	if stopPerf != nil {
 		stopPerf()
 	}
@@ -508,11 +514,46 @@ func (e *e2e) replicated(role, flush, nsAddr string, np, inflight int) (Row, err
 	t := info()
 	maxOff, _ := strconv.ParseInt(t["commitLogMaxOffset"], 10, 64)
 	push, _ := strconv.ParseInt(t["haPushMaxOffset"], 10, 64)
-	r.Note = fmt.Sprintf("%s; slave CPU %.2f µs/msg; replication lag at the end %d bytes", flush, r.SlaveCPU, maxOff-push)
+	r.Note = fmt.Sprintf("%s; slave CPU %.2f µs/msg; replication lag at the end %d bytes; mid-row %s", flush, r.SlaveCPU, maxOff-push, r.Note)
 	if err := e.stop(master); err != nil {
 		return r, err
 	}
 	return r, e.stop(slave)
+}
+
+// goroutineProbe reads the broker's goroutine profile (debug=1: identical stacks grouped, "N @
+// ..." per group) and reports how many goroutines exist and how many are send workers parked
+// in the HA master's ack wait (ha.(*Master).WaitAck: one per SYNC_MASTER send in flight before
+// the waits were registered with AfterAck).
+// The profile is kept in save (see --keep).
+func goroutineProbe(url, save string) string {
+	cl := http.Client{Timeout: 3 * time.Second}
+	resp, err := cl.Get(url)
+	if err != nil {
+		return "goroutine profile: " + err.Error()
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "goroutine profile: " + err.Error()
+	}
+	_ = os.WriteFile(save, b, 0o644)
+	total, parked := 0, 0
+	for _, block := range strings.Split(string(b), "\n\n") {
+		for _, line := range strings.Split(block, "\n") {
+			num, rest, ok := strings.Cut(line, " @ ")
+			n, err := strconv.Atoi(num)
+			if !ok || err != nil || rest == "" {
+				continue // the "goroutine profile: total N" line, a frame
+			}
+			total += n
+			if strings.Contains(block, "ha.(*Master).WaitAck") {
+				parked += n
+			}
+			break
+		}
+	}
+	return fmt.Sprintf("goroutines %d, parked in ha.(*Master).WaitAck %d", total, parked)
 }
 
 // perf starts `perf record -g -p pid -o out` and returns the function that stops it.
@@ -679,9 +720,16 @@ func (e *e2e) publish(name, nsAddr, topic string, np, inflight, pid int) (Row, e
 	if e.slavePid != 0 {
 		slaveCPU = startCPU(e.slavePid)
 	}
+	probed := make(chan string, 1)
+	if e.probe != nil {
+		go func() { time.Sleep(e.dur / 2); probed <- e.probe() }()
+	} else {
+		probed <- ""
+	}
 	t0 := time.Now()
 	ok, failed := run(e.dur, lat)
 	elapsed := time.Since(t0)
+	row.Note = <-probed
 	row.ServerCPU = cpu.usPerMsg(ok)
 	if e.slavePid != 0 {
 		row.SlaveCPU = slaveCPU.usPerMsg(ok)
