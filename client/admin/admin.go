@@ -36,6 +36,7 @@ type options struct {
 	timeout     time.Duration
 	credentials client.Credentials
 	tls         *tls.Config
+	jsonHeaders bool
 }
 
 // WithNameServers sets the name server addresses ("ip:port"); an entry may hold several
@@ -57,6 +58,11 @@ func WithCredentials(c client.Credentials) Option { return func(o *options) { o.
 // WithTLS connects over TLS with cfg (the servers' tlsServerMode must be permissive or enforcing).
 func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
 
+// WithJSONHeaders sends request headers as JSON, the form the official Go client uses, instead
+// of RocketMQ's binary header (the default; every RocketMQ 4.x broker and name server accepts it,
+// and it costs both sides less per request).
+func WithJSONHeaders() Option { return func(o *options) { o.jsonHeaders = true } }
+
 // Admin is an administration client. It is safe for concurrent use.
 //
 // It is a thin layer over the SDK's shared client (client/internal/core): connections, name-server
@@ -76,7 +82,7 @@ func New(opts ...Option) (*Admin, error) {
 		o.timeout = DefaultTimeout
 	}
 	cl, err := core.New(core.Config{Name: "admin", NameServers: o.nameServers, Logger: o.logger, Timeout: o.timeout,
-		Credentials: o.credentials, TLS: o.tls})
+		Credentials: o.credentials, TLS: o.tls, JSONHeaders: o.jsonHeaders})
 	if err != nil {
 		return nil, err
 	}

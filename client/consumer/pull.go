@@ -221,7 +221,7 @@ func NewPullConsumer(group string, opts ...Option) (*PullConsumer, error) {
 	}
 	c, err := core.New(core.Config{Name: "consumer", NameServers: o.nameServers, Logger: o.logger, Timeout: o.callTimeout,
 		InstanceName: o.instanceName, RouteInterval: o.routeInterval, HeartbeatInterval: o.heartbeatInterval,
-		Credentials: o.credentials, TLS: o.tls})
+		Credentials: o.credentials, TLS: o.tls, JSONHeaders: o.jsonHeaders})
 	if err != nil {
 		return nil, err
 	}

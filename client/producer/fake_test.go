@@ -632,3 +632,30 @@ func TestSendRefreshesRouteWhenBrokerIsNotMaster(t *testing.T) {
 		t.Fatalf("sends: old master %d, new master %d; want 1 and 1", sends(fc, 0), sends(fc, 1))
 	}
 }
+
+// TestSendHeaderSerialization: requests carry RocketMQ's binary header by default and JSON with
+// WithJSONHeaders; the broker's answer (in the request's form) decodes either way.
+func TestSendHeaderSerialization(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts []Option
+		want byte
+	}{{"default", nil, remoting.SerializeRocketMQ}, {"json", []Option{WithJSONHeaders()}, remoting.SerializeJSON}} {
+		t.Run(c.name, func(t *testing.T) {
+			fc := newFakeCluster(t, 1, 2, "T")
+			answerSend(fc.brokers[0], remoting.Success, "")
+			p := startProducer(t, fc, c.opts...)
+			res, err := p.Send(context.Background(), client.NewMessage("T", []byte("x")).WithTags("A"))
+			if err != nil || res.Status != client.SendOK || res.QueueOffset != 100 {
+				t.Fatalf("send = %+v, %v", res, err)
+			}
+			reqs := fc.brokers[0].Requests(remoting.SendMessageV2)
+			if len(reqs) != 1 || reqs[0].SerializeType != c.want {
+				t.Fatalf("send requests %d, serialize type %d, want %d", len(reqs), reqs[0].SerializeType, c.want)
+			}
+			if reqs[0].ExtFields["b"] != "T" {
+				t.Fatalf("topic field %q", reqs[0].ExtFields["b"])
+			}
+		})
+	}
+}

@@ -29,6 +29,7 @@ type options struct {
 	heartbeatInterval time.Duration
 	credentials       client.Credentials
 	tls               *tls.Config
+	jsonHeaders       bool
 }
 
 func defaults() options {
@@ -100,3 +101,8 @@ func WithCredentials(c client.Credentials) Option { return func(o *options) { o.
 // WithTLS connects to name servers and brokers over TLS with cfg (their tlsServerMode must be
 // permissive or enforcing). ServerName defaults to the host of each address.
 func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
+
+// WithJSONHeaders sends request headers as JSON, the form the official Go client uses, instead
+// of RocketMQ's binary header (the default; every RocketMQ 4.x broker and name server accepts it,
+// and it costs both sides less per request).
+func WithJSONHeaders() Option { return func(o *options) { o.jsonHeaders = true } }

@@ -79,7 +79,7 @@ func New(opts ...Option) (*Producer, error) {
 	c, err := core.New(core.Config{
 		Name: "producer", NameServers: o.nameServers, Logger: o.logger, Timeout: o.sendTimeout,
 		InstanceName: o.instanceName, RouteInterval: o.routeInterval, HeartbeatInterval: o.heartbeatInterval,
-		Credentials: o.credentials, TLS: o.tls,
+		Credentials: o.credentials, TLS: o.tls, JSONHeaders: o.jsonHeaders,
 	})
 	if err != nil {
 		return nil, err

@@ -35,6 +35,10 @@ type Config struct {
 	HeartbeatInterval time.Duration      // heartbeat to every broker; default 30 s
 	Credentials       client.Credentials // ACL credentials signing every request; empty: unsigned
 	TLS               *tls.Config        // TLS to name servers and brokers; nil: plain TCP
+	// JSONHeaders sends request headers as JSON (serializeType 0, the official Go client's form)
+	// instead of RocketMQ's binary header (serializeType 1), which every RocketMQ 4.x broker and
+	// name server, and Skiff's, accept, and which costs both sides less per request.
+	JSONHeaders bool
 }
 
 // Client is the shared client instance. It is safe for concurrent use.
@@ -63,6 +67,15 @@ type Client struct {
 }
 
 var instances atomic.Int64
+
+// serialize is the header serialization of the client's requests: RocketMQ's binary header
+// unless JSONHeaders (see Config).
+func (cfg Config) serialize() byte {
+	if cfg.JSONHeaders {
+		return remoting.SerializeJSON
+	}
+	return remoting.SerializeRocketMQ
+}
 
 // New returns a Client; it dials nothing until used.
 func New(cfg Config) (*Client, error) {
@@ -96,7 +109,7 @@ func New(cfg Config) (*Client, error) {
 		log:         log,
 		nameServers: ns,
 		rpc: rpc.New(rpc.Config{Logger: log, DialTimeout: cfg.Timeout, DefaultTimeout: cfg.Timeout,
-			TLS: cfg.TLS, Sign: cfg.Credentials.Signer()}),
+			TLS: cfg.TLS, Sign: cfg.Credentials.Signer(), Serialize: cfg.serialize()}),
 		clientID: LocalIP() + "@" + cfg.InstanceName,
 		routes:   map[string]*TopicRoute{},
 		brokers:  map[string]map[int64]string{},
