@@ -46,7 +46,8 @@ type Config struct {
 	MaxTransferCountOnMessageInMemory int           // 32
 	// WarmMappedFile (RocketMQ's warmMapedFileEnable) keeps the pages ahead of the write position
 	// faulted in from a background goroutine, and creates the next segment before the writer
-	// reaches it, so no page fault and no file creation land on the append path. Default false.
+	// reaches it, so no page fault and no file creation land on the append path; a new
+	// consume-queue file is faulted in whole when the dispatcher creates it. Default false.
 	WarmMappedFile bool
 	Logger         *slog.Logger
 	OnFlush        func(time.Duration) // called after each msync pass with its duration (metrics)

@@ -682,7 +682,7 @@ func (s *Store) queue(topic string, queueID int32, create bool) (*consumeQueue, 
 	s.cqMu.Lock()
 	defer s.cqMu.Unlock()
 	if q = s.cqs[k]; q == nil {
-		q = newConsumeQueue(s.fs, s.cfg.StorePathRootDir, topic, queueID, s.cfg.MappedFileSizeConsumeQueue)
+		q = newConsumeQueue(s.fs, s.cfg.StorePathRootDir, topic, queueID, s.cfg.MappedFileSizeConsumeQueue).withWarm(s.cfg.WarmMappedFile)
 		s.cqs[k] = q
 	}
 	return q, nil

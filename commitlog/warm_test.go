@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // TestCommitLogWarmCreatesNextSegmentAhead: with WarmMappedFile the next segment exists before
@@ -75,4 +78,63 @@ func TestCommitLogWarmCreatesNextSegmentAhead(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestCommitLogWarmPrefaultsConsumeQueueFiles: with WarmMappedFile a consume-queue file is
+// mapped in full (its mapping's Rss in /proc/self/smaps) as soon as its first entry is written;
+// without it only the touched page is.
+func TestCommitLogWarmPrefaultsConsumeQueueFiles(t *testing.T) {
+	for _, warm := range []bool{true, false} {
+		c := DefaultConfig(t.TempDir())
+		c.MappedFileSizeConsumeQueue = 20 * 4096 // 20 pages, a multiple of the 20-byte entry
+		c.WarmMappedFile = warm
+		s := mustOpen(t, c)
+		if r := s.PutMessage(newMsg("CQW", 0, "x", nil)); r.Status != PutOK {
+			t.Fatalf("put: %v %v", r.Status, r.Err)
+		}
+		s.WaitDispatched(s.MaxPhyOffset(), 10*time.Second)
+		q := s.cqs[queueKey{"CQW", 0}]
+		q.mu.RLock()
+		data := q.segs[0].data
+		q.mu.RUnlock()
+		rss, ok := mappingRSS(t, uintptr(unsafe.Pointer(&data[0])))
+		if !ok {
+			t.Skip("no /proc/self/smaps entry for the mapping (not a real mmap here)")
+		}
+		if warm && rss != int64(len(data)) {
+			t.Fatalf("warm: %d of %d consume-queue bytes mapped", rss, len(data))
+		}
+		if !warm && rss == int64(len(data)) {
+			t.Fatalf("not warm: all %d bytes mapped after one entry (the test cannot tell pre-faulting apart)", rss)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// mappingRSS returns the resident bytes of the mapping that starts at addr, from /proc/self/smaps.
+func mappingRSS(t *testing.T, addr uintptr) (int64, bool) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		return 0, false
+	}
+	prefix := strconv.FormatUint(uint64(addr), 16) + "-"
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, prefix) { // the mapping's header line; its Rss follows
+			in = true
+			continue
+		}
+		if in && strings.HasPrefix(line, "Rss:") {
+			f := strings.Fields(line)
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				return 0, false
+			}
+			return kb * 1024, true
+		}
+	}
+	return 0, false
 }
