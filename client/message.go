@@ -261,20 +261,20 @@ func FromStored(s *message.Message, brokerName string) (*MessageExt, error) {
 // message keeps the body's memory alive, as its Body (which aliases body) already does. On a bad
 // record it returns the messages before it and the error.
 func DecodeMessages(body []byte, brokerName string) ([]*MessageExt, error) {
-	// First pass: how many records, and how much text they need.
-	n, text := 0, 0
+	// First pass: how many records (their sizes only; the second pass checks the rest).
+	n := 0
 	for b := body; len(b) > 0; n++ {
-		meta, err := message.DecodeMeta(b)
-		if err != nil {
-			break // the second pass stops there with the error
+		size, err := message.RecordSize(b)
+		if err != nil || size > len(b) {
+			n++ // the second pass stops at it with the error
+			break
 		}
-		text += len(meta.Props) + offsetMsgIDLen(meta.SysFlag)
-		b = b[meta.StoreSize:]
+		b = b[size:]
 	}
 	slab := make([]MessageExt, n)
 	out := make([]*MessageExt, 0, n)
 	d := decoder{}
-	d.text.Grow(text)
+	d.text.Grow(n * textPerMessage)
 	var s message.Message
 	for b := body; len(b) > 0; {
 		props, err := message.DecodeFields(b, &s)
@@ -293,12 +293,9 @@ func DecodeMessages(body []byte, brokerName string) ([]*MessageExt, error) {
 	return out, nil
 }
 
-func offsetMsgIDLen(sysFlag int32) int {
-	if sysFlag&message.FlagStoreHostV6 != 0 {
-		return 56
-	}
-	return 32
-}
+// textPerMessage is the text a message usually needs: a producer's properties (UNIQ_KEY, often
+// TAGS, KEYS, WAIT) and a 32-character offset id. More only costs the builder a reallocation.
+const textPerMessage = 128
 
 // decoder is the state shared by the messages of one body: the text they slice, the last host
 // texts (a pull's records share their store host and often their born host), and the keys.
