@@ -232,17 +232,9 @@ func (c *Client) InvokeAsyncRaw(ctx context.Context, addr string, req *remoting.
 // InvokeAsyncRawUntil is InvokeAsyncRaw bounded by a deadline alone (no context per call; see
 // rpc.Client.InvokeAsyncRawUntil).
 func (c *Client) InvokeAsyncRawUntil(deadline time.Time, addr string, req *remoting.Command, cb func(*remoting.Command, error)) error {
-	code := req.Code
-	err := c.rpc.InvokeAsyncRawUntil(deadline, addr, req, func(resp *remoting.Command, err error) {
-		if err != nil {
-			err = c.Transport(err, addr, code)
-		}
-		cb(resp, err)
+	return c.invokeAsync(context.Background(), addr, req, cb, func(_ context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error)) error {
+		return c.rpc.InvokeAsyncRawUntil(deadline, addr, req, cb)
 	})
-	if err != nil {
-		return c.Transport(err, addr, code)
-	}
-	return nil
 }
 
 func (c *Client) invokeAsync(ctx context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error),

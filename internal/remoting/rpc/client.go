@@ -548,8 +548,18 @@ func (cn *conn) isClosed() bool {
 	}
 }
 
-// send registers cl (when not nil) under req.Opaque and writes the frame.
+// send registers cl (when not nil) under req.Opaque and writes the frame; the write deadline is
+// ctx's, or WriteTimeout from now.
 func (cn *conn) send(ctx context.Context, req *remoting.Command, cl *call) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(cn.client.cfg.WriteTimeout)
+	}
+	return cn.sendUntil(deadline, req, cl)
+}
+
+// sendUntil is send with the write deadline given (InvokeAsyncRawUntil: the call's).
+func (cn *conn) sendUntil(deadline time.Time, req *remoting.Command, cl *call) error {
 	if !req.IsResponse() {
 		if st := cn.client.cfg.Serialize; st != remoting.SerializeJSON {
 			req.SerializeType = st
@@ -576,36 +586,6 @@ func (cn *conn) send(ctx context.Context, req *remoting.Command, cl *call) error
 		deferred = len(cn.pending) > 1 // answers are on their way: the flusher may batch this frame
 		cn.mu.Unlock()
 	}
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(cn.client.cfg.WriteTimeout)
-	}
-	return cn.writeCall(req, cl, deadline, deferred)
-}
-
-// sendUntil is send for InvokeAsyncRawUntil: the write deadline is the call's.
-func (cn *conn) sendUntil(deadline time.Time, req *remoting.Command, cl *call) error {
-	if st := cn.client.cfg.Serialize; st != remoting.SerializeJSON {
-		req.SerializeType = st
-	}
-	if sign := cn.client.cfg.Sign; sign != nil {
-		sign(req)
-	}
-	cn.mu.Lock()
-	if cn.err != nil {
-		err := cn.err
-		cn.mu.Unlock()
-		return err
-	}
-	for {
-		if _, dup := cn.pending[req.Opaque]; !dup {
-			break
-		}
-		req.Opaque = remoting.NextOpaque()
-	}
-	cn.pending[req.Opaque] = cl
-	deferred := len(cn.pending) > 1
-	cn.mu.Unlock()
 	return cn.writeCall(req, cl, deadline, deferred)
 }
 
