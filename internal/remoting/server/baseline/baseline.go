@@ -7,6 +7,9 @@
 // the code, so its msg/s is the framework's limit on the machine: `mqbench e2e` reports Skiff's
 // ratio to it.
 //
+// Requests with either header serialization are answered in the same one (JSON from the official
+// client, RocketMQ's binary header from Skiff's SDK).
+//
 // Responses are written straight from the event loop, one write per event-loop turn per
 // connection (every frame of one read is answered into one buffer).
 package baseline
@@ -82,11 +85,18 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 			break
 		}
 		frame, _ := c.Peek(4 + length)
-		code, opaque, ok := scanHeader(frame[8 : 8+hdrLen])
+		binaryHdr := p[4] == 1 // serializeType ROCKETMQ (Skiff's SDK) rather than JSON
+		var code, opaque int32
+		var ok bool
+		if binaryHdr {
+			code, opaque, ok = scanBinaryHeader(frame[8 : 8+hdrLen])
+		} else {
+			code, opaque, ok = scanHeader(frame[8 : 8+hdrLen])
+		}
 		if !ok {
 			return gnet.Close
 		}
-		out = s.answer(out, code, opaque)
+		out = s.answer(out, code, opaque, binaryHdr)
 		_, _ = c.Discard(4 + length)
 	}
 	if len(out) > 0 {
@@ -101,6 +111,14 @@ func scanHeader(h []byte) (code, opaque int32, ok bool) {
 	c, ok1 := intField(h, []byte(`"code":`))
 	o, ok2 := intField(h, []byte(`"opaque":`))
 	return int32(c), int32(o), ok1 && ok2
+}
+
+// scanBinaryHeader reads code (int16 at 0) and opaque (int32 at 5) of a ROCKETMQ header.
+func scanBinaryHeader(h []byte) (code, opaque int32, ok bool) {
+	if len(h) < 9 {
+		return 0, 0, false
+	}
+	return int32(int16(binary.BigEndian.Uint16(h))), int32(binary.BigEndian.Uint32(h[5:])), true
 }
 
 func intField(h, key []byte) (int64, bool) {
@@ -124,17 +142,56 @@ const (
 	routeByTopic  = 105
 )
 
-func (s *Server) answer(out []byte, code, opaque int32) []byte {
+// sendOKFields are the extFields of the fixed SEND_OK answer.
+var sendOKFields = [][2]string{{"msgId", "7F00000100002A9F0000000000000000"}, {"queueId", "0"}, {"queueOffset", "0"},
+	{"MSG_REGION", "DefaultRegion"}, {"TRACE_ON", "true"}}
+
+// answer appends the answer to one request, in the request's header serialization.
+func (s *Server) answer(out []byte, code, opaque int32, binaryHdr bool) []byte {
+	var fields [][2]string
+	var body []byte
 	switch code {
 	case sendMessage, sendMessageV2, sendBatch:
-		return appendResponse(out, opaque, `{"msgId":"7F00000100002A9F0000000000000000","queueId":"0","queueOffset":"0","MSG_REGION":"DefaultRegion","TRACE_ON":"true"}`, nil)
+		fields = sendOKFields
 	case routeByTopic:
-		body := `{"brokerDatas":[{"brokerAddrs":{0:"` + s.addr + `"},"brokerName":"baseline","cluster":"Baseline"}],"filterServerTable":{},` +
-			`"queueDatas":[{"brokerName":"baseline","perm":6,"readQueueNums":8,"topicSysFlag":0,"writeQueueNums":8}]}`
-		return appendResponse(out, opaque, `{}`, []byte(body))
-	default:
-		return appendResponse(out, opaque, `{}`, nil)
+		body = []byte(`{"brokerDatas":[{"brokerAddrs":{0:"` + s.addr + `"},"brokerName":"baseline","cluster":"Baseline"}],"filterServerTable":{},` +
+			`"queueDatas":[{"brokerName":"baseline","perm":6,"readQueueNums":8,"topicSysFlag":0,"writeQueueNums":8}]}`)
 	}
+	if binaryHdr {
+		return appendBinaryResponse(out, opaque, fields, body)
+	}
+	ext := `{}`
+	if fields != nil {
+		ext = `{"msgId":"7F00000100002A9F0000000000000000","queueId":"0","queueOffset":"0","MSG_REGION":"DefaultRegion","TRACE_ON":"true"}`
+	}
+	return appendResponse(out, opaque, ext, body)
+}
+
+// appendBinaryResponse appends a SUCCESS response with a ROCKETMQ header: code, language GO,
+// version 409, opaque, flag 1 (response), no remark, then the ext entries.
+func appendBinaryResponse(out []byte, opaque int32, fields [][2]string, body []byte) []byte {
+	start := len(out)
+	out = append(out, 0, 0, 0, 0, 0, 0, 0, 0)
+	out = binary.BigEndian.AppendUint16(out, 0) // SUCCESS
+	out = append(out, 9)                        // GO
+	out = binary.BigEndian.AppendUint16(out, 409)
+	out = binary.BigEndian.AppendUint32(out, uint32(opaque))
+	out = binary.BigEndian.AppendUint32(out, 1) // response flag
+	out = binary.BigEndian.AppendUint32(out, 0) // no remark
+	extAt := len(out)
+	out = append(out, 0, 0, 0, 0)
+	for _, f := range fields {
+		out = binary.BigEndian.AppendUint16(out, uint16(len(f[0])))
+		out = append(out, f[0]...)
+		out = binary.BigEndian.AppendUint32(out, uint32(len(f[1])))
+		out = append(out, f[1]...)
+	}
+	binary.BigEndian.PutUint32(out[extAt:], uint32(len(out)-extAt-4))
+	hdrLen := len(out) - start - 8
+	out = append(out, body...)
+	binary.BigEndian.PutUint32(out[start:], uint32(len(out)-start-4))
+	binary.BigEndian.PutUint32(out[start+4:], 1<<24|uint32(hdrLen))
+	return out
 }
 
 func appendResponse(out []byte, opaque int32, ext string, body []byte) []byte {
