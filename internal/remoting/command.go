@@ -100,15 +100,8 @@ func NewResponse(req *Command, code int32, remark string) *Command {
 // NewResponseList is NewResponse with the custom header kept as a list (ExtFields nil): AddExt
 // appends to it and the encoder writes the entries in that order, with no map on the way.
 func NewResponseList(req *Command, code int32, remark string) *Command {
-	return &Command{
-		Code:          code,
-		Language:      "GO",
-		Version:       CurrentVersion,
-		Opaque:        req.Opaque,
-		Flag:          FlagResponse,
-		Remark:        remark,
-		SerializeType: req.SerializeType,
-	}
+	c := ResponseListOf(req, code, remark)
+	return &c
 }
 
 // ResponseListOf is NewResponseList returning the command by value, for a caller that keeps the
