@@ -232,24 +232,31 @@ func (c *Client) InvokeAsyncRaw(ctx context.Context, addr string, req *remoting.
 // InvokeAsyncRawUntil is InvokeAsyncRaw bounded by a deadline alone (no context per call; see
 // rpc.Client.InvokeAsyncRawUntil).
 func (c *Client) InvokeAsyncRawUntil(deadline time.Time, addr string, req *remoting.Command, cb func(*remoting.Command, error)) error {
-	return c.invokeAsync(context.Background(), addr, req, cb, func(_ context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error)) error {
-		return c.rpc.InvokeAsyncRawUntil(deadline, addr, req, cb)
-	})
+	code := req.Code
+	if err := c.rpc.InvokeAsyncRawUntil(deadline, addr, req, c.transportCallback(addr, code, cb)); err != nil {
+		return c.Transport(err, addr, code)
+	}
+	return nil
 }
 
 func (c *Client) invokeAsync(ctx context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error),
 	invoke func(context.Context, string, *remoting.Command, func(*remoting.Command, error)) error) error {
 	code := req.Code
-	err := invoke(ctx, addr, req, func(resp *remoting.Command, err error) {
+	if err := invoke(ctx, addr, req, c.transportCallback(addr, code, cb)); err != nil {
+		return c.Transport(err, addr, code)
+	}
+	return nil
+}
+
+// transportCallback wraps an async callback so that transport errors reach it mapped to the
+// client sentinels (Transport), naming addr and code.
+func (c *Client) transportCallback(addr string, code int32, cb func(*remoting.Command, error)) func(*remoting.Command, error) {
+	return func(resp *remoting.Command, err error) {
 		if err != nil {
 			err = c.Transport(err, addr, code)
 		}
 		cb(resp, err)
-	})
-	if err != nil {
-		return c.Transport(err, addr, code)
 	}
-	return nil
 }
 
 // InvokeOneway writes req to addr without waiting for an answer.
