@@ -582,6 +582,7 @@ func TestBrokerConfigRefusesBadValues(t *testing.T) {
 		"noSuchKey = 1\n":                            "noSuchKey",
 		"messageDelayLevel = \"1x\"\n":               "messageDelayLevel",
 		"mappedFileSizeConsumeQueue = 21\n":          "mappedFileSizeConsumeQueue",
+		"gcPercent = 5\n":                            "gcPercent",
 	}
 	for text, key := range cases {
 		_, err := LoadConfig(write("storePathRootDir = \"" + dir + "\"\n" + text))

@@ -91,6 +91,7 @@ type Config struct {
 	LogLevel                       string `toml:"logLevel"`                 // Skiff: debug|info|warn|error
 	HTTPPort                       int    `toml:"httpPort"`                 // Skiff: /metrics, /healthz, /readyz, /api, /debug/pprof; 0 = listenPort+3, -1 = off
 	DebugPprofRemote               bool   `toml:"debugPprofRemote"`         // Skiff: serve /debug/pprof to non-loopback clients too; false
+	GCPercent                      int    `toml:"gcPercent"`                // Skiff: Go GC target (GOGC) of the mqbroker process, 10..10000, default 400; the GOGC env var wins
 
 	StorePathRootDir                  string `toml:"storePathRootDir"` // ~/store
 	StorePathCommitLog                string `toml:"storePathCommitLog"`
@@ -157,7 +158,7 @@ func DefaultConfig() Config {
 		RegisterNameServerPeriod: 30000, TransactionTimeOut: 6000, TransactionCheckMax: 15,
 		TransactionCheckInterval: 60000, DefaultQueryMaxNum: 32,
 		SendMessageThreadPoolNums: 128, SendMessageInline: true, PullMessageThreadPoolNums: 32, ClientChannelExpiredTime: 120000,
-		LogLevel: "info", AclFile: "conf/plain_acl.yml", AclReloadInterval: 1000, TLSServerMode: TLSDisabled,
+		LogLevel: "info", GCPercent: 400, AclFile: "conf/plain_acl.yml", AclReloadInterval: 1000, TLSServerMode: TLSDisabled,
 
 		StorePathRootDir: filepath.Join(home, "store"), MappedFileSizeCommitLog: 1 << 30,
 		MappedFileSizeConsumeQueue: 300000 * 20, FlushDiskType: AsyncFlush,
@@ -313,6 +314,9 @@ func (c *Config) Validate() error {
 		if v <= 0 {
 			return bad(key, v, "must be positive")
 		}
+	}
+	if c.GCPercent < 10 || c.GCPercent > 10000 {
+		return bad("gcPercent", c.GCPercent, "must be 10..10000 (percent of the live heap allocated between collections)")
 	}
 	if c.RegisterNameServerPeriod < 10000 || c.RegisterNameServerPeriod > 60000 {
 		// RocketMQ clamps silently; Skiff clamps too, as operators copy RocketMQ files.

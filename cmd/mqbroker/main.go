@@ -101,6 +101,7 @@ func serve(cfg broker.Config, stderr io.Writer) error {
 		return err
 	}
 	defer closer.Close()
+	daemon.SetGCPercent(cfg.GCPercent, log)
 	ctx, stop := daemon.NotifyContext(context.Background(), log)
 	defer stop()
 	var d *dashboard.Dashboard
