@@ -636,6 +636,7 @@ func TestBrokerHTTPMetricsAndReadiness(t *testing.T) {
 		`skiff_send_latency_seconds_bucket`,
 		`skiff_commitlog_max_offset_bytes`,
 		`skiff_commitlog_flush_seconds_bucket`,
+		`skiff_store_prefault_cpu_seconds_total `,
 		"\ngo_goroutines ",
 	} {
 		if !strings.Contains(body, want) {

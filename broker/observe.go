@@ -79,6 +79,10 @@ func (b *Broker) registerGauges() {
 		}
 		return 0
 	}))
+	// Pre-faulting fresh page-cache pages ahead of the writer (warmMapedFileEnable): bytes and the
+	// kernel CPU it took, part of the process's CPU (docs/performance.md).
+	m.Gauge("skiff_store_prefault_bytes_total", st(func() float64 { n, _ := b.store.PrefaultStats(); return float64(n) }))
+	m.Gauge("skiff_store_prefault_cpu_seconds_total", st(func() float64 { _, d := b.store.PrefaultStats(); return d.Seconds() }))
 	m.Gauge("skiff_store_flush_errors", st(func() float64 { return float64(b.store.Stats().FlushErrors) }))
 	// What the last start's recovery did (constant after start).
 	m.Gauge("skiff_store_recovery_seconds", st(func() float64 { return b.store.Stats().Recovery.Took.Seconds() }))

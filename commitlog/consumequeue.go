@@ -38,6 +38,7 @@ type consumeQueue struct {
 	fileSize int64
 	fs       vfs.FS
 	warm     bool // pre-fault each new file (Config.WarmMappedFile)
+	prefault *prefaultMeter // where that pre-faulting's cost is counted (the store's)
 
 	mu        sync.RWMutex
 	segs      []*segment
@@ -61,9 +62,10 @@ func newConsumeQueue(fsys vfs.FS, root, topic string, queueID int32, fileSize in
 	return &consumeQueue{topic: topic, queueID: queueID, dir: cqDir(root, topic, queueID), fileSize: fileSize, fs: fsys}
 }
 
-// withWarm sets whether new files of q are pre-faulted (Config.WarmMappedFile) and returns q.
-func (q *consumeQueue) withWarm(on bool) *consumeQueue {
-	q.warm = on
+// withWarm sets whether new files of q are pre-faulted (Config.WarmMappedFile), counting the cost
+// in m, and returns q.
+func (q *consumeQueue) withWarm(on bool, m *prefaultMeter) *consumeQueue {
+	q.warm, q.prefault = on, m
 	return q
 }
 
@@ -285,7 +287,7 @@ func (q *consumeQueue) writeLocked(idx, phy int64, size int32, tags int64) error
 			// Fault the whole new file in at once (one madvise instead of a trap every 204 entries);
 			// this runs on the dispatcher, never on the append path. Best effort: a file system
 			// that cannot populate faults pages on first write as before.
-			_ = populate(s.data)
+			_ = q.prefault.populate(s.data)
 		}
 		q.segs = append(q.segs, s)
 	}

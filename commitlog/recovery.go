@@ -214,7 +214,7 @@ func (s *Store) loadQueues(crashed bool, durable, end int64, hints map[queueKey]
 			if err != nil {
 				return err
 			}
-			s.cqs[queueKey{t.Name(), int32(qid)}] = q.withWarm(s.cfg.WarmMappedFile)
+			s.cqs[queueKey{t.Name(), int32(qid)}] = q.withWarm(s.cfg.WarmMappedFile, &s.prefault)
 			if q.maxPhyEnd > end {
 				if err := q.truncateAbove(end); err != nil {
 					return err
@@ -414,7 +414,7 @@ func (s *Store) rebuildQueues(end int64) error {
 			s.cqMu.Unlock()
 			return fmt.Errorf("commitlog: set damaged consume queue %s aside: %w", dir, err)
 		}
-		s.cqs[k] = newConsumeQueue(s.fs, s.cfg.StorePathRootDir, k.topic, k.queueID, s.cfg.MappedFileSizeConsumeQueue).withWarm(s.cfg.WarmMappedFile)
+		s.cqs[k] = newConsumeQueue(s.fs, s.cfg.StorePathRootDir, k.topic, k.queueID, s.cfg.MappedFileSizeConsumeQueue).withWarm(s.cfg.WarmMappedFile, &s.prefault)
 		s.log.Warn("rebuilding damaged consume queue from the commit log", "topic", k.topic, "queueId", k.queueID, "setAside", bad)
 	}
 	s.cqMu.Unlock()

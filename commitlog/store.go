@@ -110,6 +110,7 @@ type Store struct {
 	wakeWarm     chan struct{} // the pre-fault loop (warm.go)
 	warmed       atomic.Int64  // end of the pre-faulted range
 	warmFailed   atomic.Bool   // madvise(MADV_POPULATE_WRITE) is not available
+	prefault     prefaultMeter // what pre-faulting (commit log and consume queues) cost
 	newSegMu     sync.Mutex    // serializes segment creation (writer and warm loop); taken before segMu
 	done         chan struct{}
 	wg           sync.WaitGroup
@@ -682,7 +683,7 @@ func (s *Store) queue(topic string, queueID int32, create bool) (*consumeQueue, 
 	s.cqMu.Lock()
 	defer s.cqMu.Unlock()
 	if q = s.cqs[k]; q == nil {
-		q = newConsumeQueue(s.fs, s.cfg.StorePathRootDir, topic, queueID, s.cfg.MappedFileSizeConsumeQueue).withWarm(s.cfg.WarmMappedFile)
+		q = newConsumeQueue(s.fs, s.cfg.StorePathRootDir, topic, queueID, s.cfg.MappedFileSizeConsumeQueue).withWarm(s.cfg.WarmMappedFile, &s.prefault)
 		s.cqs[k] = q
 	}
 	return q, nil

@@ -81,8 +81,8 @@ func TestCommitLogWarmCreatesNextSegmentAhead(t *testing.T) {
 }
 
 // TestCommitLogWarmPrefaultsConsumeQueueFiles: with WarmMappedFile a consume-queue file is
-// mapped in full (its mapping's Rss in /proc/self/smaps) as soon as its first entry is written;
-// without it only the touched page is.
+// mapped in full (its mapping's Rss in /proc/self/smaps) as soon as its first entry is written,
+// and PrefaultStats counts it; without it only the touched page is, and nothing is counted.
 func TestCommitLogWarmPrefaultsConsumeQueueFiles(t *testing.T) {
 	for _, warm := range []bool{true, false} {
 		c := DefaultConfig(t.TempDir())
@@ -106,6 +106,14 @@ func TestCommitLogWarmPrefaultsConsumeQueueFiles(t *testing.T) {
 		}
 		if !warm && rss == int64(len(data)) {
 			t.Fatalf("not warm: all %d bytes mapped after one entry (the test cannot tell pre-faulting apart)", rss)
+		}
+		// The store counts what the pre-faulting did and what it cost (skiff_store_prefault_*).
+		pb, cpu := s.PrefaultStats()
+		if warm && (pb < int64(len(data)) || cpu <= 0) {
+			t.Fatalf("warm: PrefaultStats = %d bytes, %v; want at least the %d consume-queue bytes and some CPU", pb, cpu, len(data))
+		}
+		if !warm && (pb != 0 || cpu != 0) {
+			t.Fatalf("not warm: PrefaultStats = %d bytes, %v; want nothing", pb, cpu)
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)

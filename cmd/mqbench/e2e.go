@@ -88,7 +88,10 @@ type Row struct {
 	ServerCPU  float64 `json:"serverCpuUsPerMsg"` // broker (or baseline server) CPU µs per message
 	ServerName string  `json:"server"`
 	SlaveCPU   float64 `json:"slaveCpuUsPerMsg,omitempty"` // the slave's CPU µs per message (replicated rows)
-	Note       string  `json:"note,omitempty"`
+	// PrefaultCPU is the part of ServerCPU the broker's kernel spent pre-faulting fresh page-cache
+	// pages for new data (skiff_store_prefault_cpu_seconds_total), µs per message.
+	PrefaultCPU float64 `json:"prefaultCpuUsPerMsg,omitempty"`
+	Note        string  `json:"note,omitempty"`
 }
 
 type e2e struct {
@@ -103,6 +106,8 @@ type e2e struct {
 	slavePid int
 	// probe, when set, runs once in the middle of publish's timed part; its text goes to the note.
 	probe func() string
+	// metrics maps a broker's pid to its /metrics URL (startBrokerAs).
+	metrics map[int]string
 }
 
 func e2eRun(c *cli.Context) error {
@@ -258,11 +263,15 @@ func e2eRun(c *cli.Context) error {
 }
 
 func printRows(w io.Writer, rows []Row) {
-	fmt.Fprintf(w, "| %-52s | %10s | %9s | %9s | %15s |\n", "row", "msg/s", "p50 µs", "p99 µs", "server CPU µs/msg")
-	fmt.Fprintf(w, "|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 54), strings.Repeat("-", 12), strings.Repeat("-", 11), strings.Repeat("-", 11), strings.Repeat("-", 19))
+	fmt.Fprintf(w, "| %-52s | %10s | %9s | %9s | %15s | %18s |\n", "row", "msg/s", "p50 µs", "p99 µs", "server CPU µs/msg", "of which pre-fault")
+	fmt.Fprintf(w, "|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 54), strings.Repeat("-", 12), strings.Repeat("-", 11), strings.Repeat("-", 11), strings.Repeat("-", 19), strings.Repeat("-", 20))
 	var base, async, syncFlush, syncMaster, asyncMaster float64
 	for _, r := range rows {
-		fmt.Fprintf(w, "| %-52s | %10.0f | %9.0f | %9.0f | %17.2f |\n", r.Name, r.MsgPerSec, r.P50us, r.P99us, r.ServerCPU)
+		prefault := "-"
+		if r.PrefaultCPU > 0 {
+			prefault = fmt.Sprintf("%.2f", r.PrefaultCPU)
+		}
+		fmt.Fprintf(w, "| %-52s | %10.0f | %9.0f | %9.0f | %17.2f | %18s |\n", r.Name, r.MsgPerSec, r.P50us, r.P99us, r.ServerCPU, prefault)
 		switch {
 		case r.ServerName == "baseline":
 			base = r.MsgPerSec
@@ -454,6 +463,10 @@ logLevel = "warn"
 	if err != nil {
 		return nil, 0, err
 	}
+	if e.metrics == nil {
+		e.metrics = map[int]string{}
+	}
+	e.metrics[cmd.Process.Pid] = fmt.Sprintf("http://127.0.0.1:%d/metrics", port+3)
 	return cmd, port, waitDial(fmt.Sprintf("127.0.0.1:%d", port), 30*time.Second)
 }
 
@@ -554,6 +567,32 @@ func goroutineProbe(url, save string) string {
 		}
 	}
 	return fmt.Sprintf("goroutines %d, parked in ha.(*Master).WaitAck %d", total, parked)
+}
+
+// prefaultSeconds reads skiff_store_prefault_cpu_seconds_total from the broker pid's /metrics;
+// false for a process that is not a broker of this run or does not export it.
+func (e *e2e) prefaultSeconds(pid int) (float64, bool) {
+	url, ok := e.metrics[pid]
+	if !ok {
+		return 0, false
+	}
+	cl := http.Client{Timeout: 3 * time.Second}
+	resp, err := cl.Get(url)
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, found := strings.CutPrefix(line, "skiff_store_prefault_cpu_seconds_total "); found {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
 }
 
 // perf starts `perf record -g -p pid -o out` and returns the function that stops it.
@@ -726,11 +765,15 @@ func (e *e2e) publish(name, nsAddr, topic string, np, inflight, pid int) (Row, e
 	} else {
 		probed <- ""
 	}
+	prefault0, prefaultOK := e.prefaultSeconds(pid)
 	t0 := time.Now()
 	ok, failed := run(e.dur, lat)
 	elapsed := time.Since(t0)
 	row.Note = <-probed
 	row.ServerCPU = cpu.usPerMsg(ok)
+	if prefault1, ok1 := e.prefaultSeconds(pid); prefaultOK && ok1 && ok > 0 {
+		row.PrefaultCPU = (prefault1 - prefault0) * 1e6 / float64(ok)
+	}
 	if e.slavePid != 0 {
 		row.SlaveCPU = slaveCPU.usPerMsg(ok)
 	}
