@@ -37,7 +37,7 @@ type consumeQueue struct {
 	dir      string
 	fileSize int64
 	fs       vfs.FS
-	warm     bool // pre-fault each new file (Config.WarmMappedFile)
+	warm     bool           // pre-fault each new file (Config.WarmMappedFile)
 	prefault *prefaultMeter // where that pre-faulting's cost is counted (the store's)
 
 	mu        sync.RWMutex
