@@ -569,9 +569,9 @@ func goroutineProbe(url, save string) string {
 	return fmt.Sprintf("goroutines %d, parked in ha.(*Master).WaitAck %d", total, parked)
 }
 
-// prefaultSeconds reads skiff_store_prefault_cpu_seconds_total from the broker pid's /metrics;
-// false for a process that is not a broker of this run or does not export it.
-func (e *e2e) prefaultSeconds(pid int) (float64, bool) {
+// metricValue reads the unlabelled metric name from the broker pid's /metrics; false for a process
+// that is not a broker of this run or does not export it.
+func (e *e2e) metricValue(pid int, name string) (float64, bool) {
 	url, ok := e.metrics[pid]
 	if !ok {
 		return 0, false
@@ -587,7 +587,7 @@ func (e *e2e) prefaultSeconds(pid int) (float64, bool) {
 		return 0, false
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, found := strings.CutPrefix(line, "skiff_store_prefault_cpu_seconds_total "); found {
+		if v, found := strings.CutPrefix(line, name+" "); found {
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			return f, err == nil
 		}
@@ -765,14 +765,23 @@ func (e *e2e) publish(name, nsAddr, topic string, np, inflight, pid int) (Row, e
 	} else {
 		probed <- ""
 	}
-	prefault0, prefaultOK := e.prefaultSeconds(pid)
+	prefault0, prefaultOK := e.metricValue(pid, "skiff_store_prefault_cpu_seconds_total")
+	flushes0, flushesOK := e.metricValue(pid, "skiff_commitlog_flush_seconds_count")
+	flushSum0, _ := e.metricValue(pid, "skiff_commitlog_flush_seconds_sum")
 	t0 := time.Now()
 	ok, failed := run(e.dur, lat)
 	elapsed := time.Since(t0)
 	row.Note = <-probed
 	row.ServerCPU = cpu.usPerMsg(ok)
-	if prefault1, ok1 := e.prefaultSeconds(pid); prefaultOK && ok1 && ok > 0 {
+	if prefault1, ok1 := e.metricValue(pid, "skiff_store_prefault_cpu_seconds_total"); prefaultOK && ok1 && ok > 0 {
 		row.PrefaultCPU = (prefault1 - prefault0) * 1e6 / float64(ok)
+	}
+	if flushes1, ok1 := e.metricValue(pid, "skiff_commitlog_flush_seconds_count"); flushesOK && ok1 && strings.Contains(name, "SYNC_FLUSH") && flushes1 > flushes0 {
+		// Group commit: how many acknowledged messages each msync covered on average.
+		f := flushes1 - flushes0
+		flushSum1, _ := e.metricValue(pid, "skiff_commitlog_flush_seconds_sum")
+		row.Note = strings.TrimPrefix(row.Note+fmt.Sprintf("; %.0f msyncs/s, %.1f messages per msync, %.2f ms per msync",
+			f/elapsed.Seconds(), float64(ok)/f, (flushSum1-flushSum0)*1e3/f), "; ")
 	}
 	if e.slavePid != 0 {
 		row.SlaveCPU = slaveCPU.usPerMsg(ok)
