@@ -197,11 +197,21 @@ type prepared struct {
 }
 
 func (p *Producer) prepare(msg *client.Message) (*prepared, error) {
+	pr := &prepared{}
+	if err := p.prepareInto(msg, pr); err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
+
+// prepareInto is prepare filling pr (which the async path keeps inside its send state).
+func (p *Producer) prepareInto(msg *client.Message, pr *prepared) error {
 	if err := msg.Validate(p.o.maxMessageSize); err != nil {
-		return nil, fmt.Errorf("producer: %w", err)
+		return fmt.Errorf("producer: %w", err)
 	}
 	if !msg.HasProperties() {
-		return p.preparePlain(msg), nil
+		p.preparePlain(msg, pr)
+		return nil
 	}
 	props := msg.WireProperties()
 	uniq := props[client.PropertyUniqKey]
@@ -209,7 +219,7 @@ func (p *Producer) prepare(msg *client.Message) (*prepared, error) {
 		uniq = message.NewUniqKey()
 		props[client.PropertyUniqKey] = uniq
 	}
-	pr := &prepared{topic: msg.Topic, uniq: uniq, body: msg.Body, flag: msg.Flag, count: 1, msg: msg}
+	*pr = prepared{topic: msg.Topic, uniq: uniq, body: msg.Body, flag: msg.Flag, count: 1, msg: msg}
 	if props[client.PropertyTransactionPrep] == "true" {
 		pr.sysFlag |= message.TransactionPrepared
 	}
@@ -221,16 +231,17 @@ func (p *Producer) prepare(msg *client.Message) (*prepared, error) {
 	}
 	pr.props = message.FormatProperties(props)
 	if len(pr.props) > message.MaxPropertiesLength {
-		return nil, fmt.Errorf("producer: %w: properties of a message to %q take %d bytes (limit %d)", client.ErrInvalidArgument, msg.Topic, len(pr.props), message.MaxPropertiesLength)
+		return fmt.Errorf("producer: %w: properties of a message to %q take %d bytes (limit %d)", client.ErrInvalidArgument, msg.Topic, len(pr.props), message.MaxPropertiesLength)
 	}
-	return pr, nil
+	return nil
 }
 
 // preparePlain is prepare for a message without user properties (the common case): the property
-// string is written directly, in the sorted key order FormatProperties would use, with no map.
-func (p *Producer) preparePlain(msg *client.Message) *prepared {
-	uniq := message.NewUniqKey()
-	pr := &prepared{topic: msg.Topic, uniq: uniq, body: msg.Body, flag: msg.Flag, count: 1, msg: msg}
+// string is written directly, in the sorted key order FormatProperties would use, with no map;
+// the new unique key is written into it (it sorts last) and pr.uniq is that part of it, so the
+// properties and the key take one allocation.
+func (p *Producer) preparePlain(msg *client.Message, pr *prepared) {
+	*pr = prepared{topic: msg.Topic, body: msg.Body, flag: msg.Flag, count: 1, msg: msg}
 	if p.o.compressOver > 0 && len(msg.Body) >= p.o.compressOver {
 		if z, err := client.Deflate(msg.Body, p.o.compressLevel); err == nil && len(z) < len(msg.Body) {
 			pr.body = z
@@ -242,7 +253,7 @@ func (p *Producer) preparePlain(msg *client.Message) *prepared {
 		keys = strings.Join(msg.Keys, " ")
 	}
 	var b strings.Builder
-	b.Grow(len(msg.Tags) + len(keys) + len(uniq) + 40)
+	b.Grow(len(msg.Tags) + len(keys) + message.UniqKeyLength + 40)
 	add := func(k, v string) {
 		if v == "" {
 			return
@@ -259,9 +270,15 @@ func (p *Producer) preparePlain(msg *client.Message) *prepared {
 	}
 	add(client.PropertyKeys, keys)
 	add(client.PropertyTags, msg.Tags)
-	add(client.PropertyUniqKey, uniq)
+	if b.Len() > 0 {
+		b.WriteByte('\x02')
+	}
+	b.WriteString(client.PropertyUniqKey)
+	b.WriteByte('\x01')
+	var uniq [message.UniqKeyLength]byte
+	b.Write(message.AppendUniqKey(uniq[:0]))
 	pr.props = b.String()
-	return pr
+	pr.uniq = pr.props[len(pr.props)-message.UniqKeyLength:]
 }
 
 func (p *Producer) prepareBatch(msgs []*client.Message) (*prepared, error) {
@@ -300,17 +317,28 @@ func (p *Producer) prepareBatch(msgs []*client.Message) (*prepared, error) {
 	return &prepared{topic: topic, uniq: strings.Join(uniqs, ","), body: body, batch: true, count: len(msgs), msg: msgs[0]}, nil
 }
 
+// requestFields is the room a send's header list gets: the 12-14 header fields and, with
+// credentials, AccessKey, SecurityToken and Signature, so that signing appends without growing it.
+const requestFields = 17
+
 func (p *Producer) request(pr *prepared, queueID int32) *remoting.Command {
+	req := new(remoting.Command)
+	p.requestInto(req, make([]protocol.ExtField, 0, requestFields), pr, queueID, time.Now())
+	return req
+}
+
+// requestInto sets req to the send request of pr to queueID, born at now, its header appended
+// to ext (empty, with room for requestFields).
+func (p *Producer) requestInto(req *remoting.Command, ext []protocol.ExtField, pr *prepared, queueID int32, now time.Time) {
 	code := remoting.SendMessageV2
 	if pr.batch {
 		code = remoting.SendBatchMessage
 	}
 	h := protocol.SendMessageRequestHeader{ProducerGroup: p.o.group, Topic: pr.topic, DefaultTopic: p.o.createTopicKey,
 		DefaultTopicQueueNums: int32(p.o.defaultQueueNums), QueueID: queueID, SysFlag: pr.sysFlag,
-		BornTimestamp: time.Now().UnixMilli(), Flag: pr.flag, Properties: pr.props, ReconsumeTimes: pr.reconsume, Batch: pr.batch}
-	// Room for the 12-14 header fields and, with credentials, AccessKey, SecurityToken and Signature,
-	// so that signing appends without growing the list.
-	return remoting.NewRequestList(code, pr.body).SetRawExt(h.AppendShort(make([]protocol.ExtField, 0, 17)))
+		BornTimestamp: now.UnixMilli(), Flag: pr.flag, Properties: pr.props, ReconsumeTimes: pr.reconsume, Batch: pr.batch}
+	*req = remoting.RequestListOf(code, pr.body)
+	req.SetRawExt(h.AppendShort(ext))
 }
 
 // result turns a send answer into a SendResult (and an error for every status but SEND_OK).
@@ -461,12 +489,22 @@ func (p *Producer) newSendOp(ctx context.Context, pr *prepared, fixed *client.Me
 
 // next returns the next attempt to make; false when the send has failed (see err).
 func (op *sendOp) next() (attempt, bool) {
+	mq, addr, ok := op.target()
+	if !ok {
+		return attempt{}, false
+	}
+	return attempt{mq: mq, addr: addr, req: op.p.request(op.pr, mq.QueueID), start: time.Now()}, true
+}
+
+// target picks the queue and master address of the next attempt; false when the send has
+// failed (see err).
+func (op *sendOp) target() (client.MessageQueue, string, bool) {
 	p, pr := op.p, op.pr
 	for op.tried < op.attempts {
 		op.tried++
 		if op.ctx.Err() != nil {
 			op.errs = append(op.errs, fmt.Errorf("producer: %w: %w", client.ErrTimeout, op.ctx.Err()))
-			return attempt{}, false
+			return client.MessageQueue{}, "", false
 		}
 		var mq client.MessageQueue
 		if op.fixed != nil {
@@ -476,7 +514,7 @@ func (op *sendOp) next() (attempt, bool) {
 			if err != nil {
 				op.errs = append(op.errs, err)
 				if !retryable(err) {
-					return attempt{}, false
+					return client.MessageQueue{}, "", false
 				}
 				continue
 			}
@@ -493,9 +531,9 @@ func (op *sendOp) next() (attempt, bool) {
 				continue
 			}
 		}
-		return attempt{mq: mq, addr: addr, req: p.request(pr, mq.QueueID), start: time.Now()}, true
+		return mq, addr, true
 	}
-	return attempt{}, false
+	return client.MessageQueue{}, "", false
 }
 
 // done judges the outcome of at. over reports whether the send is finished; res and err are then
@@ -555,11 +593,11 @@ func (p *Producer) SendAsync(ctx context.Context, msg *client.Message, cb func(*
 	if cb == nil {
 		return fmt.Errorf("producer: %w: nil callback", client.ErrInvalidArgument)
 	}
-	pr, err := p.prepare(msg)
-	if err != nil {
+	as := &asyncSend{cb: cb}
+	if err := p.prepareInto(msg, &as.pr); err != nil {
 		return err
 	}
-	return p.startAsync(ctx, pr, cb)
+	return p.startAsync(ctx, as)
 }
 
 // SendBatchAsync is SendBatch that returns once the request is written; cb is called as for
@@ -575,62 +613,91 @@ func (p *Producer) SendBatchAsync(ctx context.Context, cb func(*client.SendResul
 	if err != nil {
 		return err
 	}
-	return p.startAsync(ctx, pr, cb)
+	return p.startAsync(ctx, &asyncSend{cb: cb, pr: *pr})
 }
 
-func (p *Producer) startAsync(ctx context.Context, pr *prepared, cb func(*client.SendResult, error)) error {
+// asyncSend is one async send: the send loop's state, the prepared message, the request of the
+// current attempt (command and header list) and the user's callback, in one allocation. It is
+// the transport's callback for each of its attempts (Answered), so an attempt allocates no
+// closure; a retry reuses the request (the transport keeps no reference to a request once it
+// is written).
+type asyncSend struct {
+	op     sendOp
+	pr     prepared
+	cb     func(*client.SendResult, error)
+	at     attempt
+	cancel context.CancelFunc // the attempt's context, for a send whose context can be cancelled
+	req    remoting.Command
+	ext    [requestFields]protocol.ExtField
+}
+
+func (p *Producer) startAsync(ctx context.Context, as *asyncSend) error {
+	as.op = sendOp{p: p, ctx: ctx, pr: &as.pr, attempts: p.o.retries + 1}
 	p.inflight.Add(1)
-	done := func(r *client.SendResult, err error) {
-		defer p.inflight.Done()
-		cb(r, err)
-	}
-	if err := p.runAsync(p.newSendOp(ctx, pr, nil), done); err != nil {
+	if err := as.run(); err != nil {
 		p.inflight.Done()
 		return err
 	}
 	return nil
 }
 
-// runAsync drives op until a request is in flight (it returns nil; that request's callback drives
-// the rest of the loop and ends it with cb) or until the send failed before any request was in
-// flight (it returns the error and cb is not called).
-func (p *Producer) runAsync(op *sendOp, cb func(*client.SendResult, error)) error {
+// run drives the send until a request is in flight (it returns nil; that request's answer, in
+// Answered, drives the rest of the loop and ends it with the callback) or until the send failed
+// before any request was in flight (it returns the error and the callback is not called).
+func (as *asyncSend) run() error {
+	op, p := &as.op, as.op.p
 	for {
-		at, ok := op.next()
+		mq, addr, ok := op.target()
 		if !ok {
 			return op.err()
 		}
-		answered := func(resp *remoting.Command, err error) {
-			if res, err, over := op.done(at, resp, err); over {
-				cb(res, err)
-				return
-			}
-			if err := p.runAsync(op, cb); err != nil {
-				cb(nil, err)
-			}
-		}
+		now := time.Now()
+		p.requestInto(&as.req, as.ext[:0], op.pr, mq.QueueID, now)
+		as.at = attempt{mq: mq, addr: addr, req: &as.req, start: now}
 		var err error
 		if op.ctx.Done() == nil {
 			// A context that can never be cancelled: the attempt's only limit is the send
 			// timeout, which the transport enforces without a context and a timer per send.
-			err = p.core.InvokeAsyncRawUntil(time.Now().Add(p.o.sendTimeout), at.addr, at.req, answered)
+			err = p.core.InvokeAsyncRawUntilCallback(now.Add(p.o.sendTimeout), addr, &as.req, as)
 		} else {
 			actx, cancel := p.attemptCtx(op.ctx)
-			err = p.core.InvokeAsyncRaw(actx, at.addr, at.req, func(resp *remoting.Command, err error) {
-				cancel()
-				answered(resp, err)
-			})
-			if err != nil {
+			as.cancel = cancel // set before the call: Answered may run before it returns
+			if err = p.core.InvokeAsyncRawCallback(actx, addr, &as.req, as); err != nil {
+				as.cancel = nil
 				cancel()
 			}
 		}
 		if err == nil {
 			return nil
 		}
-		if _, err, over := op.done(at, nil, err); over {
+		if _, err, over := op.done(as.at, nil, err); over {
 			return err
 		}
 	}
+}
+
+// Answered is the transport's answer to the current attempt (rpc.Callback).
+func (as *asyncSend) Answered(resp *remoting.Command, err error) {
+	op, p := &as.op, as.op.p
+	if as.cancel != nil {
+		as.cancel()
+		as.cancel = nil
+	}
+	if err != nil {
+		err = p.core.Transport(err, as.at.addr, as.at.req.Code)
+	}
+	if res, err, over := op.done(as.at, resp, err); over {
+		as.finish(res, err)
+		return
+	}
+	if err := as.run(); err != nil {
+		as.finish(nil, err)
+	}
+}
+
+func (as *asyncSend) finish(res *client.SendResult, err error) {
+	defer as.op.p.inflight.Done()
+	as.cb(res, err)
 }
 
 // SendOneway writes msg to a broker without waiting for an answer: fastest, but the caller never

@@ -90,18 +90,24 @@ func init() {
 // NewUniqKey returns a client-generated unique key (32 hex characters): a per-process prefix,
 // milliseconds and a counter. Treat it as opaque.
 func NewUniqKey() string {
+	var b [UniqKeyLength]byte
+	return string(AppendUniqKey(b[:0]))
+}
+
+// UniqKeyLength is the length of a key from NewUniqKey.
+const UniqKeyLength = 32
+
+// AppendUniqKey appends a new unique key (as NewUniqKey returns) to dst.
+func AppendUniqKey(dst []byte) []byte {
 	var b [6]byte
 	binary.BigEndian.PutUint32(b[:], uint32(time.Now().UnixMilli()))
 	binary.BigEndian.PutUint16(b[4:], uint16(uniqCounter.Add(1)))
 	const upperHex = "0123456789ABCDEF"
-	var sb strings.Builder
-	sb.Grow(len(uniqPrefix) + 12)
-	sb.WriteString(uniqPrefix)
+	dst = append(dst, uniqPrefix...)
 	for _, c := range b {
-		sb.WriteByte(upperHex[c>>4])
-		sb.WriteByte(upperHex[c&0xF])
+		dst = append(dst, upperHex[c>>4], upperHex[c&0xF])
 	}
-	return sb.String()
+	return dst
 }
 
 // TagsCode is the consume-queue tag hash: Java's String.hashCode over UTF-16 code units,

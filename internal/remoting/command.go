@@ -120,7 +120,14 @@ func ResponseListOf(req *Command, code int32, remark string) Command {
 
 // NewRequestList is NewRequest with the custom header kept as a list (see NewResponseList).
 func NewRequestList(code int32, body []byte) *Command {
-	return &Command{
+	c := RequestListOf(code, body)
+	return &c
+}
+
+// RequestListOf is NewRequestList returning the command by value, for a caller that keeps the
+// request inside a larger object.
+func RequestListOf(code int32, body []byte) Command {
+	return Command{
 		Code:          code,
 		Language:      "GO",
 		Version:       CurrentVersion,

@@ -239,6 +239,26 @@ func (c *Client) InvokeAsyncRawUntil(deadline time.Time, addr string, req *remot
 	return nil
 }
 
+// InvokeAsyncRawUntilCallback is InvokeAsyncRawUntil delivering the outcome to cb, a caller's
+// per-request object (no closure per call). Unlike the func forms, cb gets transport errors as
+// the rpc layer reports them: map them with Transport(err, addr, req.Code). An error returned
+// by the call itself is mapped.
+func (c *Client) InvokeAsyncRawUntilCallback(deadline time.Time, addr string, req *remoting.Command, cb rpc.Callback) error {
+	if err := c.rpc.InvokeAsyncRawUntilCallback(deadline, addr, req, cb); err != nil {
+		return c.Transport(err, addr, req.Code)
+	}
+	return nil
+}
+
+// InvokeAsyncRawCallback is InvokeAsyncRaw delivering the outcome to cb, with transport errors
+// unmapped as for InvokeAsyncRawUntilCallback.
+func (c *Client) InvokeAsyncRawCallback(ctx context.Context, addr string, req *remoting.Command, cb rpc.Callback) error {
+	if err := c.rpc.InvokeAsyncRawCallback(ctx, addr, req, cb); err != nil {
+		return c.Transport(err, addr, req.Code)
+	}
+	return nil
+}
+
 func (c *Client) invokeAsync(ctx context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error),
 	invoke func(context.Context, string, *remoting.Command, func(*remoting.Command, error)) error) error {
 	code := req.Code

@@ -76,7 +76,7 @@ type Client struct {
 
 	// Async callbacks run on reused goroutines (see runCallback): cbWork queues them for the
 	// workers; cbWorkers counts the workers; closing stops them.
-	cbWork    chan func()
+	cbWork    chan *call
 	cbWorkers atomic.Int32
 	closing   chan struct{}
 	sweepOnce sync.Once
@@ -91,28 +91,29 @@ const (
 	callbackQueue      = 1024
 )
 
-// runCallback runs fn on a reused worker goroutine (starting one when the queue is not empty and
-// fewer than maxCallbackWorkers run), or on a goroutine of its own when the queue is full. It never
-// blocks. Reusing goroutines spares each async response a fresh goroutine, whose stack grows again
-// on every callback (runtime.morestack was 7 % of a publishing SDK's CPU).
-func (c *Client) runCallback(fn func()) {
+// runCallback runs cl's callback on a reused worker goroutine (starting one when the queue is not
+// empty and fewer than maxCallbackWorkers run), or on a goroutine of its own when the queue is
+// full. It never blocks. Reusing goroutines spares each async response a fresh goroutine, whose
+// stack grows again on every callback (runtime.morestack was 7 % of a publishing SDK's CPU). The
+// queue holds the calls themselves (their outcome is in them): no closure per response.
+func (c *Client) runCallback(cl *call) {
 	select {
 	case <-c.closing: // the workers are leaving (calls failed by Close)
-		go fn()
+		go cl.run()
 		return
 	default:
 	}
 	select {
-	case c.cbWork <- fn:
+	case c.cbWork <- cl:
 	default:
-		go fn()
+		go cl.run()
 		return
 	}
 	select {
 	case <-c.closing: // Close raced the enqueue: the workers may be gone; take one back out
 		select {
 		case f := <-c.cbWork:
-			go f()
+			go f.run()
 		default:
 		}
 		return
@@ -129,13 +130,13 @@ func (c *Client) callbackWorker() {
 	defer c.cbWorkers.Add(-1)
 	for {
 		select {
-		case fn := <-c.cbWork:
-			fn()
+		case cl := <-c.cbWork:
+			cl.run()
 		case <-c.closing:
 			for { // run what is still queued, then leave
 				select {
-				case fn := <-c.cbWork:
-					fn()
+				case cl := <-c.cbWork:
+					cl.run()
 				default:
 					return
 				}
@@ -179,7 +180,7 @@ func New(cfg Config) *Client {
 		conns:    map[string]*entry{},
 		handlers: map[int32]Handler{},
 		sem:      make(chan struct{}, cfg.HandlerWorkers),
-		cbWork:   make(chan func(), callbackQueue),
+		cbWork:   make(chan *call, callbackQueue),
 		closing:  make(chan struct{}),
 	}
 }
@@ -230,17 +231,35 @@ func (c *Client) Invoke(ctx context.Context, addr string, req *remoting.Command)
 // its own goroutine, with the response, or with an error when ctx is done first or the connection
 // drops. When InvokeAsync returns an error, cb is not called.
 func (c *Client) InvokeAsync(ctx context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error)) error {
-	return c.invokeAsync(ctx, addr, req, cb, false)
+	return c.invokeAsync(ctx, addr, req, CallbackFunc(cb), false)
 }
+
+// Callback receives the outcome of an async call: the response, or the error, exactly once.
+// InvokeAsyncRawCallback and InvokeAsyncRawUntilCallback take one instead of a func, so that a
+// caller's own per-request object can be the callback (no closure allocated per call).
+type Callback interface {
+	Answered(resp *remoting.Command, err error)
+}
+
+// CallbackFunc adapts a func to a Callback.
+type CallbackFunc func(*remoting.Command, error)
+
+// Answered calls f.
+func (f CallbackFunc) Answered(resp *remoting.Command, err error) { f(resp, err) }
 
 // InvokeAsyncRaw is InvokeAsync delivering the response with its custom header kept as a list
 // (ExtFields nil; read it with the Command's Ext* methods or RawExt): no map per response. The
 // SDK's send path uses it.
 func (c *Client) InvokeAsyncRaw(ctx context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error)) error {
+	return c.invokeAsync(ctx, addr, req, CallbackFunc(cb), true)
+}
+
+// InvokeAsyncRawCallback is InvokeAsyncRaw delivering the outcome to cb.
+func (c *Client) InvokeAsyncRawCallback(ctx context.Context, addr string, req *remoting.Command, cb Callback) error {
 	return c.invokeAsync(ctx, addr, req, cb, true)
 }
 
-func (c *Client) invokeAsync(ctx context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error), raw bool) error {
+func (c *Client) invokeAsync(ctx context.Context, addr string, req *remoting.Command, cb Callback, raw bool) error {
 	var cancel context.CancelFunc = func() {}
 	if _, ok := ctx.Deadline(); !ok {
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.DefaultTimeout)
@@ -271,6 +290,11 @@ func (c *Client) invokeAsync(ctx context.Context, addr string, req *remoting.Com
 // may end up to that much after deadline. The SDK's async producer uses it for sends whose
 // context cannot be cancelled.
 func (c *Client) InvokeAsyncRawUntil(deadline time.Time, addr string, req *remoting.Command, cb func(*remoting.Command, error)) error {
+	return c.InvokeAsyncRawUntilCallback(deadline, addr, req, CallbackFunc(cb))
+}
+
+// InvokeAsyncRawUntilCallback is InvokeAsyncRawUntil delivering the outcome to cb.
+func (c *Client) InvokeAsyncRawUntilCallback(deadline time.Time, addr string, req *remoting.Command, cb Callback) error {
 	cn := c.live(addr)
 	if cn == nil {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -473,11 +497,14 @@ type call struct {
 	deadline int64 // unix ns; set for InvokeAsyncRawUntil calls, which the sweeper times out
 	raw      bool  // deliver the response with its custom header as a list (no ExtFields map)
 	done     chan result
-	cb       func(*remoting.Command, error)
+	cb       Callback
 	cancel   context.CancelFunc
 	mu       sync.Mutex
 	stop     func() bool
 	fired    atomic.Bool
+	// The outcome of an async call, set by finish before the call is queued for run.
+	resp *remoting.Command
+	err  error
 }
 
 func (cl *call) setStop(stop func() bool) {
@@ -499,16 +526,22 @@ func (cl *call) finish(resp *remoting.Command, err error) {
 		cl.done <- result{resp, err}
 		return
 	}
-	cl.client.runCallback(func() {
-		cl.mu.Lock()
-		stop := cl.stop
-		cl.mu.Unlock()
-		if stop != nil {
-			stop()
-		}
-		cl.cancel()
-		cl.cb(resp, err)
-	})
+	cl.resp, cl.err = resp, err
+	cl.client.runCallback(cl)
+}
+
+// run delivers an async call's outcome (set by finish) to its callback, on a callback worker.
+func (cl *call) run() {
+	cl.mu.Lock()
+	stop := cl.stop
+	cl.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	cl.cancel()
+	resp, err := cl.resp, cl.err
+	cl.resp, cl.err = nil, nil
+	cl.cb.Answered(resp, err)
 }
 
 // conn is one TCP connection and its pending calls.
