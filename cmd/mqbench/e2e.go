@@ -91,7 +91,10 @@ type Row struct {
 	// PrefaultCPU is the part of ServerCPU the broker's kernel spent pre-faulting fresh page-cache
 	// pages for new data (skiff_store_prefault_cpu_seconds_total), µs per message.
 	PrefaultCPU float64 `json:"prefaultCpuUsPerMsg,omitempty"`
-	Note        string  `json:"note,omitempty"`
+	// LoadCPU is the CPU µs per message of the load (this process for the SDK rows, the
+	// officialbench process for the official client's row): what the other side of the 2 cores costs.
+	LoadCPU float64 `json:"loadCpuUsPerMsg,omitempty"`
+	Note    string  `json:"note,omitempty"`
 }
 
 type e2e struct {
@@ -252,6 +255,12 @@ func e2eRun(c *cli.Context) error {
 		if err := add(r, err); err != nil {
 			return err
 		}
+		// The floor of the one-send-in-flight row: the same SDK and framework, no broker work.
+		r, err = e.publish("baseline server, SDK one send in flight", addr, "BenchBaselineOne", 1, 0, bs.Process.Pid)
+		r.ServerName = "baseline"
+		if err := add(r, err); err != nil {
+			return err
+		}
 	}
 	printRows(c.App.Writer, rows)
 	if c.Bool("json") {
@@ -263,18 +272,22 @@ func e2eRun(c *cli.Context) error {
 }
 
 func printRows(w io.Writer, rows []Row) {
-	fmt.Fprintf(w, "| %-52s | %10s | %9s | %9s | %15s | %18s |\n", "row", "msg/s", "p50 µs", "p99 µs", "server CPU µs/msg", "of which pre-fault")
-	fmt.Fprintf(w, "|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 54), strings.Repeat("-", 12), strings.Repeat("-", 11), strings.Repeat("-", 11), strings.Repeat("-", 19), strings.Repeat("-", 20))
-	var base, async, syncFlush, syncMaster, asyncMaster float64
+	fmt.Fprintf(w, "| %-52s | %10s | %9s | %9s | %15s | %18s | %15s |\n", "row", "msg/s", "p50 µs", "p99 µs", "server CPU µs/msg", "of which pre-fault", "load CPU µs/msg")
+	fmt.Fprintf(w, "|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 54), strings.Repeat("-", 12), strings.Repeat("-", 11), strings.Repeat("-", 11), strings.Repeat("-", 19), strings.Repeat("-", 20), strings.Repeat("-", 17))
+	var base, async, syncFlush, syncMaster, asyncMaster, one, baseOne float64
 	for _, r := range rows {
 		prefault := "-"
 		if r.PrefaultCPU > 0 {
 			prefault = fmt.Sprintf("%.2f", r.PrefaultCPU)
 		}
-		fmt.Fprintf(w, "| %-52s | %10.0f | %9.0f | %9.0f | %17.2f | %18s |\n", r.Name, r.MsgPerSec, r.P50us, r.P99us, r.ServerCPU, prefault)
+		fmt.Fprintf(w, "| %-52s | %10.0f | %9.0f | %9.0f | %17.2f | %18s | %15.2f |\n", r.Name, r.MsgPerSec, r.P50us, r.P99us, r.ServerCPU, prefault, r.LoadCPU)
 		switch {
+		case r.ServerName == "baseline" && strings.Contains(r.Name, "one send"):
+			baseOne = r.P50us
 		case r.ServerName == "baseline":
 			base = r.MsgPerSec
+		case strings.HasPrefix(r.Name, "SDK one send"):
+			one = r.P50us
 		case strings.HasPrefix(r.Name, "SDK async publish (") && async == 0:
 			async = r.MsgPerSec
 		case strings.HasPrefix(r.Name, "SDK async publish, SYNC_FLUSH"):
@@ -287,6 +300,9 @@ func printRows(w io.Writer, rows []Row) {
 	}
 	if base > 0 && async > 0 {
 		fmt.Fprintf(w, "Skiff async publish / baseline server: %.2f\n", async/base)
+	}
+	if one > 0 && baseOne > 0 {
+		fmt.Fprintf(w, "one send in flight, p50: Skiff %.0f µs, baseline server %.0f µs (the SDK, framework and machine floor)\n", one, baseOne)
 	}
 	if async > 0 && syncFlush > 0 {
 		fmt.Fprintf(w, "SYNC_FLUSH / ASYNC_FLUSH async publish: %.2f\n", syncFlush/async)
@@ -755,6 +771,7 @@ func (e *e2e) publish(name, nsAddr, topic string, np, inflight, pid int) (Row, e
 	run(min(2*time.Second, e.dur/4), &latencies{})
 	lat := &latencies{}
 	cpu := startCPU(pid)
+	load := startCPU(os.Getpid()) // the SDK load runs in this process
 	var slaveCPU cpuMeter
 	if e.slavePid != 0 {
 		slaveCPU = startCPU(e.slavePid)
@@ -773,6 +790,7 @@ func (e *e2e) publish(name, nsAddr, topic string, np, inflight, pid int) (Row, e
 	elapsed := time.Since(t0)
 	row.Note = <-probed
 	row.ServerCPU = cpu.usPerMsg(ok)
+	row.LoadCPU = load.usPerMsg(ok)
 	if prefault1, ok1 := e.metricValue(pid, "skiff_store_prefault_cpu_seconds_total"); prefaultOK && ok1 && ok > 0 {
 		row.PrefaultCPU = (prefault1 - prefault0) * 1e6 / float64(ok)
 	}
@@ -830,6 +848,7 @@ func (e *e2e) consume(nsAddr, topic string, pid int) (Row, error) {
 	lat := &latencies{}
 	var got, failed atomic.Int64
 	cpu := startCPU(pid)
+	load := startCPU(os.Getpid()) // the SDK load runs in this process
 	t0 := time.Now()
 	stopAt := t0.Add(2 * time.Minute)
 	var wg sync.WaitGroup
@@ -855,6 +874,7 @@ func (e *e2e) consume(nsAddr, topic string, pid int) (Row, error) {
 	wg.Wait()
 	elapsed := time.Since(t0)
 	row.ServerCPU = cpu.usPerMsg(got.Load())
+	row.LoadCPU = load.usPerMsg(got.Load())
 	row.Messages, row.Failures = got.Load(), failed.Load()
 	row.MsgPerSec = float64(got.Load()) / elapsed.Seconds()
 	row.P50us, row.P99us = lat.pct(0.5), lat.pct(0.99)
@@ -887,6 +907,7 @@ func (e *e2e) official(bin, nsAddr, topic string, np, inflight, pid int) (Row, e
 		return row, fmt.Errorf("officialbench: %w", err)
 	}
 	cpu := startCPU(pid)
+	load := startCPU(cmd.Process.Pid)
 	var sum struct {
 		Messages int64   `json:"messages"`
 		Failures int64   `json:"failures"`
@@ -899,6 +920,7 @@ func (e *e2e) official(bin, nsAddr, topic string, np, inflight, pid int) (Row, e
 		return row, fmt.Errorf("officialbench summary: %w", err)
 	}
 	row.ServerCPU = cpu.usPerMsg(sum.Messages)
+	row.LoadCPU = load.usPerMsg(sum.Messages)
 	if err := cmd.Wait(); err != nil {
 		return row, fmt.Errorf("officialbench: %w", err)
 	}
