@@ -57,6 +57,9 @@ func startBrokerHook(t testing.TB, mutate func(*Config), hook func(*Broker)) *te
 		cfg.BindAddress = "127.0.0.1"
 		cfg.ListenPort = freePort(t)
 		cfg.HaListenPort = freePort(t)
+		for cfg.HaListenPort == cfg.ListenPort { // the kernel may hand out the just-closed port again
+			cfg.HaListenPort = freePort(t)
+		}
 		cfg.StorePathRootDir = root
 		cfg.MappedFileSizeCommitLog = 4 << 20
 		cfg.MappedFileSizeConsumeQueue = 20 * 1000
