@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 	"github.com/skiffmq/skiff/internal/remoting/rpc"
 	"github.com/skiffmq/skiff/internal/security"
@@ -54,19 +55,23 @@ func median(xs []float64) float64 {
 }
 
 // BenchmarkBrokerACLAsyncPublish measures asynchronous publishing (1 KiB bodies, 4 connections
-// with up to 16 SEND_MESSAGEs in flight each, the header as the official Go client sends it) to
-// two in-process brokers, one with aclEnable off and one with it on, in the same run: rounds of
-// 1,000 messages alternate between them (the order flips every round), so drift in the shared
-// machine's load hits both alike. With ACL on, every request carries RocketMQ's signature
-// (HMAC-SHA1 over the fields and the body) and the broker verifies it and checks the topic's PUB
-// permission. Everything else is the same: same request, same body, same connections and window,
-// same broker configuration.
+// with up to 16 sends in flight each) to two in-process brokers, one with aclEnable off and one
+// with it on, in the same run: rounds of 1,000 messages alternate between them (the order flips
+// every round), so drift in the shared machine's load hits both alike. With ACL on, every request
+// carries RocketMQ's signature (HMAC-SHA1 over the fields and the body), made by the signer the
+// SDK's client.Credentials uses (auth.ACLKey.SignCommand), and the broker verifies it and checks
+// the topic's PUB permission. Everything else is the same: same request, same body, same
+// connections and window, same broker configuration.
 //
-// Two sub-benchmarks: signed=per-send builds and signs each request as it is sent, in this
-// process (the whole cost of ACL, sender and broker, on the same two cores); signed=ahead builds
-// (and, ACL on, signs) each round's requests before the round, outside its time and CPU, so the
-// figures show what ACL costs the broker (verification, permission check, two more header fields)
-// with a sender elsewhere, as in a deployment.
+// Requests are sent as Skiff's SDK sends them by default (SEND_MESSAGE_V2, a list header of short
+// keys, RocketMQ's binary header); header=json/... sends them as the official Go client does
+// (SEND_MESSAGE, a map header of full names, JSON), reported separately.
+//
+// signed=per-send builds and signs each request as it is sent, in this process (the whole cost of
+// ACL, sender and broker, on the same two cores); signed=ahead builds (and, ACL on, signs) each
+// round's requests before the round, outside its time and CPU, so the figures show what ACL costs
+// the broker (verification, permission check, two more header fields) with a sender elsewhere, as
+// in a deployment.
 //
 // It reports, per side, msgs/s, p50/p99 latency (send to answer) and the process's CPU time per
 // message (getrusage around each round: sender and broker together, since both run here); and
@@ -78,11 +83,19 @@ func median(xs []float64) float64 {
 //
 //	go test -run '^$' -bench BrokerACLAsyncPublish -benchtime 100000x -count 5 ./broker/
 func BenchmarkBrokerACLAsyncPublish(b *testing.B) {
-	b.Run("signed=per-send", func(b *testing.B) { benchACLAsyncPublish(b, false) })
-	b.Run("signed=ahead", func(b *testing.B) { benchACLAsyncPublish(b, true) })
+	b.Run("signed=per-send", func(b *testing.B) { benchACLAsyncPublish(b, false, false) })
+	b.Run("signed=ahead", func(b *testing.B) { benchACLAsyncPublish(b, true, false) })
+	b.Run("header=json", func(b *testing.B) {
+		b.Run("signed=per-send", func(b *testing.B) { benchACLAsyncPublish(b, false, true) })
+	})
 }
 
-func benchACLAsyncPublish(b *testing.B, ahead bool) {
+// benchACLAsyncPublish runs one sub-benchmark of BenchmarkBrokerACLAsyncPublish. jsonMap false
+// sends as Skiff's SDK does by default: SEND_MESSAGE_V2 with the header as a list of short keys
+// (protocol.SendMessageRequestHeader.AppendShort, room for the ACL fields), RocketMQ's binary
+// header (serializeType 1). jsonMap true sends as the official Go client does: SEND_MESSAGE with
+// a map header of full names, JSON (serializeType 0).
+func benchACLAsyncPublish(b *testing.B, ahead, jsonMap bool) {
 	aclPath := filepath.Join(b.TempDir(), "plain_acl.yml")
 	if err := os.WriteFile(aclPath, []byte("accounts:\n  - accessKey: benchKey\n    secretKey: benchSecret\n    defaultTopicPerm: DENY\n    topicPerms: [Bench=PUB]\n"), 0o600); err != nil {
 		b.Fatal(err)
@@ -100,6 +113,9 @@ func benchACLAsyncPublish(b *testing.B, ahead bool) {
 		}
 		for range conns {
 			cfg := rpc.Config{}
+			if !jsonMap {
+				cfg.Serialize = remoting.SerializeRocketMQ
+			}
 			if !ahead {
 				cfg.Sign = m.sign
 			}
@@ -111,6 +127,11 @@ func benchACLAsyncPublish(b *testing.B, ahead bool) {
 	body := make([]byte, 1024)
 	props := message.FormatProperties(map[string]string{message.PropertyTags: "T"})
 	request := func(p int) *remoting.Command {
+		if !jsonMap { // client/producer's Producer.request
+			h := protocol.SendMessageRequestHeader{ProducerGroup: "bench", Topic: "Bench", DefaultTopic: "TBW102",
+				DefaultTopicQueueNums: 8, QueueID: int32(p % 8), BornTimestamp: time.Now().UnixMilli(), Properties: props}
+			return remoting.NewRequestList(remoting.SendMessageV2, body).SetRawExt(h.AppendShort(make([]protocol.ExtField, 0, 17)))
+		}
 		return remoting.NewRequest(remoting.SendMessage, map[string]string{"producerGroup": "bench", "topic": "Bench",
 			"defaultTopic": "TBW102", "defaultTopicQueueNums": "8", "queueId": strconv.Itoa(p % 8), "sysFlag": "0",
 			"bornTimestamp": strconv.FormatInt(time.Now().UnixMilli(), 10), "flag": "0", "properties": props}, body)

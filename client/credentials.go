@@ -23,21 +23,8 @@ func (c Credentials) Signer() func(*remoting.Command) {
 	if c.IsEmpty() {
 		return nil
 	}
-	// Fields are written with SetExt and the old Signature is left out of the content (the
-	// signature skips it), so a retried request is simply signed again. One ACLKey per signer
-	// keeps reusable HMAC states; the header is read in place (no copy, no sort allocation).
+	// One ACLKey per signer keeps reusable HMAC states; SignCommand reads the header in place
+	// (list or map, no copy) and leaves an old Signature out, so a retried request re-signs.
 	key := auth.NewACLKey(c.SecretKey)
-	return func(req *remoting.Command) {
-		req.SetExt(auth.FieldAccessKey, c.AccessKey)
-		if c.SecurityToken != "" {
-			req.SetExt(auth.FieldSecurityToken, c.SecurityToken)
-		}
-		var sig string
-		if req.ExtFields != nil {
-			sig = key.SignMap(req.ExtFields, req.Body)
-		} else {
-			sig = key.SignList(req.RawExt(), req.Body) // the list as it will travel
-		}
-		req.SetExt(auth.FieldSignature, sig)
-	}
+	return func(req *remoting.Command) { key.SignCommand(req, c.AccessKey, c.SecurityToken) }
 }

@@ -104,7 +104,7 @@ func (t *Table) Check(r *Request) *Denial {
 	if !a.verify(sig, r) {
 		return &Denial{Reason: ReasonBadSignature, Code: r.Code, AccessKey: ak, Detail: "signature check failed"}
 	}
-	if adminCodes[r.Code] && !a.admin {
+	if !a.admin && AdminOnly(r.Code) {
 		return &Denial{Reason: ReasonNotAdmin, Code: r.Code, AccessKey: ak, Detail: fmt.Sprintf("request code %d needs an admin account", r.Code)}
 	}
 	if a.admin && !a.hasEntries {

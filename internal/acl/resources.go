@@ -27,43 +27,25 @@ func (n Need) Describe() string {
 	return "topic:" + n.Resource
 }
 
-// adminCodes need an admin account: RocketMQ 4.9's set (topic and group updates and deletes,
-// broker config updates) plus what changes a cluster in Skiff: offset resets, broker permission
-// changes, KV and name-server config updates, topic deletion on name servers and the ACL config
-// codes.
-var adminCodes = map[int32]bool{
-	remoting.UpdateAndCreateTopic:             true,
-	remoting.UpdateAndCreateTopicList:         true,
-	remoting.UpdateBrokerConfig:               true,
-	remoting.DeleteTopicInBroker:              true,
-	remoting.UpdateAndCreateSubscriptionGroup: true,
-	remoting.DeleteSubscriptionGroup:          true,
-	remoting.InvokeBrokerToResetOffset:        true,
-	remoting.ResetConsumerOffsetInBroker:      true,
-	remoting.ResetConsumerOffsetInConsumer:    true,
-	remoting.WipeWritePermOfBroker:            true,
-	remoting.AddWritePermOfBroker:             true,
-	remoting.DeleteTopicInNamesrv:             true,
-	remoting.RegisterTopicInNamesrv:           true,
-	remoting.PutKVConfig:                      true,
-	remoting.DeleteKVConfig:                   true,
-	remoting.UpdateNamesrvConfig:              true,
-	remoting.UpdateAndCreateACLConfig:         true,
-	remoting.DeleteACLConfig:                  true,
-	remoting.UpdateGlobalWhiteAddrsConfig:     true,
-	remoting.TriggerDeleteFiles:               true,
-	remoting.CleanExpiredConsumeQueue:         true,
-	remoting.CleanUnusedTopic:                 true,
-	remoting.DeleteExpiredCommitLog:           true,
-	remoting.CloneGroupOffset:                 true,
-	remoting.SuspendConsumer:                  true,
-	remoting.ResumeConsumer:                   true,
-	remoting.RegisterBroker:                   true, // brokers sign with admin inner credentials when no clusterSecret is set
-	remoting.UnregisterBroker:                 true,
+// AdminOnly reports whether code needs an admin account: RocketMQ 4.9's set (topic and group
+// updates and deletes, broker config updates) plus what changes a cluster in Skiff: offset resets,
+// broker permission changes, KV and name-server config updates, topic deletion on name servers,
+// the ACL config codes, and broker registration (brokers sign with admin inner credentials when
+// no clusterSecret is set). A switch, not a map: it is asked on every checked request.
+func AdminOnly(code int32) bool {
+	switch code {
+	case remoting.UpdateAndCreateTopic, remoting.UpdateAndCreateTopicList, remoting.UpdateBrokerConfig, remoting.DeleteTopicInBroker, // topics, broker config
+		remoting.UpdateAndCreateSubscriptionGroup, remoting.DeleteSubscriptionGroup, // groups
+		remoting.InvokeBrokerToResetOffset, remoting.ResetConsumerOffsetInBroker, remoting.ResetConsumerOffsetInConsumer, // offset resets
+		remoting.WipeWritePermOfBroker, remoting.AddWritePermOfBroker, // broker permission
+		remoting.DeleteTopicInNamesrv, remoting.RegisterTopicInNamesrv, remoting.PutKVConfig, remoting.DeleteKVConfig, remoting.UpdateNamesrvConfig, // name server: topics, KV, config
+		remoting.UpdateAndCreateACLConfig, remoting.DeleteACLConfig, remoting.UpdateGlobalWhiteAddrsConfig, // ACL config
+		remoting.TriggerDeleteFiles, remoting.CleanExpiredConsumeQueue, remoting.CleanUnusedTopic, remoting.DeleteExpiredCommitLog, remoting.CloneGroupOffset, remoting.SuspendConsumer, remoting.ResumeConsumer, // maintenance
+		remoting.RegisterBroker, remoting.UnregisterBroker: // registration (inner credentials without clusterSecret)
+		return true
+	}
+	return false
 }
-
-// AdminOnly reports whether code needs an admin account.
-func AdminOnly(code int32) bool { return adminCodes[code] }
 
 type heartbeatBody struct {
 	ConsumerDataSet []struct {

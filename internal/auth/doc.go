@@ -12,10 +12,12 @@
 //	content   = value(k1) || value(k2) || ... || body      (k1 < k2 < ..., Signature excluded)
 //	Signature = base64(HMAC-SHA1(secretKey, content))
 //
-// The Java broker also leaves out "_UNIQUE_KEY_QUERY", which Java clients never sign; the official
-// Go client v2.1.2 signs every field it has when it signs, but adds SecurityToken only after
-// signing. Verify therefore accepts the strict Java content and, only when one of those two keys is
-// present, the Go client's variant. Comparison is constant time (hmac.Equal).
+// The Java broker also leaves out "_UNIQUE_KEY_QUERY", which Java clients never sign (nor does
+// Skiff's SDK, ACLKey.SignCommand); the official Go client v2.1.2 signs every field it has when it
+// signs, but adds SecurityToken only after signing. Verify therefore accepts the strict Java
+// content and, only when one of those two keys is present, the Go client's variant. The received
+// Signature is compared, as a string like Java brokers do, with the base64 of the computed HMAC in
+// constant time (crypto/subtle).
 //
 // # Node signature (Skiff)
 //

@@ -7,8 +7,11 @@ import (
 	"encoding/base64"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/skiffmq/skiff/internal/remoting"
 )
 
 // FuzzACLVerify feeds arbitrary signature fields and contents: Verify never panics, and a
@@ -116,6 +119,24 @@ func FuzzACLSignList(f *testing.F) {
 		if got := key.SignList(list, body); got != want || old != want {
 			t.Fatalf("SignList %s, Sign(Content) %s, reference %s (%d fields)", got, old, want, len(list))
 		}
+		// The same fields in key order (stably: of a repeated key the last entry stays last) take
+		// the one-pass path of an ordered list.
+		sorted := slices.Clone(list)
+		slices.SortStableFunc(sorted, func(a, b kv) int { return strings.Compare(a.Key, b.Key) })
+		if got := key.SignList(sorted, body); got != want {
+			t.Fatalf("SignList over the sorted list %s, reference %s", got, want)
+		}
+		// Two runs in key order (the SDK's list, then the ACL fields): merged in one pass.
+		runs := slices.Clone(list)
+		byKey := func(a, b kv) int { return strings.Compare(a.Key, b.Key) }
+		slices.SortStableFunc(runs[:len(runs)/2], byKey)
+		slices.SortStableFunc(runs[len(runs)/2:], byKey)
+		if got, ref := key.SignList(runs, body), refSign("fuzzSecret", runs, body, FieldSignature); got != ref {
+			t.Fatalf("SignList over two ordered runs %s, reference %s (%q)", got, ref, runs)
+		}
+		if ref := refSign("fuzzSecret", runs, body, FieldSignature, FieldUniqueKeyQuery); !key.VerifyList(ref, runs, body) {
+			t.Fatalf("VerifyList refused the reference over two ordered runs %q", runs)
+		}
 		last := map[string]string{}
 		for _, f := range list {
 			last[f.Key] = f.Value
@@ -151,6 +172,63 @@ func FuzzACLSignList(f *testing.F) {
 			if got, gotMap := key.VerifyList(tc.sig, list, body), key.VerifyMap(tc.sig, last, body); got != tc.want || gotMap != tc.want || ref != tc.want {
 				t.Fatalf("signature %q: VerifyList %v, VerifyMap %v, VerifyContent %v, want %v (fields %q)", tc.sig, got, gotMap, ref, tc.want, list)
 			}
+			if got := key.VerifyList(tc.sig, sorted, body); got != tc.want {
+				t.Fatalf("signature %q: VerifyList over the sorted list %v, want %v (fields %q)", tc.sig, got, tc.want, sorted)
+			}
+		}
+	})
+}
+
+// FuzzACLSignCommand: SignCommand over an arbitrary list header (any order, repeated keys, with or
+// without a SecurityToken) leaves AccessKey, SecurityToken and Signature set once each as the last
+// entry of their key, the Signature equal to the plain reference over the final list (what
+// travels; without Signature and _UNIQUE_KEY_QUERY, as Java brokers verify), verifying and
+// unchanged by a second signature (a retry); a map header gets the reference signature too.
+func FuzzACLSignCommand(f *testing.F) {
+	f.Add([]byte("\x04T\x00ak\x21sig\x12tk\x13q"), []byte("body"), "")
+	f.Add([]byte("\x18a\x19b\x1ab"), []byte{}, "tok")
+	f.Add([]byte{}, []byte{0}, "")
+	f.Fuzz(func(t *testing.T, data, body []byte, token string) {
+		list := fuzzList(data)
+		key := NewACLKey("fuzzSecret")
+		req := remoting.NewRequestList(remoting.SendMessageV2, body).SetRawExt(slices.Clone(list))
+		key.SignCommand(req, "ak", token)
+		first := slices.Clone(req.RawExt())
+		key.SignCommand(req, "ak", token)
+		out := req.RawExt()
+		if !slices.Equal(out, first) {
+			t.Fatalf("a second signature changed the list:\n%q\n%q", first, out)
+		}
+		if v, _ := req.Ext(FieldAccessKey); v != "ak" {
+			t.Fatalf("AccessKey %q", v)
+		}
+		if v, ok := req.Ext(FieldSecurityToken); token != "" && v != token || token == "" && ok && !slices.ContainsFunc(list, func(f kv) bool { return f.Key == FieldSecurityToken }) {
+			t.Fatalf("SecurityToken %q (%v), want %q", v, ok, token)
+		}
+		added := 0
+		for _, k := range []string{FieldAccessKey, FieldSecurityToken, FieldSignature} {
+			if !slices.ContainsFunc(list, func(f kv) bool { return f.Key == k }) && slices.ContainsFunc(out, func(f kv) bool { return f.Key == k }) {
+				added++
+			}
+		}
+		if len(out) != len(list)+added {
+			t.Fatalf("%d fields became %d with %d new keys: %q", len(list), len(out), added, out)
+		}
+		sig := req.ExtValue(FieldSignature)
+		if want := refSign("fuzzSecret", out, body, FieldSignature, FieldUniqueKeyQuery); sig != want {
+			t.Fatalf("Signature %s, reference over the sent list %s", sig, want)
+		}
+		if !key.VerifyList(sig, out, body) {
+			t.Fatalf("own signature refused: %q", out)
+		}
+		m := map[string]string{}
+		for _, f := range list {
+			m[f.Key] = f.Value
+		}
+		mreq := remoting.NewRequest(remoting.SendMessageV2, m, body)
+		key.SignCommand(mreq, "ak", token)
+		if got, want := mreq.ExtFields[FieldSignature], refSign("fuzzSecret", mreq.ExtList(), body, FieldSignature, FieldUniqueKeyQuery); got != want {
+			t.Fatalf("map header: Signature %s, reference %s", got, want)
 		}
 	})
 }

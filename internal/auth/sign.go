@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/hmac"
 	"crypto/sha1"
+	"crypto/subtle"
 	"encoding/base64"
 	"hash"
 	"iter"
@@ -11,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/skiffmq/skiff/internal/protocol"
+	"github.com/skiffmq/skiff/internal/remoting"
 )
 
 // Names of the ACL extFields (RocketMQ's SessionCredentials).
@@ -207,9 +209,12 @@ func (k *ACLKey) sum(c *Content, body []byte, skip1, skip2 string) *macState {
 // Sign returns the Signature of a request whose extFields (already holding AccessKey, and
 // SecurityToken if used) are in c: base64 of the HMAC-SHA1 of every value but Signature's, ordered
 // by key, then body.
-func (k *ACLKey) Sign(c *Content, body []byte) string {
-	m := k.sum(c, body, FieldSignature, FieldSignature)
-	var out [28]byte // base64.StdEncoding.EncodedLen(sha1.Size)
+func (k *ACLKey) Sign(c *Content, body []byte) string { return k.signContent(c, body, FieldSignature) }
+
+// signContent is Sign leaving the field skip out as well (FieldSignature: nothing more).
+func (k *ACLKey) signContent(c *Content, body []byte, skip string) string {
+	m := k.sum(c, body, FieldSignature, skip)
+	var out [sigLen]byte
 	base64.StdEncoding.Encode(out[:], m.sum[:])
 	k.pool.Put(m)
 	return string(out[:])
@@ -250,10 +255,62 @@ func appendValues(buf []byte, list []kv, o []uint8, skip1, skip2 string) []byte 
 	return buf
 }
 
-// sumList is sum over list in the order o.
-func (k *ACLKey) sumList(list []kv, o []uint8, body []byte, skip1, skip2 string) *macState {
+// appendInOrder is appendValues for a list made of at most two runs in key order, without an
+// order: a list already in key order (a JSON map header arrives sorted) or one in key order
+// followed by a few fields in key order (the SDK's SEND_MESSAGE_V2 list, then AccessKey and
+// Signature), merged in one pass. It returns false, and a buf to discard, for a list of more runs
+// (a Java client's HashMap order), which goes through listOrder. As in listOrder, of equal keys
+// the entry of the first run comes first, so the last entry of a key is the one that counts.
+func appendInOrder(buf []byte, list []kv, skip1, skip2 string) ([]byte, bool) {
+	n := len(list)
+	s := n // start of the second run
+	for i := 1; i < n; i++ {
+		if keyLess(list[i].Key, list[i-1].Key) {
+			if s < n {
+				return buf, false // a third run
+			}
+			s = i
+		}
+	}
+	for i, j := 0, s; i < s || j < n; {
+		var f *kv
+		if i < s && (j == n || !keyLess(list[j].Key, list[i].Key)) {
+			f = &list[i]
+			i++
+			if (i < s && sameKey(list[i].Key, f.Key)) || (j < n && sameKey(list[j].Key, f.Key)) {
+				continue // a later entry of the same key counts
+			}
+		} else {
+			f = &list[j]
+			j++
+			if j < n && sameKey(list[j].Key, f.Key) {
+				continue
+			}
+		}
+		if sameKey(f.Key, skip1) || sameKey(f.Key, skip2) {
+			continue
+		}
+		buf = append(buf, f.Value...)
+	}
+	return buf, true
+}
+
+// sameKey is a == b, deciding on the length and the first byte before comparing the rest (a
+// request's keys mostly differ in their first byte; AccessKey and Signature have the same length).
+func sameKey(a, b string) bool {
+	return len(a) == len(b) && (len(a) == 0 || a[0] == b[0]) && a == b
+}
+
+// sumList is sum over list (len(list) <= listMax, any order): one pass when it is one or two
+// runs in key order, else through listOrder.
+func (k *ACLKey) sumList(list []kv, body []byte, skip1, skip2 string) *macState {
 	m := k.pool.Get().(*macState)
-	m.buf = appendValues(m.buf[:0], list, o, skip1, skip2)
+	buf, ok := appendInOrder(m.buf[:0], list, skip1, skip2)
+	if !ok {
+		var ord [listMax]uint8
+		buf = appendValues(m.buf[:0], list, listOrder(list, &ord), skip1, skip2)
+	}
+	m.buf = buf
 	m.h.Reset()
 	_, _ = m.h.Write(m.buf)
 	_, _ = m.h.Write(body)
@@ -272,15 +329,19 @@ func (k *ACLKey) put(m *macState) {
 // SignList is Sign over a request's extFields given as a list (a header kept as a list, in any
 // order; of a repeated key the last entry counts), without copying it into a Content.
 func (k *ACLKey) SignList(list []protocol.ExtField, body []byte) string {
+	return k.signList(list, body, FieldSignature)
+}
+
+// signList is SignList leaving the field skip out as well (FieldSignature: nothing more).
+func (k *ACLKey) signList(list []kv, body []byte, skip string) string {
 	if len(list) > listMax {
 		c := GetContent()
 		defer c.Release()
 		c.AddFields(list)
-		return k.Sign(c, body)
+		return k.signContent(c, body, skip)
 	}
-	var ord [listMax]uint8
-	m := k.sumList(list, listOrder(list, &ord), body, FieldSignature, FieldSignature)
-	var out [28]byte // base64.StdEncoding.EncodedLen(sha1.Size)
+	m := k.sumList(list, body, FieldSignature, skip)
+	var out [sigLen]byte
 	base64.StdEncoding.Encode(out[:], m.sum[:])
 	k.put(m)
 	return string(out[:])
@@ -288,29 +349,85 @@ func (k *ACLKey) SignList(list []protocol.ExtField, body []byte) string {
 
 // SignMap is Sign over a request's extFields given as a map.
 func (k *ACLKey) SignMap(fields map[string]string, body []byte) string {
+	return k.signMap(fields, body, FieldSignature)
+}
+
+// signMap is SignMap leaving the field skip out as well (FieldSignature: nothing more).
+func (k *ACLKey) signMap(fields map[string]string, body []byte, skip string) string {
 	if len(fields) > listMax {
 		c := GetContent()
 		defer c.Release()
 		for key, v := range fields {
 			c.Add(key, v)
 		}
-		return k.Sign(c, body)
+		return k.signContent(c, body, skip)
 	}
 	var room [listMax]kv
 	list := room[:0]
 	for key, v := range fields {
 		list = append(list, kv{Key: key, Value: v})
 	}
-	return k.SignList(list, body)
+	return k.signList(list, body, skip)
 }
 
-// decodeSignature decodes a received Signature into want; false when it cannot be one.
-func decodeSignature(signature string, want *[sha1.Size + 1]byte) bool {
-	if len(signature) != base64.StdEncoding.EncodedLen(sha1.Size) {
+// SignCommand signs req (whose other extFields and body are final) as a RocketMQ ACL client does:
+// it sets AccessKey, SecurityToken when securityToken is not empty, and the Signature over the
+// header in whichever form req keeps it (a list, as it will travel, or a map), neither copied. An
+// earlier Signature is left out of the content, so a retried request is simply signed again. The
+// SDK's client.Credentials and the daemons' security.Signer both sign through it.
+//
+// _UNIQUE_KEY_QUERY (a query by unique key) is left out of the content too, as Java brokers leave
+// it out when they verify: without it the content is exactly RocketMQ's (every field but
+// Signature), and with it the signature verifies on a Java broker and on Skiff's (which also
+// accepts the official Go client's content, with the flag and without SecurityToken) whether or
+// not a SecurityToken is set. Signing the flag would fail both when a SecurityToken is set.
+//
+// A list header keeps the order it has, new fields appended, an existing one's last entry updated
+// (the one the receiver reads; Command.SetExt would update the first): the producer's
+// SEND_MESSAGE_V2 list is in key order and then AccessKey and Signature follow, two ordered runs
+// that the signature and the receiver's verification merge in one pass (appendInOrder).
+func (k *ACLKey) SignCommand(req *remoting.Command, accessKey, securityToken string) {
+	if req.ExtFields != nil {
+		req.ExtFields[FieldAccessKey] = accessKey
+		if securityToken != "" {
+			req.ExtFields[FieldSecurityToken] = securityToken
+		}
+		req.ExtFields[FieldSignature] = k.signMap(req.ExtFields, req.Body, FieldUniqueKeyQuery)
+		return
+	}
+	list := setLast(req.RawExt(), FieldAccessKey, accessKey)
+	if securityToken != "" {
+		list = setLast(list, FieldSecurityToken, securityToken)
+	}
+	list = setLast(list, FieldSignature, k.signList(list, req.Body, FieldUniqueKeyQuery))
+	req.SetRawExt(list)
+}
+
+// setLast sets field key to v in list: its last entry, the one that counts, when there is one,
+// else a new one at the end. It may write in list's array, as remoting.Command.SetExt does.
+func setLast(list []kv, key, v string) []kv {
+	for i := len(list) - 1; i >= 0; i-- {
+		if sameKey(list[i].Key, key) {
+			list[i].Value = v
+			return list
+		}
+	}
+	return append(list, kv{Key: key, Value: v})
+}
+
+// sigLen is the length of a Signature: base64.StdEncoding.EncodedLen(sha1.Size).
+const sigLen = 28
+
+// matches reports whether signature is the base64 of m's result, comparing the encoded strings
+// in constant time (as Java brokers compare the strings; encoding 20 bytes is cheaper than
+// decoding 28, and only the one canonical encoding matches).
+func (m *macState) matches(signature string) bool {
+	if len(signature) != sigLen {
 		return false
 	}
-	n, err := base64.StdEncoding.Decode(want[:], []byte(signature)) // DecodedLen(28) is 21
-	return err == nil && n == sha1.Size
+	var enc [sigLen]byte
+	base64.StdEncoding.Encode(enc[:], m.sum[:])
+	return subtle.ConstantTimeCompare(enc[:], []byte(signature)) == 1
 }
 
 // VerifyList is VerifyContent over a request's extFields given as a list (as it travelled: any
@@ -322,14 +439,11 @@ func (k *ACLKey) VerifyList(signature string, list []protocol.ExtField, body []b
 		c.AddFields(list)
 		return k.VerifyContent(signature, c, body)
 	}
-	var want [sha1.Size + 1]byte
-	if !decodeSignature(signature, &want) {
+	if len(signature) != sigLen {
 		return false
 	}
-	var ord [listMax]uint8
-	o := listOrder(list, &ord)
-	m := k.sumList(list, o, body, FieldSignature, FieldUniqueKeyQuery)
-	ok := hmac.Equal(m.sum[:], want[:sha1.Size])
+	m := k.sumList(list, body, FieldSignature, FieldUniqueKeyQuery)
+	ok := m.matches(signature)
 	k.put(m)
 	if ok {
 		return true
@@ -338,8 +452,8 @@ func (k *ACLKey) VerifyList(signature string, list []protocol.ExtField, body []b
 		return false
 	}
 	// The official Go client signs _UNIQUE_KEY_QUERY but not SecurityToken.
-	m = k.sumList(list, o, body, FieldSignature, FieldSecurityToken)
-	ok = hmac.Equal(m.sum[:], want[:sha1.Size])
+	m = k.sumList(list, body, FieldSignature, FieldSecurityToken)
+	ok = m.matches(signature)
 	k.put(m)
 	return ok
 }
@@ -383,12 +497,11 @@ func (k *ACLKey) Verify(signature string, fields iter.Seq2[string, string], body
 // extFields in c, then body) under this key, comparing in constant time. See the package comment
 // for the two accepted contents.
 func (k *ACLKey) VerifyContent(signature string, c *Content, body []byte) bool {
-	var want [sha1.Size + 1]byte
-	if !decodeSignature(signature, &want) {
+	if len(signature) != sigLen {
 		return false
 	}
 	m := k.sum(c, body, FieldSignature, FieldUniqueKeyQuery)
-	ok := hmac.Equal(m.sum[:], want[:sha1.Size])
+	ok := m.matches(signature)
 	k.pool.Put(m)
 	if ok {
 		return true
@@ -398,7 +511,7 @@ func (k *ACLKey) VerifyContent(signature string, c *Content, body []byte) bool {
 	}
 	// The official Go client signs _UNIQUE_KEY_QUERY but not SecurityToken.
 	m = k.sum(c, body, FieldSignature, FieldSecurityToken)
-	ok = hmac.Equal(m.sum[:], want[:sha1.Size])
+	ok = m.matches(signature)
 	k.pool.Put(m)
 	return ok
 }

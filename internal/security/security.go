@@ -132,17 +132,6 @@ func (g *Guard) AuthorizeFrom(remote string, addr netip.Addr, req *remoting.Comm
 	return g.refuse(remote, req.Code, string(d.Reason), d.AccessKey, d.Resource, d.Error())
 }
 
-// SignACL returns the ACL Signature of req (whose extFields, AccessKey included, and body are
-// final) under key, read from whichever form its header has: a list (as it will travel) or a map,
-// neither copied into a Content. An earlier Signature is left out, so a retried request is
-// simply signed again.
-func SignACL(key *auth.ACLKey, req *remoting.Command) string {
-	if req.ExtFields != nil {
-		return key.SignMap(req.ExtFields, req.Body)
-	}
-	return key.SignList(req.RawExt(), req.Body)
-}
-
 func (g *Guard) refuse(remote string, code int32, reason, ak, resource, remark string) (int32, string, bool) {
 	g.log.Warn("request refused", "addr", remote, "code", code, "reason", reason, "accessKey", ak, "resource", resource)
 	if g.metrics != nil {
@@ -222,7 +211,6 @@ func (s *Signer) Sign(req *remoting.Command) {
 		auth.SignNodeFields(s.Secret, req.Code, set, extFields(req), req.Body, now())
 	case s.AccessKey != "":
 		s.keyOnce.Do(func() { s.key = auth.NewACLKey(s.SecretKey) })
-		req.SetExt(auth.FieldAccessKey, s.AccessKey)
-		req.SetExt(auth.FieldSignature, SignACL(s.key, req))
+		s.key.SignCommand(req, s.AccessKey, "")
 	}
 }
