@@ -43,8 +43,20 @@ type Send struct {
 // Handle serves one send. Register it with server.HandleRaw: the header is read from the raw
 // extFields list, no map is built. A single message costs one allocation here (sendOp: the
 // header, the message, the write and the answer); a batch allocates per message.
+//
+// A send that runs inline on the event loop gets a lent request (Command.Borrowed: its header
+// strings and body alias the connection's read buffer until Handle returns). Nothing of it is
+// kept past the return: the store copies the message into the commit log and gets the topic
+// name the topic table owns (its queue-offset table keys on it), statistics and the producer
+// table clone what they keep, and the answer is encoded before the buffer moves on. Only a
+// deferred answer (SYNC_FLUSH, SYNC_MASTER) reads the send later: that send owns a copy of
+// the request (req.Own()) before its header is decoded.
 func (p *Send) Handle(_ context.Context, c *server.Conn, req *remoting.Command) *remoting.Command {
 	start := time.Now()
+	defers := c != nil && p.Writer.Defers() // decided once: the lent request is owned only on this path
+	if defers {
+		req = req.Own()
+	}
 	op := new(sendOp)
 	var err error
 	op.sh, err = protocol.DecodeSendMessageRequestHeader(req.Code, req.RawExt())
@@ -56,7 +68,7 @@ func (p *Send) Handle(_ context.Context, c *server.Conn, req *remoting.Command) 
 	if ps == nil {
 		return resp
 	}
-	return p.store(c, req, op, ps, cfg, start)
+	return p.store(c, req, op, ps, cfg, start, defers)
 }
 
 // sendOp is one send's state, allocated once: the decoded header, the message of a single send
@@ -80,12 +92,13 @@ type pendingSend struct {
 	queueID int32
 }
 
-// store writes a send's messages and answers it. Under SYNC_FLUSH on a connection the answer is
-// deferred (Conn.Defer): the store's answering goroutine writes it after the msync covering the
-// messages, so no worker waits for the disk and one msync answers every send in flight; the
-// server's Drain waits for such answers. Otherwise the worker writes and returns the answer.
-func (p *Send) store(c *server.Conn, req *remoting.Command, op *sendOp, ps *pendingSend, cfg Config, start time.Time) *remoting.Command {
-	if c == nil || !p.Writer.Defers() {
+// store writes a send's messages and answers it. Under SYNC_FLUSH on a connection (defers:
+// Writer.Defers when Handle began) the answer is deferred (Conn.Defer): the store's answering
+// goroutine writes it after the msync covering the messages, so no worker waits for the disk
+// and one msync answers every send in flight; the server's Drain waits for such answers.
+// Otherwise the worker writes and returns the answer.
+func (p *Send) store(c *server.Conn, req *remoting.Command, op *sendOp, ps *pendingSend, cfg Config, start time.Time, defers bool) *remoting.Command {
+	if !defers {
 		return p.answer(c, req, op, ps, cfg, start, p.Writer.Write(ps.kind, ps.msgs...))
 	}
 	return p.storeDeferred(c, req, op, ps, cfg, start)
@@ -160,6 +173,12 @@ func (p *Send) send(c *server.Conn, req *remoting.Command, op *sendOp, cfg Confi
 		return errResp(req, remoting.SystemError, "request queueId[%d] is illegal, topic %s has %d queues, producer %s",
 			queueID, sh.Topic, tc.QueueNums(), remoteOf(c)), nil
 	}
+	// From here on the messages name the topic by tc.TopicName, equal to sh.Topic and owned by
+	// the topic table: the store keys its queue offsets on the message's topic, and sh.Topic may
+	// alias a lent request (Handle).
+	if tc.TopicName != sh.Topic {
+		tc.TopicName = strings.Clone(sh.Topic)
+	}
 	born := bornHost(c)
 	if sh.Batch {
 		return p.sendBatch(req, sh, tc, queueID, born, cfg)
@@ -168,7 +187,7 @@ func (p *Send) send(c *server.Conn, req *remoting.Command, op *sendOp, cfg Confi
 	// map unless the message must be rewritten (a half or a delayed message).
 	m := &op.msg
 	*m = message.Message{
-		Topic: sh.Topic, QueueID: queueID, Flag: sh.Flag, SysFlag: sh.SysFlag,
+		Topic: tc.TopicName, QueueID: queueID, Flag: sh.Flag, SysFlag: sh.SysFlag,
 		BornTimestamp: sh.BornTimestamp, BornHost: born, StoreHost: p.StoreHost,
 		ReconsumeTimes: sh.ReconsumeTimes, Body: req.Body, PropertiesText: sh.Properties,
 	}
@@ -278,7 +297,7 @@ func (p *Send) sendBatch(req *remoting.Command, sh *sendHeader, tc metadata.Topi
 		props[message.PropertyCluster] = cfg.BrokerClusterName
 		delete(props, message.PropertyWait)
 		m := &message.Message{
-			Topic: sh.Topic, QueueID: queueID, Flag: e.Flag, SysFlag: sh.SysFlag,
+			Topic: tc.TopicName, QueueID: queueID, Flag: e.Flag, SysFlag: sh.SysFlag,
 			BornTimestamp: sh.BornTimestamp, BornHost: born, StoreHost: p.StoreHost,
 			ReconsumeTimes: sh.ReconsumeTimes, Body: e.Body, Properties: props,
 		}

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"iter"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -176,7 +177,8 @@ func (v *NodeVerifier) Verify(code int32, get func(string) (string, bool), field
 	if len(v.seen) >= v.max {
 		return ErrNodeBusy
 	}
-	// A nonce is remembered until its signature time leaves the window on either side.
-	v.seen[nonce] = ms + w
+	// A nonce is remembered until its signature time leaves the window on either side. The key
+	// is a copy: nonce may alias a request the server only lent (an inline request's read buffer).
+	v.seen[strings.Clone(nonce)] = ms + w
 	return nil
 }

@@ -57,7 +57,8 @@ type Command struct {
 	Body          []byte            // payload after the header
 	SerializeType byte              // SerializeJSON (0) or SerializeRocketMQ (1)
 
-	ext []ExtField // the custom header as a list (wire order) while ExtFields is nil
+	ext  []ExtField // the custom header as a list (wire order) while ExtFields is nil
+	view []byte     // the lent frame a Borrowed command aliases (DecodeFrameView); nil when owned
 }
 
 var opaqueCounter atomic.Int32

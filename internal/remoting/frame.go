@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"unsafe"
 
 	"github.com/skiffmq/skiff/internal/protocol"
 )
@@ -96,6 +97,32 @@ func DecodeFrame(frame []byte) (*Command, error) {
 // DecodeFrameRaw is DecodeFrame keeping the custom header as a list (ExtFields nil): no map and
 // no allocation per field. See Command.
 func DecodeFrameRaw(frame []byte) (*Command, error) {
+	return decodeFrameInto(frame, new(DecodeBuffer))
+}
+
+// DecodeBuffer is a decoded command with room for 16 custom header fields (a send carries 12
+// to 14), so that decoding a frame costs at most one allocation; DecodeFrameView reuses one.
+type DecodeBuffer struct {
+	cmd Command
+	ext [16]ExtField
+}
+
+// DecodeFrameView is DecodeFrameRaw into d, for a frame the caller lends only for a while (the
+// remoting server decodes an inline request straight from its connection's read buffer): the
+// command is d's, and it and everything it holds (strings, Body, the header list) are valid
+// only until the caller reuses frame or d. The command reports Borrowed; Own makes a copy that
+// may be kept. Body is capped at the frame's end, so an append to it never writes past the frame.
+func DecodeFrameView(frame []byte, d *DecodeBuffer) (*Command, error) {
+	frame = frame[:len(frame):len(frame)]
+	cmd, err := decodeFrameInto(frame, d)
+	if err != nil {
+		return nil, err
+	}
+	cmd.view = frame
+	return cmd, nil
+}
+
+func decodeFrameInto(frame []byte, d *DecodeBuffer) (*Command, error) {
 	if len(frame) < MinFrameLength {
 		return nil, fmt.Errorf("%w: %d bytes", ErrFrameTooShort, len(frame))
 	}
@@ -104,7 +131,6 @@ func DecodeFrameRaw(frame []byte) (*Command, error) {
 		return nil, err
 	}
 	header := frame[4 : 4+hdrLen]
-	d := new(decodedCommand) // the command and its header list in one allocation
 	h := protocol.Header{Ext: d.ext[:0]}
 	if serType == SerializeJSON {
 		err = protocol.DecodeJSONHeader(header, &h)
@@ -123,11 +149,72 @@ func DecodeFrameRaw(frame []byte) (*Command, error) {
 	return cmd, nil
 }
 
-// decodedCommand is a decoded command with room for 16 custom header fields (a send carries 12
-// to 14), so that decoding a frame costs one allocation.
-type decodedCommand struct {
-	cmd Command
-	ext [16]ExtField
+// Borrowed reports whether c is a view of a lent frame (DecodeFrameView): valid only until the
+// lender reuses it, so whoever keeps c or anything it holds past that must keep Own() instead.
+func (c *Command) Borrowed() bool { return c.view != nil }
+
+// Own returns a command that may be kept: c itself unless it is Borrowed, else a copy in a
+// DecodeBuffer of its own whose strings, header entries and Body that pointed into the lent frame
+// point into a fresh copy of that frame (two allocations, as DecodeFrameRaw of a copied frame;
+// the header is not decoded again). Values set on c from elsewhere are kept as they are.
+func (c *Command) Own() *Command {
+	if c.view == nil {
+		return c
+	}
+	from := c.view
+	to := append([]byte(nil), from...)
+	d := new(DecodeBuffer)
+	cmd := &d.cmd
+	*cmd = *c
+	cmd.view = nil
+	cmd.Language = rebaseString(c.Language, from, to)
+	cmd.Remark = rebaseString(c.Remark, from, to)
+	cmd.Body = rebaseBytes(c.Body, from, to)
+	if c.ext != nil {
+		cmd.ext = append(d.ext[:0], c.ext...)
+		for i := range cmd.ext {
+			cmd.ext[i].Key = rebaseString(cmd.ext[i].Key, from, to)
+			cmd.ext[i].Value = rebaseString(cmd.ext[i].Value, from, to)
+		}
+	}
+	if c.ExtFields != nil {
+		cmd.ExtFields = make(map[string]string, len(c.ExtFields))
+		for k, v := range c.ExtFields {
+			cmd.ExtFields[rebaseString(k, from, to)] = rebaseString(v, from, to)
+		}
+	}
+	return cmd
+}
+
+// offsetIn is the offset of p's n bytes inside from, or -1 when they do not lie inside it.
+func offsetIn(p unsafe.Pointer, n int, from []byte) int {
+	if n == 0 || len(from) == 0 {
+		return -1
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(from)))
+	at := uintptr(p)
+	if at < base || at-base > uintptr(len(from)) || uintptr(n) > uintptr(len(from))-(at-base) {
+		return -1
+	}
+	return int(at - base)
+}
+
+// rebaseString returns s moved from from to to (same offset) when s lies inside from.
+func rebaseString(s string, from, to []byte) string {
+	off := offsetIn(unsafe.Pointer(unsafe.StringData(s)), len(s), from)
+	if off < 0 {
+		return s
+	}
+	return protocol.AliasString(to[off : off+len(s)])
+}
+
+// rebaseBytes is rebaseString for a byte slice (capped at its end, as DecodeFrameView's Body).
+func rebaseBytes(b []byte, from, to []byte) []byte {
+	off := offsetIn(unsafe.Pointer(unsafe.SliceData(b)), len(b), from)
+	if off < 0 {
+		return b
+	}
+	return to[off : off+len(b) : off+len(b)]
 }
 
 // wrapEncode turns a protocol encoding error into an ErrEncode one.

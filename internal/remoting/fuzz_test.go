@@ -139,3 +139,58 @@ func FuzzRemotingBinaryHeader(f *testing.F) {
 		checkRoundTrip(t, c)
 	})
 }
+
+// FuzzRemotingFrameView decodes an arbitrary frame (the bytes after the length field) as the
+// server decodes an inline request, in place inside a larger lent buffer with bytes after it: the
+// view must equal DecodeFrameRaw of a copy, its Body must not reach past the frame, and Own must
+// give the same command still after the whole lent buffer and the DecodeBuffer were overwritten.
+func FuzzRemotingFrameView(f *testing.F) {
+	for _, st := range []byte{SerializeJSON, SerializeRocketMQ} {
+		c := NewRequest(SendMessageV2, map[string]string{"b": "T\\\"", "i": "\u00e9\x01\x02"}, []byte("hello"))
+		c.Remark = "r\n"
+		c.SerializeType = st
+		b, _ := c.Encode()
+		f.Add(b[4:])
+	}
+	f.Add(headerFrame(SerializeJSON, []byte(`{"remark":"\u00e9\ud800","language":9,"extFields":{"\u2028":"\\\"","a":true}}`)))
+	f.Add([]byte{0, 0, 0, 2, '{', '}', 'x'})
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		want, err := DecodeFrameRaw(bytes.Clone(frame))
+		lent := append(bytes.Clone(frame), "NEXT FRAME"...)
+		var d DecodeBuffer
+		view, verr := DecodeFrameView(lent[:len(frame)], &d)
+		if (err == nil) != (verr == nil) {
+			t.Fatalf("DecodeFrameRaw error %v, DecodeFrameView error %v", err, verr)
+		}
+		if err != nil {
+			return
+		}
+		if !view.Borrowed() || want.Borrowed() {
+			t.Fatalf("Borrowed: view %v, raw %v", view.Borrowed(), want.Borrowed())
+		}
+		if cap(view.Body) != len(view.Body) {
+			t.Fatalf("view Body cap %d reaches past its %d bytes", cap(view.Body), len(view.Body))
+		}
+		if !sameCommand(view, want) {
+			t.Fatalf("view %+v %v, want %+v %v", view, view.RawExt(), want, want.RawExt())
+		}
+		owned := view.Own()
+		if owned.Borrowed() || owned == view {
+			t.Fatal("Own returned a borrowed command")
+		}
+		for i := range lent {
+			lent[i] = '#'
+		}
+		d = DecodeBuffer{}
+		if !sameCommand(owned, want) {
+			t.Fatalf("owned after the lent buffer was reused %+v %v, want %+v %v", owned, owned.RawExt(), want, want.RawExt())
+		}
+	})
+}
+
+// sameCommand compares every decoded field and the header list in order.
+func sameCommand(a, b *Command) bool {
+	return a.Code == b.Code && a.Language == b.Language && a.Version == b.Version && a.Opaque == b.Opaque &&
+		a.Flag == b.Flag && a.Remark == b.Remark && bytes.Equal(a.Body, b.Body) && (a.Body == nil) == (b.Body == nil) &&
+		a.SerializeType == b.SerializeType && reflect.DeepEqual(a.RawExt(), b.RawExt())
+}

@@ -260,3 +260,36 @@ func TestRemotingBinaryDecodeRejectsOverruns(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnCopiesALentCommand: Own of a view (DecodeFrameView) is unaffected by a later reuse of
+// the lent frame, keeps values set from elsewhere, and a command that is not a view is its own.
+func TestOwnCopiesALentCommand(t *testing.T) {
+	req := NewRequest(SendMessageV2, map[string]string{"b": "TopicA", "e": "a\u0001b"}, []byte("payload"))
+	req.Remark = "remark"
+	b, err := req.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d DecodeBuffer
+	view, err := DecodeFrameView(b[4:], &d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view.SetExt("extra", "from elsewhere")
+	owned := view.Own()
+	for i := range b {
+		b[i] = 'Z'
+	}
+	if owned.ExtValue("b") != "TopicA" || owned.ExtValue("e") != "a\u0001b" || owned.Remark != "remark" ||
+		string(owned.Body) != "payload" || owned.ExtValue("extra") != "from elsewhere" || owned.Language != "GO" {
+		t.Fatalf("owned command changed with the lent frame: %+v %v", owned, owned.RawExt())
+	}
+	if view.ExtValue("b") == "TopicA" {
+		t.Fatal("the view did not alias the lent frame (the test proves nothing)")
+	}
+	fresh, _ := req.Encode()
+	c, err := DecodeFrameRaw(fresh[4:])
+	if err != nil || c.Borrowed() || c.Own() != c {
+		t.Fatalf("Own of an owned command copied it (%v)", err)
+	}
+}

@@ -25,6 +25,8 @@ type Conn struct {
 	closed   atomic.Bool
 	done     chan struct{} // closed when the connection closed
 
+	scratch remoting.DecodeBuffer // the request being decoded on the event loop (handler.decode); lent to dispatch
+
 	mu      sync.Mutex
 	pending map[int32]chan *remoting.Command // server-to-client requests waiting for an answer
 

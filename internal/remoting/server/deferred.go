@@ -12,16 +12,20 @@ import (
 // counts owed answers: Drain waits until every one is written.
 type Deferred struct {
 	c        *Conn
-	req      *remoting.Command
+	code     int32 // the request's code, opaque, flag and serialization (copied: an inline
+	opaque   int32 // request is lent only until its handler returns)
+	flag     int32
+	serType  byte
 	answered atomic.Bool
 }
 
 // Defer promises an answer to req (a request this connection delivered to the handler). The
-// handler then returns nil. Every Deferred must be answered once, even when the connection has
+// handler then returns nil. The Deferred keeps no reference to req; a handler whose answer reads
+// req later keeps req.Own() (an inline request is lent only until the handler returns). Every Deferred must be answered once, even when the connection has
 // closed meanwhile (the answer is then dropped), or Drain waits for it until its deadline.
 func (c *Conn) Defer(req *remoting.Command) *Deferred {
 	c.srv.owed.Add(1)
-	return &Deferred{c: c, req: req}
+	return &Deferred{c: c, code: req.Code, opaque: req.Opaque, flag: req.Flag, serType: req.SerializeType}
 }
 
 // Answer writes resp as the answer to the deferred request, as the server does for a handler's
@@ -34,13 +38,13 @@ func (d *Deferred) Answer(resp *remoting.Command) {
 		return
 	}
 	s := d.c.srv
-	if resp == nil || d.req.IsOneway() {
+	if resp == nil || d.flag&remoting.FlagOneway != 0 {
 		s.owed.Add(-1)
 		return
 	}
-	resp.Opaque = d.req.Opaque
+	resp.Opaque = d.opaque
 	resp.MarkResponse()
-	resp.SerializeType = d.req.SerializeType
+	resp.SerializeType = d.serType
 	if d.c.nc != nil {
 		go func() {
 			defer s.owed.Add(-1)
@@ -54,7 +58,7 @@ func (d *Deferred) Answer(resp *remoting.Command) {
 
 func (d *Deferred) write(resp *remoting.Command) {
 	if err := d.c.WriteResponse(resp); err != nil {
-		d.c.srv.log.Debug("deferred response dropped", "addr", d.c.remote, "code", d.req.Code, "opaque", d.req.Opaque, "err", err)
+		d.c.srv.log.Debug("deferred response dropped", "addr", d.c.remote, "code", d.code, "opaque", d.opaque, "err", err)
 	}
 }
 

@@ -106,16 +106,18 @@ func (h *handler) decode(c *Conn, gc gnet.Conn) gnet.Action {
 		if err != nil {
 			return gnet.None
 		}
-		frame := make([]byte, length) // gnet's buffers are reused: the frame must be our own copy
-		copy(frame, p[4:])
-		if _, err := gc.Discard(4 + int(length)); err != nil {
-			return h.reject(c, fmt.Errorf("server: discard: %w", err))
-		}
-		cmd, err := remoting.DecodeFrameRaw(frame)
+		// The request is decoded straight from gnet's buffer into the connection's DecodeBuffer
+		// (no copy of the frame, no allocation): both are lent to dispatch, which hands a copy
+		// (Command.Own) to whatever outlives it (a worker, a waiting Invoke). An inline handler
+		// runs on the view; the bytes are discarded only after it returned.
+		cmd, err := remoting.DecodeFrameView(p[4:4+int(length)], &c.scratch)
 		if err != nil {
 			return h.reject(c, err)
 		}
 		s.dispatch(c, cmd)
+		if _, err := gc.Discard(4 + int(length)); err != nil {
+			return h.reject(c, fmt.Errorf("server: discard: %w", err))
+		}
 	}
 }
 

@@ -210,7 +210,7 @@ func TestServerInlineDeferredAnswer(t *testing.T) {
 	owed := make(chan deferredReq, 1)
 	f := startServer(t, Config{}, func(s *Server) {
 		s.HandleRaw(codeInlineDefer, PoolSend, func(_ context.Context, c *Conn, req *remoting.Command) *remoting.Command {
-			owed <- deferredReq{c.Defer(req), req}
+			owed <- deferredReq{c.Defer(req), req.Own()}
 			return nil
 		})
 		s.HandleRaw(codeInline, PoolSend, func(_ context.Context, _ *Conn, req *remoting.Command) *remoting.Command {

@@ -211,7 +211,15 @@ func (s *Server) HandleRaw(code int32, poolName string, h Handler) {
 // at the end of the same loop turn together with every other answer of the turn. Inline requests
 // of one connection are answered in the order they arrived. While a handler runs inline, the
 // loop serves none of its other connections, so ok must say no whenever the handler could wait.
-// A panic is recovered and answered SYSTEM_ERROR as on a worker. Connections of the TLS modes
+//
+// An inline request is lent, not given (Command.Borrowed): it is decoded straight from the
+// connection's read buffer, and its strings, header list and Body alias that buffer, which the
+// next frame overwrites as soon as the handler returns. Neither ok nor the handler (nor the
+// Authorizer) may keep req or anything it holds past its return: whatever must outlive it is
+// copied (strings.Clone, a topic name the topic table owns), or the handler keeps req.Own(), an
+// owned copy of the whole request; a handler that answers later (Conn.Defer) and reads the
+// request then must do that. The answer a handler returns may alias req: it is encoded before
+// the buffer moves on. A panic is recovered and answered SYSTEM_ERROR as on a worker. Connections of the TLS modes
 // always use the pools. Call it before Start.
 func (s *Server) SetInline(code int32, ok InlineFunc) {
 	r, found := s.handlers[code]
@@ -427,9 +435,12 @@ func (s *Server) stopPools(ctx context.Context) error {
 }
 
 // dispatch runs on the event loop: it routes responses to waiting Invokes and queues requests.
+// cmd may be Borrowed (a view of the connection's read buffer, valid until dispatch returns):
+// whatever leaves the loop (a response for an Invoke, a request for a pool) is cmd.Own(); an
+// inline handler runs on the view itself and must not keep it or anything it holds (SetInline).
 func (s *Server) dispatch(c *Conn, cmd *remoting.Command) {
 	if cmd.IsResponse() {
-		c.deliver(cmd.MaterializeExt())
+		c.deliver(cmd.Own().MaterializeExt())
 		return
 	}
 	r, ok := s.handlers[cmd.Code]
@@ -459,7 +470,7 @@ func (s *Server) dispatch(c *Conn, cmd *remoting.Command) {
 		s.run(task{conn: c, req: cmd, h: r.h, raw: r.raw})
 		return
 	}
-	if !r.pool.submit(task{conn: c, req: cmd, h: r.h, raw: r.raw}) {
+	if !r.pool.submit(task{conn: c, req: cmd.Own(), h: r.h, raw: r.raw}) {
 		if !cmd.IsOneway() {
 			_ = c.WriteResponse(remoting.NewResponse(cmd, remoting.SystemBusy,
 				fmt.Sprintf("[REJECTREQUEST]system busy, pool %s is full", r.pool.name)))
