@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/skiffmq/skiff/broker/metadata"
@@ -41,8 +42,12 @@ type Send struct {
 }
 
 // Handle serves one send. Register it with server.HandleRaw: the header is read from the raw
-// extFields list, no map is built. A single message costs one allocation here (sendOp: the
-// header, the message, the write and the answer); a batch allocates per message.
+// extFields list, no map is built. A single message on a connection allocates nothing here: its
+// sendOp (the header, the message, the write and the answer) comes from a pool, and Handle writes
+// the answer itself (Conn.WriteResponse encodes it at once) so that the op goes back to the pool
+// before Handle returns nil; a deferred answer puts it back once Deferred.Answer encoded it. A
+// batch allocates per message. Without a connection (c nil: tests, internal callers) the op is
+// allocated and the answer returned.
 //
 // A send that runs inline on the event loop gets a lent request (Command.Borrowed: its header
 // strings and body alias the connection's read buffer until Handle returns). Nothing of it is
@@ -57,32 +62,78 @@ func (p *Send) Handle(_ context.Context, c *server.Conn, req *remoting.Command) 
 	if defers {
 		req = req.Own()
 	}
-	op := new(sendOp)
+	op := newSendOp(c != nil)
 	var err error
 	op.sh, err = protocol.DecodeSendMessageRequestHeader(req.Code, req.RawExt())
 	if err != nil {
-		return errResp(req, remoting.SystemError, "%v", err)
+		return p.finish(c, req, op, errResp(req, remoting.SystemError, "%v", err))
 	}
 	cfg := p.Config()
 	resp, ps := p.send(c, req, op, cfg)
 	if ps == nil {
-		return resp
+		return p.finish(c, req, op, resp)
 	}
-	return p.store(c, req, op, ps, cfg, start, defers)
+	if defers {
+		return p.storeDeferred(c, req, op, ps, cfg, start)
+	}
+	return p.finish(c, req, op, p.answer(c, req, op, ps, cfg, start, p.Writer.Write(ps.kind, ps.msgs...)))
 }
 
-// sendOp is one send's state, allocated once: the decoded header, the message of a single send
-// and its one-element list, the write, and the SEND_OK answer with its header fields and the
-// bytes of their values (msgId, queueId, queueOffset alias text). It lives until the answer is
-// encoded; the store keeps no reference to it (records are copied into the commit log).
+// sendOp is one send's state: the decoded header, the message of a single send and its
+// one-element list, the write, and the SEND_OK answer with its header fields and the bytes of
+// their values (msgId, queueId, queueOffset alias text). It lives until the answer is encoded;
+// the store keeps no reference to it (records are copied into the commit log). A pooled op goes
+// back to sendOps then (finish, or the deferred answer in storeDeferred) and not before: the
+// next send reuses every byte of it.
 type sendOp struct {
-	sh   sendHeader
-	msg  message.Message
-	one  [1]*message.Message
-	ps   pendingSend
-	resp remoting.Command
-	ext  [6]protocol.ExtField
-	text [96]byte
+	sh     sendHeader
+	msg    message.Message
+	one    [1]*message.Message
+	ps     pendingSend
+	resp   remoting.Command
+	ext    [6]protocol.ExtField
+	text   [96]byte
+	pooled bool
+}
+
+var sendOps = sync.Pool{New: func() any { return new(sendOp) }}
+
+// newSendOp returns a zero op, from the pool when pooled.
+func newSendOp(pooled bool) *sendOp {
+	if !pooled {
+		return new(sendOp)
+	}
+	op := sendOps.Get().(*sendOp)
+	op.pooled = true
+	return op
+}
+
+// release clears a pooled op (nothing it referenced stays reachable) and puts it back.
+func (op *sendOp) release() {
+	if op.pooled {
+		*op = sendOp{}
+		sendOps.Put(op)
+	}
+}
+
+// finish ends a send answered now. An op without a connection returns resp to the server. A
+// pooled one (on a connection) writes resp itself, as the server would (opaque, response flag
+// and serialization from the request; nothing for a oneway request), so that resp, which may
+// live inside op, is encoded before op goes back to the pool; it returns nil.
+func (p *Send) finish(c *server.Conn, req *remoting.Command, op *sendOp, resp *remoting.Command) *remoting.Command {
+	if !op.pooled {
+		return resp
+	}
+	if resp != nil && !req.IsOneway() {
+		resp.Opaque = req.Opaque
+		resp.MarkResponse()
+		resp.SerializeType = req.SerializeType
+		if err := c.WriteResponse(resp); err != nil {
+			p.Log.Debug("response dropped", "addr", c.RemoteAddr(), "code", req.Code, "opaque", req.Opaque, "err", err)
+		}
+	}
+	op.release()
+	return nil
 }
 
 // pendingSend is a checked send's write: its messages, ready for the Writer.
@@ -92,19 +143,12 @@ type pendingSend struct {
 	queueID int32
 }
 
-// store writes a send's messages and answers it. Under SYNC_FLUSH on a connection (defers:
-// Writer.Defers when Handle began) the answer is deferred (Conn.Defer): the store's answering
-// goroutine writes it after the msync covering the messages, so no worker waits for the disk
-// and one msync answers every send in flight; the server's Drain waits for such answers.
-// Otherwise the worker writes and returns the answer.
-func (p *Send) store(c *server.Conn, req *remoting.Command, op *sendOp, ps *pendingSend, cfg Config, start time.Time, defers bool) *remoting.Command {
-	if !defers {
-		return p.answer(c, req, op, ps, cfg, start, p.Writer.Write(ps.kind, ps.msgs...))
-	}
-	return p.storeDeferred(c, req, op, ps, cfg, start)
-}
-
-// storeDeferred is store's SYNC_FLUSH path (out of line: its closures are allocated only here).
+// storeDeferred writes a send's messages under SYNC_FLUSH or SYNC_MASTER on a connection
+// (Writer.Defers when Handle began) and defers the answer (Conn.Defer): the store's (or the HA
+// master's) answering goroutine writes it after the msync (and the slave's ack) covering the
+// messages, so no worker waits for the disk and one msync answers every send in flight; the
+// server's Drain waits for such answers. The op goes back to the pool only after Deferred.Answer
+// encoded its answer (out of line: its closures are allocated only here).
 func (p *Send) storeDeferred(c *server.Conn, req *remoting.Command, op *sendOp, ps *pendingSend, cfg Config, start time.Time) *remoting.Command {
 	d := c.Defer(req)
 	settled := false
@@ -113,10 +157,14 @@ func (p *Send) storeDeferred(c *server.Conn, req *remoting.Command, op *sendOp, 
 			d.Answer(nil)
 		}
 	}()
-	w, deferred := p.Writer.WriteThen(ps.kind, func(w WriteResult) { d.Answer(p.answer(c, req, op, ps, cfg, start, w)) }, ps.msgs...)
+	reply := func(w WriteResult) {
+		d.Answer(p.answer(c, req, op, ps, cfg, start, w))
+		op.release()
+	}
+	w, deferred := p.Writer.WriteThen(ps.kind, reply, ps.msgs...)
 	settled = true
 	if !deferred {
-		d.Answer(p.answer(c, req, op, ps, cfg, start, w))
+		reply(w)
 	}
 	return nil
 }

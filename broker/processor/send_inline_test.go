@@ -97,7 +97,8 @@ func pipelineRequests(n int) []*pipelineSend {
 // name), and what the Observe and Produced hooks saw. It runs inline on the event loop (requests
 // lent from the read buffer) and on the pool, under ASYNC_FLUSH and under SYNC_FLUSH with the
 // msync held until every send is owed, so that each deferred answer is built after the buffer its
-// request came in has been reused.
+// request came in has been reused and after hundreds of later sends took sendOps from the pool
+// (an op put back before its deferred answer was encoded answers with another send's fields).
 func TestSendPipelinedFramesKeepTheirOwnData(t *testing.T) {
 	for _, inline := range []bool{true, false} {
 		for _, flush := range []string{commitlog.AsyncFlush, commitlog.SyncFlush} {

@@ -87,10 +87,7 @@ func (c *Conn) write(cmd *remoting.Command) error {
 		if err != nil {
 			return fmt.Errorf("server: encode for %s: %w", c.remote, err)
 		}
-		if err := c.nc.write(frame); err != nil {
-			return fmt.Errorf("server: write to %s: %w: %w", c.remote, ErrConnClosed, err)
-		}
-		return nil
+		return c.writeFrame(frame)
 	}
 	c.outMu.Lock()
 	out, err := cmd.AppendFrame(c.out)
@@ -109,6 +106,17 @@ func (c *Conn) write(cmd *remoting.Command) error {
 			c.outMu.Unlock()
 			return fmt.Errorf("server: write to %s: %w: %w", c.remote, ErrConnClosed, err)
 		}
+	}
+	return nil
+}
+
+// writeFrame writes an encoded frame on a TLS / net.Conn connection (c.nc).
+func (c *Conn) writeFrame(frame []byte) error {
+	if c.closed.Load() {
+		return fmt.Errorf("server: write to %s: %w", c.remote, ErrConnClosed)
+	}
+	if err := c.nc.write(frame); err != nil {
+		return fmt.Errorf("server: write to %s: %w: %w", c.remote, ErrConnClosed, err)
 	}
 	return nil
 }

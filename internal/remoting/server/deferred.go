@@ -32,7 +32,8 @@ func (c *Conn) Defer(req *remoting.Command) *Deferred {
 // return value: it fills opaque, the response flag and the serialization from the request. It
 // never blocks the caller: on a gnet connection the frame is queued for the event loop's next
 // write; a TLS connection (whose writes block) is written on a goroutine of its own. A oneway
-// request is not answered. Only the first call does anything.
+// request is not answered. Only the first call does anything. resp has been encoded when Answer
+// returns, so its memory may be reused then (the send processor pools it).
 func (d *Deferred) Answer(resp *remoting.Command) {
 	if !d.answered.CompareAndSwap(false, true) {
 		return
@@ -46,20 +47,29 @@ func (d *Deferred) Answer(resp *remoting.Command) {
 	resp.MarkResponse()
 	resp.SerializeType = d.serType
 	if d.c.nc != nil {
+		// Encoded here, written on a goroutine: resp is not read after Answer returns.
+		frame, err := resp.Encode()
+		if err != nil {
+			d.dropped(err)
+			s.owed.Add(-1)
+			return
+		}
 		go func() {
 			defer s.owed.Add(-1)
-			d.write(resp)
+			if err := d.c.writeFrame(frame); err != nil {
+				d.dropped(err)
+			}
 		}()
 		return
 	}
-	d.write(resp)
+	if err := d.c.WriteResponse(resp); err != nil {
+		d.dropped(err)
+	}
 	s.owed.Add(-1)
 }
 
-func (d *Deferred) write(resp *remoting.Command) {
-	if err := d.c.WriteResponse(resp); err != nil {
-		d.c.srv.log.Debug("deferred response dropped", "addr", d.c.remote, "code", d.code, "opaque", d.opaque, "err", err)
-	}
+func (d *Deferred) dropped(err error) {
+	d.c.srv.log.Debug("deferred response dropped", "addr", d.c.remote, "code", d.code, "opaque", d.opaque, "err", err)
 }
 
 // Owed is the number of deferred answers not written yet (Conn.Defer without Answer).
