@@ -45,7 +45,10 @@
 //
 // # Headers and the authorizer
 //
-// Frames are decoded without building the ExtFields map (remoting.DecodeFrameRaw). Handlers
+// Frames are decoded without building the ExtFields map and without a copy: in place in gnet's
+// read buffer, into the connection's remoting.DecodeBuffer (remoting.DecodeFrameView). An inline
+// request runs on that view and the frame is discarded after its handler returned; a request
+// for a pool, and a response for a waiting Invoke, get a copy first (Command.Own). Handlers
 // registered with Handle get the map, built on the worker; handlers registered with HandleRaw
 // (send, pull) read typed headers from the raw list. An Authorizer set with SetAuthorizer runs on
 // the worker before every handler and may refuse a request with a code and remark; it sees every
