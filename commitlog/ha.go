@@ -98,7 +98,7 @@ func (s *Store) PrepareWrites() error {
 	s.cqMu.RLock()
 	for k, q := range s.cqs {
 		_, hi := q.offsets()
-		s.queueOffsets[k] = hi
+		s.setQueueOffset(k, hi)
 	}
 	s.cqMu.RUnlock()
 	return nil

@@ -54,7 +54,15 @@ type keyIndex struct {
 	mu     sync.RWMutex
 	files  []*indexFile // oldest first; the last one is written unless sealed
 	sealed bool         // the newest file is not written any more (crash recovery)
+
+	// prefault, when set (Config.WarmMappedFile), pre-faults a new file's slot table and the
+	// entries ahead of the writer, a chunk at a time, so the dispatcher takes no page fault per
+	// 204 entries; the cost is counted in the store's meter.
+	prefault *prefaultMeter
 }
+
+// indexWarmChunk is how far ahead of the next entry the entries region is kept pre-faulted.
+const indexWarmChunk = 1 << 20
 
 type indexFile struct {
 	path string
@@ -229,6 +237,10 @@ func (x *keyIndex) writableLocked(need int) (*indexFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	if x.prefault != nil {
+		// The slot table is written at random places: fault it in at once (best effort).
+		_ = x.prefault.populate(f.data[:indexHeaderSize+x.slots*4])
+	}
 	x.files = append(x.files, f)
 	x.sealed = false
 	return f, nil
@@ -265,6 +277,18 @@ func (x *keyIndex) putLocked(f *indexFile, h int32, phy, ts int64) {
 	diff := (ts - f.beginTs()) / 1000
 	diff = min(max(diff, 0), 1<<31-1)
 	e := indexHeaderSize + x.slots*4 + int(count)*20
+	if x.prefault != nil && (count == 1 || e/indexWarmChunk != (e-20)/indexWarmChunk) {
+		// Entering a new chunk: fault in the next one; at the file's first entry, the rest of
+		// this chunk and the next. Best effort (a failure leaves the pages to fault on write).
+		from, to := (e/indexWarmChunk+1)*indexWarmChunk, (e/indexWarmChunk+2)*indexWarmChunk
+		if count == 1 {
+			from = e &^ (pageSize - 1)
+		}
+		to = min(to, len(f.data))
+		if from < to {
+			_ = x.prefault.populate(f.data[from:to])
+		}
+	}
 	f.put32(e, h)
 	f.put64(e+4, phy)
 	f.put32(e+12, int32(diff))

@@ -157,7 +157,7 @@ func (s *Store) recover() error {
 	s.damaged = nil
 	for k, q := range s.cqs {
 		_, hi := q.offsets()
-		s.queueOffsets[k] = hi
+		s.setQueueOffset(k, hi)
 	}
 	mark("re-dispatch")
 	if err := s.flushQueues(); err != nil {

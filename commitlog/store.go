@@ -65,8 +65,8 @@ type Store struct {
 	ckptMu     sync.Mutex        // serializes checkpoint writes (flush pass, TruncateTo, Close)
 
 	appendMu     sync.Mutex
-	writePos     int64              // next byte to write (under appendMu)
-	queueOffsets map[queueKey]int64 // next queue offset per queue (under appendMu)
+	writePos     int64               // next byte to write (under appendMu)
+	queueOffsets map[queueKey]*int64 // next queue offset per queue (under appendMu; setQueueOffset)
 
 	segMu sync.RWMutex
 	segs  []*segment
@@ -144,7 +144,7 @@ func Open(cfg Config) (*Store, error) {
 	s := &Store{
 		cfg: cfg, fs: cfg.FS, log: log.With("component", "store"), dir: cfg.StorePathCommitLog,
 		levels:       delayLevels(cfg.MessageDelayLevel),
-		queueOffsets: map[queueKey]int64{}, cqs: map[queueKey]*consumeQueue{},
+		queueOffsets: map[queueKey]*int64{}, cqs: map[queueKey]*consumeQueue{},
 		wakeFlush: make(chan struct{}, 1), wakeDispatch: make(chan struct{}, 1), wakeWarm: make(chan struct{}, 1), done: make(chan struct{}),
 		wakeAnswer: make(chan struct{}, 1), epoch: time.Now(),
 	}
@@ -157,6 +157,9 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.idx = idx
+	if cfg.WarmMappedFile {
+		idx.prefault = &s.prefault
+	}
 	if err := s.recover(); err != nil {
 		s.closeFiles()
 		return nil, err
@@ -369,31 +372,34 @@ func (s *Store) append(msgs []*message.Message, props []string, sizes []int, tot
 		return res, err
 	}
 	// Queue offsets are assigned here, under the append lock, and committed only on success.
-	type assigned struct {
-		k    queueKey
-		next int64
-	}
-	var next []assigned
-	nextOf := func(k queueKey) *int64 {
-		for i := range next {
-			if next[i].k == k {
-				return &next[i].next
-			}
-		}
-		next = append(next, assigned{k, s.queueOffsets[k]})
-		return &next[len(next)-1].next
-	}
+	// A single message (every plain send) keeps its one counter on the stack; a batch uses
+	// more slots only for the queues it spans (usually one).
+	var slots [1]assignedOffset
+	next := slots[:0]
 	at := pos
 	for i, m := range msgs {
 		size := int64(sizes[i])
-		k := queueKey{m.Topic, m.QueueID}
 		tran := m.SysFlag & message.TransactionMask
 		if tran == message.TransactionPrepared || tran == message.TransactionRollback {
 			m.QueueOffset = 0
 		} else {
-			n := nextOf(k)
-			m.QueueOffset = *n
-			*n++
+			j := 0
+			for j < len(next) && (next[j].k.queueID != m.QueueID || next[j].k.topic != m.Topic) {
+				j++
+			}
+			if j == len(next) {
+				k := queueKey{m.Topic, m.QueueID}
+				ctr := s.queueOffsets[k]
+				if ctr == nil {
+					// A new queue's counter starts at 0, what a missing entry means anyway, so
+					// adding it before the batch is known to succeed changes nothing.
+					ctr = new(int64)
+					s.queueOffsets[k] = ctr
+				}
+				next = append(next, assignedOffset{k: k, ctr: ctr, next: *ctr})
+			}
+			m.QueueOffset = next[j].next
+			next[j].next++
 		}
 		m.CommitLogOffset = at
 		m.StoreTimestamp = now
@@ -407,7 +413,7 @@ func (s *Store) append(msgs []*message.Message, props []string, sizes []int, tot
 		at += size
 	}
 	for _, a := range next {
-		s.queueOffsets[a.k] = a.next
+		*a.ctr = a.next
 	}
 	res.WroteBytes = int(total)
 	s.writePos = at
@@ -415,6 +421,22 @@ func (s *Store) append(msgs []*message.Message, props []string, sizes []int, tot
 	s.lastStoreTs.Store(now)
 	s.wrote.Store(at)
 	return res, nil
+}
+
+// assignedOffset is a queue's next offset while append assigns a batch's offsets.
+type assignedOffset struct {
+	k    queueKey
+	ctr  *int64 // the queue's counter in queueOffsets, written when the batch is stored
+	next int64
+}
+
+// setQueueOffset sets the next queue offset of k (appendMu held, or the store not yet serving).
+func (s *Store) setQueueOffset(k queueKey, next int64) {
+	if ctr := s.queueOffsets[k]; ctr != nil {
+		*ctr = next
+		return
+	}
+	s.queueOffsets[k] = &next
 }
 
 // segmentForWrite returns the segment for pos, creating it (and its file) when needed.

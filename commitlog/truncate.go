@@ -80,7 +80,7 @@ func (s *Store) TruncateTo(offset int64) error {
 			return err
 		}
 		_, hi := q.offsets()
-		s.queueOffsets[k] = hi
+		s.setQueueOffset(k, hi)
 	}
 	s.cqMu.RUnlock()
 	if s.cfg.MessageIndexEnable && s.idx.endPhy() >= offset {

@@ -146,3 +146,41 @@ func mappingRSS(t *testing.T, addr uintptr) (int64, bool) {
 	}
 	return 0, false
 }
+
+// TestCommitLogWarmPrefaultsIndexFiles: with WarmMappedFile a new index file's slot table and the
+// entries ahead of the first one are mapped (Rss) as soon as the first key is indexed; without it
+// only the touched pages are.
+func TestCommitLogWarmPrefaultsIndexFiles(t *testing.T) {
+	for _, warm := range []bool{true, false} {
+		c := DefaultConfig(t.TempDir())
+		c.MaxHashSlotNum = 10000 // a 40 KB slot table
+		c.MaxIndexNum = 500000   // 10 MB of entries
+		c.WarmMappedFile = warm
+		s := mustOpen(t, c)
+		if r := s.PutMessage(newMsg("IXW", 0, "x", map[string]string{"KEYS": "k1"})); r.Status != PutOK {
+			t.Fatalf("put: %v %v", r.Status, r.Err)
+		}
+		s.WaitDispatched(s.MaxPhyOffset(), 10*time.Second)
+		s.idx.mu.RLock()
+		if len(s.idx.files) != 1 {
+			s.idx.mu.RUnlock()
+			t.Fatalf("%d index files, want 1", len(s.idx.files))
+		}
+		data := s.idx.files[0].data
+		s.idx.mu.RUnlock()
+		rss, ok := mappingRSS(t, uintptr(unsafe.Pointer(&data[0])))
+		if !ok {
+			t.Skip("no /proc/self/smaps entry for the mapping (not a real mmap here)")
+		}
+		want := int64(indexHeaderSize+c.MaxHashSlotNum*4) + indexWarmChunk
+		if warm && rss < want {
+			t.Fatalf("warm: %d bytes of the index file mapped, want at least %d (slot table and a chunk of entries)", rss, want)
+		}
+		if !warm && rss >= want {
+			t.Fatalf("not warm: %d bytes mapped after one key (the test cannot tell pre-faulting apart)", rss)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
