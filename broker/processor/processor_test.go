@@ -238,3 +238,20 @@ func TestProcessorSendAnswerFields(t *testing.T) {
 		t.Fatalf("plain message with rejectTransactionMessage: %d %q, %d puts", resp.Code, resp.Remark, len(st.puts))
 	}
 }
+
+// FuzzClusterOnly: the one-pass check of appendClusterOnly answers as the three TextProperty
+// look-ups it replaced.
+func FuzzClusterOnly(f *testing.F) {
+	for _, s := range []string{"", "KEYS\x01a", "TRAN_MSG\x01true", "TRAN_MSG\x01true\x02TRAN_MSG\x01false",
+		"TRAN_MSG\x01false\x02TRAN_MSG\x01true", "DELAY\x01", "DELAY\x013", "\x01CLUSTER", "CLUSTER\x01c\x02", "\x02\x02UNIQ_KEY\x01x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		tran, _ := message.TextProperty(text, message.PropertyTransactionPrepared)
+		_, delay := message.TextProperty(text, message.PropertyDelayLevel)
+		_, cluster := message.TextProperty(text, message.PropertyCluster)
+		if want := tran != "true" && !delay && !cluster; clusterOnly(text) != want {
+			t.Fatalf("clusterOnly(%q) = %v, want %v", text, !want, want)
+		}
+	})
+}

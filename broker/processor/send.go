@@ -76,12 +76,14 @@ func (p *Send) Handle(_ context.Context, c *server.Conn, req *remoting.Command) 
 	if defers {
 		return p.storeDeferred(c, req, op, ps, cfg, start)
 	}
-	return p.finish(c, req, op, p.answer(c, req, op, ps, cfg, start, p.Writer.Write(ps.kind, ps.msgs...)))
+	return p.finish(c, req, op, p.answer(c, req, op, ps, cfg, start, p.Writer.write(ps.kind, &op.props, ps.msgs)))
 }
 
 // sendOp is one send's state: the decoded header, the message of a single send and its
 // one-element list, the write, and the SEND_OK answer with its header fields and the bytes of
-// their values (msgId, queueId, queueOffset alias text). It lives until the answer is encoded;
+// their values (msgId, queueId, queueOffset alias text), and the buffer of the message's
+// property string once the Writer appended CLUSTER to it (msg.PropertiesText aliases props). It
+// lives until the answer is encoded;
 // the store keeps no reference to it (records are copied into the commit log). A pooled op goes
 // back to sendOps then (finish, or the deferred answer in storeDeferred) and not before: the
 // next send reuses every byte of it.
@@ -93,6 +95,7 @@ type sendOp struct {
 	resp   remoting.Command
 	ext    [6]protocol.ExtField
 	text   [96]byte
+	props  []byte // the rewritten property string (CLUSTER appended; Writer.rewrite), kept across reuse
 	pooled bool
 }
 
@@ -108,13 +111,21 @@ func newSendOp(pooled bool) *sendOp {
 	return op
 }
 
-// release clears a pooled op (nothing it referenced stays reachable) and puts it back.
+// release clears a pooled op (nothing it referenced stays reachable; the props buffer is kept
+// unless it grew large) and puts it back.
 func (op *sendOp) release() {
 	if op.pooled {
+		props := op.props[:0]
 		*op = sendOp{}
+		if cap(props) <= maxPooledProps {
+			op.props = props
+		}
 		sendOps.Put(op)
 	}
 }
+
+// maxPooledProps is the largest property buffer a pooled sendOp keeps.
+const maxPooledProps = 4 << 10
 
 // finish ends a send answered now. An op without a connection returns resp to the server. A
 // pooled one (on a connection) writes resp itself, as the server would (opaque, response flag
@@ -161,7 +172,7 @@ func (p *Send) storeDeferred(c *server.Conn, req *remoting.Command, op *sendOp, 
 		d.Answer(p.answer(c, req, op, ps, cfg, start, w))
 		op.release()
 	}
-	w, deferred := p.Writer.WriteThen(ps.kind, reply, ps.msgs...)
+	w, deferred := p.Writer.writeThen(ps.kind, &op.props, reply, ps.msgs)
 	settled = true
 	if !deferred {
 		reply(w)

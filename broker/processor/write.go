@@ -8,6 +8,7 @@ import (
 	"github.com/skiffmq/skiff/broker/metadata"
 	"github.com/skiffmq/skiff/commitlog"
 	"github.com/skiffmq/skiff/internal/message"
+	"github.com/skiffmq/skiff/internal/protocol"
 	"github.com/skiffmq/skiff/internal/remoting"
 )
 
@@ -92,7 +93,12 @@ type Writer struct {
 
 // Write stores msgs (one message, or a batch of one topic and queue).
 func (w *Writer) Write(kind WriteKind, msgs ...*message.Message) WriteResult {
-	w.rewrite(kind, msgs)
+	return w.write(kind, nil, msgs)
+}
+
+// write is Write with the rewrite's scratch buffer (see rewrite).
+func (w *Writer) write(kind WriteKind, scratch *[]byte, msgs []*message.Message) WriteResult {
+	w.rewrite(kind, msgs, scratch)
 	res := w.put(msgs)
 	if w.OnPut != nil {
 		w.OnPut(res)
@@ -132,13 +138,18 @@ func (w *Writer) Defers() bool {
 // final result with deferred=false and never calls done. A Replicator that cannot defer still
 // waits on the caller's goroutine.
 func (w *Writer) WriteThen(kind WriteKind, done func(WriteResult), msgs ...*message.Message) (WriteResult, bool) {
+	return w.writeThen(kind, nil, done, msgs)
+}
+
+// writeThen is WriteThen with the rewrite's scratch buffer (see rewrite).
+func (w *Writer) writeThen(kind WriteKind, scratch *[]byte, done func(WriteResult), msgs []*message.Message) (WriteResult, bool) {
 	ds, storeDefers := w.Store.(DeferringStore)
 	rep := w.replicator()
 	dr, repDefers := rep.(DeferringReplicator)
 	if !storeDefers && !repDefers {
-		return w.Write(kind, msgs...), false
+		return w.write(kind, scratch, msgs), false
 	}
-	w.rewrite(kind, msgs)
+	w.rewrite(kind, msgs, scratch)
 	j := &joinedWrite{done: done}
 	j.left.Store(3) // the flush, the replica wait and this call (nothing answers before it returns)
 	var res commitlog.PutResult
@@ -204,12 +215,18 @@ func (j *joinedWrite) finish() {
 	}
 }
 
-// rewrite applies the rewrite of kind (sends and send-backs).
-func (w *Writer) rewrite(kind WriteKind, msgs []*message.Message) {
+// rewrite applies the rewrite of kind (sends and send-backs). A single message whose property
+// string only gains CLUSTER gets the new string in *scratch when scratch is not nil (the send
+// processor's pooled buffer: no allocation); the string aliases the buffer, so its owner must
+// not reuse it while the message is in use.
+func (w *Writer) rewrite(kind WriteKind, msgs []*message.Message, scratch *[]byte) {
 	if kind == WriteSend || kind == WriteSendBack {
 		cfg := w.Config()
+		if len(msgs) != 1 {
+			scratch = nil
+		}
 		for _, m := range msgs {
-			Rewrite(m, cfg.BrokerClusterName, cfg.DelayLevels)
+			rewriteInto(m, cfg.BrokerClusterName, cfg.DelayLevels, scratch)
 		}
 	}
 }
@@ -240,8 +257,13 @@ func waitRequested(msgs []*message.Message) bool {
 // SCHEDULE_TOPIC_XXXX, remembering the real destination in REAL_TOPIC / REAL_QID (§2.10, §4.10).
 // levels is the number of delay levels (a larger level is clamped to it).
 func Rewrite(m *message.Message, cluster string, levels int) {
+	rewriteInto(m, cluster, levels, nil)
+}
+
+// rewriteInto is Rewrite building an appended property string in *scratch (nil: allocated).
+func rewriteInto(m *message.Message, cluster string, levels int, scratch *[]byte) {
 	if m.Properties == nil {
-		if text, ok := appendClusterOnly(m.PropertiesText, cluster); ok {
+		if text, ok := appendClusterOnly(m.PropertiesText, cluster, scratch); ok {
 			m.PropertiesText = text
 			return
 		}
@@ -278,27 +300,53 @@ func Rewrite(m *message.Message, cluster string, levels int) {
 // appendClusterOnly is Rewrite for a message kept as a property string: when the message needs
 // nothing but CLUSTER (no TRAN_MSG=true, no DELAY, no CLUSTER of its own) it returns the string
 // with CLUSTER appended and true; otherwise false, and the caller parses the string into a map.
-func appendClusterOnly(text, cluster string) (string, bool) {
-	if v, _ := message.TextProperty(text, message.PropertyTransactionPrepared); v == "true" {
+func appendClusterOnly(text, cluster string, scratch *[]byte) (string, bool) {
+	if !clusterOnly(text) || cluster == "" || strings.ContainsAny(cluster, "\x01\x02") {
 		return "", false
 	}
-	if _, ok := message.TextProperty(text, message.PropertyDelayLevel); ok {
-		return "", false
+	n := len(text) + len(message.PropertyCluster) + len(cluster) + 2
+	var b []byte
+	if scratch != nil {
+		b = (*scratch)[:0]
 	}
-	if _, ok := message.TextProperty(text, message.PropertyCluster); ok {
-		return "", false
+	if cap(b) < n {
+		b = make([]byte, 0, n)
 	}
-	if cluster == "" || strings.ContainsAny(cluster, "\x01\x02") {
-		return "", false
-	}
-	var b strings.Builder
-	b.Grow(len(text) + len(message.PropertyCluster) + len(cluster) + 2)
-	b.WriteString(text)
+	b = append(b, text...)
 	if text != "" && text[len(text)-1] != '\x02' {
-		b.WriteByte('\x02')
+		b = append(b, '\x02')
 	}
-	b.WriteString(message.PropertyCluster)
-	b.WriteByte('\x01')
-	b.WriteString(cluster)
-	return b.String(), true
+	b = append(b, message.PropertyCluster...)
+	b = append(b, '\x01')
+	b = append(b, cluster...)
+	if scratch != nil {
+		*scratch = b
+	}
+	return protocol.AliasString(b), true
+}
+
+// clusterOnly reports, in one pass over an encoded property string, what three TextProperty
+// look-ups would: the last TRAN_MSG is not "true", and there is no DELAY and no CLUSTER (pairs
+// with an empty name or value do not count, as in TextProperty).
+func clusterOnly(text string) bool {
+	tran := ""
+	for len(text) > 0 {
+		pair := text
+		if i := strings.IndexByte(text, '\x02'); i >= 0 {
+			pair, text = text[:i], text[i+1:]
+		} else {
+			text = ""
+		}
+		j := strings.IndexByte(pair, '\x01')
+		if j <= 0 || j == len(pair)-1 {
+			continue
+		}
+		switch pair[:j] {
+		case message.PropertyDelayLevel, message.PropertyCluster:
+			return false
+		case message.PropertyTransactionPrepared:
+			tran = pair[j+1:]
+		}
+	}
+	return tran != "true"
 }
