@@ -54,20 +54,26 @@ type Send struct {
 // kept past the return: the store copies the message into the commit log and gets the topic
 // name the topic table owns (its queue-offset table keys on it), statistics and the producer
 // table clone what they keep, and the answer is encoded before the buffer moves on. Only a
-// deferred answer (SYNC_FLUSH, SYNC_MASTER) reads the send later: that send owns a copy of
-// the request (req.Own()) before its header is decoded.
+// deferred answer (SYNC_FLUSH, SYNC_MASTER) reads the send later. A plain single message (its
+// properties gain nothing but CLUSTER) is detached then (storeDeferred): the answer needs only
+// the request's code, opaque, flag, serialization and body length, the topic (the topic table's
+// string) and the producer group (copied into the op). Any other deferred send (a batch, a half
+// or a delayed message, whose answer or rewrite reads more of it) owns a copy of the request
+// (req.Own()) and decodes its header again from that copy.
 func (p *Send) Handle(_ context.Context, c *server.Conn, req *remoting.Command) *remoting.Command {
 	start := time.Now()
-	defers := c != nil && p.Writer.Defers() // decided once: the lent request is owned only on this path
-	if defers {
-		req = req.Own()
-	}
+	defers := c != nil && p.Writer.Defers() // decided once: a lent request is detached or owned only on this path
 	op := newSendOp(c != nil)
 	var err error
 	op.sh, err = protocol.DecodeSendMessageRequestHeader(req.Code, req.RawExt())
+	if err == nil && defers && req.Borrowed() && (op.sh.Batch || !clusterOnly(op.sh.Properties)) {
+		req = req.Own()
+		op.sh, err = protocol.DecodeSendMessageRequestHeader(req.Code, req.RawExt())
+	}
 	if err != nil {
 		return p.finish(c, req, op, errResp(req, remoting.SystemError, "%v", err))
 	}
+	op.bodyLen = len(req.Body)
 	cfg := p.Config()
 	resp, ps := p.send(c, req, op, cfg)
 	if ps == nil {
@@ -88,15 +94,18 @@ func (p *Send) Handle(_ context.Context, c *server.Conn, req *remoting.Command) 
 // back to sendOps then (finish, or the deferred answer in storeDeferred) and not before: the
 // next send reuses every byte of it.
 type sendOp struct {
-	sh     sendHeader
-	msg    message.Message
-	one    [1]*message.Message
-	ps     pendingSend
-	resp   remoting.Command
-	ext    [6]protocol.ExtField
-	text   [96]byte
-	props  []byte // the rewritten property string (CLUSTER appended; Writer.rewrite), kept across reuse
-	pooled bool
+	sh      sendHeader
+	msg     message.Message
+	one     [1]*message.Message
+	ps      pendingSend
+	resp    remoting.Command
+	ext     [6]protocol.ExtField
+	text    [96]byte
+	props   []byte           // the rewritten property string (CLUSTER appended; Writer.rewrite), kept across reuse
+	group   []byte           // a detached deferred send's producer group (sh.ProducerGroup aliases it), kept across reuse
+	req     remoting.Command // a detached deferred send's request: code, opaque, flag, serialization
+	bodyLen int
+	pooled  bool
 }
 
 var sendOps = sync.Pool{New: func() any { return new(sendOp) }}
@@ -115,10 +124,13 @@ func newSendOp(pooled bool) *sendOp {
 // unless it grew large) and puts it back.
 func (op *sendOp) release() {
 	if op.pooled {
-		props := op.props[:0]
+		props, group := op.props[:0], op.group[:0]
 		*op = sendOp{}
 		if cap(props) <= maxPooledProps {
 			op.props = props
+		}
+		if cap(group) <= maxPooledProps {
+			op.group = group
 		}
 		sendOps.Put(op)
 	}
@@ -161,6 +173,12 @@ type pendingSend struct {
 // server's Drain waits for such answers. The op goes back to the pool only after Deferred.Answer
 // encoded its answer (out of line: its closures are allocated only here).
 func (p *Send) storeDeferred(c *server.Conn, req *remoting.Command, op *sendOp, ps *pendingSend, cfg Config, start time.Time) *remoting.Command {
+	if req.Borrowed() { // a plain single message (Handle): keep what the answer reads, drop the rest
+		op.req = remoting.Command{Code: req.Code, Opaque: req.Opaque, Flag: req.Flag, SerializeType: req.SerializeType}
+		req = &op.req
+		op.group = append(op.group[:0], op.sh.ProducerGroup...)
+		op.sh = sendHeader{Topic: op.sh.Topic, ProducerGroup: protocol.AliasString(op.group)}
+	}
 	d := c.Defer(req)
 	settled := false
 	defer func() {
@@ -185,7 +203,7 @@ func (p *Send) answer(c *server.Conn, req *remoting.Command, op *sendOp, ps *pen
 	resp := p.sendResponse(req, w, ps.queueID, cfg, op, ps.msgs...)
 	if n := w.Stored(); n > 0 {
 		if p.Observe != nil {
-			p.Observe(op.sh.Topic, n, len(req.Body), start)
+			p.Observe(op.sh.Topic, n, op.bodyLen, start)
 		}
 		if p.Produced != nil {
 			p.Produced(c, op.sh.ProducerGroup, op.sh.Topic)
@@ -238,6 +256,7 @@ func (p *Send) send(c *server.Conn, req *remoting.Command, op *sendOp, cfg Confi
 	if tc.TopicName != sh.Topic {
 		tc.TopicName = strings.Clone(sh.Topic)
 	}
+	sh.Topic = tc.TopicName
 	born := bornHost(c)
 	if sh.Batch {
 		return p.sendBatch(req, sh, tc, queueID, born, cfg)
