@@ -117,7 +117,7 @@ func pull(ctx context.Context, c *core.Client, a pullArgs) (*client.PullResult, 
 		ctx, cancel = context.WithTimeout(ctx, a.suspend+c.Timeout()+5*time.Second)
 		defer cancel()
 	}
-	resp, err := c.Invoke(ctx, addr, req)
+	resp, err := c.InvokeRaw(ctx, addr, req)
 	if err != nil {
 		return nil, refreshAfter(ctx, c, a.mq, addr, err)
 	}

@@ -217,6 +217,18 @@ func (c *Client) Invoke(ctx context.Context, addr string, req *remoting.Command)
 	return resp, nil
 }
 
+// InvokeRaw is Invoke with the response's custom header kept as a list (ExtFields nil; read it
+// with the Command's Ext* methods or RawExt).
+func (c *Client) InvokeRaw(ctx context.Context, addr string, req *remoting.Command) (*remoting.Command, error) {
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	resp, err := c.rpc.InvokeRaw(ctx, addr, req)
+	if err != nil {
+		return nil, c.Transport(err, addr, req.Code)
+	}
+	return resp, nil
+}
+
 // InvokeAsync sends req to addr; cb gets the answer or a translated error, exactly once, unless
 // InvokeAsync itself returns an error.
 func (c *Client) InvokeAsync(ctx context.Context, addr string, req *remoting.Command, cb func(*remoting.Command, error)) error {
