@@ -46,7 +46,7 @@ func e2eCommand() *cli.Command {
 			&cli.StringFlag{Name: "perf", Usage: "record `perf record -g` of the broker during the async publish row into this file"},
 			&cli.StringFlag{Name: "perf-sync", Usage: "record `perf record -g` of the broker during the SYNC_FLUSH publish row into this file"},
 			&cli.StringFlag{Name: "perf-syncmaster", Usage: "record `perf record -g` of the master broker during the SYNC_MASTER publish row into this file"},
-			&cli.StringFlag{Name: "only", Usage: "comma-separated rows to run (async,one,consume,official,sync,baseline; on request only: syncmaster,asyncmaster); default all but the on-request rows"},
+			&cli.StringFlag{Name: "only", Usage: "comma-separated rows to run (async,one,consume,official,sync,baseline; on request only: syncmaster,asyncmaster,aclon); default all but the on-request rows"},
 			&cli.StringFlag{Name: "ha-flush", Value: "ASYNC_FLUSH", Usage: "flushDiskType of the master and slave in the syncmaster and asyncmaster rows"},
 			&cli.BoolFlag{Name: "json", Usage: "print the rows as JSON too"},
 			&cli.BoolFlag{Name: "keep", Usage: "keep the temporary folder (logs, stores)"},
@@ -111,6 +111,8 @@ type e2e struct {
 	probe func() string
 	// metrics maps a broker's pid to its /metrics URL (startBrokerAs).
 	metrics map[int]string
+	// producerOpts are added to the options of publish's producers (the ACL rows' credentials).
+	producerOpts []producer.Option
 }
 
 func e2eRun(c *cli.Context) error {
@@ -237,6 +239,13 @@ func e2eRun(c *cli.Context) error {
 			return err
 		}
 	}
+	if asked("aclon") {
+		for _, r := range e.aclPair(nsAddr, np, inflight) {
+			if err := add(r.row, r.err); err != nil {
+				return err
+			}
+		}
+	}
 	if want("baseline") {
 		addr := freeAddr()
 		self, err := os.Executable()
@@ -275,6 +284,7 @@ func printRows(w io.Writer, rows []Row) {
 	fmt.Fprintf(w, "| %-52s | %10s | %9s | %9s | %15s | %18s | %15s |\n", "row", "msg/s", "p50 µs", "p99 µs", "server CPU µs/msg", "of which pre-fault", "load CPU µs/msg")
 	fmt.Fprintf(w, "|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 54), strings.Repeat("-", 12), strings.Repeat("-", 11), strings.Repeat("-", 11), strings.Repeat("-", 19), strings.Repeat("-", 20), strings.Repeat("-", 17))
 	var base, async, syncFlush, syncMaster, asyncMaster, one, baseOne float64
+	var aclOff, aclOn Row
 	for _, r := range rows {
 		prefault := "-"
 		if r.PrefaultCPU > 0 {
@@ -296,6 +306,10 @@ func printRows(w io.Writer, rows []Row) {
 			syncMaster = r.MsgPerSec
 		case strings.HasPrefix(r.Name, "SDK async publish, ASYNC_MASTER"):
 			asyncMaster = r.MsgPerSec
+		case strings.HasPrefix(r.Name, aclOffRow):
+			aclOff = r
+		case strings.HasPrefix(r.Name, aclOnRow):
+			aclOn = r
 		}
 	}
 	if base > 0 && async > 0 {
@@ -309,6 +323,20 @@ func printRows(w io.Writer, rows []Row) {
 	}
 	if asyncMaster > 0 && syncMaster > 0 {
 		fmt.Fprintf(w, "SYNC_MASTER / ASYNC_MASTER async publish: %.2f\n", syncMaster/asyncMaster)
+	}
+	if aclOn.MsgPerSec > 0 && aclOff.MsgPerSec > 0 {
+		fmt.Fprintf(w, "ACL on / ACL off async publish: %.2f (target >= 0.9)", aclOn.MsgPerSec/aclOff.MsgPerSec)
+		// CPU per message of broker and load together: what a CPU-bound machine's throughput
+		// follows, steadier than msg/s on a shared one.
+		if on := aclOn.ServerCPU + aclOn.LoadCPU; on > 0 {
+			off := aclOff.ServerCPU + aclOff.LoadCPU
+			fmt.Fprintf(w, "; CPU per message, broker + load, off / on: %.2f (%.2f / %.2f µs; broker +%.2f, load +%.2f)",
+				off/on, off, on, aclOn.ServerCPU-aclOff.ServerCPU, aclOn.LoadCPU-aclOff.LoadCPU)
+		}
+		fmt.Fprintln(w)
+	}
+	if aclOn.MsgPerSec > 0 && async > 0 {
+		fmt.Fprintf(w, "ACL on / async row: %.2f\n", aclOn.MsgPerSec/async)
 	}
 	for _, r := range rows {
 		if r.Note != "" {
@@ -443,6 +471,7 @@ type brokerSpec struct {
 	role       string // ASYNC_MASTER, SYNC_MASTER, SLAVE
 	flush      string
 	haMaster   string // a slave's master HA address
+	aclFile    string // when set: aclEnable with this plain_acl.yml
 }
 
 // startBrokerAs starts a broker on free ports with its own store folder and returns it with its
@@ -470,6 +499,9 @@ logLevel = "warn"
 `, spec.brokerName, spec.id, spec.role, spec.flush, nsAddr, port, port+1, port+3, filepath.Join(d, "store"))
 	if spec.haMaster != "" {
 		conf += fmt.Sprintf("haMasterAddress = %q\n", spec.haMaster)
+	}
+	if spec.aclFile != "" {
+		conf += fmt.Sprintf("aclEnable = true\naclFile = %q\n", spec.aclFile)
 	}
 	path := filepath.Join(d, "broker.toml")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
@@ -691,9 +723,10 @@ func (e *e2e) publish(name, nsAddr, topic string, np, inflight, pid int) (Row, e
 	}
 	ps := make([]*producer.Producer, np)
 	for i := range ps {
-		p, err := producer.New(producer.WithNameServers(nsAddr), producer.WithGroup("MQBENCH_E2E"),
+		opts := []producer.Option{producer.WithNameServers(nsAddr), producer.WithGroup("MQBENCH_E2E"),
 			producer.WithInstanceName(fmt.Sprintf("e2e-%d-%d", os.Getpid(), i)),
-			producer.WithCompression(0, 5), producer.WithSendTimeout(10*time.Second))
+			producer.WithCompression(0, 5), producer.WithSendTimeout(10 * time.Second)}
+		p, err := producer.New(append(opts, e.producerOpts...)...)
 		if err != nil {
 			return row, err
 		}
@@ -926,4 +959,60 @@ func (e *e2e) official(bin, nsAddr, topic string, np, inflight, pid int) (Row, e
 	}
 	row.Messages, row.Failures, row.MsgPerSec, row.P50us, row.P99us = sum.Messages, sum.Failures, sum.MsgPerS, sum.P50us, sum.P99us
 	return row, nil
+}
+
+// The ACL rows' names (printRows finds them by prefix).
+const (
+	aclOffRow = "SDK async publish, ACL off"
+	aclOnRow  = "SDK async publish, ACL on"
+)
+
+// aclRow is one row of aclPair with its error.
+type aclRow struct {
+	row Row
+	err error
+}
+
+// aclPair is the ACL cost, end to end as users run it (--only aclon, on request only): the async
+// row's load (np producers x inflight, the SDK's default binary headers) against two fresh
+// brokers that differ only in aclEnable, one after the other: first one without ACL, then one
+// with aclEnable and a plain_acl.yml whose account may publish to the row's topic, the producers
+// signing every request with client.WithCredentials. Each broker is stopped before the next
+// starts, and each row has its own topic, so a route never leads to the other broker. printRows
+// gives ACL on / ACL off (and ACL on / the async row when it ran); the server CPU column is the
+// broker's share of the cost (verification and permission check), the load CPU column the
+// SDK's (signing).
+func (e *e2e) aclPair(nsAddr string, np, inflight int) []aclRow {
+	const accessKey, secretKey = "mqbenchAcl", "mqbench-acl-secret"
+	aclFile := filepath.Join(e.dir, "plain_acl.yml")
+	yml := "accounts:\n  - accessKey: " + accessKey + "\n    secretKey: " + secretKey +
+		"\n    defaultTopicPerm: DENY\n    defaultGroupPerm: SUB\n    topicPerms: [BenchAclOn=PUB]\n"
+	if err := os.WriteFile(aclFile, []byte(yml), 0o600); err != nil {
+		return []aclRow{{Row{Name: aclOnRow}, err}}
+	}
+	var out []aclRow
+	for _, side := range []struct {
+		name, broker, topic, acl string
+		opts                     []producer.Option
+	}{
+		{aclOffRow, "bench-acloff", "BenchAclOff", "", nil},
+		{aclOnRow, "bench-aclon", "BenchAclOn", aclFile,
+			[]producer.Option{producer.WithCredentials(client.Credentials{AccessKey: accessKey, SecretKey: secretKey})}},
+	} {
+		name := fmt.Sprintf("%s (%d x %d)", side.name, np, inflight)
+		br, _, err := e.startBrokerAs(brokerSpec{name: side.broker, brokerName: side.broker, role: "ASYNC_MASTER",
+			flush: "ASYNC_FLUSH", aclFile: side.acl}, nsAddr)
+		if err != nil {
+			return append(out, aclRow{Row{Name: name}, err})
+		}
+		e.producerOpts = side.opts
+		r, err := e.publish(name, nsAddr, side.topic, np, inflight, br.Process.Pid)
+		e.producerOpts = nil
+		err = errors.Join(err, e.stop(br))
+		out = append(out, aclRow{r, err})
+		if err != nil {
+			return out
+		}
+	}
+	return out
 }
