@@ -392,9 +392,10 @@ func (s *Store) append(msgs []*message.Message, props []string, sizes []int, tot
 				ctr := s.queueOffsets[k]
 				if ctr == nil {
 					// A new queue's counter starts at 0, what a missing entry means anyway, so
-					// adding it before the batch is known to succeed changes nothing.
+					// adding it before the batch is known to succeed changes nothing. The key
+					// keeps its own copy of the topic: a caller's may alias a request frame.
 					ctr = new(int64)
-					s.queueOffsets[k] = ctr
+					s.queueOffsets[queueKey{strings.Clone(m.Topic), m.QueueID}] = ctr
 				}
 				next = append(next, assignedOffset{k: k, ctr: ctr, next: *ctr})
 			}
@@ -705,7 +706,8 @@ func (s *Store) queue(topic string, queueID int32, create bool) (*consumeQueue, 
 	s.cqMu.Lock()
 	defer s.cqMu.Unlock()
 	if q = s.cqs[k]; q == nil {
-		q = newConsumeQueue(s.fs, s.cfg.StorePathRootDir, topic, queueID, s.cfg.MappedFileSizeConsumeQueue).withWarm(s.cfg.WarmMappedFile, &s.prefault)
+		k.topic = strings.Clone(topic) // kept as a map key: never an alias of a frame or a mapping
+		q = newConsumeQueue(s.fs, s.cfg.StorePathRootDir, k.topic, queueID, s.cfg.MappedFileSizeConsumeQueue).withWarm(s.cfg.WarmMappedFile, &s.prefault)
 		s.cqs[k] = q
 	}
 	return q, nil

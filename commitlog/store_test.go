@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/skiffmq/skiff/commitlog/vfs"
 	"github.com/skiffmq/skiff/internal/message"
@@ -510,5 +511,33 @@ func TestCommitLogSyncFlushTimeoutIsNeverSuccess(t *testing.T) {
 	// WAIT=false does not wait for the flush.
 	if r := s.PutMessage(newMsg("FT", 0, "no wait", map[string]string{"WAIT": "false"})); r.Status != PutOK {
 		t.Fatalf("WAIT=false append = %v", r.Status)
+	}
+}
+
+// TestCommitLogQueueKeysOwnTheirTopic: the store keeps a queue's topic as a map key, so it must
+// not keep the caller's string when that aliases a buffer the caller reuses (the remoting server
+// lends inline requests' frames): after the buffer changes, the queue's next offset and its
+// consume queue are still found under the real name.
+func TestCommitLogQueueKeysOwnTheirTopic(t *testing.T) {
+	s := mustOpen(t, DefaultConfig(t.TempDir()))
+	defer s.Close()
+	buf := []byte("LentTopic")
+	lent := unsafe.String(&buf[0], len(buf))
+	if r := s.PutMessage(newMsg(lent, 0, "first", nil)); r.Status != PutOK || r.QueueOffset != 0 {
+		t.Fatalf("first put: %v %v offset %d", r.Status, r.Err, r.QueueOffset)
+	}
+	if !s.WaitDispatched(s.MaxPhyOffset(), 10*time.Second) {
+		t.Fatal("not dispatched")
+	}
+	copy(buf, "XXXXXXXXX") // the lender reuses its buffer
+	r := s.PutMessage(newMsg("LentTopic", 0, "second", nil))
+	if r.Status != PutOK || r.QueueOffset != 1 {
+		t.Fatalf("second put: %v %v offset %d, want offset 1 (the queue's counter was lost with the lent key)", r.Status, r.Err, r.QueueOffset)
+	}
+	if !s.WaitDispatched(s.MaxPhyOffset(), 10*time.Second) {
+		t.Fatal("not dispatched")
+	}
+	if got := len(pullAll(t, s, "LentTopic", 0)); got != 2 {
+		t.Fatalf("read %d messages from LentTopic/0, want 2", got)
 	}
 }
