@@ -148,8 +148,8 @@ func (c *Client) callbackWorker() {
 
 // entry serializes dialing for one address.
 type entry struct {
-	mu   sync.Mutex // held while dialing
-	conn *conn
+	mu   sync.Mutex // held while dialing (serializes dials to one address)
+	conn atomic.Pointer[conn]
 }
 
 // New returns a Client; it dials nothing until the first call.
@@ -386,8 +386,8 @@ func (c *Client) CloseAddr(addr string) {
 	if e == nil {
 		return
 	}
-	e.mu.Lock()
-	cn := e.conn
+	e.mu.Lock() // a dial under way finishes first, so its connection is the one closed
+	cn := e.conn.Load()
 	e.mu.Unlock()
 	if cn != nil {
 		cn.close(fmt.Errorf("rpc: %s: %w (closed by caller)", addr, ErrConnClosed))
@@ -411,7 +411,7 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	for _, e := range entries {
 		e.mu.Lock()
-		cn := e.conn
+		cn := e.conn.Load()
 		e.mu.Unlock()
 		if cn != nil {
 			cn.close(fmt.Errorf("rpc: %s: %w (client closed)", cn.addr, ErrConnClosed))
@@ -421,12 +421,11 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// current returns the entry's connection ("" while none was dialled).
-func (e *entry) current() *conn {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.conn
-}
+// current returns the entry's connection (nil while none was dialled). It never waits for a dial
+// in progress: the deadline sweeper calls it holding c.mu, while a dial that finishes takes c.mu
+// with the entry's lock held (waiting on e.mu here deadlocked the whole client once a sweeper
+// tick met a new connection's dial).
+func (e *entry) current() *conn { return e.conn.Load() }
 
 // live returns the open connection to addr, or nil when there is none (or the Client closed).
 func (c *Client) live(addr string) *conn {
@@ -442,6 +441,10 @@ func (c *Client) live(addr string) *conn {
 	}
 	return nil
 }
+
+// testHookAfterDial, when set (tests only), runs in getConn after a dial succeeded, with the
+// entry's lock held and before c.mu is taken.
+var testHookAfterDial func()
 
 // getConn returns the live connection to addr, dialing it if needed.
 func (c *Client) getConn(ctx context.Context, addr string) (*conn, error) {
@@ -459,8 +462,8 @@ func (c *Client) getConn(ctx context.Context, addr string) (*conn, error) {
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.conn != nil && !e.conn.isClosed() {
-		return e.conn, nil
+	if cn := e.conn.Load(); cn != nil && !cn.isClosed() {
+		return cn, nil
 	}
 	d := net.Dialer{Timeout: c.cfg.DialTimeout}
 	nc, err := d.DialContext(ctx, "tcp", addr)
@@ -482,6 +485,9 @@ func (c *Client) getConn(ctx context.Context, addr string) (*conn, error) {
 		}
 		nc = tconn
 	}
+	if testHookAfterDial != nil {
+		testHookAfterDial()
+	}
 	cn := &conn{client: c, addr: addr, nc: nc, pending: map[int32]*call{}, closedCh: make(chan struct{}), kick: make(chan struct{}, 1)}
 	c.mu.Lock()
 	if c.closed {
@@ -491,7 +497,7 @@ func (c *Client) getConn(ctx context.Context, addr string) (*conn, error) {
 	}
 	c.wg.Add(2)
 	c.mu.Unlock()
-	e.conn = cn
+	e.conn.Store(cn)
 	go cn.readLoop()
 	go cn.flushLoop()
 	c.log.Debug("connected", "addr", addr)

@@ -476,3 +476,37 @@ func TestRPCAsyncUntil(t *testing.T) {
 	default:
 	}
 }
+
+// TestRPCDialWhileTheSweeperRuns: a dial that takes longer than a sweeper tick (the hook holds it
+// after connecting, with the entry's lock held) must not deadlock with the deadline sweeper,
+// which reads every entry's connection holding the client's lock. It hung (getConn, the sweeper
+// and every connection's reader blocked on locks) when entry.current took the entry's lock;
+// mqbench e2e's ASYNC_MASTER row met it when the producer dialled the new master.
+func TestRPCDialWhileTheSweeperRuns(t *testing.T) {
+	f := startFake(t, echoFn)
+	c := newClient(t, Config{})
+	got := make(chan error, 1)
+	// A call with a deadline starts the sweeper (and dials f).
+	if err := c.InvokeAsyncRawUntil(time.Now().Add(5*time.Second), f.addr(), remoting.NewRequest(1, nil, nil), func(_ *remoting.Command, err error) { got <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	testHookAfterDial = func() { time.Sleep(10 * sweepInterval) } // several sweeper ticks
+	defer func() { testHookAfterDial = nil }()
+	f2 := startFake(t, echoFn)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Invoke(ctx10(t), f2.addr(), remoting.NewRequest(1, nil, nil))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("invoke over the new connection: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the dial and the deadline sweeper deadlocked")
+	}
+}
