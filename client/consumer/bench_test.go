@@ -1,12 +1,8 @@
 package consumer
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
-	"io"
-	"net"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -16,24 +12,15 @@ import (
 	"github.com/skiffmq/skiff/client"
 	"github.com/skiffmq/skiff/internal/message"
 	"github.com/skiffmq/skiff/internal/remoting"
+	"github.com/skiffmq/skiff/internal/testutil"
 )
 
-// pullServer is the least a broker can do for the pull benchmark: it is the consumer's name
-// server and broker at once, answers every pull with one fixed FOUND answer of n records of
-// size bytes (only the opaque patched in) and route requests with a route to itself, and
-// allocates nothing per pull, so the benchmark's allocations are the SDK's.
-type pullServer struct {
-	l  net.Listener
-	wg sync.WaitGroup
-}
-
-func newPullServer(b *testing.B, n, size int) *pullServer {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := &pullServer{l: l}
+// newPullServer is the least a broker can do for the pull benchmark: the consumer's name server
+// (a route of one broker at its own address, 4 queues) and that broker, answering every pull with
+// the same n records of size bytes (encoded once), so the benchmark's allocations are the SDK's.
+func newPullServer(b *testing.B, n, size int) *testutil.FixedServer {
 	var body []byte
+	var err error
 	for i := range n {
 		m := &message.Message{Topic: "BenchTopic", QueueID: 0, QueueOffset: int64(i), CommitLogOffset: int64(i) * 1200,
 			BornTimestamp: 1700000000123 + int64(i), BornHost: netip.MustParseAddrPort("10.0.0.7:53211"),
@@ -44,86 +31,16 @@ func newPullServer(b *testing.B, n, size int) *pullServer {
 			b.Fatal(err)
 		}
 	}
-	answer := func(resp *remoting.Command) []byte {
-		resp.MarkResponse()
-		resp.SerializeType = remoting.SerializeRocketMQ
-		f, err := resp.Encode()
-		if err != nil {
-			b.Fatal(err)
-		}
-		return f
-	}
-	found := remoting.NewResponse(&remoting.Command{}, remoting.Success, "")
-	found.ExtFields = map[string]string{"nextBeginOffset": strconv.Itoa(n), "minOffset": "0", "maxOffset": "1000000",
-		"suggestWhichBrokerId": "0"}
-	found.Body = body
-	route := remoting.NewResponse(&remoting.Command{}, remoting.Success, "")
-	route.Body = []byte(`{"queueDatas":[{"brokerName":"b1","readQueueNums":4,"writeQueueNums":4,"perm":6,"topicSysFlag":0}],` +
-		`"brokerDatas":[{"cluster":"c","brokerName":"b1","brokerAddrs":{"0":"` + l.Addr().String() + `"}}]}`)
-	frames := map[int32][]byte{remoting.PullMessage: answer(found), remoting.GetRouteInfoByTopic: answer(route)}
-	empty := answer(remoting.NewResponse(&remoting.Command{}, remoting.Success, ""))
-	var mu sync.Mutex
-	var conns []net.Conn
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			s.wg.Add(1)
-			go func() { defer s.wg.Done(); serveFixed(c, frames, empty) }()
-		}
-	}()
-	b.Cleanup(func() {
-		_ = l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		s.wg.Wait()
+	return testutil.NewFixedServer(b, func(addr string) map[int32]*remoting.Command {
+		found := remoting.NewResponse(&remoting.Command{}, remoting.Success, "")
+		found.ExtFields = map[string]string{"nextBeginOffset": strconv.Itoa(n), "minOffset": "0", "maxOffset": "1000000",
+			"suggestWhichBrokerId": "0"}
+		found.Body = body
+		route := remoting.NewResponse(&remoting.Command{}, remoting.Success, "")
+		route.Body = []byte(`{"queueDatas":[{"brokerName":"b1","readQueueNums":4,"writeQueueNums":4,"perm":6,"topicSysFlag":0}],` +
+			`"brokerDatas":[{"cluster":"c","brokerName":"b1","brokerAddrs":{"0":"` + addr + `"}}]}`)
+		return map[int32]*remoting.Command{remoting.PullMessage: found, remoting.GetRouteInfoByTopic: route}
 	})
-	return s
-}
-
-// serveFixed answers each binary-header request with frames[code] (else empty), the opaque
-// patched in.
-func serveFixed(c net.Conn, frames map[int32][]byte, empty []byte) {
-	br := bufio.NewReaderSize(c, 64<<10)
-	var frame, out []byte
-	for {
-		var lb [4]byte
-		if _, err := io.ReadFull(br, lb[:]); err != nil {
-			return
-		}
-		n := int(binary.BigEndian.Uint32(lb[:]))
-		if cap(frame) < n {
-			frame = make([]byte, n)
-		}
-		frame = frame[:n]
-		if _, err := io.ReadFull(br, frame); err != nil || frame[0] != remoting.SerializeRocketMQ {
-			return
-		}
-		hdr := frame[4:]
-		a, ok := frames[int32(int16(binary.BigEndian.Uint16(hdr)))]
-		if !ok {
-			a = empty
-		}
-		start := len(out)
-		out = append(out, a...)
-		binary.BigEndian.PutUint32(out[start+4+4+5:], binary.BigEndian.Uint32(hdr[5:]))
-		if br.Buffered() == 0 || len(out) > 64<<10 {
-			if _, err := c.Write(out); err != nil {
-				return
-			}
-			out = out[:0]
-		}
-	}
 }
 
 // BenchmarkPull measures the SDK's pull path (PullConsumer.PullWait: the request, the transport,
@@ -133,7 +50,7 @@ func serveFixed(c net.Conn, frames map[int32][]byte, empty []byte) {
 // server's reads and writes.
 func BenchmarkPull(b *testing.B) {
 	s := newPullServer(b, 32, 1024)
-	pc, err := NewPullConsumer("bench", WithNameServers(s.l.Addr().String()))
+	pc, err := NewPullConsumer("bench", WithNameServers(s.Addr()))
 	if err != nil {
 		b.Fatal(err)
 	}
