@@ -617,30 +617,34 @@ func goroutineProbe(url, save string) string {
 	return fmt.Sprintf("goroutines %d, parked in ha.(*Master).WaitAck %d", total, parked)
 }
 
-// metricValue reads the unlabelled metric name from the broker pid's /metrics; false for a process
-// that is not a broker of this run or does not export it.
-func (e *e2e) metricValue(pid int, name string) (float64, bool) {
+// brokerMetrics are the unlabelled metrics of the broker pid's /metrics, read once; nil for a
+// process that is not a broker of this run (or when the read fails).
+func (e *e2e) brokerMetrics(pid int) map[string]float64 {
 	url, ok := e.metrics[pid]
 	if !ok {
-		return 0, false
+		return nil
 	}
 	cl := http.Client{Timeout: 3 * time.Second}
 	resp, err := cl.Get(url)
 	if err != nil {
-		return 0, false
+		return nil
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, false
+		return nil
 	}
+	m := map[string]float64{}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, found := strings.CutPrefix(line, name+" "); found {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return f, err == nil
+		name, v, found := strings.Cut(line, " ")
+		if !found || strings.ContainsAny(name, "{#") {
+			continue
+		}
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+			m[name] = f
 		}
 	}
-	return 0, false
+	return m
 }
 
 // perf starts `perf record -g -p pid -o out` and returns the function that stops it.
@@ -803,6 +807,7 @@ func (e *e2e) publish(name, nsAddr, topic string, np, inflight, pid int) (Row, e
 	}
 	run(min(2*time.Second, e.dur/4), &latencies{})
 	lat := &latencies{}
+	m0 := e.brokerMetrics(pid) // read before the CPU window opens: the read costs the broker CPU
 	cpu := startCPU(pid)
 	load := startCPU(os.Getpid()) // the SDK load runs in this process
 	var slaveCPU cpuMeter
@@ -815,24 +820,22 @@ func (e *e2e) publish(name, nsAddr, topic string, np, inflight, pid int) (Row, e
 	} else {
 		probed <- ""
 	}
-	prefault0, prefaultOK := e.metricValue(pid, "skiff_store_prefault_cpu_seconds_total")
-	flushes0, flushesOK := e.metricValue(pid, "skiff_commitlog_flush_seconds_count")
-	flushSum0, _ := e.metricValue(pid, "skiff_commitlog_flush_seconds_sum")
 	t0 := time.Now()
 	ok, failed := run(e.dur, lat)
 	elapsed := time.Since(t0)
 	row.Note = <-probed
 	row.ServerCPU = cpu.usPerMsg(ok)
 	row.LoadCPU = load.usPerMsg(ok)
-	if prefault1, ok1 := e.metricValue(pid, "skiff_store_prefault_cpu_seconds_total"); prefaultOK && ok1 && ok > 0 {
-		row.PrefaultCPU = (prefault1 - prefault0) * 1e6 / float64(ok)
-	}
-	if flushes1, ok1 := e.metricValue(pid, "skiff_commitlog_flush_seconds_count"); flushesOK && ok1 && strings.Contains(name, "SYNC_FLUSH") && flushes1 > flushes0 {
-		// Group commit: how many acknowledged messages each msync covered on average.
-		f := flushes1 - flushes0
-		flushSum1, _ := e.metricValue(pid, "skiff_commitlog_flush_seconds_sum")
-		row.Note = strings.TrimPrefix(row.Note+fmt.Sprintf("; %.0f msyncs/s, %.1f messages per msync, %.2f ms per msync",
-			f/elapsed.Seconds(), float64(ok)/f, (flushSum1-flushSum0)*1e3/f), "; ")
+	if m1 := e.brokerMetrics(pid); m0 != nil && m1 != nil {
+		const prefault, flushes, flushSum = "skiff_store_prefault_cpu_seconds_total", "skiff_commitlog_flush_seconds_count", "skiff_commitlog_flush_seconds_sum"
+		if ok > 0 {
+			row.PrefaultCPU = (m1[prefault] - m0[prefault]) * 1e6 / float64(ok)
+		}
+		if f := m1[flushes] - m0[flushes]; strings.Contains(name, "SYNC_FLUSH") && f > 0 {
+			// Group commit: how many acknowledged messages each msync covered on average.
+			row.Note = strings.TrimPrefix(row.Note+fmt.Sprintf("; %.0f msyncs/s, %.1f messages per msync, %.2f ms per msync",
+				f/elapsed.Seconds(), float64(ok)/f, (m1[flushSum]-m0[flushSum])*1e3/f), "; ")
+		}
 	}
 	if e.slavePid != 0 {
 		row.SlaveCPU = slaveCPU.usPerMsg(ok)
