@@ -106,9 +106,30 @@ type sendOp struct {
 	req     remoting.Command // a detached deferred send's request: code, opaque, flag, serialization
 	bodyLen int
 	pooled  bool
+
+	// A deferred send's answer (storeDeferred): the promise, the join of its flush and replica
+	// waits, and what the answer reads once they are over. j's callbacks (op.reply its answer)
+	// are bound once per pooled op and kept across reuse, so a deferred send allocates none.
+	d     server.Deferred
+	j     joinedWrite
+	send  *Send
+	conn  *server.Conn
+	dreq  *remoting.Command // the request the answer reads: &op.req (detached) or an owned copy
+	dps   *pendingSend
+	cfg   Config
+	start time.Time
 }
 
-var sendOps = sync.Pool{New: func() any { return new(sendOp) }}
+var sendOps sync.Pool
+
+func init() {
+	// Set here: New refers to reply, which puts ops back into sendOps.
+	sendOps.New = func() any {
+		op := new(sendOp)
+		op.j.bind(op.reply) // method values: allocated once per pooled op
+		return op
+	}
+}
 
 // newSendOp returns a zero op, from the pool when pooled.
 func newSendOp(pooled bool) *sendOp {
@@ -125,7 +146,9 @@ func newSendOp(pooled bool) *sendOp {
 func (op *sendOp) release() {
 	if op.pooled {
 		props, group := op.props[:0], op.group[:0]
+		cb := op.j.joinCallbacks
 		*op = sendOp{}
+		op.j.joinCallbacks = cb
 		if cap(props) <= maxPooledProps {
 			op.props = props
 		}
@@ -171,7 +194,9 @@ type pendingSend struct {
 // master's) answering goroutine writes it after the msync (and the slave's ack) covering the
 // messages, so no worker waits for the disk and one msync answers every send in flight; the
 // server's Drain waits for such answers. The op goes back to the pool only after Deferred.Answer
-// encoded its answer (out of line: its closures are allocated only here).
+// encoded its answer. The op holds the promise (Conn.DeferInto), the join of the waits and what
+// the answer reads, and its callbacks are bound once per pooled op: a deferred send allocates
+// nothing here either.
 func (p *Send) storeDeferred(c *server.Conn, req *remoting.Command, op *sendOp, ps *pendingSend, cfg Config, start time.Time) *remoting.Command {
 	if req.Borrowed() { // a plain single message (Handle): keep what the answer reads, drop the rest
 		op.req = remoting.Command{Code: req.Code, Opaque: req.Opaque, Flag: req.Flag, SerializeType: req.SerializeType}
@@ -179,23 +204,30 @@ func (p *Send) storeDeferred(c *server.Conn, req *remoting.Command, op *sendOp, 
 		op.group = append(op.group[:0], op.sh.ProducerGroup...)
 		op.sh = sendHeader{Topic: op.sh.Topic, ProducerGroup: protocol.AliasString(op.group)}
 	}
-	d := c.Defer(req)
+	op.send, op.conn, op.dreq, op.dps, op.cfg, op.start = p, c, req, ps, cfg, start
+	if op.j.done == nil { // an op not from the pool
+		op.j.bind(op.reply)
+	}
+	c.DeferInto(&op.d, req)
 	settled := false
 	defer func() {
 		if !settled { // a panic below: the server answers SYSTEM_ERROR, the promise must not stay owed
-			d.Answer(nil)
+			op.d.Answer(nil)
 		}
 	}()
-	reply := func(w WriteResult) {
-		d.Answer(p.answer(c, req, op, ps, cfg, start, w))
-		op.release()
-	}
-	w, deferred := p.Writer.writeThen(ps.kind, &op.props, reply, ps.msgs)
+	w, deferred := p.Writer.writeJoined(ps.kind, &op.props, &op.j, ps.msgs)
 	settled = true
 	if !deferred {
-		reply(w)
+		op.reply(w)
 	}
 	return nil
+}
+
+// reply answers a deferred send once its write is over (on the store's or the HA master's
+// answering goroutine, or in storeDeferred when nothing was deferred) and puts the op back.
+func (op *sendOp) reply(w WriteResult) {
+	op.d.Answer(op.send.answer(op.conn, op.dreq, op, op.dps, op.cfg, op.start, w))
+	op.release()
 }
 
 // answer builds the response to a finished write and records the stored messages.

@@ -138,11 +138,16 @@ func (w *Writer) Defers() bool {
 // final result with deferred=false and never calls done. A Replicator that cannot defer still
 // waits on the caller's goroutine.
 func (w *Writer) WriteThen(kind WriteKind, done func(WriteResult), msgs ...*message.Message) (WriteResult, bool) {
-	return w.writeThen(kind, nil, done, msgs)
+	j := new(joinedWrite)
+	j.bind(done)
+	return w.writeJoined(kind, nil, j, msgs)
 }
 
-// writeThen is WriteThen with the rewrite's scratch buffer (see rewrite).
-func (w *Writer) writeThen(kind WriteKind, scratch *[]byte, done func(WriteResult), msgs []*message.Message) (WriteResult, bool) {
+// writeJoined is WriteThen with the rewrite's scratch buffer (see rewrite) and the caller's
+// join j (bound to done with j.bind; zero otherwise). j may be reused once done has run or
+// writeJoined returned deferred=false: the send processor keeps it in its pooled op, so a
+// deferred write allocates no join and no callback.
+func (w *Writer) writeJoined(kind WriteKind, scratch *[]byte, j *joinedWrite, msgs []*message.Message) (WriteResult, bool) {
 	ds, storeDefers := w.Store.(DeferringStore)
 	rep := w.replicator()
 	dr, repDefers := rep.(DeferringReplicator)
@@ -150,15 +155,12 @@ func (w *Writer) writeThen(kind WriteKind, scratch *[]byte, done func(WriteResul
 		return w.write(kind, scratch, msgs), false
 	}
 	w.rewrite(kind, msgs, scratch)
-	j := &joinedWrite{done: done}
+	j.put, j.replica = commitlog.PutResult{}, ReplicaOK
 	j.left.Store(3) // the flush, the replica wait and this call (nothing answers before it returns)
 	var res commitlog.PutResult
 	putDeferred := false
 	if storeDefers {
-		res, putDeferred = ds.PutMessagesThen(msgs, func(r commitlog.PutResult) {
-			j.put = r
-			j.finish()
-		})
+		res, putDeferred = ds.PutMessagesThen(msgs, j.onPut)
 	} else {
 		res = w.put(msgs)
 	}
@@ -174,10 +176,7 @@ func (w *Writer) writeThen(kind WriteKind, scratch *[]byte, done func(WriteResul
 	case rep == nil || !(WriteResult{PutResult: res}).OK():
 		j.left.Add(-1)
 	case repDefers:
-		st, d := dr.ReplicateThen(res, w.replicaWait(kind, msgs), func(st ReplicaStatus) {
-			j.replica = st
-			j.finish()
-		})
+		st, d := dr.ReplicateThen(res, w.replicaWait(kind, msgs), j.onReplica)
 		if repDeferred = d; !d {
 			j.replica = st
 			j.left.Add(-1)
@@ -202,11 +201,35 @@ func (w *Writer) put(msgs []*message.Message) commitlog.PutResult {
 }
 
 // joinedWrite answers a deferred write once both its flush and its replica wait are over.
+// onPut and onReplica are its own methods bound once (bind), so that a reused join costs no
+// closure per write.
 type joinedWrite struct {
 	left    atomic.Int32 // parts still running (flush, replica wait, WriteThen); the one that brings it to 0 answers
 	put     commitlog.PutResult
 	replica ReplicaStatus
-	done    func(WriteResult)
+	joinCallbacks
+}
+
+// joinCallbacks are a joinedWrite's bound callbacks: done, and its own flushed and replicated.
+type joinCallbacks struct {
+	done      func(WriteResult)
+	onPut     func(commitlog.PutResult)
+	onReplica func(ReplicaStatus)
+}
+
+// bind makes done the join's answer and binds its callbacks (three allocations, once).
+func (j *joinedWrite) bind(done func(WriteResult)) {
+	j.done, j.onPut, j.onReplica = done, j.flushed, j.replicated
+}
+
+func (j *joinedWrite) flushed(r commitlog.PutResult) {
+	j.put = r
+	j.finish()
+}
+
+func (j *joinedWrite) replicated(st ReplicaStatus) {
+	j.replica = st
+	j.finish()
 }
 
 func (j *joinedWrite) finish() {

@@ -24,15 +24,25 @@ type Deferred struct {
 // req later keeps req.Own() (an inline request is lent only until the handler returns). Every Deferred must be answered once, even when the connection has
 // closed meanwhile (the answer is then dropped), or Drain waits for it until its deadline.
 func (c *Conn) Defer(req *remoting.Command) *Deferred {
+	d := new(Deferred)
+	c.DeferInto(d, req)
+	return d
+}
+
+// DeferInto is Defer with the caller's Deferred: it makes *d a new promise of an answer to req
+// (no allocation; the send processor keeps d in its pooled per-send state). d may be reused
+// for another request once its Answer has returned: Answer reads nothing of d afterwards.
+func (c *Conn) DeferInto(d *Deferred, req *remoting.Command) {
 	c.srv.owed.Add(1)
-	return &Deferred{c: c, code: req.Code, opaque: req.Opaque, flag: req.Flag, serType: req.SerializeType}
+	d.c, d.code, d.opaque, d.flag, d.serType = c, req.Code, req.Opaque, req.Flag, req.SerializeType
+	d.answered.Store(false)
 }
 
 // Answer writes resp as the answer to the deferred request, as the server does for a handler's
 // return value: it fills opaque, the response flag and the serialization from the request. It
 // never blocks the caller: on a gnet connection the frame is queued for the event loop's next
 // write; a TLS connection (whose writes block) is written on a goroutine of its own. A oneway
-// request is not answered. Only the first call does anything. resp has been encoded when Answer
+// request is not answered. Only the first call (since Defer or DeferInto) does anything. resp has been encoded when Answer
 // returns, so its memory may be reused then (the send processor pools it).
 func (d *Deferred) Answer(resp *remoting.Command) {
 	if !d.answered.CompareAndSwap(false, true) {
@@ -46,30 +56,32 @@ func (d *Deferred) Answer(resp *remoting.Command) {
 	resp.Opaque = d.opaque
 	resp.MarkResponse()
 	resp.SerializeType = d.serType
-	if d.c.nc != nil {
-		// Encoded here, written on a goroutine: resp is not read after Answer returns.
+	c := d.c
+	if c.nc != nil {
+		// Encoded here, written on a goroutine: neither resp nor d is read after Answer returns.
 		frame, err := resp.Encode()
 		if err != nil {
-			d.dropped(err)
+			c.dropped(d.code, d.opaque, err)
 			s.owed.Add(-1)
 			return
 		}
+		code, opaque := d.code, d.opaque
 		go func() {
 			defer s.owed.Add(-1)
-			if err := d.c.writeFrame(frame); err != nil {
-				d.dropped(err)
+			if err := c.writeFrame(frame); err != nil {
+				c.dropped(code, opaque, err)
 			}
 		}()
 		return
 	}
-	if err := d.c.WriteResponse(resp); err != nil {
-		d.dropped(err)
+	if err := c.WriteResponse(resp); err != nil {
+		c.dropped(d.code, d.opaque, err)
 	}
 	s.owed.Add(-1)
 }
 
-func (d *Deferred) dropped(err error) {
-	d.c.srv.log.Debug("deferred response dropped", "addr", d.c.remote, "code", d.code, "opaque", d.opaque, "err", err)
+func (c *Conn) dropped(code, opaque int32, err error) {
+	c.srv.log.Debug("deferred response dropped", "addr", c.remote, "code", code, "opaque", opaque, "err", err)
 }
 
 // Owed is the number of deferred answers not written yet (Conn.Defer without Answer).

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -103,5 +104,45 @@ func TestServerDeferredAnswerToClosedConnectionIsNotOwed(t *testing.T) {
 	}
 	if n := f.srv.Owed(); n != 0 {
 		t.Fatalf("owed %d", n)
+	}
+}
+
+// TestServerDeferIntoReusesADeferred: one Deferred, made again with DeferInto once its Answer
+// returned, promises and writes the answer of every request it is given in turn (each with its
+// own opaque), and the server owes nothing after the last one.
+func TestServerDeferIntoReusesADeferred(t *testing.T) {
+	var d Deferred
+	owed := make(chan *remoting.Command, 1)
+	f := startServer(t, Config{}, func(s *Server) {
+		s.HandleRaw(codeDefer, PoolSend, func(_ context.Context, c *Conn, req *remoting.Command) *remoting.Command {
+			c.DeferInto(&d, req)
+			owed <- req.Own()
+			return nil
+		})
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 3 {
+		req := remoting.NewRequest(codeDefer, nil, nil)
+		got := make(chan *remoting.Command, 1)
+		if err := f.cli.InvokeAsync(ctx, f.srv.Addr(), req, func(r *remoting.Command, err error) {
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+			}
+			got <- r
+		}); err != nil {
+			t.Fatal(err)
+		}
+		r := <-owed
+		if n := f.srv.Owed(); n != 1 {
+			t.Fatalf("request %d: owed %d, want 1", i, n)
+		}
+		d.Answer(remoting.NewResponse(r, remoting.Success, strconv.Itoa(i)))
+		if a := <-got; a == nil || a.Remark != strconv.Itoa(i) || a.Opaque != req.Opaque {
+			t.Fatalf("request %d (opaque %d) answered %+v", i, req.Opaque, a)
+		}
+	}
+	if n := f.srv.Owed(); n != 0 {
+		t.Fatalf("owed %d after the last answer", n)
 	}
 }
