@@ -114,3 +114,35 @@ func replaceTilde(p string) string {
 	}
 	return p
 }
+
+// TestConfigQuickStartBindsLoopback decodes the name-server configuration that
+// scripts/quickstart.sh writes (the heredoc between "cat > data/namesrv.toml <<TOML" and "TOML")
+// and checks that the quick start's name server and its dashboard listen on 127.0.0.1 only, as
+// conf/namesrv.toml and conf/broker.toml do (the broker's side is TestConfigBrokerShippedDefaults'
+// file, which the script passes unchanged).
+func TestConfigQuickStartBindsLoopback(t *testing.T) {
+	script, err := os.ReadFile(filepath.Join("..", "scripts", "quickstart.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)cat > data/namesrv\.toml <<TOML\n(.*?)\nTOML\n`).FindSubmatch(script)
+	if m == nil {
+		t.Fatal("scripts/quickstart.sh no longer writes data/namesrv.toml with a <<TOML heredoc; update this test")
+	}
+	body := regexp.MustCompile(`\$\{SKIFF_DASHBOARD_PORT:-(\d+)\}`).ReplaceAll(m[1], []byte("$1"))
+	path := filepath.Join(t.TempDir(), "namesrv.toml")
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := namesrv.DefaultConfig()
+	if err := config.Load(path, &cfg); err != nil {
+		t.Fatalf("the quick start's namesrv.toml: %v\n%s", err, body)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("the quick start's namesrv.toml: %v\n%s", err, body)
+	}
+	if cfg.BindAddress != "127.0.0.1" || cfg.HTTPBindAddress != "127.0.0.1" || cfg.HTTPPort == 0 {
+		t.Fatalf("the quick start's name server binds %q, its dashboard %q:%d (want 127.0.0.1 for both, dashboard on)\n%s",
+			cfg.BindAddress, cfg.HTTPBindAddress, cfg.HTTPPort, body)
+	}
+}

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 mkdir -p data
 cat > data/namesrv.toml <<TOML
 listenPort = 9876
+bindAddress = "127.0.0.1"
 kvConfigPath = "./data/namesrv/kvConfig.json"
 httpPort = ${SKIFF_DASHBOARD_PORT:-8080}
 TOML
