@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/skiffmq/skiff/broker/processor"
 	"github.com/skiffmq/skiff/internal/httpapi"
 	"github.com/skiffmq/skiff/internal/metrics"
 )
@@ -169,10 +170,32 @@ func (b *Broker) recordPull(topic string, msgs, bytes int, start time.Time) {
 	b.pullLatency().Observe(time.Since(start))
 }
 
+// sendMeter is the send processor's meter of topic (processor.Send.Meter; it keeps it per
+// connection and topic, so a send records itself without the topicMetrics lookup).
+func (b *Broker) sendMeter(topic string) processor.SendMeter {
+	if b.metrics == nil {
+		return noSendMeter{}
+	}
+	return b.topicMetricsOf(topic)
+}
+
+type noSendMeter struct{}
+
+func (noSendMeter) RecordSend(int, int, time.Time) {}
+
+// RecordSend counts an accepted send of n messages and bytes body bytes (as recordSend).
+func (tm *topicMetrics) RecordSend(n, bytes int, start time.Time) {
+	tm.msgsIn.Add(n)
+	tm.bytesIn.Add(bytes)
+	tm.sendHist.Observe(time.Since(start))
+}
+
 // topicMetrics are one topic's counters, looked up once per topic (building a labelled metric
-// name per message cost the send path a string and a map lookup each).
+// name per message cost the send path a string and a map lookup each), and the broker's send
+// latency histogram.
 type topicMetrics struct {
 	msgsIn, bytesIn, msgsOut, bytesOut metrics.Counter
+	sendHist                           metrics.Histogram
 }
 
 func (b *Broker) topicMetricsOf(topic string) *topicMetrics {
@@ -183,6 +206,7 @@ func (b *Broker) topicMetricsOf(topic string) *topicMetrics {
 	tm := &topicMetrics{
 		msgsIn: b.metrics.Counter("skiff_messages_in_total", "topic", topic), bytesIn: b.metrics.Counter("skiff_bytes_in_total", "topic", topic),
 		msgsOut: b.metrics.Counter("skiff_messages_out_total", "topic", topic), bytesOut: b.metrics.Counter("skiff_bytes_out_total", "topic", topic),
+		sendHist: b.sendLatency(),
 	}
 	v, _ := b.topicMetrics.LoadOrStore(topic, tm)
 	return v.(*topicMetrics)

@@ -18,6 +18,12 @@ type Store interface {
 	MaxOffsetInQueue(topic string, queueID int32) int64
 }
 
+// SendMeter records the sends stored in one topic (the broker's per-topic counters and its
+// send-latency histogram): n messages of bytes body bytes, received at start.
+type SendMeter interface {
+	RecordSend(n, bytes int, start time.Time)
+}
+
 // Topics is the topic table (*metadata.Topics implements it).
 type Topics interface {
 	Get(name string) (metadata.TopicConfig, bool)

@@ -35,9 +35,16 @@ type Send struct {
 	// lets every send through.
 	CheckSend func(req *remoting.Command) *remoting.Command
 	// Observe records an answered send that stored n messages of bytes body bytes; may be nil.
+	// Meter, when set, is used instead.
 	Observe func(topic string, n, bytes int, start time.Time)
+	// Meter returns the recorder of the sends stored in topic. It is asked once per connection,
+	// producer group and topic (together with Produced), and kept in the connection's memo
+	// (sendMemo), so that a send on a connection that sent there before records itself with no
+	// lookup; may be nil (then Observe).
+	Meter func(topic string) SendMeter
 	// Produced records that connection c stored messages in topic as producer group (group and
-	// topic alias the request frame: copy to keep); may be nil.
+	// topic alias the request frame: copy to keep); may be nil. With Meter set it is called only
+	// for a pair the connection's memo does not hold yet.
 	Produced func(c *server.Conn, group, topic string)
 }
 
@@ -61,7 +68,13 @@ type Send struct {
 // or a delayed message, whose answer or rewrite reads more of it) owns a copy of the request
 // (req.Own()) and decodes its header again from that copy.
 func (p *Send) Handle(_ context.Context, c *server.Conn, req *remoting.Command) *remoting.Command {
-	start := time.Now()
+	var start time.Time
+	if c != nil && req.Borrowed() { // inline: the loop read the clock once for its turn
+		start = c.TurnStart()
+	}
+	if start.IsZero() {
+		start = time.Now()
+	}
 	defers := c != nil && p.Writer.Defers() // decided once: a lent request is detached or owned only on this path
 	op := newSendOp(c != nil)
 	var err error
@@ -82,7 +95,7 @@ func (p *Send) Handle(_ context.Context, c *server.Conn, req *remoting.Command) 
 	if defers {
 		return p.storeDeferred(c, req, op, ps, cfg, start)
 	}
-	return p.finish(c, req, op, p.answer(c, req, op, ps, cfg, start, p.Writer.write(ps.kind, &op.props, ps.msgs)))
+	return p.finish(c, req, op, p.answer(c, req, op, ps, cfg, start, p.Writer.write(ps.kind, &op.props, &cfg, ps.msgs)))
 }
 
 // sendOp is one send's state: the decoded header, the message of a single send and its
@@ -215,7 +228,7 @@ func (p *Send) storeDeferred(c *server.Conn, req *remoting.Command, op *sendOp, 
 			op.d.Answer(nil)
 		}
 	}()
-	w, deferred := p.Writer.writeJoined(ps.kind, &op.props, &op.j, ps.msgs)
+	w, deferred := p.Writer.writeJoined(ps.kind, &op.props, &cfg, &op.j, ps.msgs)
 	settled = true
 	if !deferred {
 		op.reply(w)
@@ -233,15 +246,74 @@ func (op *sendOp) reply(w WriteResult) {
 // answer builds the response to a finished write and records the stored messages.
 func (p *Send) answer(c *server.Conn, req *remoting.Command, op *sendOp, ps *pendingSend, cfg Config, start time.Time, w WriteResult) *remoting.Command {
 	resp := p.sendResponse(req, w, ps.queueID, cfg, op, ps.msgs...)
-	if n := w.Stored(); n > 0 {
-		if p.Observe != nil {
-			p.Observe(op.sh.Topic, n, op.bodyLen, start)
-		}
-		if p.Produced != nil {
-			p.Produced(c, op.sh.ProducerGroup, op.sh.Topic)
+	p.record(c, op, w, start)
+	return resp
+}
+
+// record records the messages a finished write stored (statistics, the producer table).
+func (p *Send) record(c *server.Conn, op *sendOp, w WriteResult, start time.Time) {
+	n := w.Stored()
+	if n <= 0 {
+		return
+	}
+	if p.Meter != nil {
+		p.meterOf(c, op.sh.ProducerGroup, op.sh.Topic).RecordSend(n, op.bodyLen, start)
+		return
+	}
+	if p.Observe != nil {
+		p.Observe(op.sh.Topic, n, op.bodyLen, start)
+	}
+	if p.Produced != nil {
+		p.Produced(c, op.sh.ProducerGroup, op.sh.Topic)
+	}
+}
+
+// sendMemo is a connection's memo (server.Conn.Memo) of the (producer group, topic) pairs its
+// sends were recorded under, with each topic's meter: a pair found here was handed to Produced
+// already and needs no lookup. It is replaced as a whole when a pair is added (copy on write:
+// sends of one connection may run on several workers) and holds at most maxMemoPairs pairs;
+// the sends of a pair beyond those take the lookups every time, as without a memo.
+type sendMemo struct {
+	n     int
+	pairs [maxMemoPairs]memoPair
+}
+
+type memoPair struct {
+	group, topic string
+	meter        SendMeter
+}
+
+const maxMemoPairs = 8
+
+// meterOf returns topic's meter for a send of group on c, from c's memo when the pair is in it;
+// otherwise it asks Meter, records the pair with Produced and adds it to the memo.
+func (p *Send) meterOf(c *server.Conn, group, topic string) SendMeter {
+	var memo *sendMemo
+	if c != nil {
+		memo, _ = c.Memo().Load().(*sendMemo)
+		if memo != nil {
+			for i := range memo.n {
+				if e := &memo.pairs[i]; e.topic == topic && e.group == group {
+					return e.meter
+				}
+			}
 		}
 	}
-	return resp
+	m := p.Meter(topic)
+	if p.Produced != nil {
+		p.Produced(c, group, topic)
+	}
+	if c != nil && (memo == nil || memo.n < maxMemoPairs) {
+		next := new(sendMemo)
+		if memo != nil {
+			*next = *memo
+		}
+		// group and topic may alias the request frame (a lent request).
+		next.pairs[next.n] = memoPair{group: strings.Clone(group), topic: strings.Clone(topic), meter: m}
+		next.n++
+		c.Memo().Store(next)
+	}
+	return m
 }
 
 // send checks a send and builds its messages: either an answer (refused) or the write to do.

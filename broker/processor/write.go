@@ -93,12 +93,12 @@ type Writer struct {
 
 // Write stores msgs (one message, or a batch of one topic and queue).
 func (w *Writer) Write(kind WriteKind, msgs ...*message.Message) WriteResult {
-	return w.write(kind, nil, msgs)
+	return w.write(kind, nil, nil, msgs)
 }
 
-// write is Write with the rewrite's scratch buffer (see rewrite).
-func (w *Writer) write(kind WriteKind, scratch *[]byte, msgs []*message.Message) WriteResult {
-	w.rewrite(kind, msgs, scratch)
+// write is Write with the rewrite's scratch buffer and configuration (see rewrite).
+func (w *Writer) write(kind WriteKind, scratch *[]byte, cfg *Config, msgs []*message.Message) WriteResult {
+	w.rewrite(kind, msgs, scratch, cfg)
 	res := w.put(msgs)
 	if w.OnPut != nil {
 		w.OnPut(res)
@@ -140,21 +140,21 @@ func (w *Writer) Defers() bool {
 func (w *Writer) WriteThen(kind WriteKind, done func(WriteResult), msgs ...*message.Message) (WriteResult, bool) {
 	j := new(joinedWrite)
 	j.bind(done)
-	return w.writeJoined(kind, nil, j, msgs)
+	return w.writeJoined(kind, nil, nil, j, msgs)
 }
 
-// writeJoined is WriteThen with the rewrite's scratch buffer (see rewrite) and the caller's
+// writeJoined is WriteThen with the rewrite's scratch buffer and configuration (see rewrite) and the caller's
 // join j (bound to done with j.bind; zero otherwise). j may be reused once done has run or
 // writeJoined returned deferred=false: the send processor keeps it in its pooled op, so a
 // deferred write allocates no join and no callback.
-func (w *Writer) writeJoined(kind WriteKind, scratch *[]byte, j *joinedWrite, msgs []*message.Message) (WriteResult, bool) {
+func (w *Writer) writeJoined(kind WriteKind, scratch *[]byte, cfg *Config, j *joinedWrite, msgs []*message.Message) (WriteResult, bool) {
 	ds, storeDefers := w.Store.(DeferringStore)
 	rep := w.replicator()
 	dr, repDefers := rep.(DeferringReplicator)
 	if !storeDefers && !repDefers {
-		return w.write(kind, scratch, msgs), false
+		return w.write(kind, scratch, cfg, msgs), false
 	}
-	w.rewrite(kind, msgs, scratch)
+	w.rewrite(kind, msgs, scratch, cfg)
 	j.put, j.replica = commitlog.PutResult{}, ReplicaOK
 	j.left.Store(3) // the flush, the replica wait and this call (nothing answers before it returns)
 	var res commitlog.PutResult
@@ -241,10 +241,14 @@ func (j *joinedWrite) finish() {
 // rewrite applies the rewrite of kind (sends and send-backs). A single message whose property
 // string only gains CLUSTER gets the new string in *scratch when scratch is not nil (the send
 // processor's pooled buffer: no allocation); the string aliases the buffer, so its owner must
-// not reuse it while the message is in use.
-func (w *Writer) rewrite(kind WriteKind, msgs []*message.Message, scratch *[]byte) {
+// not reuse it while the message is in use. cfg is the caller's snapshot of the configuration
+// (the send processor's, taken once per send); nil: Writer.Config.
+func (w *Writer) rewrite(kind WriteKind, msgs []*message.Message, scratch *[]byte, cfg *Config) {
 	if kind == WriteSend || kind == WriteSendBack {
-		cfg := w.Config()
+		if cfg == nil {
+			c := w.Config()
+			cfg = &c
+		}
 		if len(msgs) != 1 {
 			scratch = nil
 		}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -26,6 +27,10 @@ type Conn struct {
 	done     chan struct{} // closed when the connection closed
 
 	scratch remoting.DecodeBuffer // the request being decoded on the event loop (handler.decode); lent to dispatch
+	turnAt  time.Time             // when the event loop's current turn read its bytes (OnTraffic; event loop only)
+
+	// memo is the handlers' per-connection state (Memo); the server never reads it.
+	memo atomic.Value
 
 	mu      sync.Mutex
 	pending map[int32]chan *remoting.Command // server-to-client requests waiting for an answer
@@ -50,6 +55,17 @@ func (c *Conn) RemoteAddr() string { return c.remote }
 // RemoteAddrPort returns the peer's address parsed once when the connection opened (an IPv4
 // address mapped into IPv6 is unmapped); the zero AddrPort when it is unknown.
 func (c *Conn) RemoteAddrPort() netip.AddrPort { return c.peer }
+
+// TurnStart is the time at which the event loop read the bytes of the request an inline
+// handler is running (one clock read per read turn, which may carry many requests: the send
+// processor's latency starts there). Only an inline handler may call it (its request is lent:
+// Command.Borrowed); elsewhere it is meaningless and racy.
+func (c *Conn) TurnStart() time.Time { return c.turnAt }
+
+// Memo is a slot for a handler's per-connection state (the send processor's cache of the
+// producer groups and topics it recorded): any goroutine may Load and Store it, always with
+// the same type; the server never reads it and drops it with the connection.
+func (c *Conn) Memo() *atomic.Value { return &c.memo }
 
 // Closed reports whether the connection has closed.
 func (c *Conn) Closed() bool { return c.closed.Load() }

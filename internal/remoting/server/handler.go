@@ -65,7 +65,9 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 		c.flushOut(gc) // a Wake for queued responses
 		return gnet.None
 	}
-	c.lastRead.Store(time.Now().UnixNano())
+	now := time.Now()
+	c.lastRead.Store(now.UnixNano())
+	c.turnAt = now
 	c.beginTurn()
 	act := h.decode(c, gc)
 	// One write for the turn: what workers queued since the last one and the inline answers.
