@@ -169,8 +169,9 @@ func SignACL(secretKey string, fields iter.Seq2[string, string], body []byte) st
 }
 
 // ACLKey signs and verifies signatures for one secret key. It keeps a pool of HMAC-SHA1 states
-// (reset, not rebuilt, between requests), so a signature allocates only its string and a
-// verification nothing. It is safe for concurrent use.
+// (reset, not rebuilt, between requests), each with room for many signature strings, so that
+// neither a signature nor a verification allocates (but for a new room every sigsPerSlab
+// signatures). It is safe for concurrent use.
 type ACLKey struct {
 	pool sync.Pool // of *macState
 }
@@ -179,9 +180,33 @@ type ACLKey struct {
 // values, so that neither a signature nor a verification moves a digest to the heap or needs a
 // Content.
 type macState struct {
-	h   hash.Hash
-	sum [sha1.Size]byte
-	buf []byte // the values of SignList / VerifyList
+	h    hash.Hash
+	sum  [sha1.Size]byte
+	buf  []byte // the values of SignList / VerifyList
+	sigs []byte // room for Signature strings (signature)
+}
+
+// sigStride is the room one Signature string takes in a macState's slab (sigLen rounded up to a
+// word, so that no two strings share one), and sigsPerSlab how many a slab holds (4 KiB).
+const (
+	sigStride   = (sigLen + 7) &^ 7
+	sigsPerSlab = 4096 / sigStride
+)
+
+// signature returns the Signature for m.sum (base64) as a string carved from m's slab, so that
+// signing allocates once per sigsPerSlab signatures rather than once each. A carved string's
+// bytes are never written again (later strings go after it; a full slab is replaced, not
+// reused), so it stays valid and immutable; the garbage collector frees a slab with its last
+// string. The cost is that a request kept for long keeps its slab (4 KiB) alive.
+func (m *macState) signature() string {
+	if cap(m.sigs)-len(m.sigs) < sigStride {
+		m.sigs = make([]byte, 0, sigsPerSlab*sigStride)
+	}
+	n := len(m.sigs)
+	m.sigs = m.sigs[:n+sigStride]
+	out := m.sigs[n : n+sigLen : n+sigLen]
+	base64.StdEncoding.Encode(out, m.sum[:])
+	return protocol.AliasString(out)
 }
 
 // maxStateBuf is the largest values buffer a pooled state keeps.
@@ -214,10 +239,9 @@ func (k *ACLKey) Sign(c *Content, body []byte) string { return k.signContent(c, 
 // signContent is Sign leaving the field skip out as well (FieldSignature: nothing more).
 func (k *ACLKey) signContent(c *Content, body []byte, skip string) string {
 	m := k.sum(c, body, FieldSignature, skip)
-	var out [sigLen]byte
-	base64.StdEncoding.Encode(out[:], m.sum[:])
+	sig := m.signature()
 	k.pool.Put(m)
-	return string(out[:])
+	return sig
 }
 
 // listMax is the largest field list SignList and VerifyList order in place (as indices on the
@@ -263,14 +287,27 @@ func appendValues(buf []byte, list []kv, o []uint8, skip1, skip2 string) []byte 
 // the entry of the first run comes first, so the last entry of a key is the one that counts.
 func appendInOrder(buf []byte, list []kv, skip1, skip2 string) ([]byte, bool) {
 	n := len(list)
-	s := n // start of the second run
+	s := n         // start of the second run
+	strict := true // no key equals the one before it
 	for i := 1; i < n; i++ {
-		if keyLess(list[i].Key, list[i-1].Key) {
-			if s < n {
-				return buf, false // a third run
-			}
-			s = i
+		a, b := list[i-1].Key, list[i].Key
+		if keyLess(a, b) {
+			continue
 		}
+		if a == b {
+			strict = false
+			continue
+		}
+		if s < n {
+			return buf, false // a third run
+		}
+		s = i
+	}
+	if strict && (s == n || keyLess(list[n-1].Key, list[0].Key)) {
+		// No key repeats and the second run, if any, lies wholly before the first (the SDK's
+		// list then AccessKey and Signature, whose capitals sort before its lower-case keys):
+		// the values are the second run's then the first's, no merge needed.
+		return appendSkip(appendSkip(buf, list[s:], skip1, skip2), list[:s], skip1, skip2), true
 	}
 	for i, j := 0, s; i < s || j < n; {
 		var f *kv
@@ -295,6 +332,16 @@ func appendInOrder(buf []byte, list []kv, skip1, skip2 string) ([]byte, bool) {
 	return buf, true
 }
 
+// appendSkip appends the values of list, whose keys are distinct, but for the keys skip1 and skip2.
+func appendSkip(buf []byte, list []kv, skip1, skip2 string) []byte {
+	for i := range list {
+		if f := &list[i]; !sameKey(f.Key, skip1) && !sameKey(f.Key, skip2) {
+			buf = append(buf, f.Value...)
+		}
+	}
+	return buf
+}
+
 // sameKey is a == b, deciding on the length and the first byte before comparing the rest (a
 // request's keys mostly differ in their first byte; AccessKey and Signature have the same length).
 func sameKey(a, b string) bool {
@@ -302,7 +349,7 @@ func sameKey(a, b string) bool {
 }
 
 // sumList is sum over list (len(list) <= listMax, any order): one pass when it is one or two
-// runs in key order, else through listOrder.
+// runs in key order (appendInOrder), else through listOrder.
 func (k *ACLKey) sumList(list []kv, body []byte, skip1, skip2 string) *macState {
 	m := k.pool.Get().(*macState)
 	buf, ok := appendInOrder(m.buf[:0], list, skip1, skip2)
@@ -341,10 +388,9 @@ func (k *ACLKey) signList(list []kv, body []byte, skip string) string {
 		return k.signContent(c, body, skip)
 	}
 	m := k.sumList(list, body, FieldSignature, skip)
-	var out [sigLen]byte
-	base64.StdEncoding.Encode(out[:], m.sum[:])
+	sig := m.signature()
 	k.put(m)
-	return string(out[:])
+	return sig
 }
 
 // SignMap is Sign over a request's extFields given as a map.
@@ -384,8 +430,9 @@ func (k *ACLKey) signMap(fields map[string]string, body []byte, skip string) str
 //
 // A list header keeps the order it has, new fields appended, an existing one's last entry updated
 // (the one the receiver reads; Command.SetExt would update the first): the producer's
-// SEND_MESSAGE_V2 list is in key order and then AccessKey and Signature follow, two ordered runs
-// that the signature and the receiver's verification merge in one pass (appendInOrder).
+// SEND_MESSAGE_V2 list is in key order and then AccessKey and Signature follow, two ordered runs,
+// the second wholly before the first, that the signature and the receiver's verification read in
+// one pass each (appendInOrder).
 func (k *ACLKey) SignCommand(req *remoting.Command, accessKey, securityToken string) {
 	if req.ExtFields != nil {
 		req.ExtFields[FieldAccessKey] = accessKey
