@@ -86,7 +86,9 @@ func (t *Table) Check(r *Request) *Denial {
 	var ak, sig string
 	var ok bool
 	if r.Cmd != nil && r.Cmd.ExtFields == nil {
-		ak, ok, sig = accessFields(r.Cmd.RawExt())
+		list := r.Cmd.RawExt()
+		ak, ok, sig = accessFields(list)
+		get = func(k string) (string, bool) { return lookupLast(list, k) }
 	} else {
 		ak, ok = get(auth.FieldAccessKey)
 		sig, _ = get(auth.FieldSignature)
@@ -145,6 +147,18 @@ func accessFields(list []remoting.ExtField) (ak string, hasAK bool, sig string) 
 		}
 	}
 	return ak, hasAK, sig
+}
+
+// lookupLast is Command.Ext over a list header (the last entry of key k), deciding on the length
+// and the first byte before comparing a key whole: a send's short keys all have one byte, and the
+// full comparison of a key not known when compiling is a call.
+func lookupLast(list []remoting.ExtField, k string) (string, bool) {
+	for i := len(list) - 1; i >= 0; i-- {
+		if f := &list[i]; len(f.Key) == len(k) && (len(k) == 0 || f.Key[0] == k[0]) && f.Key == k {
+			return f.Value, true
+		}
+	}
+	return "", false
 }
 
 // verify checks r's signature under a's key, over the header in whichever form r gives it.

@@ -442,24 +442,44 @@ func (k *ACLKey) SignCommand(req *remoting.Command, accessKey, securityToken str
 		req.ExtFields[FieldSignature] = k.signMap(req.ExtFields, req.Body, FieldUniqueKeyQuery)
 		return
 	}
-	list := setLast(req.RawExt(), FieldAccessKey, accessKey)
+	list := req.RawExt()
+	ak, tok, sig := aclSlots(list)
+	list, _ = setAt(list, ak, FieldAccessKey, accessKey)
 	if securityToken != "" {
-		list = setLast(list, FieldSecurityToken, securityToken)
+		list, _ = setAt(list, tok, FieldSecurityToken, securityToken)
 	}
-	list = setLast(list, FieldSignature, k.signList(list, req.Body, FieldUniqueKeyQuery))
+	// The Signature's own entry is left out of the content, so it may be set after signing.
+	list, at := setAt(list, sig, FieldSignature, "")
+	list[at].Value = k.signList(list, req.Body, FieldUniqueKeyQuery)
 	req.SetRawExt(list)
 }
 
-// setLast sets field key to v in list: its last entry, the one that counts, when there is one,
-// else a new one at the end. It may write in list's array, as remoting.Command.SetExt does.
-func setLast(list []kv, key, v string) []kv {
+// aclSlots returns the index of the last entry of AccessKey, SecurityToken and Signature in list
+// (-1 when absent), in one pass from the end.
+func aclSlots(list []kv) (ak, tok, sig int) {
+	ak, tok, sig = -1, -1, -1
 	for i := len(list) - 1; i >= 0; i-- {
-		if sameKey(list[i].Key, key) {
-			list[i].Value = v
-			return list
+		switch k := list[i].Key; {
+		case len(k) == len(FieldAccessKey) && k == FieldAccessKey: // == len(FieldSignature)
+			ak = max(ak, i)
+		case len(k) == len(FieldSignature) && k == FieldSignature:
+			sig = max(sig, i)
+		case len(k) == len(FieldSecurityToken) && k == FieldSecurityToken:
+			tok = max(tok, i)
 		}
 	}
-	return append(list, kv{Key: key, Value: v})
+	return ak, tok, sig
+}
+
+// setAt sets field key to v in list at index i (its last entry, from aclSlots), or appends it
+// when i is -1; it returns the list and the entry's index. It may write in list's array, as
+// remoting.Command.SetExt does.
+func setAt(list []kv, i int, key, v string) ([]kv, int) {
+	if i < 0 {
+		return append(list, kv{Key: key, Value: v}), len(list)
+	}
+	list[i].Value = v
+	return list, i
 }
 
 // sigLen is the length of a Signature: base64.StdEncoding.EncodedLen(sha1.Size).
