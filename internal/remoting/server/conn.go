@@ -38,6 +38,7 @@ type Conn struct {
 	// Outbound frames are appended to out by any goroutine and written by the event loop in one
 	// write per turn (flushOut); spare is the other half of the double buffer.
 	outMu       sync.Mutex
+	owed        atomic.Int64 // deferred answers owed on this connection (deferred.go)
 	out         []byte
 	spare       []byte
 	flushQueued bool // a Wake is on its way to the event loop, or the loop is in a turn (beginTurn)

@@ -33,9 +33,29 @@ func (c *Conn) Defer(req *remoting.Command) *Deferred {
 // (no allocation; the send processor keeps d in its pooled per-send state). d may be reused
 // for another request once its Answer has returned: Answer reads nothing of d afterwards.
 func (c *Conn) DeferInto(d *Deferred, req *remoting.Command) {
-	c.srv.owed.Add(1)
-	d.c, d.code, d.opaque, d.flag, d.serType = c, req.Code, req.Opaque, req.Flag, req.SerializeType
-	d.answered.Store(false)
+	c.owe()
+	// A plain store, not answered.Store (an xchg, a full barrier): d is not shared yet.
+	*d = Deferred{c: c, code: req.Code, opaque: req.Opaque, flag: req.Flag, serType: req.SerializeType}
+}
+
+// Owed answers are counted per connection (Conn.owed, on the cache line of the outbound
+// buffer's mutex, which an answer takes anyway), and the server counts the connections that owe
+// any (Server.owing, changed only when a connection's count leaves or reaches 0): a count shared
+// by every send would move between the event loop's core and the answering goroutine's twice
+// per deferred send. Deferreds are made only by handlers, which Drain has stopped (workers) or
+// counts as running (inline) before it reads owing, so a connection's 0 -> 1 step, whose owing
+// increment follows its own, cannot be missed.
+
+func (c *Conn) owe() {
+	if c.owed.Add(1) == 1 {
+		c.srv.owing.Add(1)
+	}
+}
+
+func (c *Conn) settle() {
+	if c.owed.Add(-1) == 0 {
+		c.srv.owing.Add(-1)
+	}
 }
 
 // Answer writes resp as the answer to the deferred request, as the server does for a handler's
@@ -48,9 +68,8 @@ func (d *Deferred) Answer(resp *remoting.Command) {
 	if !d.answered.CompareAndSwap(false, true) {
 		return
 	}
-	s := d.c.srv
 	if resp == nil || d.flag&remoting.FlagOneway != 0 {
-		s.owed.Add(-1)
+		d.c.settle()
 		return
 	}
 	resp.Opaque = d.opaque
@@ -62,12 +81,12 @@ func (d *Deferred) Answer(resp *remoting.Command) {
 		frame, err := resp.Encode()
 		if err != nil {
 			c.dropped(d.code, d.opaque, err)
-			s.owed.Add(-1)
+			c.settle()
 			return
 		}
 		code, opaque := d.code, d.opaque
 		go func() {
-			defer s.owed.Add(-1)
+			defer c.settle()
 			if err := c.writeFrame(frame); err != nil {
 				c.dropped(code, opaque, err)
 			}
@@ -77,12 +96,32 @@ func (d *Deferred) Answer(resp *remoting.Command) {
 	if err := c.WriteResponse(resp); err != nil {
 		c.dropped(d.code, d.opaque, err)
 	}
-	s.owed.Add(-1)
+	c.settle()
 }
 
 func (c *Conn) dropped(code, opaque int32, err error) {
 	c.srv.log.Debug("deferred response dropped", "addr", c.remote, "code", code, "opaque", opaque, "err", err)
 }
 
-// Owed is the number of deferred answers not written yet (Conn.Defer without Answer).
-func (s *Server) Owed() int64 { return s.owed.Load() }
+// Owed is the number of deferred answers not written yet (Conn.Defer without Answer): those of
+// the open connections and of the closed ones that owed answers when they closed (an answer
+// deferred by a worker after its connection closed is not counted here, though Drain waits
+// for it).
+func (s *Server) Owed() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, c := range s.conns {
+		n += c.owed.Load()
+	}
+	still := s.closedOwing[:0]
+	for _, c := range s.closedOwing {
+		if o := c.owed.Load(); o > 0 {
+			n += o
+			still = append(still, c)
+		}
+	}
+	clear(s.closedOwing[len(still):])
+	s.closedOwing = still
+	return n
+}

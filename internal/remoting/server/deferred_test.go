@@ -146,3 +146,38 @@ func TestServerDeferIntoReusesADeferred(t *testing.T) {
 		t.Fatalf("owed %d after the last answer", n)
 	}
 }
+
+// TestServerDrainWaitsForAnAnswerOwedOnAClosedConnection: answers are counted per connection;
+// one owed on a connection that then closed is still owed (Owed) and Drain still waits for it
+// until it is settled.
+func TestServerDrainWaitsForAnAnswerOwedOnAClosedConnection(t *testing.T) {
+	f, owed := startDeferring(t)
+	cli := rpc.New(rpc.Config{DialTimeout: 5 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = cli.InvokeAsync(ctx, f.srv.Addr(), remoting.NewRequest(codeDefer, nil, nil), func(*remoting.Command, error) {})
+	_ = cli.InvokeAsync(ctx, f.srv.Addr(), remoting.NewRequest(codeDefer, nil, nil), func(*remoting.Command, error) {})
+	d1, d2 := <-owed, <-owed
+	_ = cli.Close()
+	for deadline := time.Now().Add(10 * time.Second); len(f.srv.Conns()) > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection did not close")
+		}
+	}
+	d1.d.Answer(remoting.NewResponse(d1.req, remoting.Success, ""))
+	if n := f.srv.Owed(); n != 1 {
+		t.Fatalf("owed %d after one of two answers on a closed connection, want 1", n)
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancelShort()
+	if err := f.srv.Drain(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Drain with an answer owed on a closed connection = %v, want a deadline error", err)
+	}
+	d2.d.Answer(remoting.NewResponse(d2.req, remoting.Success, ""))
+	if err := f.srv.Drain(ctx); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	if n := f.srv.Owed(); n != 0 {
+		t.Fatalf("owed %d", n)
+	}
+}

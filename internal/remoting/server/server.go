@@ -105,13 +105,14 @@ type Server struct {
 	hooks    []func(*Conn)
 	auth     Authorizer
 	writes   atomic.Int64 // write calls on sockets (one per event-loop turn with queued frames)
-	owed     atomic.Int64 // deferred answers not written yet (deferred.go)
+	owing    atomic.Int64 // connections that owe deferred answers (deferred.go)
 	running  atomic.Int64 // requests running inline on an event loop (SetInline)
 	inlined  atomic.Int64 // requests run inline so far
 
-	mu     sync.Mutex
-	conns  map[uint64]*Conn
-	nextID atomic.Uint64
+	mu          sync.Mutex
+	conns       map[uint64]*Conn
+	closedOwing []*Conn // closed connections that owed answers when they closed (Owed)
+	nextID      atomic.Uint64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -354,10 +355,10 @@ func (s *Server) waitWritten(ctx context.Context) error {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
 	for {
-		if n := s.owed.Load() + s.running.Load(); n > 0 {
+		if n := s.owing.Load() + s.running.Load(); n > 0 {
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("server: wait for %d deferred or running answers: %w", n, ctx.Err())
+				return fmt.Errorf("server: wait for %d owed (%d connections owing) or running answers: %w", s.Owed(), s.owing.Load(), ctx.Err())
 			case <-t.C:
 			}
 			continue
@@ -518,6 +519,9 @@ func (s *Server) call(t task) (resp *remoting.Command) {
 func (s *Server) connClosed(c *Conn, err error) {
 	s.mu.Lock()
 	delete(s.conns, c.id)
+	if c.owed.Load() > 0 { // Owed still counts its answers
+		s.closedOwing = append(s.closedOwing, c)
+	}
 	s.mu.Unlock()
 	c.markClosed()
 	if err != nil {
