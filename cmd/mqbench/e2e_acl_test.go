@@ -7,8 +7,9 @@ import (
 )
 
 // TestPrintRowsACLRatios: with the ACL pair (--only aclon) the table ends with ACL on / ACL off
-// (msg/s, and CPU per message of broker and load), and with ACL on / the async row when that row
-// ran too; without the pair neither line appears.
+// (msg/s, and CPU per message of broker and load, and the same without the broker's pre-fault when
+// the rows measured one), and with ACL on / the async row when that row ran too; without the pair
+// neither line appears.
 func TestPrintRowsACLRatios(t *testing.T) {
 	async := Row{Name: "SDK async publish (4 producers x 256 in flight)", MsgPerSec: 50000, ServerName: "broker"}
 	off := Row{Name: aclOffRow + " (4 x 256)", MsgPerSec: 40000, ServerName: "broker", ServerCPU: 12, LoadCPU: 12}
@@ -22,6 +23,8 @@ func TestPrintRowsACLRatios(t *testing.T) {
 			"ACL on / async row: 0.68"}, nil},
 		{[]Row{off, on}, []string{"ACL on / ACL off async publish: 0.85"}, []string{"ACL on / async row"}},
 		{[]Row{async}, nil, []string{"ACL on"}},
+		{[]Row{off, on}, nil, []string{"without pre-fault"}},
+		{[]Row{withPrefault(off, 2), withPrefault(on, 4)}, []string{"off / on: 0.80 (24.00 / 30.00 µs; broker +3.00, load +3.00); without pre-fault: 0.85 (22.00 / 26.00 µs; broker +1.00)"}, nil},
 	} {
 		var b bytes.Buffer
 		printRows(&b, tc.rows)
@@ -40,4 +43,10 @@ func TestPrintRowsACLRatios(t *testing.T) {
 			t.Errorf("unexpected baseline ratio:\n%s", b.String())
 		}
 	}
+}
+
+// withPrefault is r with pre-fault CPU p µs/msg (part of its server CPU).
+func withPrefault(r Row, p float64) Row {
+	r.PrefaultCPU = p
+	return r
 }
