@@ -150,27 +150,43 @@ func newSendOp(pooled bool) *sendOp {
 		return new(sendOp)
 	}
 	op := sendOps.Get().(*sendOp)
+	op.reset()
 	op.pooled = true
 	return op
 }
 
-// release clears a pooled op (nothing it referenced stays reachable; the props buffer is kept
-// unless it grew large) and puts it back.
+// reset zeroes the op, keeping its buffers (unless they grew large) and bound callbacks.
+func (op *sendOp) reset() {
+	props, group := op.props[:0], op.group[:0]
+	cb := op.j.joinCallbacks
+	*op = sendOp{}
+	op.j.joinCallbacks = cb
+	if cap(props) <= maxPooledProps {
+		op.props = props
+	}
+	if cap(group) <= maxPooledProps {
+		op.group = group
+	}
+}
+
+// release puts a pooled op back. It is zeroed when it is taken again (newSendOp), on the
+// goroutine that fills it: a deferred send is released on the store's answering goroutine,
+// usually on the other core, and zeroing its ~1.7 KB there made the event loop fetch every
+// line of it back on reuse. Until then a plain single send's op keeps the small things it
+// referenced (its request's header strings and body, the connection); an op that held a batch,
+// an owned copy of its request or a large body is zeroed at once, so that nothing large stays
+// reachable from the pool.
 func (op *sendOp) release() {
 	if op.pooled {
-		props, group := op.props[:0], op.group[:0]
-		cb := op.j.joinCallbacks
-		*op = sendOp{}
-		op.j.joinCallbacks = cb
-		if cap(props) <= maxPooledProps {
-			op.props = props
-		}
-		if cap(group) <= maxPooledProps {
-			op.group = group
+		if (op.dreq != nil && op.dreq != &op.req) || (op.dps != nil && op.dps != &op.ps) || op.bodyLen > maxLazyBody {
+			op.reset()
 		}
 		sendOps.Put(op)
 	}
 }
+
+// maxLazyBody is the largest body whose send's op may keep referencing it in the pool.
+const maxLazyBody = 16 << 10
 
 // maxPooledProps is the largest property buffer a pooled sendOp keeps.
 const maxPooledProps = 4 << 10

@@ -135,3 +135,25 @@ func testSendMeter(t *testing.T, inline bool) {
 		t.Fatalf("Meter asked %d times, want %d", cm.lookups["T"], 1+1+1+6+4)
 	}
 }
+
+// TestSendOpPoolResetsAndDropsLargeReferences: an op taken from the pool is zero (buffers
+// aside) however its last send left it, and an op that referenced an owned copy of its request
+// lets go of it when it is released, not only when it is taken again.
+func TestSendOpPoolResetsAndDropsLargeReferences(t *testing.T) {
+	for i := range 100 {
+		op := newSendOp(true)
+		if op.sh.Topic != "" || op.msg.Body != nil || op.dreq != nil || op.bodyLen != 0 || op.conn != nil {
+			t.Fatalf("round %d: a pooled op came back dirty: topic %q, body %d bytes, dreq %v, bodyLen %d",
+				i, op.sh.Topic, len(op.msg.Body), op.dreq, op.bodyLen)
+		}
+		op.sh.Topic, op.msg.Body, op.bodyLen, op.dreq = "T", []byte("body"), 4, &op.req
+		op.release()
+	}
+	op := newSendOp(true)
+	owned := &remoting.Command{Body: make([]byte, 100)}
+	op.dreq, op.msg.Body, op.bodyLen = owned, owned.Body, 100
+	op.release()
+	if op.dreq != nil || op.msg.Body != nil {
+		t.Fatalf("a released op still references its owned request (dreq %v, body %d bytes)", op.dreq, len(op.msg.Body))
+	}
+}
