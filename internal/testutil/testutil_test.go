@@ -131,8 +131,10 @@ func TestSeedFromEnv(t *testing.T) {
 }
 
 func TestProcStopExitCodeAndEnv(t *testing.T) {
-	// The script echoes its pid dir, then exits 0 on SIGTERM.
-	p := Start(t, "/bin/sh", []string{"-c", `echo "pid dir: $SKIFF_PID_DIR"; trap 'echo bye; exit 0' TERM; while :; do sleep 0.05; done`}, nil)
+	// The script sets its SIGTERM trap (exit 0), then echoes its pid dir: the test signals only
+	// after seeing the echo, so the trap is in place (with the echo first, a SIGTERM could land
+	// before the trap and kill the shell: exit code -1, seen once in CI on 2026-12-04).
+	p := Start(t, "/bin/sh", []string{"-c", `trap 'echo bye; exit 0' TERM; echo "pid dir: $SKIFF_PID_DIR"; while :; do sleep 0.05; done`}, nil)
 	WaitFor(t, 10*time.Second, func() bool { return strings.Contains(p.Log(), "pid dir: ") }, "script output")
 	if !strings.Contains(p.Log(), "pid dir: "+p.PidDir) || p.PidDir == "" {
 		t.Fatalf("SKIFF_PID_DIR not passed: log %q, PidDir %q", p.Log(), p.PidDir)
