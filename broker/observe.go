@@ -146,17 +146,6 @@ func (b *Broker) registerGauges() {
 	})
 }
 
-// recordSend counts an accepted send.
-func (b *Broker) recordSend(topic string, msgs, bytes int, start time.Time) {
-	if b.metrics == nil {
-		return
-	}
-	tm := b.topicMetricsOf(topic)
-	tm.msgsIn.Add(msgs)
-	tm.bytesIn.Add(bytes)
-	b.sendLatency().Observe(time.Since(start))
-}
-
 // recordPull counts messages handed to a consumer.
 func (b *Broker) recordPull(topic string, msgs, bytes int, start time.Time) {
 	if b.metrics == nil {
@@ -183,7 +172,7 @@ type noSendMeter struct{}
 
 func (noSendMeter) RecordSend(int, int, time.Time) {}
 
-// RecordSend counts an accepted send of n messages and bytes body bytes (as recordSend).
+// RecordSend counts an accepted send of n messages and bytes body bytes, and its latency.
 func (tm *topicMetrics) RecordSend(n, bytes int, start time.Time) {
 	tm.msgsIn.Add(n)
 	tm.bytesIn.Add(bytes)

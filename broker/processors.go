@@ -32,7 +32,7 @@ func (b *Broker) newProcessors() {
 	}
 	b.sendProc = &processor.Send{
 		Config: b.procConfig, Topics: b.topics, Groups: b.groups, Writer: b.writer, StoreHost: b.storeHost,
-		Log: b.log, Register: b.triggerRegister, Observe: b.recordSend, Meter: b.sendMeter, Produced: b.produced.record,
+		Log: b.log, Register: b.triggerRegister, Meter: b.sendMeter, Produced: b.produced.record,
 	}
 	// Controller mode's lease fence (b.fo is set when the broker starts in controller mode).
 	b.sendProc.CheckSend = func(req *remoting.Command) *remoting.Command {

@@ -24,6 +24,12 @@ type SendMeter interface {
 	RecordSend(n, bytes int, start time.Time)
 }
 
+// SendMeterFunc is a SendMeter that is a function.
+type SendMeterFunc func(n, bytes int, start time.Time)
+
+// RecordSend calls f.
+func (f SendMeterFunc) RecordSend(n, bytes int, start time.Time) { f(n, bytes, start) }
+
 // Topics is the topic table (*metadata.Topics implements it).
 type Topics interface {
 	Get(name string) (metadata.TopicConfig, bool)

@@ -172,7 +172,7 @@ func TestProcessorSendBatchCountsFromTheStore(t *testing.T) {
 	st := &fakeStore{}
 	var observed int
 	p := newSend(st, &fakeReplicator{})
-	p.Observe = func(_ string, n, _ int, _ time.Time) { observed = n }
+	p.Meter = func(string) SendMeter { return SendMeterFunc(func(n, _ int, _ time.Time) { observed = n }) }
 	body := message.EncodeBatch([]message.BatchEntry{{Body: []byte("a")}, {Body: []byte("b")}, {Body: []byte("c")}})
 	h := protocol.SendMessageRequestHeader{ProducerGroup: "pg", Topic: "T", DefaultTopic: metadata.TopicDefault,
 		DefaultTopicQueueNums: 4, QueueID: 2, BornTimestamp: 1, Batch: true}

@@ -34,13 +34,10 @@ type Send struct {
 	// CheckSend refuses a send before anything is stored (controller mode: the lease fence); nil
 	// lets every send through.
 	CheckSend func(req *remoting.Command) *remoting.Command
-	// Observe records an answered send that stored n messages of bytes body bytes; may be nil.
-	// Meter, when set, is used instead.
-	Observe func(topic string, n, bytes int, start time.Time)
 	// Meter returns the recorder of the sends stored in topic. It is asked once per connection,
 	// producer group and topic (together with Produced), and kept in the connection's memo
 	// (sendMemo), so that a send on a connection that sent there before records itself with no
-	// lookup; may be nil (then Observe).
+	// lookup; may be nil (then sends are not metered).
 	Meter func(topic string) SendMeter
 	// Produced records that connection c stored messages in topic as producer group (group and
 	// topic alias the request frame: copy to keep); may be nil. With Meter set it is called only
@@ -275,9 +272,6 @@ func (p *Send) record(c *server.Conn, op *sendOp, w WriteResult, start time.Time
 	if p.Meter != nil {
 		p.meterOf(c, op.sh.ProducerGroup, op.sh.Topic).RecordSend(n, op.bodyLen, start)
 		return
-	}
-	if p.Observe != nil {
-		p.Observe(op.sh.Topic, n, op.bodyLen, start)
 	}
 	if p.Produced != nil {
 		p.Produced(c, op.sh.ProducerGroup, op.sh.Topic)

@@ -100,7 +100,9 @@ func newDeferFixtureOn(t *testing.T, syncMaster bool, mutate func(*commitlog.Con
 	}}
 	p := &Send{Config: testConfig, Topics: topics, Groups: fakeGroups{}, Writer: w,
 		StoreHost: netip.MustParseAddrPort("127.0.0.1:10911"), Log: slog.New(slog.DiscardHandler), Register: func() {},
-		Observe: func(string, int, int, time.Time) { f.observed.Add(1) }}
+		Meter: func(string) SendMeter {
+			return SendMeterFunc(func(int, int, time.Time) { f.observed.Add(1) })
+		}}
 	f.srv = server.New(server.Config{Addr: "127.0.0.1:0", PoolConfigs: map[string]server.PoolConfig{server.PoolSend: {Workers: 2, Queue: 1000}}})
 	f.srv.HandleRaw(remoting.SendMessageV2, server.PoolSend, p.Handle)
 	f.srv.HandleRaw(remoting.SendBatchMessage, server.PoolSend, p.Handle)

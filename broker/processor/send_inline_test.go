@@ -141,10 +141,13 @@ func testPipelinedSends(t *testing.T, inline bool, flush string) {
 	storeHost := netip.MustParseAddrPort("127.0.0.1:10911")
 	p := &Send{Config: testConfig, Topics: topics, Groups: fakeGroups{}, Writer: &Writer{Store: st, Config: testConfig},
 		StoreHost: storeHost, Log: slog.New(slog.DiscardHandler), Register: func() {},
-		Observe: func(topic string, msgs, _ int, _ time.Time) {
-			mu.Lock()
-			observed[strings.Clone(topic)] += msgs
-			mu.Unlock()
+		Meter: func(topic string) SendMeter {
+			topic = strings.Clone(topic)
+			return SendMeterFunc(func(msgs, _ int, _ time.Time) {
+				mu.Lock()
+				observed[topic] += msgs
+				mu.Unlock()
+			})
 		},
 		Produced: func(_ *server.Conn, group, topic string) {
 			mu.Lock()

@@ -60,7 +60,6 @@ func testSendMeter(t *testing.T, inline bool) {
 		cm.lookups[topic]++
 		return topicMeter{cm, topic}
 	}
-	p.Observe = func(string, int, int, time.Time) { t.Error("Observe called with Meter set") }
 	p.Produced = func(c *server.Conn, group, topic string) {
 		cm.mu.Lock()
 		defer cm.mu.Unlock()
